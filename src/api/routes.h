@@ -1,0 +1,29 @@
+// The route table of the HTTP API: health, readiness, metrics and the
+// conversion-goals API (reference 000). Every write is produced to the
+// commands topic and answered only once the processor has applied it (read
+// your writes). Handlers are thread-safe; they run on the server's workers.
+#pragma once
+
+#include <chrono>
+
+#include "api/server.h"
+#include "base/metrics.h"
+#include "store/store.h"
+#include "stream/kafka.h"
+#include "stream/processor.h"
+
+namespace gs::api {
+
+struct ApiContext {
+  store::Store& store;
+  stream::Processor& processor;
+  stream::Producer& producer;
+  stream::KafkaOptions kafka;
+  Metrics& metrics;
+  std::chrono::milliseconds write_timeout{15000};
+};
+
+// Returns the handler that dispatches (method, path) to the routes.
+Handler make_router(ApiContext& ctx);
+
+}  // namespace gs::api

@@ -1,0 +1,40 @@
+// Event-time helpers: RFC 3339 timestamps <-> milliseconds since the Unix
+// epoch (UTC), and calendar formatting. Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gs::time {
+
+constexpr int64_t kMsPerHour = 3'600'000;
+constexpr int64_t kMsPerDay = 86'400'000;
+
+// Parses an RFC 3339 date-time ("2025-03-01T12:00:00Z",
+// "2025-03-01T12:00:00.123+02:00"). Requires a zone designator (Z or ±hh:mm).
+// Returns milliseconds since the epoch, or nullopt if malformed or out of
+// range (years 1970..9999).
+std::optional<int64_t> parse_rfc3339(std::string_view s);
+
+// Parses an ISO 8601 calendar date "YYYY-MM-DD" to days since the epoch.
+std::optional<int64_t> parse_date(std::string_view s);
+
+// Formats milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ"
+// (milliseconds omitted when zero).
+std::string format_rfc3339(int64_t ms);
+
+// Formats days since the epoch as "YYYY-MM-DD".
+std::string format_date(int64_t days);
+
+// Floor division helpers for negative-safe bucketing.
+inline int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+// Current wall-clock time in ms since the epoch.
+int64_t now_ms();
+
+}  // namespace gs::time

@@ -1,0 +1,189 @@
+#include "model/conversion_goal.h"
+
+#include <algorithm>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "base/time.h"
+#include "model/event.h"
+
+namespace gs::model {
+namespace {
+
+Error err(std::string field, std::string message) {
+  return Error{ErrorCode::invalid, std::move(field), std::move(message)};
+}
+
+const json* member(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+std::optional<int64_t> parse_since(const std::string& s) {
+  if (auto t = time::parse_rfc3339(s)) return t;
+  if (auto d = time::parse_date(s)) return *d * time::kMsPerDay;
+  return std::nullopt;
+}
+
+}  // namespace
+
+json to_json(const ConversionGoal& g) {
+  json j = {{"id", g.id},
+            {"name", g.name},
+            {"eventType", g.event_type},
+            {"createdAt", time::format_rfc3339(g.created_at_ms)}};
+  if (g.url_pattern) j["urlPattern"] = *g.url_pattern;
+  if (!g.conditions.is_null()) j["conditions"] = g.conditions;
+  if (g.since_ms) j["since"] = time::format_rfc3339(*g.since_ms);
+  return j;
+}
+
+Result<ConversionGoal> conversion_goal_from_json(const json& j, std::string tenant_id) {
+  if (!j.is_object()) return err("", "stored conversion goal is not an object");
+  ConversionGoal g;
+  g.tenant_id = std::move(tenant_id);
+  try {
+    g.id = j.at("id").get<std::string>();
+    g.name = j.at("name").get<std::string>();
+    g.event_type = j.at("eventType").get<std::string>();
+    if (auto* u = member(j, "urlPattern")) g.url_pattern = u->get<std::string>();
+    if (auto* c = member(j, "conditions")) g.conditions = *c;
+    if (auto* s = member(j, "since")) {
+      g.since_ms = time::parse_rfc3339(s->get<std::string>());
+      if (!g.since_ms) return err("since", "stored since is not a date-time");
+    }
+    auto created = time::parse_rfc3339(j.at("createdAt").get<std::string>());
+    if (!created) return err("createdAt", "stored createdAt is not a date-time");
+    g.created_at_ms = *created;
+  } catch (const json::exception& e) {
+    return err("", std::string("stored conversion goal is malformed: ") + e.what());
+  }
+  return g;
+}
+
+Result<ConversionGoal> conversion_goal_from_request(const json& body) {
+  if (!body.is_object()) return err("", "request body must be a JSON object");
+  static const char* known[] = {"name", "eventType", "urlPattern", "conditions", "since"};
+  for (auto it = body.begin(); it != body.end(); ++it)
+    if (std::find_if(std::begin(known), std::end(known),
+                     [&](const char* k) { return it.key() == k; }) == std::end(known))
+      return err(it.key(), "unknown field; expected one of name, eventType, urlPattern, conditions, since");
+  ConversionGoal g;
+  auto* name = member(body, "name");
+  if (!name || name->is_null()) return err("name", "is required");
+  if (!name->is_string()) return err("name", "must be a string");
+  g.name = name->get<std::string>();
+  if (g.name.empty() || g.name.size() > 200) return err("name", "must be 1 to 200 characters");
+  auto* type = member(body, "eventType");
+  if (!type || type->is_null()) return err("eventType", "is required");
+  if (!type->is_string()) return err("eventType", "must be a string");
+  g.event_type = type->get<std::string>();
+  if (!valid_event_type(g.event_type))
+    return err("eventType", "must match ^[a-z0-9_.:-]{1,64}$ (e.g. form_submit)");
+  if (auto* u = member(body, "urlPattern"); u && !u->is_null()) {
+    if (!u->is_string()) return err("urlPattern", "must be a string");
+    g.url_pattern = u->get<std::string>();
+    if (g.url_pattern->empty()) return err("urlPattern", "must not be empty; omit it to match any URL");
+    if (g.url_pattern->size() > 2000) return err("urlPattern", "must be at most 2000 characters");
+  }
+  if (auto* c = member(body, "conditions"); c && !c->is_null()) {
+    if (!c->is_object()) return err("conditions", "must be an object of property conditions");
+    if (!c->empty()) g.conditions = *c;
+  }
+  if (auto* s = member(body, "since"); s && !s->is_null()) {
+    if (!s->is_string()) return err("since", "must be an ISO 8601 date or date-time string");
+    g.since_ms = parse_since(s->get<std::string>());
+    if (!g.since_ms) return err("since", "must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time");
+  }
+  return g;
+}
+
+std::string serialize(const Command& c) {
+  json j = {{"command_id", c.command_id},
+            {"type", c.type},
+            {"tenant_id", c.tenant_id},
+            {"issued_at", time::format_rfc3339(c.issued_at_ms)},
+            {"data", c.data}};
+  return j.dump();
+}
+
+Result<Command> parse_command(std::string_view bytes) {
+  json j = json::parse(bytes, nullptr, false);
+  if (j.is_discarded()) return err("", "command is not valid JSON");
+  if (!j.is_object()) return err("", "command must be a JSON object");
+  Command c;
+  for (auto [key, out] : {std::pair{"command_id", &c.command_id}, std::pair{"type", &c.type},
+                          std::pair{"tenant_id", &c.tenant_id}}) {
+    auto* m = member(j, key);
+    if (!m || !m->is_string() || m->get_ref<const std::string&>().empty())
+      return err(key, "is required and must be a non-empty string");
+    *out = m->get<std::string>();
+  }
+  if (!valid_tenant_id(c.tenant_id)) return err("tenant_id", "must match ^[A-Za-z0-9_.-]{1,64}$");
+  auto* issued = member(j, "issued_at");
+  if (!issued || !issued->is_string()) return err("issued_at", "is required");
+  auto ts = time::parse_rfc3339(issued->get<std::string>());
+  if (!ts) return err("issued_at", "must be an RFC 3339 date-time");
+  c.issued_at_ms = *ts;
+  auto* data = member(j, "data");
+  if (!data || !data->is_object()) return err("data", "is required and must be an object");
+  c.data = *data;
+  return c;
+}
+
+bool ApiKey::has_scope(std::string_view s) const {
+  return std::find(scopes.begin(), scopes.end(), s) != scopes.end();
+}
+
+json to_json(const ApiKey& k) {
+  return {{"key_id", k.key_id},
+          {"tenant_id", k.tenant_id},
+          {"scopes", k.scopes},
+          {"created_at", time::format_rfc3339(k.created_at_ms)}};
+}
+
+Result<ApiKey> api_key_from_json(const json& j) {
+  ApiKey k;
+  try {
+    k.key_id = j.at("key_id").get<std::string>();
+    k.tenant_id = j.at("tenant_id").get<std::string>();
+    k.scopes = j.at("scopes").get<std::vector<std::string>>();
+    auto t = time::parse_rfc3339(j.at("created_at").get<std::string>());
+    if (!t) return err("created_at", "must be an RFC 3339 date-time");
+    k.created_at_ms = *t;
+  } catch (const json::exception& e) {
+    return err("", std::string("malformed key record: ") + e.what());
+  }
+  if (!valid_tenant_id(k.tenant_id)) return err("tenant_id", "must match ^[A-Za-z0-9_.-]{1,64}$");
+  return k;
+}
+
+std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), int(bytes)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (unsigned char c : raw) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace gs::model

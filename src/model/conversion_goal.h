@@ -1,0 +1,82 @@
+// Conversion-goal definitions (reference 000: POST /api/conversion-goals) and
+// the commands that carry every API write through the commands topic.
+// Plain value types; parsing never throws and names the offending field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+
+namespace gs::model {
+
+using json = nlohmann::json;
+
+struct ConversionGoal {
+  std::string id;
+  std::string tenant_id;
+  std::string name;
+  std::string event_type;
+  std::optional<std::string> url_pattern;
+  json conditions;                 // null or an object
+  std::optional<int64_t> since_ms;  // count only events at or after this event time
+  int64_t created_at_ms = 0;
+};
+
+// The public (API and stored) form: camelCase as the reference spells it;
+// optional members are omitted when unset. tenant_id is not part of it.
+json to_json(const ConversionGoal& g);
+
+// Reads the stored form back (trusted input written by to_json).
+Result<ConversionGoal> conversion_goal_from_json(const json& j, std::string tenant_id);
+
+// Validates a POST body's shape and types: name, eventType, urlPattern,
+// conditions, since. Pattern and operator semantics are checked by
+// match::Matcher::compile. `id`, `tenant_id` and `created_at_ms` are left
+// for the caller to fill in.
+Result<ConversionGoal> conversion_goal_from_request(const json& body);
+
+// A command: one API write (or CLI write) as it travels on the commands topic
+// (schemas/command.schema.json).
+struct Command {
+  std::string command_id;
+  std::string type;       // see kCommandTypes in conversion_goal.cpp
+  std::string tenant_id;
+  int64_t issued_at_ms = 0;
+  json data;              // type-specific payload
+};
+
+namespace command_type {
+inline constexpr const char* key_issued = "key.issued";
+inline constexpr const char* conversion_goal_defined = "conversion_goal.defined";
+inline constexpr const char* conversion_goal_deleted = "conversion_goal.deleted";
+}  // namespace command_type
+
+std::string serialize(const Command& c);
+// Parses and validates a command payload; never throws.
+Result<Command> parse_command(std::string_view bytes);
+
+// A stored API key: only its SHA-256 hash is kept (as the store's key).
+struct ApiKey {
+  std::string key_id;  // short public id, e.g. "key_3f2a…"
+  std::string tenant_id;
+  std::vector<std::string> scopes;
+  int64_t created_at_ms = 0;
+  bool has_scope(std::string_view s) const;
+};
+json to_json(const ApiKey& k);
+Result<ApiKey> api_key_from_json(const json& j);
+
+inline constexpr const char* kScopeRead = "goals:read";
+inline constexpr const char* kScopeWrite = "goals:write";
+
+// Random lowercase hex of 2*bytes characters from a CSPRNG (OpenSSL).
+std::string random_hex(size_t bytes);
+// Lowercase hex SHA-256 of `s`.
+std::string sha256_hex(std::string_view s);
+
+}  // namespace gs::model

@@ -1,0 +1,151 @@
+#include "model/event.h"
+
+#include <string>
+
+#include "base/time.h"
+
+namespace gs::model {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+Error err(std::string field, std::string message) {
+  return Error{ErrorCode::invalid, std::move(field), std::move(message)};
+}
+
+// Length in Unicode code points; the schema's minLength/maxLength count those.
+size_t code_points(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Reads an optional string member with length bounds. Returns an error, or
+// sets `out` (nullopt when absent).
+std::optional<Error> read_string(object obj, const char* key, size_t min_len, size_t max_len,
+                                 std::optional<std::string_view>& out, const std::string& path) {
+  element e;
+  if (obj[key].get(e) != simdjson::SUCCESS) {
+    out.reset();
+    return std::nullopt;
+  }
+  std::string_view s;
+  if (e.get_string().get(s) != simdjson::SUCCESS) return err(path, "must be a string");
+  size_t n = code_points(s);
+  if (n < min_len) return err(path, "must not be empty");
+  if (n > max_len) return err(path, "must be at most " + std::to_string(max_len) + " characters");
+  out = s;
+  return std::nullopt;
+}
+
+std::optional<Error> require_string(object obj, const char* key, size_t min_len, size_t max_len,
+                                    std::optional<std::string_view>& out) {
+  if (auto e = read_string(obj, key, min_len, max_len, out, key)) return e;
+  if (!out) return err(key, "is required");
+  return std::nullopt;
+}
+
+bool all_of(std::string_view s, size_t min, size_t max, bool (*ok)(char)) {
+  if (s.size() < min || s.size() > max) return false;
+  for (char c : s)
+    if (!ok(c)) return false;
+  return true;
+}
+
+std::optional<Error> validate_goal_results(element e) {
+  simdjson::dom::array arr;
+  if (e.get_array().get(arr) != simdjson::SUCCESS) return err("goal_results", "must be an array");
+  size_t i = 0;
+  for (element item : arr) {
+    std::string base = "goal_results[" + std::to_string(i++) + "]";
+    object o;
+    if (item.get_object().get(o) != simdjson::SUCCESS) return err(base, "must be an object");
+    std::optional<std::string_view> goal_id;
+    if (auto er = read_string(o, "goal_id", 1, 200, goal_id, base + ".goal_id")) return er;
+    if (!goal_id) return err(base + ".goal_id", "is required");
+    element achieved;
+    if (o["achieved"].get(achieved) != simdjson::SUCCESS)
+      return err(base + ".achieved", "is required");
+    if (achieved.type() != element_type::BOOL) return err(base + ".achieved", "must be a boolean");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool valid_tenant_id(std::string_view s) {
+  return all_of(s, 1, 64, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+  });
+}
+
+bool valid_event_type(std::string_view s) {
+  return all_of(s, 1, 64, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
+           c == '-';
+  });
+}
+
+Result<Event> EventParser::parse(std::string_view bytes) {
+  element root;
+  if (auto code = parser_.parse(bytes.data(), bytes.size(), true).get(root);
+      code != simdjson::SUCCESS)
+    return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
+  object obj;
+  if (root.get_object().get(obj) != simdjson::SUCCESS)
+    return err("", "an event must be a JSON object");
+
+  Event ev;
+  std::optional<std::string_view> s;
+  if (auto e = require_string(obj, "event_id", 1, 200, s)) return *e;
+  for (unsigned char c : *s)
+    if (c < 0x20) return err("event_id", "must not contain control characters");
+  ev.event_id = *s;
+  if (auto e = require_string(obj, "tenant_id", 0, 1000, s)) return *e;
+  if (!valid_tenant_id(*s)) return err("tenant_id", "must match ^[A-Za-z0-9_.-]{1,64}$");
+  ev.tenant_id = *s;
+  if (auto e = require_string(obj, "type", 0, 1000, s)) return *e;
+  if (!valid_event_type(*s)) return err("type", "must match ^[a-z0-9_.:-]{1,64}$");
+  ev.type = *s;
+  if (auto e = require_string(obj, "timestamp", 0, 1000, s)) return *e;
+  auto ts = time::parse_rfc3339(*s);
+  if (!ts) return err("timestamp", "must be an RFC 3339 date-time with a zone, e.g. 2025-03-01T12:00:00Z");
+  ev.timestamp_ms = *ts;
+  if (auto e = read_string(obj, "subject_id", 0, 200, ev.subject_id, "subject_id")) return *e;
+  if (auto e = read_string(obj, "url", 0, 4096, ev.url, "url")) return *e;
+
+  element props;
+  if (obj["properties"].get(props) == simdjson::SUCCESS) {
+    if (props.type() != element_type::OBJECT) return err("properties", "must be an object");
+    ev.properties = props;
+    element v;
+    if (props["value"].get(v) == simdjson::SUCCESS) {
+      double d;
+      if (v.get_double().get(d) == simdjson::SUCCESS) ev.value = d;
+    }
+  }
+
+  // Type-specific members: checked whenever present, required by type.
+  std::optional<std::string_view> tmp;
+  for (const char* key : {"agent_id", "channel_id", "call_id", "goal_id", "node_id"})
+    if (auto e = read_string(obj, key, 1, 200, tmp, key)) return *e;
+  element results;
+  bool has_results = obj["goal_results"].get(results) == simdjson::SUCCESS;
+  if (has_results)
+    if (auto e = validate_goal_results(results)) return *e;
+
+  if (ev.type == "call_outcome") {
+    for (const char* key : {"agent_id", "call_id"})
+      if (auto e = require_string(obj, key, 1, 200, tmp)) return *e;
+    if (!has_results) return err("goal_results", "is required for call_outcome events");
+  } else if (ev.type == "todo_completed") {
+    for (const char* key : {"goal_id", "node_id"})
+      if (auto e = require_string(obj, key, 1, 200, tmp)) return *e;
+  }
+  return ev;
+}
+
+}  // namespace gs::model

@@ -1,0 +1,47 @@
+// Activity events (design §4, schemas/event.schema.json): parsing and
+// validation on the hot ingest path. The validator implements the schema by
+// hand on simdjson's DOM for speed; tests/model holds it to the schema file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "base/result.h"
+
+namespace gs::model {
+
+// A validated event. The string views and `properties` point into the
+// EventParser that produced it and stay valid until its next parse().
+struct Event {
+  std::string_view event_id;
+  std::string_view tenant_id;
+  std::string_view type;
+  int64_t timestamp_ms = 0;                       // event time, UTC
+  std::optional<std::string_view> subject_id;
+  std::optional<std::string_view> url;
+  std::optional<simdjson::dom::element> properties;  // a JSON object when present
+  // properties.value when it is a number (the amount of a purchase), else 0.
+  double value = 0;
+};
+
+// Parses and validates one event payload. Not thread-safe: one per thread.
+class EventParser {
+ public:
+  // Returns the event or an Error naming the offending field (dotted path,
+  // e.g. "goal_results[0].achieved") and the reason. Never throws.
+  Result<Event> parse(std::string_view bytes);
+
+ private:
+  simdjson::dom::parser parser_;
+};
+
+// True when `s` is a valid tenant id (^[A-Za-z0-9_.-]{1,64}$).
+bool valid_tenant_id(std::string_view s);
+
+// True when `s` is a valid event type (^[a-z0-9_.:-]{1,64}$).
+bool valid_event_type(std::string_view s);
+
+}  // namespace gs::model

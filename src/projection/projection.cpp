@@ -1,0 +1,94 @@
+#include "projection/projection.h"
+
+#include <cmath>
+
+namespace gs::projection {
+
+bool CompiledGoal::counts(const model::Event& e) const {
+  if (def.since_ms && e.timestamp_ms < *def.since_ms) return false;
+  match::EventView view{e.type, e.url, e.properties};
+  return matcher.matches(view);
+}
+
+Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def) {
+  auto m = match::Matcher::compile(def.event_type, def.url_pattern, def.conditions);
+  if (!m.ok()) return m.error();
+  return std::make_shared<const CompiledGoal>(CompiledGoal{std::move(def), std::move(m).value()});
+}
+
+std::string GoalIndex::key(std::string_view a, std::string_view b) {
+  std::string k;
+  k.reserve(a.size() + b.size() + 1);
+  k.append(a).push_back('\0');
+  k.append(b);
+  return k;
+}
+
+void GoalIndex::put(std::shared_ptr<const CompiledGoal> goal) {
+  remove(goal->def.tenant_id, goal->def.id);
+  by_type_[key(goal->def.tenant_id, goal->def.event_type)].push_back(goal);
+  by_id_[key(goal->def.tenant_id, goal->def.id)] = std::move(goal);
+}
+
+void GoalIndex::remove(std::string_view tenant, std::string_view id) {
+  auto it = by_id_.find(key(tenant, id));
+  if (it == by_id_.end()) return;
+  auto& list = by_type_[key(tenant, it->second->def.event_type)];
+  std::erase_if(list, [&](const auto& g) { return g.get() == it->second.get(); });
+  if (list.empty()) by_type_.erase(key(tenant, it->second->def.event_type));
+  by_id_.erase(it);
+}
+
+const CompiledGoal* GoalIndex::find(std::string_view tenant, std::string_view id) const {
+  auto it = by_id_.find(key(tenant, id));
+  return it == by_id_.end() ? nullptr : it->second.get();
+}
+
+const std::vector<std::shared_ptr<const CompiledGoal>>& GoalIndex::candidates(
+    std::string_view tenant, std::string_view type) const {
+  static const std::vector<std::shared_ptr<const CompiledGoal>> none;
+  // Reuses one buffer: this is called once per event on the hot path.
+  scratch_.assign(tenant).push_back('\0');
+  scratch_.append(type);
+  auto it = by_type_.find(scratch_);
+  return it == by_type_.end() ? none : it->second;
+}
+
+int64_t to_micros(double value) {
+  constexpr double kMax = 9.0e12;  // keeps micro-units inside int64
+  if (value > kMax) value = kMax;
+  if (value < -kMax) value = -kMax;
+  return std::llround(value * 1e6);
+}
+
+int64_t hour_of(int64_t ts_ms) { return ts_ms / 3'600'000; }  // ts_ms >= 0 (validated)
+
+void append_be64(std::string& out, int64_t v) {
+  auto u = static_cast<uint64_t>(v);
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((u >> (i * 8)) & 0xff));
+}
+
+int64_t read_be64(std::string_view b) {
+  uint64_t u = 0;
+  for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<unsigned char>(b[i]);
+  return static_cast<int64_t>(u);
+}
+
+std::string cell_prefix(std::string_view tenant, std::string_view goal_id) {
+  std::string k;
+  k.append(tenant).push_back('\0');
+  k.append(goal_id).push_back('\0');
+  return k;
+}
+
+void Aggregator::add(const CompiledGoal& goal, const model::Event& e) {
+  scratch_.assign(goal.def.tenant_id).push_back('\0');
+  scratch_.append(goal.def.id).push_back('\0');
+  append_be64(scratch_, hour_of(e.timestamp_ms));
+  auto it = cells_.find(scratch_);
+  if (it == cells_.end()) it = cells_.emplace(scratch_, Cell{}).first;
+  it->second.count += 1;
+  it->second.sum_micros += to_micros(e.value);
+}
+
+}  // namespace gs::projection

@@ -1,0 +1,125 @@
+// RocksDB store of everything that can be rebuilt from the two input topics:
+// projections (keys, conversion goals, aggregate cells), dedup state, backfill
+// jobs, and the input offsets they reflect.
+//
+// Column families:
+//   meta   "off/e/<partition>" and "off/c/<partition>" -> next offset (8 bytes BE);
+//          "job/<tenant>\0<goal_id>" -> backfill job (JSON)
+//   keys   SHA-256 hex of an API key -> ApiKey JSON
+//   goals  <tenant>\0<goal_id> -> conversion goal JSON (the public form)
+//   dedup  <tenant>\0<event_id> -> first position (partition 4 bytes BE, offset 8 BE)
+//   agg    <tenant>\0<goal_id>\0<hour 8 bytes BE> -> Cell (count, sum_micros) with an
+//          associative merge operator, so ingest never reads a cell.
+//
+// Thread-safety: reads are safe from any thread. Writes go through write(),
+// which one thread (the processor) calls; a Batch is not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+#include "model/conversion_goal.h"
+#include "projection/projection.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace gs::store {
+
+using json = nlohmann::json;
+
+enum class Source { events, commands };
+
+struct Position {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  bool operator==(const Position&) const = default;
+};
+
+// One atomic unit of change: projection changes plus the offsets they reflect.
+class Batch {
+ public:
+  Batch();
+  ~Batch();
+  Batch(Batch&&) noexcept;
+  Batch& operator=(Batch&&) noexcept;
+  void set_offset(Source src, int32_t partition, int64_t next_offset);
+  void put_key(const std::string& key_hash, const model::ApiKey& key);
+  void put_goal(const model::ConversionGoal& goal);
+  // Removes the definition and all its aggregate cells.
+  void delete_goal(const std::string& tenant, const std::string& goal_id);
+  void put_dedup(std::string_view tenant, std::string_view event_id, Position pos);
+  void merge_cell(const std::string& cell_key, const projection::Cell& delta);
+  void put_job(const std::string& tenant, const std::string& goal_id, const json& job);
+  void delete_job(const std::string& tenant, const std::string& goal_id);
+  size_t count() const;
+
+ private:
+  friend class Store;
+  std::unique_ptr<rocksdb::WriteBatch> wb_;
+  class Store* store_ = nullptr;
+};
+
+struct GoalTotals {
+  projection::Cell total;
+  std::vector<std::pair<int64_t, projection::Cell>> hours;  // hour since epoch -> cell
+};
+
+class Store {
+ public:
+  // Opens (creating if missing) the store in `dir`. Fails with a message on
+  // a directory that is not a goalstream store or is locked by another process.
+  // read_only: open beside a running process (no lock taken, no writes), as
+  // `goalstream digest` does.
+  static Result<std::unique_ptr<Store>> open(const std::string& dir, bool read_only = false);
+  ~Store();
+
+  Batch batch();
+  Status write(Batch& b);
+
+  // Next offset to consume per partition (absent partitions start at 0).
+  std::map<int32_t, int64_t> offsets(Source src) const;
+  // True when nothing has ever been written.
+  bool empty() const;
+
+  std::optional<model::ApiKey> find_key(const std::string& key_hash) const;
+  std::optional<json> goal(const std::string& tenant, const std::string& goal_id) const;
+  std::vector<json> goals(const std::string& tenant) const;  // in id order
+  std::vector<model::ConversionGoal> all_goals() const;
+  std::optional<Position> dedup(std::string_view tenant, std::string_view event_id) const;
+  GoalTotals totals(const std::string& tenant, const std::string& goal_id) const;
+  std::optional<json> job(const std::string& tenant, const std::string& goal_id) const;
+  // All pending backfill jobs: (tenant, goal_id, job).
+  std::vector<std::tuple<std::string, std::string, json>> jobs() const;
+
+  // SHA-256 over all projection state (keys, goals, dedup, agg) in key order,
+  // independent of RocksDB's file layout. Offsets and jobs are excluded: they
+  // say how far processing went, not what it produced.
+  std::string digest() const;
+
+  rocksdb::DB* db() { return db_.get(); }
+
+ private:
+  friend class Batch;
+  Store() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* keys_ = nullptr;
+  rocksdb::ColumnFamilyHandle* goals_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedup_ = nullptr;
+  rocksdb::ColumnFamilyHandle* agg_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  bool read_only_ = false;
+};
+
+}  // namespace gs::store

@@ -1,0 +1,350 @@
+#include "stream/kafka.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace gs::stream {
+namespace {
+
+Error unavailable(std::string msg) { return Error{ErrorCode::unavailable, "", std::move(msg)}; }
+
+// One in-flight synchronous produce, completed by the delivery report.
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+
+}  // namespace
+
+void RdKafkaDeleter::operator()(rd_kafka_t* rk) const {
+  if (rk) rd_kafka_destroy(rk);
+}
+
+Result<KafkaHandle> make_client(rd_kafka_type_t type, const KafkaOptions& opts,
+                                const std::map<std::string, std::string>& settings,
+                                void (*configure)(rd_kafka_conf_t*)) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto set = [&](const std::string& k, const std::string& v) -> bool {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+      return false;
+    return true;
+  };
+  if (!set("bootstrap.servers", opts.brokers) || !set("client.id", "goalstream")) {
+    rd_kafka_conf_destroy(conf);
+    return Error{ErrorCode::invalid, "brokers", errstr};
+  }
+  // librdkafka logs through stderr by default; keep only warnings and worse.
+  set("log_level", "4");
+  for (auto& [k, v] : settings)
+    if (!set(k, v)) {
+      rd_kafka_conf_destroy(conf);
+      return Error{ErrorCode::invalid, k, errstr};
+    }
+  if (configure) configure(conf);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return unavailable(std::string("cannot create Kafka client: ") + errstr);
+  }
+  return KafkaHandle(rk);
+}
+
+struct Producer::Impl {
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> failed{0};
+  std::thread poller;
+};
+
+static void delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* impl = static_cast<Producer*>(opaque);
+  (void)impl;
+  if (m->_private) {
+    auto* w = static_cast<Waiter*>(m->_private);
+    std::lock_guard lock(w->mu);
+    w->err = m->err;
+    w->partition = m->partition;
+    w->offset = m->offset;
+    w->done = true;
+    w->cv.notify_all();
+  }
+}
+
+Result<std::unique_ptr<Producer>> Producer::create(const KafkaOptions& opts) {
+  std::unique_ptr<Producer> p(new Producer());
+  p->impl_ = std::make_unique<Impl>();
+  auto rk = make_client(RD_KAFKA_PRODUCER, opts,
+                        {{"enable.idempotence", "true"},
+                         {"acks", "all"},
+                         {"linger.ms", "1"},
+                         {"compression.type", "lz4"},
+                         {"message.timeout.ms", "30000"}},
+                        [](rd_kafka_conf_t* conf) { rd_kafka_conf_set_dr_msg_cb(conf, delivery_report); });
+  if (!rk.ok()) return rk.error();
+  p->rk_ = std::move(rk).value();
+  Impl* impl = p->impl_.get();
+  rd_kafka_t* h = p->rk_.get();
+  impl->poller = std::thread([impl, h] {
+    while (!impl->stop) rd_kafka_poll(h, 100);
+  });
+  return p;
+}
+
+Producer::~Producer() {
+  if (impl_) {
+    flush(10000);
+    impl_->stop = true;
+    if (impl_->poller.joinable()) impl_->poller.join();
+  }
+}
+
+static rd_kafka_resp_err_t produce(rd_kafka_t* rk, const std::string& topic, std::string_view key,
+                                   std::string_view value, const Headers& headers, void* opaque) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (!headers.empty()) {
+    hdrs = rd_kafka_headers_new(headers.size());
+    for (auto& [k, v] : headers) rd_kafka_header_add(hdrs, k.data(), k.size(), v.data(), v.size());
+  }
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+  if (err && hdrs) rd_kafka_headers_destroy(hdrs);
+  return err;
+}
+
+Result<std::pair<int32_t, int64_t>> Producer::produce_sync(const std::string& topic,
+                                                           std::string_view key,
+                                                           std::string_view value,
+                                                           const Headers& headers, int timeout_ms) {
+  auto w = std::make_shared<Waiter>();
+  // The delivery report may outlive this call on timeout: keep the waiter alive.
+  auto* raw = new std::shared_ptr<Waiter>(w);
+  auto err = produce(rk_.get(), topic, key, value, headers, w.get());
+  if (err) {
+    delete raw;
+    return unavailable("cannot produce to " + topic + ": " + rd_kafka_err2str(err));
+  }
+  std::unique_lock lock(w->mu);
+  bool ok = w->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return w->done; });
+  if (!ok) {
+    // Leak the small holder deliberately: the report still references the waiter.
+    return unavailable("timed out waiting for Kafka to acknowledge the write to " + topic);
+  }
+  delete raw;
+  if (w->err) return unavailable("Kafka refused the write to " + topic + ": " + rd_kafka_err2str(w->err));
+  return std::pair{w->partition, w->offset};
+}
+
+Status Producer::produce_async(const std::string& topic, std::string_view key, std::string_view value,
+                               const Headers& headers) {
+  auto err = produce(rk_.get(), topic, key, value, headers, nullptr);
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    rd_kafka_flush(rk_.get(), 1000);
+    err = produce(rk_.get(), topic, key, value, headers, nullptr);
+  }
+  if (err) {
+    impl_->failed++;
+    return unavailable("cannot produce to " + topic + ": " + rd_kafka_err2str(err));
+  }
+  return {};
+}
+
+bool Producer::flush(int timeout_ms) { return rd_kafka_flush(rk_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR; }
+
+uint64_t Producer::failed() const { return impl_->failed; }
+
+Result<int> partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
+  rd_kafka_topic_destroy(t);
+  if (err) return unavailable("cannot read Kafka metadata for " + topic + ": " + rd_kafka_err2str(err));
+  int n = 0;
+  rd_kafka_resp_err_t terr = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (md->topic_cnt == 1) {
+    terr = md->topics[0].err;
+    n = md->topics[0].partition_cnt;
+  }
+  rd_kafka_metadata_destroy(md);
+  if (terr || n == 0)
+    return Error{ErrorCode::not_found, "topic-prefix",
+                 "topic " + topic + " does not exist; run `goalstream topics ensure` first"};
+  return n;
+}
+
+Result<std::pair<int64_t, int64_t>> query_watermarks(rd_kafka_t* rk, const std::string& topic,
+                                                     int32_t partition, int timeout_ms) {
+  int64_t lo = 0, hi = 0;
+  auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, timeout_ms);
+  if (err) return unavailable("cannot query offsets of " + topic + ": " + rd_kafka_err2str(err));
+  return std::pair{lo, hi};
+}
+
+Result<std::vector<TopicSpec>> load_topic_specs(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error{ErrorCode::not_found, "topics-file", "cannot read " + path};
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("topics") || !j["topics"].is_array())
+    return Error{ErrorCode::invalid, "topics-file", path + ": expected {\"topics\": [...]}"};
+  std::vector<TopicSpec> out;
+  for (auto& t : j["topics"]) {
+    TopicSpec s;
+    if (!t.contains("name") || !t["name"].is_string() || !t.contains("partitions") ||
+        !t["partitions"].is_number_integer())
+      return Error{ErrorCode::invalid, "topics-file", path + ": each topic needs name and partitions"};
+    s.name = t["name"];
+    s.partitions = t["partitions"];
+    if (t.contains("configs"))
+      for (auto& [k, v] : t["configs"].items()) s.configs[k] = v.get<std::string>();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+namespace {
+
+// Runs one admin request and returns its result event (caller destroys).
+rd_kafka_event_t* wait_admin(rd_kafka_queue_t* q, rd_kafka_event_type_t type, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 500);
+    if (!ev) continue;
+    if (rd_kafka_event_type(ev) == type) return ev;
+    rd_kafka_event_destroy(ev);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Status ensure_topics(const KafkaOptions& opts, const std::vector<TopicSpec>& specs,
+                     int replication_factor, std::vector<std::string>& report) {
+  auto client = make_client(RD_KAFKA_PRODUCER, opts, {});
+  if (!client.ok()) return client.error();
+  rd_kafka_t* rk = client->get();
+  char errstr[512];
+  bool differs = false;
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+
+  // 1. Create what is missing (an existing topic answers TOPIC_ALREADY_EXISTS).
+  std::vector<rd_kafka_NewTopic_t*> news;
+  for (auto& s : specs) {
+    auto* nt = rd_kafka_NewTopic_new((opts.topic_prefix + s.name).c_str(), s.partitions,
+                                     replication_factor, errstr, sizeof errstr);
+    if (!nt) {
+      for (auto* n : news) rd_kafka_NewTopic_destroy(n);
+      rd_kafka_queue_destroy(q);
+      return Error{ErrorCode::invalid, s.name, errstr};
+    }
+    for (auto& [k, v] : s.configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+    news.push_back(nt);
+  }
+  rd_kafka_CreateTopics(rk, news.data(), news.size(), nullptr, q);
+  for (auto* n : news) rd_kafka_NewTopic_destroy(n);
+  rd_kafka_event_t* ev = wait_admin(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, 30000);
+  if (!ev) {
+    rd_kafka_queue_destroy(q);
+    return unavailable("timed out creating topics on " + opts.brokers);
+  }
+  std::map<std::string, std::string> created;
+  if (rd_kafka_event_error(ev)) {
+    std::string msg = rd_kafka_event_error_string(ev);
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    return unavailable("creating topics failed: " + msg);
+  }
+  size_t cnt = 0;
+  const rd_kafka_topic_result_t** res =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+  for (size_t i = 0; i < cnt; ++i) {
+    auto err = rd_kafka_topic_result_error(res[i]);
+    std::string name = rd_kafka_topic_result_name(res[i]);
+    if (!err)
+      created[name] = "created";
+    else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      created[name] = std::string("error: ") + (rd_kafka_topic_result_error_string(res[i])
+                                                     ? rd_kafka_topic_result_error_string(res[i])
+                                                     : rd_kafka_err2str(err));
+      differs = true;
+    }
+  }
+  rd_kafka_event_destroy(ev);
+
+  // 2. Compare partitions and configs of each topic with its declaration.
+  for (auto& s : specs) {
+    std::string name = opts.topic_prefix + s.name;
+    if (created.count(name)) {
+      report.push_back(name + ": " + created[name]);
+      continue;
+    }
+    std::vector<std::string> diffs;
+    auto parts = partition_count(rk, name);
+    if (!parts.ok())
+      diffs.push_back(parts.error().message);
+    else if (*parts != s.partitions)
+      diffs.push_back("partitions " + std::to_string(*parts) + " (declared " +
+                      std::to_string(s.partitions) + ")");
+    rd_kafka_ConfigResource_t* cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str());
+    rd_kafka_DescribeConfigs(rk, &cr, 1, nullptr, q);
+    rd_kafka_event_t* dev = wait_admin(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, 30000);
+    rd_kafka_ConfigResource_destroy(cr);
+    if (!dev) {
+      diffs.push_back("timed out describing configs");
+    } else {
+      size_t rc = 0;
+      const rd_kafka_ConfigResource_t** rs =
+          rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(dev), &rc);
+      std::map<std::string, std::string> actual;
+      for (size_t i = 0; i < rc; ++i) {
+        size_t ec = 0;
+        const rd_kafka_ConfigEntry_t** es = rd_kafka_ConfigResource_configs(rs[i], &ec);
+        for (size_t k = 0; k < ec; ++k) {
+          const char* v = rd_kafka_ConfigEntry_value(es[k]);
+          actual[rd_kafka_ConfigEntry_name(es[k])] = v ? v : "";
+        }
+      }
+      for (auto& [k, v] : s.configs)
+        if (actual[k] != v) diffs.push_back(k + "=" + actual[k] + " (declared " + v + ")");
+      rd_kafka_event_destroy(dev);
+    }
+    if (diffs.empty()) {
+      report.push_back(name + ": ok");
+    } else {
+      differs = true;
+      std::string line = name + ": DIFFERS:";
+      for (auto& d : diffs) line += " " + d + ";";
+      report.push_back(line);
+    }
+  }
+  rd_kafka_queue_destroy(q);
+  if (differs) return Error{ErrorCode::conflict, "", "some topics differ from topics/topics.json"};
+  return {};
+}
+
+std::string default_topics_file() {
+  if (const char* p = std::getenv("GOALSTREAM_TOPICS_FILE")) return p;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
+    if (fs::exists(dir / "topics" / "topics.json")) return (dir / "topics" / "topics.json").string();
+  if (fs::exists("topics/topics.json")) return "topics/topics.json";
+  return "/usr/local/share/goalstream/topics.json";
+}
+
+}  // namespace gs::stream

@@ -1,0 +1,613 @@
+#include "stream/processor.h"
+
+#include <deque>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "base/log.h"
+#include "model/conversion_goal.h"
+#include "model/event.h"
+#include "projection/projection.h"
+
+namespace gs::stream {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string job_id(std::string_view tenant, std::string_view goal) {
+  std::string k(tenant);
+  k.push_back('\0');
+  k.append(goal);
+  return k;
+}
+
+std::string reason(const Error& e) { return e.field.empty() ? e.message : e.field + ": " + e.message; }
+
+// Counts handed from the backfill thread to the processor thread.
+struct Partial {
+  std::string tenant, goal_id;
+  int64_t generation = 0;
+  std::unordered_map<std::string, projection::Cell> cells;
+  std::map<int32_t, int64_t> progress;
+  bool done = false;
+  uint64_t seq = 0;
+};
+
+}  // namespace
+
+struct Processor::Impl {
+  store::Store& store;
+  ProcessorOptions opts;
+  Metrics& metrics;
+
+  KafkaHandle consumer;
+  std::unique_ptr<Producer> producer;  // deadletter
+  int event_partitions = 0;
+  std::vector<int64_t> ev_next;
+  int64_t cmd_next = 0;
+  std::vector<bool> ev_dirty;
+  bool cmd_dirty = false;
+  std::vector<int64_t> start_ends;  // events partitions..., then commands
+  int64_t start_cmd_end = 0;
+
+  projection::GoalIndex index;
+  projection::Aggregator agg;
+  model::EventParser parser;
+  std::unordered_set<std::string> batch_seen;
+  std::string scratch;
+  // Active backfill jobs: tenant\0goal -> generation (command offset that created it).
+  std::unordered_map<std::string, int64_t> active_jobs;
+
+  std::thread loop_thread, backfill_thread;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mu;  // guards everything below
+  std::condition_variable applied_cv;
+  int64_t applied_cmd_next = 0;
+  std::string fatal;
+  std::deque<Partial> partials;
+  uint64_t partial_applied_seq = 0;
+  std::condition_variable backfill_cv;  // wakes the backfill thread
+  bool backfill_wake = false;
+  std::set<std::string> cancelled;
+  std::map<std::string, std::pair<int64_t, int64_t>> backfill_status;  // job -> (scanned, total)
+
+  Impl(store::Store& s, ProcessorOptions o, Metrics& m) : store(s), opts(std::move(o)), metrics(m) {}
+
+  // ---- processor thread -------------------------------------------------
+
+  void deadletter(const rd_kafka_message_t* m, const std::string& why, const std::string& field) {
+    std::string_view key = m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len)
+                                  : std::string_view();
+    std::string_view value(static_cast<const char*>(m->payload), m->len);
+    Headers h = {{"error", why},
+                 {"error.field", field},
+                 {"source.topic", rd_kafka_topic_name(m->rkt)},
+                 {"source.partition", std::to_string(m->partition)},
+                 {"source.offset", std::to_string(m->offset)}};
+    if (!producer->produce_async(opts.kafka.deadletter(), key, value, h).ok()) metrics.kafka_errors++;
+  }
+
+  void ingest_event(const rd_kafka_message_t* m, store::Batch& batch) {
+    metrics.events_in++;
+    std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    auto ev = parser.parse(bytes);
+    if (!ev.ok()) {
+      metrics.events_deadlettered++;
+      deadletter(m, reason(ev.error()), ev.error().field);
+      return;
+    }
+    metrics.events_valid++;
+    scratch.assign(ev->tenant_id).push_back('\0');
+    scratch.append(ev->event_id);
+    // First occurrence in log order wins: within the batch, then the store.
+    if (batch_seen.count(scratch) || store.dedup(ev->tenant_id, ev->event_id)) {
+      metrics.events_duplicate++;
+      return;
+    }
+    batch_seen.insert(scratch);
+    batch.put_dedup(ev->tenant_id, ev->event_id, {m->partition, m->offset});
+    for (const auto& goal : index.candidates(ev->tenant_id, ev->type)) {
+      if (goal->counts(*ev)) {
+        agg.add(*goal, *ev);
+        metrics.events_matched++;
+      }
+    }
+  }
+
+  void flush_agg(store::Batch& batch) {
+    for (const auto& [key, cell] : agg.cells()) batch.merge_cell(key, cell);
+    agg.clear();
+  }
+
+  void apply_command(const rd_kafka_message_t* m, store::Batch& batch) {
+    std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    auto cmd = model::parse_command(bytes);
+    auto reject = [&](const Error& e) {
+      metrics.commands_rejected++;
+      log::warn("command at offset " + std::to_string(m->offset) + " rejected: " + reason(e));
+      deadletter(m, reason(e), e.field);
+    };
+    if (!cmd.ok()) return reject(cmd.error());
+    // Cells aggregated so far must land before a command that may delete them.
+    flush_agg(batch);
+    const auto& type = cmd->type;
+    if (type == model::command_type::key_issued) {
+      auto hash = cmd->data.value("key_hash", "");
+      auto key = model::api_key_from_json(cmd->data);
+      if (hash.size() != 64 || !key.ok())
+        return reject(key.ok() ? invalid("data.key_hash", "must be a SHA-256 hex digest") : key.error());
+      if (key->tenant_id != cmd->tenant_id) return reject(invalid("data.tenant_id", "does not match tenant_id"));
+      batch.put_key(hash, *key);
+    } else if (type == model::command_type::conversion_goal_defined) {
+      auto def = model::conversion_goal_from_json(cmd->data, cmd->tenant_id);
+      if (!def.ok()) return reject(def.error());
+      auto compiled = projection::compile(def.value());
+      if (!compiled.ok()) return reject(compiled.error());
+      if (index.find(def->tenant_id, def->id)) remove_goal(def->tenant_id, def->id, batch);
+      index.put(*compiled);
+      batch.put_goal(*def);
+      // Events below the live positions were processed before this goal existed:
+      // a backfill job counts them.
+      json snapshot = json::object();
+      for (int p = 0; p < event_partitions; ++p)
+        if (ev_next[p] > 0) snapshot[std::to_string(p)] = ev_next[p];
+      if (!snapshot.empty()) {
+        json job = {{"generation", m->offset}, {"snapshot", snapshot}, {"progress", json::object()}};
+        batch.put_job(def->tenant_id, def->id, job);
+        active_jobs[job_id(def->tenant_id, def->id)] = m->offset;
+      }
+    } else if (type == model::command_type::conversion_goal_deleted) {
+      auto id = cmd->data.value("id", "");
+      if (id.empty()) return reject(invalid("data.id", "is required"));
+      remove_goal(cmd->tenant_id, id, batch);
+    } else {
+      return reject(invalid("type", "unknown command type " + type));
+    }
+    metrics.commands_applied++;
+  }
+
+  void remove_goal(const std::string& tenant, const std::string& id, store::Batch& batch) {
+    index.remove(tenant, id);
+    batch.delete_goal(tenant, id);
+    auto jid = job_id(tenant, id);
+    if (active_jobs.erase(jid)) {
+      batch.delete_job(tenant, id);
+      std::lock_guard lock(mu);
+      cancelled.insert(jid);
+    }
+  }
+
+  // Applies the backfill results handed over so far (processor thread).
+  uint64_t apply_partials(store::Batch& batch) {
+    std::deque<Partial> ready;
+    {
+      std::lock_guard lock(mu);
+      ready.swap(partials);
+    }
+    uint64_t last = 0;
+    for (auto& p : ready) {
+      last = p.seq;
+      auto jid = job_id(p.tenant, p.goal_id);
+      auto it = active_jobs.find(jid);
+      if (it == active_jobs.end() || it->second != p.generation) continue;  // deleted meanwhile
+      for (auto& [key, cell] : p.cells) batch.merge_cell(key, cell);
+      if (p.done) {
+        batch.delete_job(p.tenant, p.goal_id);
+        active_jobs.erase(it);
+        metrics.backfill_jobs_completed++;
+      } else {
+        auto job = store.job(p.tenant, p.goal_id).value_or(json::object());
+        json progress = json::object();
+        for (auto& [part, off] : p.progress) progress[std::to_string(part)] = off;
+        job["progress"] = progress;
+        batch.put_job(p.tenant, p.goal_id, job);
+      }
+    }
+    return last;
+  }
+
+  void commit_kafka() {
+    if (opts.group_id.empty()) return;
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(event_partitions + 1);
+    for (int p = 0; p < event_partitions; ++p)
+      rd_kafka_topic_partition_list_add(l, opts.kafka.events().c_str(), p)->offset = ev_next[p];
+    rd_kafka_topic_partition_list_add(l, opts.kafka.commands().c_str(), 0)->offset = cmd_next;
+    rd_kafka_commit(consumer.get(), l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+
+  void update_lag() {
+    int64_t lag = 0, lo, hi;
+    bool caught_up = true;
+    for (int p = 0; p < event_partitions; ++p) {
+      if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.events().c_str(), p, &lo, &hi) ==
+              RD_KAFKA_RESP_ERR_NO_ERROR && hi > ev_next[p])
+        lag += hi - ev_next[p];
+      if (ev_next[p] < start_ends[p]) caught_up = false;
+    }
+    metrics.events_lag = lag;
+    if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.commands().c_str(), 0, &lo, &hi) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+      metrics.commands_lag = std::max<int64_t>(0, hi - cmd_next);
+    if (cmd_next < start_cmd_end) caught_up = false;
+    if (caught_up) owner_ready->store(true);
+    metrics.backfill_jobs_pending = static_cast<int64_t>(active_jobs.size());
+  }
+  std::atomic<bool>* owner_ready = nullptr;
+
+  void run() {
+    auto last_lag = Clock::now() - std::chrono::seconds(10);
+    while (!stopping) {
+      store::Batch batch = store.batch();
+      batch_seen.clear();
+      size_t n = 0;
+      Clock::time_point t0;
+      while (n < opts.batch_max_messages) {
+        int timeout = n == 0 ? 100 : 0;
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), timeout);
+        if (!m) break;
+        if (n == 0) t0 = Clock::now();
+        ++n;
+        if (m->err) {
+          if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            metrics.kafka_errors++;
+            log::warn(std::string("consumer: ") + rd_kafka_message_errstr(m));
+          }
+        } else if (m->partition >= 0 && std::string_view(rd_kafka_topic_name(m->rkt)) == opts.kafka.commands()) {
+          apply_command(m, batch);
+          cmd_next = m->offset + 1;
+          cmd_dirty = true;
+        } else if (m->partition >= 0 && m->partition < event_partitions) {
+          ingest_event(m, batch);
+          ev_next[m->partition] = m->offset + 1;
+          ev_dirty[m->partition] = true;
+        }
+        rd_kafka_message_destroy(m);
+        if (Clock::now() - t0 > opts.batch_max_time) break;
+      }
+      flush_agg(batch);
+      uint64_t seq = apply_partials(batch);
+      bool jobs_created = false;
+      for (int p = 0; p < event_partitions; ++p)
+        if (ev_dirty[p]) batch.set_offset(store::Source::events, p, ev_next[p]), ev_dirty[p] = false;
+      if (cmd_dirty) {
+        batch.set_offset(store::Source::commands, 0, cmd_next);
+        cmd_dirty = false;
+        jobs_created = true;
+      }
+      if (batch.count() > 0) {
+        auto st = store.write(batch);
+        if (!st.ok()) {
+          std::lock_guard lock(mu);
+          fatal = st.error().message;
+          log::error("store write failed, stopping the processor: " + fatal);
+          applied_cv.notify_all();
+          return;
+        }
+        metrics.batches++;
+        if (n > 0) metrics.observe_batch_latency(std::chrono::duration<double>(Clock::now() - t0).count());
+        commit_kafka();
+      }
+      {
+        std::lock_guard lock(mu);
+        applied_cmd_next = cmd_next;
+        if (seq) partial_applied_seq = seq;
+        if (jobs_created || seq) backfill_wake = true;
+      }
+      applied_cv.notify_all();
+      backfill_cv.notify_all();
+      if (Clock::now() - last_lag > std::chrono::milliseconds(500)) {
+        update_lag();
+        last_lag = Clock::now();
+      }
+    }
+  }
+
+  // ---- backfill thread ----------------------------------------------------
+
+  // Hands a partial to the processor and waits until it is committed.
+  bool hand_over(Partial p) {
+    std::unique_lock lock(mu);
+    static uint64_t next_seq = 0;
+    p.seq = ++next_seq;
+    uint64_t seq = p.seq;
+    partials.push_back(std::move(p));
+    backfill_cv.wait(lock, [&] { return partial_applied_seq >= seq || stopping || !fatal.empty(); });
+    return partial_applied_seq >= seq;
+  }
+
+  bool is_cancelled(const std::string& jid) {
+    std::lock_guard lock(mu);
+    return cancelled.count(jid) > 0;
+  }
+
+  void run_job(const std::string& tenant, const std::string& goal_id, const json& job) {
+    auto jid = job_id(tenant, goal_id);
+    auto stored = store.goal(tenant, goal_id);
+    if (!stored) return;
+    auto def = model::conversion_goal_from_json(*stored, tenant);
+    if (!def.ok()) return;
+    auto goal = projection::compile(std::move(def).value());
+    if (!goal.ok()) return;
+    int64_t generation = job.value("generation", int64_t{0});
+    std::map<int32_t, int64_t> snapshot, position;
+    for (auto& [p, off] : job["snapshot"].items()) snapshot[std::stoi(p)] = off.get<int64_t>();
+    for (auto& [p, off] : job["progress"].items()) position[std::stoi(p)] = off.get<int64_t>();
+    int64_t total = 0, scanned = 0;
+    for (auto& [p, end] : snapshot) {
+      total += end;
+      scanned += position.count(p) ? position[p] : 0;
+    }
+    auto consumer_h = make_client(RD_KAFKA_CONSUMER, opts.kafka,
+                                  {{"group.id", opts.kafka.topic_prefix + "backfill"},
+                                   {"enable.auto.commit", "false"},
+                                   {"enable.auto.offset.store", "false"},
+                                   {"auto.offset.reset", "earliest"}});
+    if (!consumer_h.ok()) {
+      log::error("backfill: " + consumer_h.error().message);
+      return;
+    }
+    rd_kafka_t* rk = consumer_h->get();
+    rd_kafka_poll_set_consumer(rk);
+    std::set<int32_t> remaining;
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(snapshot.size());
+    for (auto& [p, end] : snapshot) {
+      int64_t from = position.count(p) ? position[p] : 0;
+      if (from >= end) continue;
+      rd_kafka_topic_partition_list_add(l, opts.kafka.events().c_str(), p)->offset =
+          from == 0 ? RD_KAFKA_OFFSET_BEGINNING : from;
+      remaining.insert(p);
+    }
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    log::info("backfill of " + tenant + "/" + goal_id + " started: " + std::to_string(total - scanned) +
+              " events to scan");
+
+    model::EventParser local_parser;
+    projection::Aggregator local_agg;
+    size_t since_flush = 0;
+    auto last_flush = Clock::now();
+    auto flush = [&](bool done) {
+      Partial part{tenant, goal_id, generation, local_agg.cells(), position, done, 0};
+      local_agg.clear();
+      since_flush = 0;
+      last_flush = Clock::now();
+      {
+        std::lock_guard lock(mu);
+        backfill_status[jid] = {scanned, total};
+      }
+      return hand_over(std::move(part));
+    };
+    bool ok = true;
+    while (!remaining.empty()) {
+      if (stopping || is_cancelled(jid)) {
+        ok = false;
+        break;
+      }
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+      if (!m) {
+        // Offsets can have gaps (e.g. transaction markers): trust the position.
+        rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(remaining.size());
+        for (int32_t p : remaining) rd_kafka_topic_partition_list_add(pos, opts.kafka.events().c_str(), p);
+        rd_kafka_position(rk, pos);
+        for (int i = 0; i < pos->cnt; ++i)
+          if (pos->elems[i].offset >= snapshot[pos->elems[i].partition])
+            remaining.erase(pos->elems[i].partition);
+        rd_kafka_topic_partition_list_destroy(pos);
+        if (since_flush && Clock::now() - last_flush > std::chrono::seconds(1) && !flush(false)) {
+          ok = false;
+          break;
+        }
+        continue;
+      }
+      if (!m->err && remaining.count(m->partition) && m->offset < snapshot[m->partition]) {
+        std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+        auto ev = local_parser.parse(bytes);
+        if (ev.ok() && ev->tenant_id == tenant && ev->type == (*goal)->def.event_type &&
+            (*goal)->counts(*ev)) {
+          // Count only the first occurrence, as live processing recorded it.
+          auto first = store.dedup(ev->tenant_id, ev->event_id);
+          if (first && first->partition == m->partition && first->offset == m->offset)
+            local_agg.add(**goal, *ev);
+        }
+        position[m->partition] = m->offset + 1;
+        ++scanned;
+        ++since_flush;
+        metrics.backfill_events_scanned++;
+        if (m->offset + 1 >= snapshot[m->partition]) remaining.erase(m->partition);
+      }
+      rd_kafka_message_destroy(m);
+      if (since_flush >= 50000 && !flush(false)) {
+        ok = false;
+        break;
+      }
+    }
+    rd_kafka_consumer_close(rk);
+    if (ok) {
+      for (auto& [p, end] : snapshot) position[p] = end;
+      scanned = total;
+      if (flush(true)) log::info("backfill of " + tenant + "/" + goal_id + " done");
+    }
+    std::lock_guard lock(mu);
+    backfill_status.erase(jid);
+  }
+
+  void run_backfill() {
+    while (!stopping) {
+      auto jobs = store.jobs();
+      bool any = false;
+      for (auto& [tenant, goal_id, job] : jobs) {
+        if (stopping) return;
+        auto jid = job_id(tenant, goal_id);
+        if (is_cancelled(jid)) continue;
+        any = true;
+        run_job(tenant, goal_id, job);
+      }
+      std::unique_lock lock(mu);
+      cancelled.clear();
+      if (!any || true) {
+        backfill_cv.wait_for(lock, std::chrono::seconds(1), [&] { return backfill_wake || stopping.load(); });
+        backfill_wake = false;
+      }
+    }
+  }
+};
+
+Processor::Processor(store::Store& store, ProcessorOptions opts, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics)) {
+  impl_->owner_ready = &ready_;
+}
+
+Processor::~Processor() { stop(); }
+
+Status Processor::start() {
+  auto& I = *impl_;
+  auto producer = Producer::create(I.opts.kafka);
+  if (!producer.ok()) return producer.error();
+  I.producer = std::move(producer).value();
+  std::string group = I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
+  auto consumer = make_client(RD_KAFKA_CONSUMER, I.opts.kafka,
+                              {{"group.id", group},
+                               {"enable.auto.commit", "false"},
+                               {"enable.auto.offset.store", "false"},
+                               {"auto.offset.reset", "earliest"},
+                               {"fetch.wait.max.ms", "100"},
+                               {"queued.min.messages", "200000"}});
+  if (!consumer.ok()) return consumer.error();
+  I.consumer = std::move(consumer).value();
+  rd_kafka_poll_set_consumer(I.consumer.get());
+
+  auto parts = partition_count(I.consumer.get(), I.opts.kafka.events());
+  if (!parts.ok()) return parts.error();
+  auto cparts = partition_count(I.consumer.get(), I.opts.kafka.commands());
+  if (!cparts.ok()) return cparts.error();
+  I.event_partitions = *parts;
+  I.ev_next.assign(I.event_partitions, 0);
+  I.ev_dirty.assign(I.event_partitions, false);
+  for (auto [p, off] : I.store.offsets(store::Source::events)) {
+    if (p >= I.event_partitions)
+      return Error{ErrorCode::conflict, "data-dir",
+                   "the store has offsets for partition " + std::to_string(p) + " of " +
+                       I.opts.kafka.events() + ", which has only " + std::to_string(I.event_partitions) +
+                       " partitions; was the topic recreated? rebuild into a new --data-dir"};
+    I.ev_next[p] = off;
+  }
+  auto cmd = I.store.offsets(store::Source::commands);
+  I.cmd_next = cmd.count(0) ? cmd[0] : 0;
+  I.applied_cmd_next = I.cmd_next;
+
+  // Readiness: caught up with the logs as they are now.
+  for (int p = 0; p < I.event_partitions; ++p) {
+    auto wm = query_watermarks(I.consumer.get(), I.opts.kafka.events(), p);
+    if (!wm.ok()) return wm.error();
+    I.start_ends.push_back(wm->second);
+  }
+  auto cwm = query_watermarks(I.consumer.get(), I.opts.kafka.commands(), 0);
+  if (!cwm.ok()) return cwm.error();
+  I.start_cmd_end = cwm->second;
+
+  for (auto& def : I.store.all_goals()) {
+    auto g = projection::compile(def);
+    if (g.ok()) I.index.put(*g);
+    else log::warn("stored goal " + def.id + " does not compile: " + g.error().message);
+  }
+  for (auto& [tenant, goal, job] : I.store.jobs())
+    I.active_jobs[job_id(tenant, goal)] = job.value("generation", int64_t{0});
+
+  rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(I.event_partitions + 1);
+  rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset =
+      I.cmd_next == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.cmd_next;
+  for (int p = 0; p < I.event_partitions; ++p)
+    rd_kafka_topic_partition_list_add(l, I.opts.kafka.events().c_str(), p)->offset =
+        I.ev_next[p] == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.ev_next[p];
+  auto err = rd_kafka_assign(I.consumer.get(), l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (err) return Error{ErrorCode::unavailable, "", std::string("cannot assign partitions: ") + rd_kafka_err2str(err)};
+
+  log::info("processor starting: " + std::to_string(I.index.size()) + " conversion goals, " +
+            std::to_string(I.event_partitions) + " event partitions, commands at offset " +
+            std::to_string(I.cmd_next));
+  I.update_lag();
+  I.loop_thread = std::thread([&I] { I.run(); });
+  I.backfill_thread = std::thread([&I] { I.run_backfill(); });
+  return {};
+}
+
+void Processor::stop() {
+  auto& I = *impl_;
+  if (I.stopping.exchange(true)) return;
+  I.backfill_cv.notify_all();
+  I.applied_cv.notify_all();
+  if (I.loop_thread.joinable()) I.loop_thread.join();
+  {
+    std::lock_guard lock(I.mu);
+  }
+  I.backfill_cv.notify_all();
+  if (I.backfill_thread.joinable()) I.backfill_thread.join();
+  if (I.consumer) rd_kafka_consumer_close(I.consumer.get());
+  I.consumer.reset();
+  if (I.producer) I.producer->flush(10000);
+  I.producer.reset();
+}
+
+std::string Processor::fatal_error() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->fatal;
+}
+
+bool Processor::wait_applied(int64_t offset, std::chrono::milliseconds timeout) {
+  auto& I = *impl_;
+  std::unique_lock lock(I.mu);
+  return I.applied_cv.wait_for(lock, timeout, [&] {
+    return I.applied_cmd_next > offset || I.stopping || !I.fatal.empty();
+  }) && I.applied_cmd_next > offset;
+}
+
+bool Processor::wait_commands_caught_up(std::chrono::milliseconds timeout) {
+  auto& I = *impl_;
+  if (!I.consumer) return false;
+  auto wm = query_watermarks(I.consumer.get(), I.opts.kafka.commands(), 0, static_cast<int>(timeout.count()));
+  if (!wm.ok()) return false;
+  if (wm->second == 0) return true;
+  return wait_applied(wm->second - 1, timeout);
+}
+
+std::vector<PartitionProgress> Processor::progress(bool& caught_up) {
+  auto& I = *impl_;
+  std::vector<PartitionProgress> out;
+  caught_up = true;
+  // Positions are read under no lock: they are only advisory here, and
+  // the processor thread is their single writer; take a consistent view from
+  // the store instead.
+  auto ev = I.store.offsets(store::Source::events);
+  auto cmd = I.store.offsets(store::Source::commands);
+  for (int p = 0; p < I.event_partitions; ++p) {
+    int64_t end = 0, lo = 0;
+    rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.events().c_str(), p, &lo, &end);
+    end = std::max(end, I.start_ends[p]);
+    int64_t pos = ev.count(p) ? ev[p] : 0;
+    if (pos < end) caught_up = false;
+    out.push_back({I.opts.kafka.events(), p, pos, end});
+  }
+  int64_t cend = 0, lo = 0;
+  rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.commands().c_str(), 0, &lo, &cend);
+  cend = std::max(cend, I.start_cmd_end);
+  int64_t cpos = cmd.count(0) ? cmd[0] : 0;
+  if (cpos < cend) caught_up = false;
+  out.push_back({I.opts.kafka.commands(), 0, cpos, cend});
+  if (!I.store.jobs().empty()) caught_up = false;
+  return out;
+}
+
+std::optional<std::pair<int64_t, int64_t>> Processor::backfill_progress(const std::string& tenant,
+                                                                        const std::string& goal_id) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->backfill_status.find(job_id(tenant, goal_id));
+  if (it == impl_->backfill_status.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace gs::stream

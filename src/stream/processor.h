@@ -1,0 +1,92 @@
+// The processor: consumes the commands topic (one partition, total order) and
+// the events topic (all partitions) and folds them into the store.
+//
+// Exactly-once effect: every consumed batch becomes one RocksDB WriteBatch
+// holding the projection changes and the input offsets they reflect; on start
+// the consumer is assigned the offsets read back from the store. Kafka's
+// committed offsets (group `<prefix>processor`) are written after each batch
+// for lag monitoring only.
+//
+// Backfill: when a conversion goal is defined, the events already processed
+// (positions below the live positions at that moment, the job's snapshot) are
+// scanned by a backfill thread with its own consumer, counted for that goal
+// only, and handed back to the processor thread, which writes them with the
+// job's progress in one batch. Every event is counted exactly once for every
+// goal, whatever the interleaving of the two logs.
+//
+// Threads: one processor thread (the only writer of the store) and one
+// backfill thread. Public methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/metrics.h"
+#include "base/result.h"
+#include "store/store.h"
+#include "stream/kafka.h"
+
+namespace gs::stream {
+
+struct ProcessorOptions {
+  KafkaOptions kafka;
+  size_t batch_max_messages = 10000;
+  std::chrono::milliseconds batch_max_time{50};
+  // Commit consumer offsets to Kafka (for lag monitoring) under this group;
+  // empty: don't.
+  std::string group_id;
+};
+
+// Position report for progress display and readiness.
+struct PartitionProgress {
+  std::string topic;
+  int32_t partition;
+  int64_t position;  // next offset to process
+  int64_t end;       // high watermark when last queried
+};
+
+class Processor {
+ public:
+  Processor(store::Store& store, ProcessorOptions opts, Metrics& metrics);
+  ~Processor();
+
+  // Loads goals from the store, assigns the partitions at the stored offsets
+  // and starts the processor and backfill threads.
+  Status start();
+  // Finishes the batch in progress, commits it, and stops both threads.
+  void stop();
+  // Set when a thread failed fatally (store write error); empty otherwise.
+  std::string fatal_error() const;
+
+  // Blocks until the command at `offset` on the commands topic is applied,
+  // up to `timeout`. Returns false on timeout or when stopped.
+  bool wait_applied(int64_t offset, std::chrono::milliseconds timeout);
+  // Blocks until everything on the commands topic produced so far is applied.
+  bool wait_commands_caught_up(std::chrono::milliseconds timeout);
+
+  // Queries the high watermarks of every input partition and reports them
+  // with the positions; `caught_up` is true when every position reached its
+  // watermark and no backfill job is pending.
+  std::vector<PartitionProgress> progress(bool& caught_up);
+  // True once the processor caught up with the logs as they were at start.
+  bool ready() const { return ready_; }
+  // Progress of the running backfill job of a goal, if any: (scanned, total).
+  std::optional<std::pair<int64_t, int64_t>> backfill_progress(const std::string& tenant,
+                                                               const std::string& goal_id) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace gs::stream
