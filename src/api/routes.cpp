@@ -33,7 +33,9 @@ Response from_error(const Request& req, const Error& e) {
   switch (e.code) {
     case ErrorCode::invalid:
       return error_response(req, http::status::unprocessable_entity, "validation_error",
-                            e.field.empty() ? e.message : e.field + ": " + e.message, e.field);
+                            e.field.empty() || e.message.starts_with(e.field + ":") ? e.message
+                                                                                   : e.field + ": " + e.message,
+                            e.field);
     case ErrorCode::not_found:
       return error_response(req, http::status::not_found, "not_found", e.message);
     case ErrorCode::unauthorized:

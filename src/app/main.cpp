@@ -184,6 +184,7 @@ int run_rebuild(Common& c, const std::string& data_dir) {
   Metrics metrics;
   stream::ProcessorOptions popts;
   popts.kafka = c.kafka;
+  popts.emit_deadletter = false;
   stream::Processor processor(**store, popts, metrics);
   if (auto st = processor.start(); !st.ok()) return fail(st.error());
   auto t0 = std::chrono::steady_clock::now();

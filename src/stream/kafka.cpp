@@ -48,7 +48,7 @@ Result<KafkaHandle> make_client(rd_kafka_type_t type, const KafkaOptions& opts,
     return Error{ErrorCode::invalid, "brokers", errstr};
   }
   // librdkafka logs through stderr by default; keep only warnings and worse.
-  set("log_level", "4");
+  set("log_level", "3");
   for (auto& [k, v] : settings)
     if (!set(k, v)) {
       rd_kafka_conf_destroy(conf);

@@ -79,6 +79,7 @@ struct Processor::Impl {
   // ---- processor thread -------------------------------------------------
 
   void deadletter(const rd_kafka_message_t* m, const std::string& why, const std::string& field) {
+    if (!opts.emit_deadletter) return;
     std::string_view key = m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len)
                                   : std::string_view();
     std::string_view value(static_cast<const char*>(m->payload), m->len);
@@ -238,8 +239,36 @@ struct Processor::Impl {
   }
   std::atomic<bool>* owner_ready = nullptr;
 
+  // While the commands topic is behind the end it had at start, events wait:
+  // goals defined then are known before the events they count, so a restart
+  // or a rebuild needs no backfill scans. (Any interleaving gives the same
+  // state; this one is the cheapest.)
+  bool events_paused = false;
+  void pause_events(bool pause) {
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(event_partitions);
+    for (int p = 0; p < event_partitions; ++p) rd_kafka_topic_partition_list_add(l, opts.kafka.events().c_str(), p);
+    if (pause) rd_kafka_pause_partitions(consumer.get(), l);
+    else rd_kafka_resume_partitions(consumer.get(), l);
+    rd_kafka_topic_partition_list_destroy(l);
+    events_paused = pause;
+  }
+  void maybe_resume_events(bool idle) {
+    if (!events_paused) return;
+    bool done = cmd_next >= start_cmd_end;
+    if (!done && idle) {
+      // Offsets may have gaps: trust the consumer's position when idle.
+      rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(l, opts.kafka.commands().c_str(), 0);
+      rd_kafka_position(consumer.get(), l);
+      done = l->elems[0].offset >= start_cmd_end;
+      rd_kafka_topic_partition_list_destroy(l);
+    }
+    if (done) pause_events(false);
+  }
+
   void run() {
     auto last_lag = Clock::now() - std::chrono::seconds(10);
+    if (cmd_next < start_cmd_end) pause_events(true);
     while (!stopping) {
       store::Batch batch = store.batch();
       batch_seen.clear();
@@ -269,6 +298,7 @@ struct Processor::Impl {
         if (Clock::now() - t0 > opts.batch_max_time) break;
       }
       flush_agg(batch);
+      maybe_resume_events(n == 0);
       uint64_t seq = apply_partials(batch);
       bool jobs_created = false;
       for (int p = 0; p < event_partitions; ++p)
@@ -438,20 +468,14 @@ struct Processor::Impl {
   void run_backfill() {
     while (!stopping) {
       auto jobs = store.jobs();
-      bool any = false;
       for (auto& [tenant, goal_id, job] : jobs) {
         if (stopping) return;
-        auto jid = job_id(tenant, goal_id);
-        if (is_cancelled(jid)) continue;
-        any = true;
-        run_job(tenant, goal_id, job);
+        if (!is_cancelled(job_id(tenant, goal_id))) run_job(tenant, goal_id, job);
       }
       std::unique_lock lock(mu);
       cancelled.clear();
-      if (!any || true) {
-        backfill_cv.wait_for(lock, std::chrono::seconds(1), [&] { return backfill_wake || stopping.load(); });
-        backfill_wake = false;
-      }
+      backfill_cv.wait_for(lock, std::chrono::seconds(1), [&] { return backfill_wake || stopping.load(); });
+      backfill_wake = false;
     }
   }
 };

@@ -44,6 +44,9 @@ struct ProcessorOptions {
   // Commit consumer offsets to Kafka (for lag monitoring) under this group;
   // empty: don't.
   std::string group_id;
+  // Produce invalid input to the deadletter topic. Off for rebuilds: the
+  // live processor already did, and a replay must not repeat it.
+  bool emit_deadletter = true;
 };
 
 // Position report for progress display and readiness.
