@@ -6,14 +6,17 @@
 namespace gs::match {
 namespace {
 
-// RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). Checked so that
-// a "://" inside a query of a scheme-less URL is not taken for one.
-bool is_scheme(std::string_view s) {
+// Length of a leading RFC 3986 scheme plus "://" (ALPHA *( ALPHA / DIGIT /
+// "+" / "-" / "." ) "://"), or 0. Checked so that a "://" inside the query of
+// a scheme-less URL is not taken for one.
+std::size_t scheme_length(std::string_view url) {
   auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  if (s.empty() || !alpha(s.front())) return false;
-  return std::all_of(s.begin() + 1, s.end(), [&](char c) {
-    return alpha(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
-  });
+  if (url.empty() || !alpha(url[0])) return 0;
+  std::size_t i = 1;
+  while (i < url.size() && (alpha(url[i]) || (url[i] >= '0' && url[i] <= '9') || url[i] == '+' ||
+                            url[i] == '-' || url[i] == '.'))
+    ++i;
+  return url.substr(i, 3) == "://" ? i + 3 : 0;
 }
 
 // One state of the linear NFA built by compile(), before it becomes masks.
@@ -35,18 +38,19 @@ std::size_t star_run(std::string_view p, std::size_t i) {
 
 }  // namespace
 
+// Hand-written scans: string_view::find_first_of calls memchr once per byte,
+// which dominated the hot path.
 std::string_view url_path(std::string_view url) {
+  const std::size_t n = url.size();
   std::size_t start = 0;
-  if (url.empty() || url.front() != '/') {
-    std::size_t authority = 0;
-    if (auto sep = url.find("://"); sep != std::string_view::npos && is_scheme(url.substr(0, sep)))
-      authority = sep + 3;
-    auto end = url.find_first_of("/?#", authority);
-    if (end == std::string_view::npos || url[end] != '/') return "/";
-    start = end;
+  if (n == 0 || url[0] != '/') {
+    start = scheme_length(url);
+    while (start < n && url[start] != '/' && url[start] != '?' && url[start] != '#') ++start;
+    if (start == n || url[start] != '/') return "/";
   }
-  auto stop = url.find_first_of("?#", start);
-  return url.substr(start, stop == std::string_view::npos ? std::string_view::npos : stop - start);
+  std::size_t stop = start;
+  while (stop < n && url[stop] != '?' && url[stop] != '#') ++stop;
+  return url.substr(start, stop - start);
 }
 
 Result<PathGlob> PathGlob::compile(std::string_view pattern) {
@@ -122,13 +126,10 @@ Result<PathGlob> PathGlob::compile(std::string_view pattern) {
       representative.push_back(b);
     }
   }
-  // Class 0 must stand for a byte outside the pattern; if the pattern names
-  // all 255 others it is simply never used.
+  // Class 0 must stand for a byte the pattern does not name; if it names all
+  // 255 others, class 0 is simply never used.
   for (unsigned b = 0; b < 256; ++b) {
-    if (b != '/' && g.class_of_[b] == 0 &&
-        std::none_of(st.begin(), st.end(), [&](const State& s) {
-          return s.step == State::Step::byte && static_cast<unsigned char>(s.byte) == b;
-        })) {
+    if (b != '/' && g.class_of_[b] == 0) {
       representative[0] = static_cast<unsigned char>(b);
       break;
     }

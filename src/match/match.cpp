@@ -91,16 +91,12 @@ bool icontains(std::string_view hay, std::string_view needle) {
   return false;
 }
 
-bool is_number(element_type t) {
-  return t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE;
-}
-
 // gt/gte/lt/lte: numbers with numbers, strings with strings (byte-wise, so
 // ISO 8601 timestamps in one format compare chronologically); else false.
 std::partial_ordering order(const element& e, const Literal& operand) {
   if (operand.kind() == Literal::Kind::number) {
-    if (!is_number(e.type())) return std::partial_ordering::unordered;
-    return detail::compare(*detail::number_of(e), operand.number());
+    const auto n = detail::number_of(e);
+    return n ? detail::compare(*n, operand.number()) : std::partial_ordering::unordered;
   }
   if (e.type() != element_type::STRING) return std::partial_ordering::unordered;
   return e.get_string().value_unsafe().compare(operand.string()) <=> 0;
@@ -228,7 +224,8 @@ Result<Condition> compile_condition(const std::string& path, const nlohmann::jso
   c.path = path;
   for (std::size_t start = 0;;) {
     const auto dot = path.find('.', start);
-    c.segments.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    c.segments.push_back(
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
     if (c.segments.back().empty())
       return invalid(field, field + ": property path \"" + path + "\" has an empty segment");
     if (dot == std::string::npos) break;
@@ -267,7 +264,8 @@ struct Matcher::Impl {
     switch (url_kind) {
       case UrlKind::none: return true;
       case UrlKind::path: return url && url_glob->matches(url_path(*url));
-      case UrlKind::regex: return url && RE2::FullMatch(re2::StringPiece(url->data(), url->size()), *url_re);
+      case UrlKind::regex:
+        return url && RE2::FullMatch(re2::StringPiece(url->data(), url->size()), *url_re);
       case UrlKind::substring: return url && url->find(url_substring) != std::string_view::npos;
     }
     return false;
@@ -277,8 +275,8 @@ struct Matcher::Impl {
 Result<Matcher> Matcher::compile(std::string_view event_type,
                                  const std::optional<std::string>& url_pattern,
                                  const nlohmann::json& conditions) {
-  auto impl = std::make_unique<Impl>();
   if (event_type.empty()) return invalid("eventType", "eventType: must not be empty");
+  auto impl = std::make_unique<Impl>();
   impl->event_type = std::string(event_type);
 
   if (url_pattern) {

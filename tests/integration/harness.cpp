@@ -1,0 +1,322 @@
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <librdkafka/rdkafka.h>
+
+extern char** environ;
+
+namespace it {
+namespace fs = std::filesystem;
+
+std::string brokers() {
+  const char* b = std::getenv("GOALSTREAM_BROKERS");
+  return b && *b ? b : "127.0.0.1:9092";
+}
+
+static std::string random_suffix() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 6; ++i) s.push_back(hex[rng() % 16]);
+  return s;
+}
+
+std::string unique_prefix(const std::string& label) {
+  static std::atomic<int> n{0};
+  return "it-" + label + "-" + std::to_string(getpid()) + "-" + std::to_string(n++) + "-" + random_suffix() + ".";
+}
+
+std::string temp_dir(const std::string& label) {
+  auto base = fs::path(GOALSTREAM_TEST_TMP) / (label + "-" + std::to_string(getpid()) + "-" + random_suffix());
+  fs::remove_all(base);
+  fs::create_directories(base);
+  return base.string();
+}
+
+int free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+static int spawn(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
+  std::vector<char*> argv;
+  std::string bin = GOALSTREAM_BIN;
+  argv.push_back(bin.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot spawn " + bin);
+  return pid;
+}
+
+static std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+RunResult run_cli(const std::vector<std::string>& args) {
+  auto dir = temp_dir("cli");
+  auto out = dir + "/out", err = dir + "/err";
+  int pid = spawn(args, out, err);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  fs::remove_all(dir);
+  return r;
+}
+
+void ensure_topics(const std::string& prefix) {
+  auto r = run_cli({"topics", "ensure", "--brokers", brokers(), "--topic-prefix", prefix});
+  if (r.exit_code != 0) throw std::runtime_error("topics ensure failed: " + r.err);
+}
+
+std::string create_key(const std::string& prefix, const std::string& tenant, const std::string& scopes) {
+  auto r = run_cli({"keys", "create", "--brokers", brokers(), "--topic-prefix", prefix, "--tenant", tenant,
+                    "--scopes", scopes});
+  if (r.exit_code != 0) throw std::runtime_error("keys create failed: " + r.err);
+  auto s = r.out;
+  while (!s.empty() && (s.back() == '\n')) s.pop_back();
+  return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
+}
+
+HttpResponse http(int port, const std::string& method, const std::string& target, const std::string& body,
+                  const std::map<std::string, std::string>& headers) {
+  namespace beast = boost::beast;
+  namespace bhttp = beast::http;
+  boost::asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  for (auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  bhttp::write(stream, req);
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(stream, buf, res);
+  beast::error_code ec;
+  stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  HttpResponse out;
+  out.status = res.result_int();
+  out.body = res.body();
+  for (auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
+  return out;
+}
+
+Serve::Serve(std::string prefix, std::string data_dir) : prefix_(std::move(prefix)), data_dir_(std::move(data_dir)) {
+  log_path_ = data_dir_ + ".log";
+}
+
+Serve::~Serve() {
+  if (pid_ > 0) kill9();
+}
+
+void Serve::start() {
+  port_ = free_port();
+  pid_ = spawn({"serve", "--brokers", brokers(), "--topic-prefix", prefix_, "--data-dir", data_dir_, "--listen",
+                "127.0.0.1:" + std::to_string(port_)},
+               log_path_, log_path_);
+  bool up = eventually(
+      [&] {
+        int status;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          throw std::runtime_error("goalstream serve exited at start:\n" + log());
+        }
+        try {
+          return http(port_, "GET", "/healthz").status == 200;
+        } catch (...) {
+          return false;
+        }
+      },
+      30000);
+  if (!up) throw std::runtime_error("goalstream serve did not answer /healthz:\n" + log());
+}
+
+int Serve::terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void Serve::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string Serve::log() const { return slurp(log_path_); }
+
+double Serve::metric(const std::string& name) {
+  auto r = http(port_, "GET", "/metrics");
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  return 0;
+}
+
+void Serve::wait_caught_up(int timeout_ms) {
+  bool ok = eventually(
+      [&] {
+        auto r = http(port_, "GET", "/readyz");
+        auto j = r.json_body();
+        return r.status == 200 && j.value("events_lag", -1) == 0 && j.value("commands_lag", -1) == 0;
+      },
+      timeout_ms);
+  if (!ok) throw std::runtime_error("goalstream did not catch up:\n" + log());
+}
+
+HttpResponse Serve::get(const std::string& target, const std::string& key) {
+  return http(port_, "GET", target, "", {{"x-api-key", key}});
+}
+HttpResponse Serve::post(const std::string& target, const std::string& key, const std::string& body) {
+  return http(port_, "POST", target, body, {{"x-api-key", key}});
+}
+HttpResponse Serve::del(const std::string& target, const std::string& key) {
+  return http(port_, "DELETE", target, "", {{"x-api-key", key}});
+}
+
+namespace {
+struct Kafka {
+  rd_kafka_t* rk = nullptr;
+  ~Kafka() {
+    if (rk) rd_kafka_destroy(rk);
+  }
+};
+rd_kafka_conf_t* conf(const std::map<std::string, std::string>& kv) {
+  char err[512];
+  rd_kafka_conf_t* c = rd_kafka_conf_new();
+  rd_kafka_conf_set(c, "bootstrap.servers", brokers().c_str(), err, sizeof err);
+  rd_kafka_conf_set(c, "log_level", "3", err, sizeof err);
+  for (auto& [k, v] : kv)
+    if (rd_kafka_conf_set(c, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+      throw std::runtime_error(err);
+  return c;
+}
+}  // namespace
+
+void produce(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& messages) {
+  static std::atomic<int> failures{0};
+  rd_kafka_conf_t* c = conf({{"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "5"}});
+  rd_kafka_conf_set_dr_msg_cb(c, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    if (m->err) failures++;
+  });
+  char err[512];
+  Kafka k;
+  k.rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+  if (!k.rk) throw std::runtime_error(err);
+  int before = failures;
+  for (auto& [key, value] : messages) {
+    while (true) {
+      auto e = rd_kafka_producev(k.rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+      if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(k.rk, 50);
+        continue;
+      }
+      if (e) throw std::runtime_error(std::string("produce: ") + rd_kafka_err2str(e));
+      break;
+    }
+    rd_kafka_poll(k.rk, 0);
+  }
+  if (rd_kafka_flush(k.rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
+  if (failures != before) throw std::runtime_error("produce: some deliveries failed");
+}
+
+std::vector<Message> read_topic(const std::string& topic, size_t expected, int timeout_ms) {
+  std::vector<Message> out;
+  char err[512];
+  Kafka k;
+  k.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf({{"group.id", "it-reader-" + random_suffix()}, {"enable.auto.commit", "false"}}),
+                      err, sizeof err);
+  if (!k.rk) throw std::runtime_error(err);
+  rd_kafka_poll_set_consumer(k.rk);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(k.rk, topic.c_str(), nullptr);
+  if (rd_kafka_metadata(k.rk, 0, t, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("metadata");
+  int parts = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(t);
+  auto* l = rd_kafka_topic_partition_list_new(parts);
+  for (int p = 0; p < parts; ++p) rd_kafka_topic_partition_list_add(l, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(k.rk, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (out.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(k.rk, 100);
+    if (!m) continue;
+    if (!m->err) {
+      Message msg;
+      if (m->key) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload) msg.value.assign(static_cast<const char*>(m->payload), m->len);
+      msg.partition = m->partition;
+      msg.offset = m->offset;
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* val;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+          msg.headers[name] = std::string(static_cast<const char*>(val), size);
+      }
+      out.push_back(std::move(msg));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(k.rk);
+  return out;
+}
+
+std::string event(const std::string& id, const std::string& tenant, const std::string& type,
+                  const std::string& timestamp, const std::string& url, const json& properties,
+                  const std::string& subject) {
+  json e = {{"event_id", id}, {"tenant_id", tenant}, {"type", type}, {"timestamp", timestamp}};
+  if (!url.empty()) e["url"] = url;
+  if (!properties.is_null()) e["properties"] = properties;
+  if (!subject.empty()) e["subject_id"] = subject;
+  return e.dump();
+}
+
+}  // namespace it

@@ -1,0 +1,107 @@
+// Test harness for integration tests: a real Kafka broker (GOALSTREAM_BROKERS,
+// default 127.0.0.1:9092), the real `goalstream` binary run as a child
+// process, a small HTTP client, and a librdkafka producer/reader. Each test
+// uses its own topic prefix and data directories, so tests share one broker.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace it {
+
+using json = nlohmann::json;
+
+std::string brokers();
+// A fresh topic prefix, e.g. "it-1234-5-abcd.".
+std::string unique_prefix(const std::string& label);
+// A fresh empty directory under the build's temp area.
+std::string temp_dir(const std::string& label);
+int free_port();
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs `goalstream ARGS...` to completion.
+RunResult run_cli(const std::vector<std::string>& args);
+
+// `goalstream topics ensure` + `keys create` helpers.
+void ensure_topics(const std::string& prefix);
+std::string create_key(const std::string& prefix, const std::string& tenant,
+                       const std::string& scopes = "goals:read,goals:write");
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;
+  json json_body() const { return json::parse(body, nullptr, false); }
+};
+HttpResponse http(int port, const std::string& method, const std::string& target,
+                  const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+
+// A running `goalstream serve`.
+class Serve {
+ public:
+  Serve(std::string prefix, std::string data_dir);
+  ~Serve();  // SIGKILL if still running
+  void start();            // returns when /healthz answers
+  int terminate();         // SIGTERM, wait, return exit status
+  void kill9();            // SIGKILL, wait
+  bool running() const { return pid_ > 0; }
+  int port() const { return port_; }
+  std::string log() const;
+  // Reads one counter or gauge from /metrics (0 if absent).
+  double metric(const std::string& name);
+  // Waits until /readyz says ready and the processor has no lag.
+  void wait_caught_up(int timeout_ms = 60000);
+  HttpResponse get(const std::string& target, const std::string& key);
+  HttpResponse post(const std::string& target, const std::string& key, const std::string& body);
+  HttpResponse del(const std::string& target, const std::string& key);
+
+ private:
+  std::string prefix_, data_dir_, log_path_;
+  int port_ = 0;
+  int pid_ = -1;
+};
+
+// Produces messages (key, value) to a topic with acks=all; waits for delivery.
+void produce(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& messages);
+
+struct Message {
+  std::string key, value;
+  std::map<std::string, std::string> headers;
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+// Reads a topic from the beginning until `expected` messages arrived or the
+// timeout passed.
+std::vector<Message> read_topic(const std::string& topic, size_t expected, int timeout_ms = 20000);
+
+// Polls `pred` every 50 ms until true or the timeout; returns its last value.
+template <class F>
+bool eventually(F&& pred, int timeout_ms = 30000);
+
+// An event as JSON text.
+std::string event(const std::string& id, const std::string& tenant, const std::string& type,
+                  const std::string& timestamp, const std::string& url = "",
+                  const json& properties = nullptr, const std::string& subject = "");
+
+}  // namespace it
+
+#include <chrono>
+#include <thread>
+
+template <class F>
+bool it::eventually(F&& pred, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}

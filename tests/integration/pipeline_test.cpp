@@ -1,0 +1,358 @@
+// Integration tests of the event pipeline against a real Kafka broker and real
+// RocksDB directories, driving the real `goalstream` binary as a user would.
+#include <doctest/doctest.h>
+
+#include <set>
+#include <thread>
+
+#include "harness.h"
+
+using it::json;
+
+namespace {
+
+// A goalstream deployment under a fresh topic prefix with one running serve.
+struct Deployment {
+  std::string prefix = it::unique_prefix("p");
+  std::string data = it::temp_dir("data");
+  it::Serve serve{prefix, data};
+  std::string events() const { return prefix + "events"; }
+  Deployment() {
+    it::ensure_topics(prefix);
+    serve.start();
+  }
+};
+
+std::string ts(int day, int hour = 12) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "2025-03-%02dT%02d:00:00Z", day, hour);
+  return buf;
+}
+
+json create_goal(it::Serve& s, const std::string& key, const json& def) {
+  auto r = s.post("/api/conversion-goals", key, def.dump());
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return r.json_body();
+}
+
+json get_goal(it::Serve& s, const std::string& key, const std::string& id) {
+  auto r = s.get("/api/conversion-goals/" + id, key);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  return r.json_body();
+}
+
+// Waits until the goal's count reaches `count` and its backfill is complete.
+json wait_count(it::Serve& s, const std::string& key, const std::string& id, int64_t count, int timeout_ms = 30000) {
+  json last;
+  it::eventually(
+      [&] {
+        last = get_goal(s, key, id);
+        return last["count"] == count && last["backfill"]["status"] == "complete";
+      },
+      timeout_ms);
+  return last;
+}
+
+}  // namespace
+
+TEST_CASE("(a) events produced by a Kafka client count exactly, with value sums and a daily series") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  auto goal = create_goal(d.serve, key, {{"name", "Trial Signup"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/complete"}});
+  CHECK(goal["name"] == "Trial Signup");
+  CHECK(goal["eventType"] == "form_submit");
+  CHECK(goal["urlPattern"] == "/signup/complete");
+  CHECK(goal["count"] == 0);
+  std::string id = goal["id"];
+
+  std::vector<std::pair<std::string, std::string>> msgs;
+  // 30 matching events over 3 days, value 2.5 each; 20 that must not count.
+  for (int i = 0; i < 30; ++i)
+    msgs.push_back({"acme/u" + std::to_string(i),
+                    it::event("m" + std::to_string(i), "acme", "form_submit", ts(1 + i % 3),
+                              "https://acme.com/signup/complete?ref=ad", {{"value", 2.5}}, "u" + std::to_string(i))});
+  for (int i = 0; i < 10; ++i) {
+    msgs.push_back({"acme/x", it::event("n" + std::to_string(i), "acme", "form_submit", ts(1), "https://acme.com/signup/start")});
+    msgs.push_back({"acme/y", it::event("p" + std::to_string(i), "acme", "purchase", ts(1), "https://acme.com/signup/complete")});
+  }
+  it::produce(d.events(), msgs);
+  auto g = wait_count(d.serve, key, id, 30);
+  CHECK(g["count"] == 30);
+  CHECK(g["value"].get<double>() == doctest::Approx(75.0));
+  REQUIRE(g["series"].size() == 3);
+  CHECK(g["series"][0] == json{{"date", "2025-03-01"}, {"count", 10}, {"value", 25.0}});
+  CHECK(g["series"][2]["date"] == "2025-03-03");
+  CHECK(d.serve.metric("goalstream_events_in_total") == 50);
+
+  auto list = d.serve.get("/api/conversion-goals", key);
+  CHECK(list.status == 200);
+  REQUIRE(list.json_body().size() == 1);
+  CHECK(list.json_body()[0]["count"] == 30);
+
+  // Delete: gone from list and reads, later events do not resurrect it.
+  auto del = d.serve.del("/api/conversion-goals/" + id, key);
+  CHECK(del.status == 200);
+  CHECK(d.serve.get("/api/conversion-goals/" + id, key).status == 404);
+  CHECK(d.serve.get("/api/conversion-goals", key).json_body().empty());
+  CHECK(d.serve.terminate() == 0);
+}
+
+TEST_CASE("(b) invalid events go to the deadletter topic with the reason and original bytes; the next valid event counts") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::string id = create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"acme/1", "this is not json"},
+      {"acme/2", R"({"event_id":"b2","tenant_id":"acme","type":"form_submit"})"},
+      {"acme/3", R"({"event_id":"b3","tenant_id":"acme","type":"Form Submit","timestamp":"2025-03-01T12:00:00Z"})"},
+      {"acme/4", R"({"event_id":"b4","tenant_id":"acme","type":"form_submit","timestamp":"yesterday"})"},
+      {"acme/5", R"({"event_id":"b5","tenant_id":"acme","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a"})"},
+      {"acme/6", R"({"event_id":"b6","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z","properties":[1]})"},
+  };
+  it::produce(d.events(), bad);
+  it::produce(d.events(), {{"acme/7", it::event("good", "acme", "form_submit", ts(2))}});
+  auto g = wait_count(d.serve, key, id, 1);
+  CHECK(g["count"] == 1);
+
+  auto dl = it::read_topic(d.prefix + "deadletter", bad.size());
+  REQUIRE(dl.size() == bad.size());
+  std::map<std::string, it::Message> by_value;
+  for (auto& m : dl) by_value[m.value] = m;
+  for (auto& [k, v] : bad) {
+    REQUIRE_MESSAGE(by_value.count(v), v);
+    CHECK(by_value[v].key == k);
+    CHECK(by_value[v].headers["source.topic"] == d.events());
+  }
+  CHECK(by_value["this is not json"].headers["error"].find("not valid JSON") != std::string::npos);
+  CHECK(by_value[bad[1].second].headers["error"] == "timestamp: is required");
+  CHECK(by_value[bad[2].second].headers["error.field"] == "type");
+  CHECK(by_value[bad[3].second].headers["error.field"] == "timestamp");
+  CHECK(by_value[bad[4].second].headers["error.field"] == "call_id");
+  CHECK(by_value[bad[5].second].headers["error"] == "properties: must be an object");
+  CHECK(d.serve.metric("goalstream_events_deadlettered_total") == 6);
+}
+
+TEST_CASE("(c) duplicates count once: the first occurrence in log order wins") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::string id = create_goal(d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
+  std::vector<std::pair<std::string, std::string>> msgs;
+  for (int i = 0; i < 20; ++i)
+    for (int copy = 0; copy < 3; ++copy)  // a producer retrying twice; later copies differ in value
+      msgs.push_back({"acme/s", it::event("order-" + std::to_string(i), "acme", "purchase", ts(5), "",
+                                          {{"value", 10.0 + copy}})});
+  // The same event_id in another tenant is a different event.
+  msgs.push_back({"other/s", it::event("order-0", "other", "purchase", ts(5))});
+  it::produce(d.events(), msgs);
+  auto g = wait_count(d.serve, key, id, 20);
+  CHECK(g["count"] == 20);
+  CHECK(g["value"].get<double>() == doctest::Approx(200.0));  // first copies only (value 10)
+  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 61; });
+  CHECK(d.serve.metric("goalstream_events_duplicate_total") == 40);
+
+  // A later retry, in another batch and after a restart, is still a duplicate.
+  CHECK(d.serve.terminate() == 0);
+  d.serve.start();
+  it::produce(d.events(), {{"acme/s", it::event("order-3", "acme", "purchase", ts(5), "", {{"value", 99.0}})},
+                           {"acme/s", it::event("order-new", "acme", "purchase", ts(5), "", {{"value", 1.0}})}});
+  g = wait_count(d.serve, key, id, 21);
+  CHECK(g["count"] == 21);
+  CHECK(g["value"].get<double>() == doctest::Approx(201.0));
+}
+
+TEST_CASE("(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts after restart; rebuild digest equals live") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::string signup = create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}})["id"];
+  std::string pro = create_goal(d.serve, key, {{"name", "Pro purchases"}, {"eventType", "purchase"},
+                                               {"conditions", {{"plan", "pro"}, {"value", {{"gte", 3}}}}}})["id"];
+  const int N = 100000;
+  // Expected counts computed here, independently of the matcher.
+  int64_t want_signup = 0, want_pro = 0, want_dup = 0, want_bad = 0;
+  double want_pro_value = 0;
+  std::vector<std::vector<std::pair<std::string, std::string>>> chunks(20);
+  std::pair<std::string, std::string> previous;
+  for (int i = 0; i < N; ++i) {
+    auto& chunk = chunks[i * chunks.size() / N];
+    if (i % 997 == 0) {
+      chunk.push_back({"acme/bad", "{\"broken\": "});
+      ++want_bad;
+      continue;
+    }
+    if (i % 50 == 7) {  // a producer retry: the previous message again, same key, later in the log
+      chunk.push_back(previous);
+      ++want_dup;
+      continue;
+    }
+    std::string id = "ev" + std::to_string(i);
+    std::string subject = "u" + std::to_string(i % 300);
+    if (i % 2 == 0) {
+      bool match = i % 3 == 0;
+      std::string url = match ? "https://acme.com/signup/step/" + std::to_string(i % 4) : "https://acme.com/pricing";
+      previous = {"acme/" + subject, it::event(id, "acme", "form_submit", ts(1 + i % 28, i % 24), url, nullptr, subject)};
+      if (match) ++want_signup;
+    } else {
+      int value = i % 7;
+      std::string plan = i % 5 == 0 ? "free" : "pro";
+      previous = {"acme/" + subject, it::event(id, "acme", "purchase", ts(1 + i % 28, i % 24), "",
+                                               {{"plan", plan}, {"value", value}, {"currency", "USD"}}, subject)};
+      if (plan == "pro" && value >= 3) ++want_pro, want_pro_value += value;
+    }
+    chunk.push_back(previous);
+  }
+  REQUIRE(want_dup > 0);
+
+  // Produce in chunks while serve processes them; kill -9 twice mid-stream.
+  std::thread producer([&] {
+    for (auto& c : chunks) {
+      it::produce(d.events(), c);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  for (double threshold : {20000.0, 55000.0}) {
+    bool reached = it::eventually([&] { return d.serve.metric("goalstream_events_in_total") >= threshold; }, 120000);
+    REQUIRE(reached);
+    d.serve.kill9();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    d.serve.start();
+  }
+  producer.join();
+  d.serve.wait_caught_up();
+  auto s = wait_count(d.serve, key, signup, want_signup, 60000);
+  auto p = wait_count(d.serve, key, pro, want_pro, 60000);
+  CHECK(s["count"] == want_signup);
+  CHECK(p["count"] == want_pro);
+  CHECK(p["value"].get<double>() == doctest::Approx(want_pro_value));
+
+  // (e) A rebuild from the topics into an empty store gives the live digest.
+  CHECK(d.serve.terminate() == 0);
+  auto live = it::run_cli({"digest", "--data-dir", d.data});
+  REQUIRE(live.exit_code == 0);
+  REQUIRE(live.out.size() == 65);
+  auto fresh = it::temp_dir("rebuild") + "/store";
+  auto rb = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", fresh});
+  REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
+  CHECK(rb.err.find("rebuild caught up") != std::string::npos);
+  CHECK(rb.err.find("msg/s") != std::string::npos);  // progress shown
+  CHECK(rb.out == live.out);
+  auto again = it::run_cli({"digest", "--data-dir", fresh});
+  CHECK(again.out == live.out);
+
+  // A rebuild refuses a non-empty directory.
+  auto refused = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", fresh});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("not empty") != std::string::npos);
+
+  // Serving the rebuilt store answers the same counts.
+  it::Serve rebuilt(d.prefix, fresh);
+  rebuilt.start();
+  CHECK(get_goal(rebuilt, key, signup)["count"] == want_signup);
+  CHECK(get_goal(rebuilt, key, pro)["count"] == want_pro);
+  CHECK(rebuilt.terminate() == 0);
+}
+
+TEST_CASE("(f) a goal created after its events backfills them, once, while live counting goes on") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::vector<std::pair<std::string, std::string>> before;
+  for (int i = 0; i < 500; ++i)
+    before.push_back({"acme/u" + std::to_string(i % 17),
+                      it::event("old" + std::to_string(i), "acme", "form_submit", ts(1 + i % 10),
+                                "https://acme.com/signup/complete", {{"plan", i % 2 ? "pro" : "free"}})});
+  before.push_back(before[3]);  // a duplicate must not be counted by the backfill
+  it::produce(d.events(), before);
+  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 501; });
+
+  auto goal = create_goal(d.serve, key, {{"name", "Pro signups"}, {"eventType", "form_submit"}, {"conditions", {{"plan", "pro"}}}});
+  std::string id = goal["id"];
+  auto since = create_goal(d.serve, key, {{"name", "Since the 6th"}, {"eventType", "form_submit"}, {"since", "2025-03-06"}});
+  // Live events arriving while (or after) the backfill runs.
+  std::vector<std::pair<std::string, std::string>> after;
+  for (int i = 0; i < 100; ++i)
+    after.push_back({"acme/v", it::event("new" + std::to_string(i), "acme", "form_submit", ts(2), "", {{"plan", "pro"}})});
+  it::produce(d.events(), after);
+  auto g = wait_count(d.serve, key, id, 250 + 100);
+  CHECK(g["count"] == 350);
+  CHECK(g["backfill"]["status"] == "complete");
+  // since 2025-03-06: old events on days 6..10 (250 of them); new ones are on the 2nd.
+  auto s = wait_count(d.serve, key, since["id"], 250);
+  CHECK(s["count"] == 250);
+  CHECK(s["since"] == "2025-03-06T00:00:00Z");
+
+  // Nothing is counted twice across a restart either.
+  CHECK(d.serve.terminate() == 0);
+  d.serve.start();
+  d.serve.wait_caught_up();
+  CHECK(get_goal(d.serve, key, id)["count"] == 350);
+}
+
+TEST_CASE("(g) tenant isolation: another tenant's goals are invisible, and its events don't count") {
+  Deployment d;
+  auto a = it::create_key(d.prefix, "tenant-a");
+  auto b = it::create_key(d.prefix, "tenant-b");
+  std::string id = create_goal(d.serve, a, {{"name", "A signups"}, {"eventType", "form_submit"}})["id"];
+  auto missing = d.serve.get("/api/conversion-goals/cg_doesnotexist", b);
+  auto foreign = d.serve.get("/api/conversion-goals/" + id, b);
+  CHECK(foreign.status == 404);
+  CHECK(missing.status == 404);
+  CHECK(foreign.json_body()["error"] == missing.json_body()["error"]);
+  CHECK(d.serve.del("/api/conversion-goals/" + id, b).status == 404);
+  CHECK(d.serve.get("/api/conversion-goals", b).json_body().empty());
+
+  it::produce(d.events(), {{"tenant-b/x", it::event("e1", "tenant-b", "form_submit", ts(1))},
+                           {"tenant-a/x", it::event("e1", "tenant-a", "form_submit", ts(1))}});
+  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 2; });
+  auto g = wait_count(d.serve, a, id, 1);
+  CHECK(g["count"] == 1);
+  CHECK(get_goal(d.serve, a, id)["count"] == 1);
+}
+
+TEST_CASE("API auth and validation: 401, 403, 422 naming the field, 400 for bad JSON; SIGTERM exits 0") {
+  Deployment d;
+  auto rw = it::create_key(d.prefix, "acme");
+  auto ro = it::create_key(d.prefix, "acme", "goals:read");
+  auto& s = d.serve;
+  CHECK(it::http(s.port(), "GET", "/api/conversion-goals").status == 401);
+  CHECK(s.get("/api/conversion-goals", "gs_wrong").status == 401);
+  auto bearer = it::http(s.port(), "GET", "/api/conversion-goals", "", {{"Authorization", "Bearer " + rw}});
+  CHECK(bearer.status == 200);
+  auto forbidden = s.post("/api/conversion-goals", ro, R"({"name":"x","eventType":"form_submit"})");
+  CHECK(forbidden.status == 403);
+  CHECK(forbidden.json_body()["error"] == "forbidden");
+  CHECK(s.get("/api/conversion-goals", ro).status == 200);
+
+  struct Case { std::string body; std::string field; };
+  std::vector<Case> cases = {
+      {R"({"eventType":"form_submit"})", "name"},
+      {R"({"name":"x"})", "eventType"},
+      {R"({"name":5,"eventType":"form_submit"})", "name"},
+      {R"({"name":"x","eventType":"Form Submit"})", "eventType"},
+      {R"({"name":"x","eventType":"form_submit","urlPattern":"re:(unclosed"})", "urlPattern"},
+      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"matches":"pro"}}})", "conditions.plan.matches"},
+      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"regex":"a("}}})", "conditions.plan.regex"},
+      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"in":"pro"}}})", "conditions.plan.in"},
+      {R"({"name":"x","eventType":"form_submit","conditions":[1]})", "conditions"},
+      {R"({"name":"x","eventType":"form_submit","since":"last week"})", "since"},
+      {R"({"name":"x","eventType":"form_submit","colour":"red"})", "colour"},
+  };
+  for (auto& c : cases) {
+    auto r = s.post("/api/conversion-goals", rw, c.body);
+    CHECK_MESSAGE(r.status == 422, c.body);
+    CHECK_MESSAGE(r.json_body()["field"] == c.field, std::string(c.body + " -> " + r.body));
+    CHECK(r.json_body()["error"] == "validation_error");
+  }
+  auto bad_json = s.post("/api/conversion-goals", rw, "{nope");
+  CHECK(bad_json.status == 400);
+  CHECK(bad_json.json_body()["error"] == "invalid_json");
+  CHECK(s.get("/api/conversion-goals", rw).json_body().empty());  // nothing half-created
+  CHECK(it::http(s.port(), "GET", "/nowhere").status == 404);
+  CHECK(it::http(s.port(), "PUT", "/api/conversion-goals", "", {{"x-api-key", rw}}).status == 405);
+  CHECK(it::http(s.port(), "GET", "/healthz").json_body()["status"] == "ok");
+  s.wait_caught_up();
+  CHECK(it::http(s.port(), "GET", "/readyz").status == 200);
+  auto metrics = it::http(s.port(), "GET", "/metrics");
+  CHECK(metrics.body.find("# TYPE goalstream_events_in_total counter") != std::string::npos);
+  CHECK(metrics.body.find("goalstream_batch_latency_seconds_bucket") != std::string::npos);
+  CHECK(s.terminate() == 0);
+  CHECK(s.log().find("stopped cleanly") != std::string::npos);
+}
