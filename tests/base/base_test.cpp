@@ -1,0 +1,32 @@
+// Event-time parsing and formatting.
+#include <doctest/doctest.h>
+
+#include "base/time.h"
+
+using namespace gs::time;
+
+TEST_CASE("RFC 3339 timestamps parse to UTC milliseconds") {
+  CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == 0);
+  CHECK(parse_rfc3339("2025-03-01T12:00:00Z") == 1740830400000LL);
+  CHECK(parse_rfc3339("2025-03-01T12:00:00.250Z") == 1740830400250LL);
+  CHECK(parse_rfc3339("2025-03-01T12:00:00.123456789Z") == 1740830400123LL);
+  CHECK(parse_rfc3339("2025-03-01T14:00:00+02:00") == 1740830400000LL);
+  CHECK(parse_rfc3339("2025-03-01T07:00:00-05:00") == 1740830400000LL);
+  CHECK(parse_rfc3339("2024-02-29T00:00:00Z").has_value());  // leap day
+  for (const char* bad : {"", "2025-03-01", "2025-03-01T12:00:00", "2025-02-29T00:00:00Z", "2025-03-01T12:00Z",
+                          "2025-03-01T12:00:00+2:00", "2025-03-01T12:00:00Zjunk", "1969-12-31T23:59:59Z",
+                          "2025-03-01T12:00:00.Z", "25-03-01T12:00:00Z"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_rfc3339(bad).has_value());
+  }
+}
+
+TEST_CASE("dates and formatting round-trip") {
+  CHECK(parse_date("2025-03-01") == 20148);
+  CHECK(format_date(20148) == "2025-03-01");
+  CHECK(format_rfc3339(1740830400000LL) == "2025-03-01T12:00:00Z");
+  CHECK(format_rfc3339(1740830400250LL) == "2025-03-01T12:00:00.250Z");
+  CHECK_FALSE(parse_date("2025-3-1").has_value());
+  CHECK(floor_div(-1, 24) == -1);
+  CHECK(floor_div(23, 24) == 0);
+}

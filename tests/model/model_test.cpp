@@ -1,0 +1,162 @@
+// Event validation (design §4) held to schemas/event.schema.json, and the
+// conversion-goal request and command parsers.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
+
+#include "model/conversion_goal.h"
+#include "model/event.h"
+
+using nlohmann::json;
+
+namespace {
+
+const valijson::Schema& event_schema() {
+  static valijson::Schema* schema = [] {
+    std::ifstream in(GOALSTREAM_SCHEMAS "/event.schema.json");
+    REQUIRE(in.good());
+    json doc = json::parse(in);
+    auto* s = new valijson::Schema();
+    valijson::SchemaParser parser;
+    valijson::adapters::NlohmannJsonAdapter adapter(doc);
+    parser.populateSchema(adapter, *s);
+    return s;
+  }();
+  return *schema;
+}
+
+bool schema_accepts(const std::string& text) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded()) return false;
+  valijson::Validator v;
+  valijson::adapters::NlohmannJsonAdapter adapter(doc);
+  return v.validate(event_schema(), adapter, nullptr);
+}
+
+struct Case {
+  const char* name;
+  std::string json;
+  const char* field;  // nullptr: valid
+};
+
+const std::string base = R"("event_id":"e1","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z")";
+std::string ev(const std::string& extra) { return "{" + base + (extra.empty() ? "" : "," + extra) + "}"; }
+
+}  // namespace
+
+TEST_CASE("event validation agrees with schemas/event.schema.json and names the field") {
+  std::vector<Case> cases = {
+      {"minimal", ev(""), nullptr},
+      {"full", ev(R"("subject_id":"u1","url":"https://a.com/x","properties":{"plan":"pro","value":49.0}, "extra":1)"), nullptr},
+      {"offset timestamp", R"({"event_id":"e","tenant_id":"t","type":"x","timestamp":"2025-03-01T12:00:00.123+02:00"})", nullptr},
+      {"call_outcome", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c1","channel_id":"ch","goal_results":[{"goal_id":"g","achieved":true}]})",
+       nullptr},
+      {"todo_completed", R"({"event_id":"c","tenant_id":"t","type":"todo_completed","timestamp":"2025-03-01T12:00:00Z","goal_id":"g","node_id":"n"})", nullptr},
+      {"not an object", "[1,2]", ""},
+      {"not json", "{", ""},
+      {"missing event_id", R"({"tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "event_id"},
+      {"empty event_id", R"({"event_id":"","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "event_id"},
+      {"numeric event_id", R"({"event_id":5,"tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "event_id"},
+      {"missing tenant", R"({"event_id":"e","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "tenant_id"},
+      {"bad tenant", R"({"event_id":"e","tenant_id":"a b","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "tenant_id"},
+      {"missing type", R"({"event_id":"e","tenant_id":"a","timestamp":"2025-03-01T12:00:00Z"})", "type"},
+      {"uppercase type", R"({"event_id":"e","tenant_id":"a","type":"Form","timestamp":"2025-03-01T12:00:00Z"})", "type"},
+      {"missing timestamp", R"({"event_id":"e","tenant_id":"a","type":"x"})", "timestamp"},
+      {"timestamp without zone", R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01T12:00:00"})", "timestamp"},
+      {"date only timestamp", R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01"})", "timestamp"},
+      {"numeric timestamp", R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":1740830400})", "timestamp"},
+      {"subject not string", ev(R"("subject_id":42)"), "subject_id"},
+      {"url not string", ev(R"("url":["a"])"), "url"},
+      {"properties array", ev(R"("properties":[1])"), "properties"},
+      {"properties string", ev(R"("properties":"x")"), "properties"},
+      {"call_outcome without call_id", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","goal_results":[]})", "call_id"},
+      {"call_outcome without goal_results", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c"})", "goal_results"},
+      {"goal_results item without achieved", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g"}]})", "goal_results[0].achieved"},
+      {"achieved not bool", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g","achieved":"yes"}]})", "goal_results[0].achieved"},
+      {"todo without node", R"({"event_id":"c","tenant_id":"t","type":"todo_completed","timestamp":"2025-03-01T12:00:00Z","goal_id":"g"})", "node_id"},
+      {"agent_id empty on any type", ev(R"("agent_id":"")"), "agent_id"},
+  };
+  gs::model::EventParser parser;
+  for (auto& c : cases) {
+    CAPTURE(c.name);
+    auto r = parser.parse(c.json);
+    CHECK(r.ok() == (c.field == nullptr));
+    if (c.field && !r.ok()) CHECK(r.error().field == std::string(c.field));
+    CHECK_MESSAGE(schema_accepts(c.json) == (c.field == nullptr), "schema disagrees with the validator");
+  }
+}
+
+TEST_CASE("event validation: semantic date checks beyond the schema's pattern") {
+  gs::model::EventParser parser;
+  for (const char* t : {"2025-02-30T12:00:00Z", "2025-13-01T12:00:00Z", "2025-03-01T25:00:00Z", "1969-12-31T23:59:59Z"}) {
+    CAPTURE(t);
+    auto r = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":")" + std::string(t) + "\"}");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().field == "timestamp");
+  }
+  auto ok = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01T12:00:00.5+01:30","properties":{"value":12.25}})");
+  REQUIRE(ok.ok());
+  CHECK(ok->timestamp_ms == 1740825000500LL);  // 10:30:00.5 UTC
+  CHECK(ok->value == 12.25);
+}
+
+TEST_CASE("conversion goal request validation names the field") {
+  struct R { const char* body; const char* field; };
+  std::vector<R> cases = {
+      {R"({"name":"Trial Signup","eventType":"form_submit","urlPattern":"/signup/complete"})", nullptr},
+      {R"({"name":"x","eventType":"purchase","conditions":{"plan":"pro"},"since":"2025-03-01"})", nullptr},
+      {R"({"name":"x","eventType":"purchase","urlPattern":null,"conditions":null})", nullptr},
+      {R"([])", ""},
+      {R"({"eventType":"form_submit"})", "name"},
+      {R"({"name":"","eventType":"form_submit"})", "name"},
+      {R"({"name":"x"})", "eventType"},
+      {R"({"name":"x","eventType":7})", "eventType"},
+      {R"({"name":"x","eventType":"form_submit","urlPattern":5})", "urlPattern"},
+      {R"({"name":"x","eventType":"form_submit","urlPattern":""})", "urlPattern"},
+      {R"({"name":"x","eventType":"form_submit","conditions":"plan=pro"})", "conditions"},
+      {R"({"name":"x","eventType":"form_submit","since":"2025-02-30"})", "since"},
+      {R"({"name":"x","eventType":"form_submit","target":5})", "target"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.body);
+    auto r = gs::model::conversion_goal_from_request(json::parse(c.body));
+    CHECK(r.ok() == (c.field == nullptr));
+    if (c.field && !r.ok()) CHECK(r.error().field == std::string(c.field));
+  }
+  auto since = gs::model::conversion_goal_from_request(json::parse(R"({"name":"x","eventType":"a","since":"2025-03-01"})"));
+  REQUIRE(since.ok());
+  CHECK(*since->since_ms == 1740787200000LL);
+}
+
+TEST_CASE("commands round-trip and bad commands are refused with the field") {
+  gs::model::ConversionGoal g{"cg_1", "acme", "Signup", "form_submit", std::string("/signup/*"),
+                              json{{"plan", "pro"}}, std::nullopt, 1740787200000LL};
+  gs::model::Command c{"cmd_1", gs::model::command_type::conversion_goal_defined, "acme", 1740787200000LL, to_json(g)};
+  auto back = gs::model::parse_command(gs::model::serialize(c));
+  REQUIRE(back.ok());
+  CHECK(back->type == "conversion_goal.defined");
+  auto g2 = gs::model::conversion_goal_from_json(back->data, back->tenant_id);
+  REQUIRE(g2.ok());
+  CHECK(to_json(*g2) == to_json(g));
+  CHECK(g2->tenant_id == "acme");
+
+  CHECK(gs::model::parse_command("nope").error().field == "");
+  CHECK(gs::model::parse_command(R"({"type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z","data":{}})").error().field == "command_id");
+  CHECK(gs::model::parse_command(R"({"command_id":"c","type":"x","tenant_id":"a b","issued_at":"2025-03-01T00:00:00Z","data":{}})").error().field == "tenant_id");
+  CHECK(gs::model::parse_command(R"({"command_id":"c","type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z"})").error().field == "data");
+}
+
+TEST_CASE("API keys are stored hashed") {
+  auto secret = "gs_" + gs::model::random_hex(24);
+  CHECK(secret.size() == 51);
+  auto h = gs::model::sha256_hex(secret);
+  CHECK(h.size() == 64);
+  CHECK(h != secret);
+  CHECK(gs::model::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}

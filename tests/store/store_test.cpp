@@ -1,0 +1,175 @@
+// The RocksDB store and the pure projection fold: dedup positions, exact
+// cell arithmetic, goal deletion, and a digest that depends on content only.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <random>
+
+#include <rocksdb/db.h>
+
+#include "model/event.h"
+#include "projection/projection.h"
+#include "store/store.h"
+
+using gs::projection::Cell;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fresh_dir(const std::string& name) {
+  auto d = fs::path(GOALSTREAM_TEST_TMP) / ("store-" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d.string();
+}
+
+std::string cell_key(const std::string& tenant, const std::string& goal, int64_t hour) {
+  auto k = gs::projection::cell_prefix(tenant, goal);
+  gs::projection::append_be64(k, hour);
+  return k;
+}
+
+gs::model::ConversionGoal goal(const std::string& tenant, const std::string& id, const std::string& type) {
+  return {id, tenant, "name " + id, type, std::nullopt, nullptr, std::nullopt, 1740787200000LL};
+}
+
+}  // namespace
+
+TEST_CASE("dedup records the first position; offsets and goals round-trip") {
+  auto s = gs::store::Store::open(fresh_dir("dedup"));
+  REQUIRE(s.ok());
+  auto& st = **s;
+  CHECK(st.empty());
+  auto b = st.batch();
+  b.put_dedup("acme", "e1", {3, 1234567890123LL});
+  b.set_offset(gs::store::Source::events, 3, 99);
+  b.set_offset(gs::store::Source::commands, 0, 7);
+  b.put_goal(goal("acme", "cg_1", "form_submit"));
+  REQUIRE(st.write(b).ok());
+  CHECK_FALSE(st.empty());
+  auto p = st.dedup("acme", "e1");
+  REQUIRE(p);
+  CHECK(p->partition == 3);
+  CHECK(p->offset == 1234567890123LL);
+  CHECK_FALSE(st.dedup("other", "e1"));  // dedup is per tenant
+  CHECK_FALSE(st.dedup("acme", "e2"));
+  CHECK(st.offsets(gs::store::Source::events) == std::map<int32_t, int64_t>{{3, 99}});
+  CHECK(st.offsets(gs::store::Source::commands) == std::map<int32_t, int64_t>{{0, 7}});
+  REQUIRE(st.goals("acme").size() == 1);
+  CHECK(st.goals("acme")[0]["id"] == "cg_1");
+  CHECK(st.goals("acm").empty());  // prefix of another tenant's name
+  CHECK(st.all_goals().size() == 1);
+}
+
+TEST_CASE("cells add exactly through the merge operator; deleting a goal removes its cells only") {
+  auto s = gs::store::Store::open(fresh_dir("cells"));
+  REQUIRE(s.ok());
+  auto& st = **s;
+  for (int i = 0; i < 1000; ++i) {
+    auto b = st.batch();
+    b.merge_cell(cell_key("acme", "cg_1", 480000 + i % 48), Cell{1, gs::projection::to_micros(0.1)});
+    b.merge_cell(cell_key("acme", "cg_2", 480000), Cell{2, gs::projection::to_micros(49.99)});
+    REQUIRE(st.write(b).ok());
+  }
+  auto t = st.totals("acme", "cg_1");
+  CHECK(t.total.count == 1000);
+  CHECK(t.total.sum_micros == 100'000'000);  // exactly 100.0: no floating-point drift
+  CHECK(t.hours.size() == 48);
+  CHECK(t.hours.front().first == 480000);
+  CHECK(st.totals("acme", "cg_2").total.count == 2000);
+  auto b = st.batch();
+  b.put_goal(goal("acme", "cg_1", "x"));
+  b.delete_goal("acme", "cg_1");
+  REQUIRE(st.write(b).ok());
+  CHECK(st.totals("acme", "cg_1").total.count == 0);
+  CHECK(st.totals("acme", "cg_1").hours.empty());
+  CHECK(st.totals("acme", "cg_2").total.count == 2000);
+  CHECK_FALSE(st.goal("acme", "cg_1"));
+}
+
+TEST_CASE("the digest depends on content, not on write order, batching or compaction") {
+  std::vector<std::tuple<std::string, int64_t, Cell>> ops;
+  std::mt19937 rng(42);
+  for (int i = 0; i < 5000; ++i)
+    ops.emplace_back("cg_" + std::to_string(rng() % 7), 480000 + rng() % 100, Cell{1, int64_t(rng() % 1000000)});
+  auto build = [&](const std::string& name, bool reverse, size_t batch_size, bool compact) {
+    auto s = gs::store::Store::open(fresh_dir(name));
+    REQUIRE(s.ok());
+    auto order = ops;
+    if (reverse) std::reverse(order.begin(), order.end());
+    auto b = (*s)->batch();
+    for (size_t i = 0; i < order.size(); ++i) {
+      auto& [g, h, c] = order[i];
+      b.merge_cell(cell_key("acme", g, h), c);
+      b.put_dedup("acme", "ev" + std::to_string(i % 3000), {0, int64_t(i % 3000)});
+      if ((i + 1) % batch_size == 0) REQUIRE((*s)->write(b).ok());
+    }
+    REQUIRE((*s)->write(b).ok());
+    // Offsets are progress, not content: they must not change the digest.
+    auto o = (*s)->batch();
+    o.set_offset(gs::store::Source::events, 0, reverse ? 1 : 2);
+    REQUIRE((*s)->write(o).ok());
+    if (compact) {
+      (*s)->db()->Flush(rocksdb::FlushOptions());
+      rocksdb::CompactRangeOptions cro;
+      (*s)->db()->CompactRange(cro, nullptr, nullptr);
+    }
+    return (*s)->digest();
+  };
+  auto a = build("d1", false, 100, false);
+  auto b = build("d2", true, 977, true);
+  CHECK(a.size() == 64);
+  CHECK(a == b);
+  // And it does see content: one more count changes it.
+  ops.emplace_back("cg_1", 480000, Cell{1, 0});
+  CHECK(build("d3", false, 100, false) != a);
+}
+
+TEST_CASE("the goal index returns only the candidates of the event's tenant and type") {
+  gs::projection::GoalIndex index;
+  for (auto [tenant, id, type] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"a", "g1", "form_submit"}, {"a", "g2", "form_submit"}, {"a", "g3", "purchase"}, {"b", "g4", "form_submit"}}) {
+    auto c = gs::projection::compile(goal(tenant, id, type));
+    REQUIRE(c.ok());
+    index.put(*c);
+  }
+  CHECK(index.candidates("a", "form_submit").size() == 2);
+  CHECK(index.candidates("a", "purchase").size() == 1);
+  CHECK(index.candidates("b", "form_submit").size() == 1);
+  CHECK(index.candidates("b", "purchase").empty());
+  CHECK(index.candidates("c", "form_submit").empty());
+  index.remove("a", "g1");
+  CHECK(index.candidates("a", "form_submit").size() == 1);
+  CHECK(index.candidates("a", "form_submit")[0]->def.id == "g2");
+  CHECK(index.size() == 3);
+
+  // The aggregator buckets by event hour and sums fixed-point values.
+  gs::model::EventParser parser;
+  gs::projection::Aggregator agg;
+  auto g2 = index.find("a", "g2");
+  for (const char* t : {"2025-03-01T12:00:00Z", "2025-03-01T12:59:59Z", "2025-03-01T13:00:00Z"}) {
+    auto e = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":")" + std::string(t) +
+                          R"(","properties":{"value":0.25}})");
+    REQUIRE(e.ok());
+    REQUIRE(g2->counts(*e));
+    agg.add(*g2, *e);
+  }
+  REQUIRE(agg.cells().size() == 2);
+  auto noon = agg.cells().at(cell_key("a", "g2", 1740830400000LL / 3600000));
+  CHECK(noon.count == 2);
+  CHECK(noon.sum_micros == 500000);
+}
+
+TEST_CASE("a since window excludes earlier events") {
+  auto def = goal("a", "g", "form_submit");
+  def.since_ms = 1740787200000LL;  // 2025-03-01
+  auto c = gs::projection::compile(def);
+  REQUIRE(c.ok());
+  gs::model::EventParser parser;
+  auto before = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":"2025-02-28T23:59:59Z"})");
+  REQUIRE(before.ok());
+  CHECK_FALSE((*c)->counts(*before));
+  auto at = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":"2025-03-01T00:00:00Z"})");
+  REQUIRE(at.ok());
+  CHECK((*c)->counts(*at));
+}
