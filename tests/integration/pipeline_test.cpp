@@ -2,6 +2,7 @@
 // RocksDB directories, driving the real `goalstream` binary as a user would.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -355,4 +356,45 @@ TEST_CASE("API auth and validation: 401, 403, 422 naming the field, 400 for bad 
   CHECK(metrics.body.find("goalstream_batch_latency_seconds_bucket") != std::string::npos);
   CHECK(s.terminate() == 0);
   CHECK(s.log().find("stopped cleanly") != std::string::npos);
+}
+
+TEST_CASE("topics ensure is idempotent and reports a topic whose partitions or configs differ") {
+  auto prefix = it::unique_prefix("topics");
+  auto first = it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix", prefix});
+  CHECK(first.exit_code == 0);
+  CHECK(first.err.find("topic " + prefix + "events: created") != std::string::npos);
+  auto second = it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix", prefix});
+  CHECK(second.exit_code == 0);
+  CHECK(second.err.find("topic " + prefix + "events: ok") != std::string::npos);
+  CHECK(second.err.find("topic " + prefix + "commands: ok") != std::string::npos);
+
+  // Declare 8 partitions and another retention for events: reported, exit 1.
+  auto dir = it::temp_dir("topics");
+  std::ofstream(dir + "/topics.json") << R"({"topics":[
+    {"name":"events","partitions":8,"configs":{"retention.ms":"1000"}},
+    {"name":"commands","partitions":1,"configs":{"retention.ms":"-1"}}]})";
+  auto differs = it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix", prefix,
+                              "--topics-file", dir + "/topics.json"});
+  CHECK(differs.exit_code == 1);
+  CHECK(differs.err.find(prefix + "events: DIFFERS: partitions 6 (declared 8); retention.ms=-1 (declared 1000);") !=
+        std::string::npos);
+  CHECK(differs.err.find(prefix + "commands: ok") != std::string::npos);
+}
+
+TEST_CASE("every subcommand has a --help that names its options and environment variables") {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"serve", "--help"}, {"keys", "create", "--help"}, {"rebuild", "--help"}, {"digest", "--help"}, {"topics", "ensure", "--help"}}) {
+    auto r = it::run_cli(args);
+    CAPTURE(args[0]);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("--brokers") != std::string::npos);
+    CHECK(r.out.find("GOALSTREAM_BROKERS") != std::string::npos);
+    CHECK(r.out.find("--topic-prefix") != std::string::npos);
+  }
+  auto missing = it::run_cli({"keys", "create"});
+  CHECK(missing.exit_code != 0);
+  CHECK(missing.err.find("--tenant") != std::string::npos);
+  auto bad_scope = it::run_cli({"keys", "create", "--tenant", "a", "--scopes", "goals:admin"});
+  CHECK(bad_scope.exit_code == 1);
+  CHECK(bad_scope.err.find("unknown scope 'goals:admin'") != std::string::npos);
 }
