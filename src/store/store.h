@@ -102,9 +102,10 @@ class Store {
   // All pending backfill jobs: (tenant, goal_id, job).
   std::vector<std::tuple<std::string, std::string, json>> jobs() const;
 
-  // SHA-256 over all projection state (keys, goals, dedup, agg) in key order,
-  // independent of RocksDB's file layout. Offsets and jobs are excluded: they
-  // say how far processing went, not what it produced.
+  // SHA-256 over all projection state (keys, goals, dedup ids, agg) in key
+  // order, independent of RocksDB's file layout. Offsets, jobs and the
+  // positions stored in dedup records are excluded: they say how far
+  // processing went and where, not what it produced.
   std::string digest() const;
 
   rocksdb::DB* db() { return db_.get(); }

@@ -159,6 +159,22 @@ TEST_CASE("(c) duplicates count once: the first occurrence in log order wins") {
   g = wait_count(d.serve, key, id, 21);
   CHECK(g["count"] == 21);
   CHECK(g["value"].get<double>() == doctest::Approx(201.0));
+
+  // Identical copies produced under other keys (other partitions, met in
+  // any order) still count once, and a rebuild reaches the same digest.
+  auto copy = it::event("multi", "acme", "purchase", ts(6), "", {{"value", 5.0}});
+  std::vector<std::pair<std::string, std::string>> copies;
+  for (int k = 0; k < 6; ++k) copies.push_back({"acme/k" + std::to_string(k), copy});
+  it::produce(d.events(), copies);
+  g = wait_count(d.serve, key, id, 22);
+  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 8; });
+  CHECK(get_goal(d.serve, key, id)["count"] == 22);
+  CHECK(d.serve.terminate() == 0);
+  auto live = it::run_cli({"digest", "--data-dir", d.data});
+  auto rb = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir",
+                         it::temp_dir("rebuild-c") + "/store"});
+  REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
+  CHECK(rb.out == live.out);
 }
 
 TEST_CASE("(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts after restart; rebuild digest equals live") {
