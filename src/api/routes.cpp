@@ -114,13 +114,14 @@ class Router {
     if (path == base) {
       if (method == http::verb::get) return with_key(req, model::kScopeRead, [&](auto& k) { return list(req, k); });
       if (method == http::verb::post) return with_key(req, model::kScopeWrite, [&](auto& k) { return create(req, k); });
-      if (method == http::verb::delete_) {
-        auto it = target.query.find("id");
-        if (it == target.query.end() || it->second.empty())
-          return error_response(req, http::status::unprocessable_entity, "validation_error",
-                                "id: is required (query parameter)", "id");
-        return with_key(req, model::kScopeWrite, [&](auto& k) { return remove(req, k, it->second); });
-      }
+      if (method == http::verb::delete_)
+        return with_key(req, model::kScopeWrite, [&](auto& k) {
+          auto it = target.query.find("id");
+          if (it == target.query.end() || it->second.empty())
+            return error_response(req, http::status::unprocessable_entity, "validation_error",
+                                  "id: is required (query parameter)", "id");
+          return remove(req, k, it->second);
+        });
       return not_allowed(req, "GET, POST, DELETE");
     }
     if (path.starts_with(base + "/")) {

@@ -219,7 +219,7 @@ int run_rebuild(Common& c, const std::string& data_dir) {
   }
   processor.stop();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "rebuild caught up in %s: %llu events (%llu deadlettered, %llu duplicates), %llu commands\n",
+  std::fprintf(stderr, "rebuild caught up in %s: %llu events (%llu invalid, skipped; %llu duplicates), %llu commands\n",
                fmt_duration(secs).c_str(), static_cast<unsigned long long>(metrics.events_in.load()),
                static_cast<unsigned long long>(metrics.events_deadlettered.load()),
                static_cast<unsigned long long>(metrics.events_duplicate.load()),
@@ -271,8 +271,7 @@ int main(int argc, char** argv) {
 
   auto* digest = app.add_subcommand("digest", "Print one SHA-256 digest of all projection state (independent of RocksDB's file layout)");
   std::string digest_dir = "./data";
-  digest->add_option("--data-dir", digest_dir, "RocksDB directory")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
-  add_common(digest, c);
+  digest->add_option("--data-dir", digest_dir, "RocksDB directory (opened read-only; serve may keep running)")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
 
   auto* topics = app.add_subcommand("topics", "Manage the Kafka topics declared in topics/topics.json");
   topics->require_subcommand(1);

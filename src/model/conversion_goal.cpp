@@ -75,7 +75,9 @@ Result<ConversionGoal> conversion_goal_from_request(const json& body) {
   if (!name || name->is_null()) return err("name", "is required");
   if (!name->is_string()) return err("name", "must be a string");
   g.name = name->get<std::string>();
-  if (g.name.empty() || g.name.size() > 200) return err("name", "must be 1 to 200 characters");
+  size_t chars = 0;  // code points, as the event schema counts them
+  for (unsigned char c : g.name) chars += (c & 0xC0) != 0x80;
+  if (chars == 0 || chars > 200) return err("name", "must be 1 to 200 characters");
   auto* type = member(body, "eventType");
   if (!type || type->is_null()) return err("eventType", "is required");
   if (!type->is_string()) return err("eventType", "must be a string");
@@ -86,7 +88,7 @@ Result<ConversionGoal> conversion_goal_from_request(const json& body) {
     if (!u->is_string()) return err("urlPattern", "must be a string");
     g.url_pattern = u->get<std::string>();
     if (g.url_pattern->empty()) return err("urlPattern", "must not be empty; omit it to match any URL");
-    if (g.url_pattern->size() > 2000) return err("urlPattern", "must be at most 2000 characters");
+    if (g.url_pattern->size() > 1000) return err("urlPattern", "must be at most 1000 characters");
   }
   if (auto* c = member(body, "conditions"); c && !c->is_null()) {
     if (!c->is_object()) return err("conditions", "must be an object of property conditions");

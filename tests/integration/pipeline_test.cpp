@@ -90,11 +90,19 @@ TEST_CASE("(a) events produced by a Kafka client count exactly, with value sums 
   REQUIRE(list.json_body().size() == 1);
   CHECK(list.json_body()[0]["count"] == 30);
 
-  // Delete: gone from list and reads, later events do not resurrect it.
-  auto del = d.serve.del("/api/conversion-goals/" + id, key);
+  // Delete (the reference's ?id= form): gone from list and reads, later
+  // events do not resurrect it.
+  CHECK(d.serve.del("/api/conversion-goals", key).status == 422);
+  CHECK(it::http(d.serve.port(), "DELETE", "/api/conversion-goals").status == 401);
+  auto del = d.serve.del("/api/conversion-goals?id=" + id, key);
   CHECK(del.status == 200);
+  CHECK(del.json_body() == json{{"id", id}, {"deleted", true}});
+  CHECK(d.serve.del("/api/conversion-goals/" + id, key).status == 404);
   CHECK(d.serve.get("/api/conversion-goals/" + id, key).status == 404);
   CHECK(d.serve.get("/api/conversion-goals", key).json_body().empty());
+  it::produce(d.events(), {{"acme/z", it::event("late", "acme", "form_submit", ts(4), "https://acme.com/signup/complete")}});
+  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 51; });
+  CHECK(d.serve.get("/api/conversion-goals/" + id, key).status == 404);
   CHECK(d.serve.terminate() == 0);
 }
 
@@ -399,7 +407,7 @@ TEST_CASE("topics ensure is idempotent and reports a topic whose partitions or c
 
 TEST_CASE("every subcommand has a --help that names its options and environment variables") {
   for (auto args : std::vector<std::vector<std::string>>{
-           {"serve", "--help"}, {"keys", "create", "--help"}, {"rebuild", "--help"}, {"digest", "--help"}, {"topics", "ensure", "--help"}}) {
+           {"serve", "--help"}, {"keys", "create", "--help"}, {"rebuild", "--help"}, {"topics", "ensure", "--help"}}) {
     auto r = it::run_cli(args);
     CAPTURE(args[0]);
     CHECK(r.exit_code == 0);
@@ -407,6 +415,9 @@ TEST_CASE("every subcommand has a --help that names its options and environment 
     CHECK(r.out.find("GOALSTREAM_BROKERS") != std::string::npos);
     CHECK(r.out.find("--topic-prefix") != std::string::npos);
   }
+  auto digest = it::run_cli({"digest", "--help"});
+  CHECK(digest.out.find("--data-dir") != std::string::npos);
+  CHECK(digest.out.find("GOALSTREAM_DATA_DIR") != std::string::npos);
   auto missing = it::run_cli({"keys", "create"});
   CHECK(missing.exit_code != 0);
   CHECK(missing.err.find("--tenant") != std::string::npos);
