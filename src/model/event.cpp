@@ -22,27 +22,24 @@ size_t code_points(std::string_view s) {
   return n;
 }
 
-// Reads an optional string member with length bounds. Returns an error, or
-// sets `out` (nullopt when absent).
-std::optional<Error> read_string(object obj, const char* key, size_t min_len, size_t max_len,
-                                 std::optional<std::string_view>& out, const std::string& path) {
-  element e;
-  if (obj[key].get(e) != simdjson::SUCCESS) {
-    out.reset();
-    return std::nullopt;
-  }
+// Checks an optional string member with length bounds. `e` is null when the
+// member is absent.
+std::optional<Error> check_string(const element* e, size_t min_len, size_t max_len,
+                                  std::optional<std::string_view>& out, std::string_view path) {
+  out.reset();
+  if (!e) return std::nullopt;
   std::string_view s;
-  if (e.get_string().get(s) != simdjson::SUCCESS) return err(path, "must be a string");
+  if (e->get_string().get(s) != simdjson::SUCCESS) return err(std::string(path), "must be a string");
   size_t n = code_points(s);
-  if (n < min_len) return err(path, "must not be empty");
-  if (n > max_len) return err(path, "must be at most " + std::to_string(max_len) + " characters");
+  if (n < min_len) return err(std::string(path), "must not be empty");
+  if (n > max_len) return err(std::string(path), "must be at most " + std::to_string(max_len) + " characters");
   out = s;
   return std::nullopt;
 }
 
-std::optional<Error> require_string(object obj, const char* key, size_t min_len, size_t max_len,
-                                    std::optional<std::string_view>& out) {
-  if (auto e = read_string(obj, key, min_len, max_len, out, key)) return e;
+std::optional<Error> require_string(const element* e, size_t min_len, size_t max_len,
+                                    std::optional<std::string_view>& out, const char* key) {
+  if (auto er = check_string(e, min_len, max_len, out, key)) return er;
   if (!out) return err(key, "is required");
   return std::nullopt;
 }
@@ -54,6 +51,19 @@ bool all_of(std::string_view s, size_t min, size_t max, bool (*ok)(char)) {
   return true;
 }
 
+// The members the validator knows, found in one pass over the object.
+enum Member { kEventId, kTenantId, kType, kTimestamp, kSubjectId, kUrl, kProperties, kAgentId,
+              kChannelId, kCallId, kGoalId, kNodeId, kGoalResults, kMemberCount };
+constexpr const char* kMemberNames[kMemberCount] = {
+    "event_id", "tenant_id", "type", "timestamp", "subject_id", "url", "properties",
+    "agent_id", "channel_id", "call_id", "goal_id", "node_id", "goal_results"};
+
+int member_of(std::string_view key) {
+  for (int i = 0; i < kMemberCount; ++i)
+    if (key == kMemberNames[i]) return i;
+  return -1;
+}
+
 std::optional<Error> validate_goal_results(element e) {
   simdjson::dom::array arr;
   if (e.get_array().get(arr) != simdjson::SUCCESS) return err("goal_results", "must be an array");
@@ -63,7 +73,9 @@ std::optional<Error> validate_goal_results(element e) {
     object o;
     if (item.get_object().get(o) != simdjson::SUCCESS) return err(base, "must be an object");
     std::optional<std::string_view> goal_id;
-    if (auto er = read_string(o, "goal_id", 1, 200, goal_id, base + ".goal_id")) return er;
+    element gid;
+    bool has_gid = o["goal_id"].get(gid) == simdjson::SUCCESS;
+    if (auto er = check_string(has_gid ? &gid : nullptr, 1, 200, goal_id, base + ".goal_id")) return er;
     if (!goal_id) return err(base + ".goal_id", "is required");
     element achieved;
     if (o["achieved"].get(achieved) != simdjson::SUCCESS)
@@ -91,34 +103,56 @@ bool valid_event_type(std::string_view s) {
 
 Result<Event> EventParser::parse(std::string_view bytes) {
   element root;
-  if (auto code = parser_.parse(bytes.data(), bytes.size(), true).get(root);
+  if (auto code = parser_.parse(bytes.data(), bytes.size(), true).get(root); code != simdjson::SUCCESS)
+    return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
+  return validate(root);
+}
+
+Result<Event> EventParser::parse(std::string_view bytes, simdjson::dom::document& doc) {
+  element root;
+  if (auto code = parser_.parse_into_document(doc, bytes.data(), bytes.size(), true).get(root);
       code != simdjson::SUCCESS)
     return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
+  return validate(root);
+}
+
+Result<Event> EventParser::validate(simdjson::dom::element root) {
   object obj;
-  if (root.get_object().get(obj) != simdjson::SUCCESS)
-    return err("", "an event must be a JSON object");
+  if (root.get_object().get(obj) != simdjson::SUCCESS) return err("", "an event must be a JSON object");
+
+  // One pass over the members; the first occurrence of a key wins.
+  element found[kMemberCount];
+  bool has[kMemberCount] = {};
+  for (auto field : obj) {
+    int m = member_of(field.key);
+    if (m >= 0 && !has[m]) {
+      has[m] = true;
+      found[m] = field.value;
+    }
+  }
+  auto at = [&](Member m) -> const element* { return has[m] ? &found[m] : nullptr; };
 
   Event ev;
   std::optional<std::string_view> s;
-  if (auto e = require_string(obj, "event_id", 1, 200, s)) return *e;
+  if (auto e = require_string(at(kEventId), 1, 200, s, "event_id")) return *e;
   for (unsigned char c : *s)
     if (c < 0x20) return err("event_id", "must not contain control characters");
   ev.event_id = *s;
-  if (auto e = require_string(obj, "tenant_id", 0, 1000, s)) return *e;
+  if (auto e = require_string(at(kTenantId), 0, 1000, s, "tenant_id")) return *e;
   if (!valid_tenant_id(*s)) return err("tenant_id", "must match ^[A-Za-z0-9_.-]{1,64}$");
   ev.tenant_id = *s;
-  if (auto e = require_string(obj, "type", 0, 1000, s)) return *e;
+  if (auto e = require_string(at(kType), 0, 1000, s, "type")) return *e;
   if (!valid_event_type(*s)) return err("type", "must match ^[a-z0-9_.:-]{1,64}$");
   ev.type = *s;
-  if (auto e = require_string(obj, "timestamp", 0, 1000, s)) return *e;
+  if (auto e = require_string(at(kTimestamp), 0, 1000, s, "timestamp")) return *e;
   auto ts = time::parse_rfc3339(*s);
   if (!ts) return err("timestamp", "must be an RFC 3339 date-time with a zone, e.g. 2025-03-01T12:00:00Z");
   ev.timestamp_ms = *ts;
-  if (auto e = read_string(obj, "subject_id", 0, 200, ev.subject_id, "subject_id")) return *e;
-  if (auto e = read_string(obj, "url", 0, 4096, ev.url, "url")) return *e;
+  if (auto e = check_string(at(kSubjectId), 0, 200, ev.subject_id, "subject_id")) return *e;
+  if (auto e = check_string(at(kUrl), 0, 4096, ev.url, "url")) return *e;
 
-  element props;
-  if (obj["properties"].get(props) == simdjson::SUCCESS) {
+  if (has[kProperties]) {
+    element props = found[kProperties];
     if (props.type() != element_type::OBJECT) return err("properties", "must be an object");
     ev.properties = props;
     element v;
@@ -130,20 +164,18 @@ Result<Event> EventParser::parse(std::string_view bytes) {
 
   // Type-specific members: checked whenever present, required by type.
   std::optional<std::string_view> tmp;
-  for (const char* key : {"agent_id", "channel_id", "call_id", "goal_id", "node_id"})
-    if (auto e = read_string(obj, key, 1, 200, tmp, key)) return *e;
-  element results;
-  bool has_results = obj["goal_results"].get(results) == simdjson::SUCCESS;
-  if (has_results)
-    if (auto e = validate_goal_results(results)) return *e;
+  for (Member m : {kAgentId, kChannelId, kCallId, kGoalId, kNodeId})
+    if (auto e = check_string(at(m), 1, 200, tmp, kMemberNames[m])) return *e;
+  if (has[kGoalResults])
+    if (auto e = validate_goal_results(found[kGoalResults])) return *e;
 
   if (ev.type == "call_outcome") {
-    for (const char* key : {"agent_id", "call_id"})
-      if (auto e = require_string(obj, key, 1, 200, tmp)) return *e;
-    if (!has_results) return err("goal_results", "is required for call_outcome events");
+    for (Member m : {kAgentId, kCallId})
+      if (auto e = require_string(at(m), 1, 200, tmp, kMemberNames[m])) return *e;
+    if (!has[kGoalResults]) return err("goal_results", "is required for call_outcome events");
   } else if (ev.type == "todo_completed") {
-    for (const char* key : {"goal_id", "node_id"})
-      if (auto e = require_string(obj, key, 1, 200, tmp)) return *e;
+    for (Member m : {kGoalId, kNodeId})
+      if (auto e = require_string(at(m), 1, 200, tmp, kMemberNames[m])) return *e;
   }
   return ev;
 }

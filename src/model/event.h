@@ -33,8 +33,12 @@ class EventParser {
   // Returns the event or an Error naming the offending field (dotted path,
   // e.g. "goal_results[0].achieved") and the reason. Never throws.
   Result<Event> parse(std::string_view bytes);
+  // Same, parsing into `doc`: the event's views stay valid as long as `doc`
+  // is not reused, so a batch can keep many events alive at once.
+  Result<Event> parse(std::string_view bytes, simdjson::dom::document& doc);
 
  private:
+  Result<Event> validate(simdjson::dom::element root);
   simdjson::dom::parser parser_;
 };
 

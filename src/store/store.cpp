@@ -102,12 +102,16 @@ void Batch::delete_goal(const std::string& tenant, const std::string& goal_id) {
 }
 
 void Batch::put_dedup(std::string_view tenant, std::string_view event_id, Position pos) {
+  put_dedup_key(two(tenant, event_id), pos);
+}
+
+void Batch::put_dedup_key(std::string_view key, Position pos) {
   char v[12];
   uint32_t p = static_cast<uint32_t>(pos.partition);
   for (int i = 0; i < 4; ++i) v[i] = static_cast<char>((p >> (24 - 8 * i)) & 0xff);
   uint64_t o = static_cast<uint64_t>(pos.offset);
   for (int i = 0; i < 8; ++i) v[4 + i] = static_cast<char>((o >> (56 - 8 * i)) & 0xff);
-  wb_->Put(store_->dedup_, two(tenant, event_id), rocksdb::Slice(v, 12));
+  wb_->Put(store_->dedup_, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(v, 12));
 }
 
 void Batch::merge_cell(const std::string& cell_key, const Cell& delta) {
@@ -140,6 +144,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   rocksdb::ColumnFamilyOptions dedup(options);
   dedup.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   dedup.write_buffer_size = 64 << 20;
+  // Almost every lookup is for a new event: a memtable bloom filter answers
+  // "absent" without walking the skip list.
+  dedup.memtable_whole_key_filtering = true;
+  dedup.memtable_prefix_bloom_size_ratio = 0.1;
   rocksdb::ColumnFamilyOptions agg(options);
   agg.merge_operator = std::make_shared<CellAdd>();
 
@@ -247,6 +255,21 @@ std::optional<Position> Store::dedup(std::string_view tenant, std::string_view e
   p.partition = static_cast<int32_t>(part);
   p.offset = projection::read_be64(std::string_view(v).substr(4));
   return p;
+}
+
+void Store::dedup_key(std::string& out, std::string_view tenant, std::string_view event_id) {
+  out.assign(tenant).push_back('\0');
+  out.append(event_id);
+}
+
+void Store::dedup_contains(const std::vector<std::string_view>& keys, std::vector<char>& found) const {
+  found.assign(keys.size(), 0);
+  if (keys.empty()) return;
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), dedup_, keys.size(), slices.data(), values.data(), statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) found[i] = statuses[i].ok();
 }
 
 GoalTotals Store::totals(const std::string& tenant, const std::string& goal_id) const {

@@ -59,6 +59,8 @@ class Batch {
   // Removes the definition and all its aggregate cells.
   void delete_goal(const std::string& tenant, const std::string& goal_id);
   void put_dedup(std::string_view tenant, std::string_view event_id, Position pos);
+  // Same, with the key already built by dedup_key().
+  void put_dedup_key(std::string_view key, Position pos);
   void merge_cell(const std::string& cell_key, const projection::Cell& delta);
   void put_job(const std::string& tenant, const std::string& goal_id, const json& job);
   void delete_job(const std::string& tenant, const std::string& goal_id);
@@ -97,6 +99,11 @@ class Store {
   std::vector<json> goals(const std::string& tenant) const;  // in id order
   std::vector<model::ConversionGoal> all_goals() const;
   std::optional<Position> dedup(std::string_view tenant, std::string_view event_id) const;
+  // Dedup key of an event: tenant \0 event_id.
+  static void dedup_key(std::string& out, std::string_view tenant, std::string_view event_id);
+  // For each dedup key, whether it is recorded (found[i] = 1). One batched
+  // MultiGet: the hot path's lookup, cheaper per key than dedup().
+  void dedup_contains(const std::vector<std::string_view>& keys, std::vector<char>& found) const;
   GoalTotals totals(const std::string& tenant, const std::string& goal_id) const;
   std::optional<json> job(const std::string& tenant, const std::string& goal_id) const;
   // All pending backfill jobs: (tenant, goal_id, job).
