@@ -302,16 +302,20 @@ struct Processor::Impl {
   void update_lag() {
     int64_t lag = 0, lo, hi;
     bool caught_up = true;
+    // Cached watermarks are unknown until the first fetch of a partition:
+    // the ends queried at start are a floor.
     for (int p = 0; p < event_partitions; ++p) {
-      if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.events().c_str(), p, &lo, &hi) ==
-              RD_KAFKA_RESP_ERR_NO_ERROR && hi > ev_next[p])
-        lag += hi - ev_next[p];
+      if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.events().c_str(), p, &lo, &hi) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR)
+        hi = 0;
+      lag += std::max<int64_t>(0, std::max(hi, start_ends[p]) - ev_next[p]);
       if (ev_next[p] < start_ends[p]) caught_up = false;
     }
     metrics.events_lag = lag;
-    if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.commands().c_str(), 0, &lo, &hi) ==
+    if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.commands().c_str(), 0, &lo, &hi) !=
         RD_KAFKA_RESP_ERR_NO_ERROR)
-      metrics.commands_lag = std::max<int64_t>(0, hi - cmd_next);
+      hi = 0;
+    metrics.commands_lag = std::max<int64_t>(0, std::max(hi, start_cmd_end) - cmd_next);
     if (cmd_next < start_cmd_end) caught_up = false;
     if (caught_up) owner_ready->store(true);
     metrics.backfill_jobs_pending = static_cast<int64_t>(active_jobs.size());
