@@ -105,8 +105,29 @@ struct Processor::Impl {
   std::vector<std::pair<std::string_view, store::Position>> new_dedup;
   std::vector<std::string_view> lookup;
   std::vector<char> found;
-  // Active backfill jobs: tenant\0goal -> generation (command offset that created it).
-  std::unordered_map<std::string, int64_t> active_jobs;
+  // Active backfill jobs: tenant\0goal -> job record (its "generation" is the
+  // offset of the command that created it). Kept here, not read back from
+  // the store, because the latest record may still be in the batch being
+  // written.
+  std::unordered_map<std::string, json> active_jobs;
+
+  // The writer thread writes one batch while the processor builds the next.
+  // At most one batch is in flight; the dedup keys it carries stay in
+  // inflight_seen (backed by inflight_keys) until it is durable, so the next
+  // batch sees them.
+  struct Write {
+    store::Batch batch;
+    int64_t cmd_next = 0;
+    uint64_t seq = 0;  // last backfill partial in this batch
+    bool wake_backfill = false;
+    bool timed = false;
+    Clock::time_point t0;
+    std::vector<int64_t> ev_next;
+  };
+  std::thread writer_thread;
+  std::unordered_set<std::string_view> inflight_seen;
+  KeyArena inflight_keys;
+  std::atomic<bool> failed{false};
 
   std::thread loop_thread, backfill_thread;
   std::atomic<bool> stopping{false};
@@ -118,6 +139,10 @@ struct Processor::Impl {
   std::deque<Partial> partials;
   uint64_t partial_applied_seq = 0;
   std::condition_variable backfill_cv;  // wakes the backfill thread
+  std::condition_variable writer_cv;
+  std::optional<Write> slot;  // the batch handed to the writer
+  bool writer_busy = false;   // a batch is handed over and not yet durable
+  bool writer_stop = false;
   bool backfill_wake = false;
   std::set<std::string> cancelled;
   std::map<std::string, std::pair<int64_t, int64_t>> backfill_status;  // job -> (scanned, total)
@@ -159,7 +184,7 @@ struct Processor::Impl {
         continue;
       }
       auto key = keys.store(ev->tenant_id, ev->event_id);
-      if (!batch_seen.count(key)) lookup.push_back(key);
+      if (!batch_seen.count(key) && !inflight_seen.count(key)) lookup.push_back(key);
       items.push_back({m, std::move(ev).value(), key});
     }
     store.dedup_contains(lookup, found);
@@ -167,7 +192,7 @@ struct Processor::Impl {
     for (size_t i = 0; i < lookup.size(); ++i)
       if (found[i]) in_store.insert(lookup[i]);
     for (auto& item : items) {
-      if (in_store.count(item.key) || !batch_seen.insert(item.key).second) {
+      if (in_store.count(item.key) || inflight_seen.count(item.key) || !batch_seen.insert(item.key).second) {
         ++duplicates;
         continue;
       }
@@ -193,8 +218,6 @@ struct Processor::Impl {
     std::sort(new_dedup.begin(), new_dedup.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (auto& [key, pos] : new_dedup) batch.put_dedup_key(key, pos);
     new_dedup.clear();
-    batch_seen.clear();
-    keys.clear();
   }
 
   void flush_agg(store::Batch& batch) {
@@ -237,7 +260,7 @@ struct Processor::Impl {
       if (!snapshot.empty()) {
         json job = {{"generation", m->offset}, {"snapshot", snapshot}, {"progress", json::object()}};
         batch.put_job(def->tenant_id, def->id, job);
-        active_jobs[job_id(def->tenant_id, def->id)] = m->offset;
+        active_jobs[job_id(def->tenant_id, def->id)] = job;
       }
     } else if (type == model::command_type::conversion_goal_deleted) {
       auto id = cmd->data.value("id", "");
@@ -272,29 +295,29 @@ struct Processor::Impl {
       last = p.seq;
       auto jid = job_id(p.tenant, p.goal_id);
       auto it = active_jobs.find(jid);
-      if (it == active_jobs.end() || it->second != p.generation) continue;  // deleted meanwhile
+      if (it == active_jobs.end() || it->second.value("generation", int64_t{-1}) != p.generation)
+        continue;  // deleted meanwhile
       for (auto& [key, cell] : p.cells) batch.merge_cell(key, cell);
       if (p.done) {
         batch.delete_job(p.tenant, p.goal_id);
         active_jobs.erase(it);
         metrics.backfill_jobs_completed++;
       } else {
-        auto job = store.job(p.tenant, p.goal_id).value_or(json::object());
         json progress = json::object();
         for (auto& [part, off] : p.progress) progress[std::to_string(part)] = off;
-        job["progress"] = progress;
-        batch.put_job(p.tenant, p.goal_id, job);
+        it->second["progress"] = progress;
+        batch.put_job(p.tenant, p.goal_id, it->second);
       }
     }
     return last;
   }
 
-  void commit_kafka() {
+  void commit_kafka(const std::vector<int64_t>& events_next, int64_t commands_next) {
     if (opts.group_id.empty()) return;
     rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(event_partitions + 1);
     for (int p = 0; p < event_partitions; ++p)
-      rd_kafka_topic_partition_list_add(l, opts.kafka.events().c_str(), p)->offset = ev_next[p];
-    rd_kafka_topic_partition_list_add(l, opts.kafka.commands().c_str(), 0)->offset = cmd_next;
+      rd_kafka_topic_partition_list_add(l, opts.kafka.events().c_str(), p)->offset = events_next[p];
+    rd_kafka_topic_partition_list_add(l, opts.kafka.commands().c_str(), 0)->offset = commands_next;
     rd_kafka_commit(consumer.get(), l, 1);
     rd_kafka_topic_partition_list_destroy(l);
   }
@@ -349,12 +372,90 @@ struct Processor::Impl {
     if (done) pause_events(false);
   }
 
+  // Marks a write durable: read-your-writes waiters and the backfill thread
+  // may go on. Call with `mu` held.
+  void publish_locked(const Write& w) {
+    applied_cmd_next = w.cmd_next;
+    if (w.seq) partial_applied_seq = w.seq;
+    if (w.wake_backfill) backfill_wake = true;
+  }
+
+  void notify_all() {
+    writer_cv.notify_all();
+    applied_cv.notify_all();
+    backfill_cv.notify_all();
+  }
+
+  // Hands a finished batch to the writer once the previous one is durable.
+  // Returns false when the writer failed.
+  bool hand_to_writer(Write w) {
+    {
+      std::unique_lock lock(mu);
+      writer_cv.wait(lock, [&] { return !writer_busy || failed.load(); });
+      if (failed) return false;
+      // The previous batch is in the store now: its keys need no set.
+      std::swap(inflight_seen, batch_seen);
+      batch_seen.clear();
+      std::swap(inflight_keys, keys);
+      keys.clear();
+      if (w.batch.count() == 0) {
+        publish_locked(w);
+      } else {
+        slot = std::move(w);
+        writer_busy = true;
+      }
+    }
+    notify_all();
+    return true;
+  }
+
+  void run_writer() {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    while (true) {
+      std::unique_lock lock(mu);
+      writer_cv.wait(lock, [&] { return slot.has_value() || writer_stop; });
+      if (!slot) return;
+      Write w = std::move(*slot);
+      slot.reset();
+      lock.unlock();
+      auto st = store.write(w.batch);
+      lock.lock();
+      if (!st.ok()) {
+        fatal = st.error().message;
+        failed = true;
+        writer_busy = false;
+        log::error("store write failed, stopping the processor: " + fatal);
+        lock.unlock();
+        notify_all();
+        return;
+      }
+      publish_locked(w);
+      writer_busy = false;
+      lock.unlock();
+      notify_all();
+      metrics.batches++;
+      if (w.timed) metrics.observe_batch_latency(std::chrono::duration<double>(Clock::now() - w.t0).count());
+      commit_kafka(w.ev_next, w.cmd_next);
+    }
+  }
+
+  // Waits for the batch in flight, then stops the writer thread.
+  void stop_writer() {
+    {
+      std::unique_lock lock(mu);
+      writer_cv.wait(lock, [&] { return !writer_busy || failed.load(); });
+      writer_stop = true;
+    }
+    notify_all();
+    if (writer_thread.joinable()) writer_thread.join();
+  }
+
   void run() {
     // RocksDB's per-call perf bookkeeping is measurable on the hot path.
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     auto last_lag = Clock::now() - std::chrono::seconds(10);
     if (cmd_next < start_cmd_end) pause_events(true);
-    while (!stopping) {
+    while (!stopping && !failed) {
       store::Batch batch = store.batch();
       msgs.clear();
       Clock::time_point t0;
@@ -409,27 +510,8 @@ struct Processor::Impl {
         cmd_dirty = false;
         jobs_created = true;
       }
-      if (batch.count() > 0) {
-        auto st = store.write(batch);
-        if (!st.ok()) {
-          std::lock_guard lock(mu);
-          fatal = st.error().message;
-          log::error("store write failed, stopping the processor: " + fatal);
-          applied_cv.notify_all();
-          return;
-        }
-        metrics.batches++;
-        if (n > 0) metrics.observe_batch_latency(std::chrono::duration<double>(Clock::now() - t0).count());
-        commit_kafka();
-      }
-      {
-        std::lock_guard lock(mu);
-        applied_cmd_next = cmd_next;
-        if (seq) partial_applied_seq = seq;
-        if (jobs_created || seq) backfill_wake = true;
-      }
-      applied_cv.notify_all();
-      backfill_cv.notify_all();
+      Write w{std::move(batch), cmd_next, seq, jobs_created || seq, n > 0, t0, ev_next};
+      if (!hand_to_writer(std::move(w))) break;
       for (auto* m : msgs) rd_kafka_message_destroy(m);
       msgs.clear();
       if (Clock::now() - last_lag > std::chrono::milliseconds(500)) {
@@ -642,7 +724,7 @@ Status Processor::start() {
     else log::warn("stored goal " + def.id + " does not compile: " + g.error().message);
   }
   for (auto& [tenant, goal, job] : I.store.jobs())
-    I.active_jobs[job_id(tenant, goal)] = job.value("generation", int64_t{0});
+    I.active_jobs[job_id(tenant, goal)] = job;
 
   rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(I.event_partitions + 1);
   rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset =
@@ -658,6 +740,7 @@ Status Processor::start() {
             std::to_string(I.event_partitions) + " event partitions, commands at offset " +
             std::to_string(I.cmd_next));
   I.update_lag();
+  I.writer_thread = std::thread([&I] { I.run_writer(); });
   I.loop_thread = std::thread([&I] { I.run(); });
   I.backfill_thread = std::thread([&I] { I.run_backfill(); });
   return {};
@@ -669,6 +752,7 @@ void Processor::stop() {
   I.backfill_cv.notify_all();
   I.applied_cv.notify_all();
   if (I.loop_thread.joinable()) I.loop_thread.join();
+  I.stop_writer();
   {
     std::lock_guard lock(I.mu);
   }
