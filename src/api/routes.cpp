@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_depth.h"
 #include "base/time.h"
 #include "model/conversion_goal.h"
 #include "projection/projection.h"
@@ -244,6 +245,9 @@ class Router {
   }
 
   Response create(const Request& req, const model::ApiKey& key) {
+    if (!json_depth_within(req.body()))
+      return error_response(req, http::status::bad_request, "invalid_json",
+                            "request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     auto body = json::parse(req.body(), nullptr, false);
     if (body.is_discarded())
       return error_response(req, http::status::bad_request, "invalid_json", "request body is not valid JSON");

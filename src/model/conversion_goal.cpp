@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 
 #include "base/hex.h"
+#include "base/json_depth.h"
 #include "base/time.h"
 #include "model/event.h"
 
@@ -112,6 +113,7 @@ std::string serialize(const Command& c) {
 }
 
 Result<Command> parse_command(std::string_view bytes) {
+  if (!json_depth_within(bytes)) return err("", "command nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json j = json::parse(bytes, nullptr, false);
   if (j.is_discarded()) return err("", "command is not valid JSON");
   if (!j.is_object()) return err("", "command must be a JSON object");

@@ -1,6 +1,7 @@
 // Event-time parsing and formatting.
 #include <doctest/doctest.h>
 
+#include "base/json_depth.h"
 #include "base/time.h"
 
 using namespace gs::time;
@@ -29,4 +30,12 @@ TEST_CASE("dates and formatting round-trip") {
   CHECK_FALSE(parse_date("2025-3-1").has_value());
   CHECK(floor_div(-1, 24) == -1);
   CHECK(floor_div(23, 24) == 0);
+}
+
+TEST_CASE("JSON nesting guard counts brackets outside strings only") {
+  CHECK(gs::json_depth_within(R"({"a":[1,{"b":2}]})", 3));
+  CHECK_FALSE(gs::json_depth_within(R"({"a":[1,{"b":2}]})", 2));
+  CHECK(gs::json_depth_within(R"({"a":"[[[[[[\"[[[["})", 1));
+  CHECK_FALSE(gs::json_depth_within(std::string(65, '['), 64));
+  CHECK(gs::json_depth_within(std::string(64, '[') + std::string(64, ']'), 64));
 }

@@ -366,6 +366,13 @@ TEST_CASE("API auth and validation: 401, 403, 422 naming the field, 400 for bad 
     CHECK_MESSAGE(r.json_body()["field"] == c.field, std::string(c.body + " -> " + r.body));
     CHECK(r.json_body()["error"] == "validation_error");
   }
+  // Nesting that would exhaust a recursive parser's stack is refused up front.
+  std::string deep = R"({"name":"x","eventType":"a","conditions":{"p":{"eq":)" + std::string(100000, '[') +
+                     std::string(100000, ']') + "}}}";
+  auto too_deep = s.post("/api/conversion-goals", rw, deep);
+  CHECK(too_deep.status == 400);
+  CHECK(too_deep.json_body()["message"] == "request body nests deeper than 64 levels");
+  CHECK(it::http(s.port(), "GET", "/healthz").status == 200);
   auto bad_json = s.post("/api/conversion-goals", rw, "{nope");
   CHECK(bad_json.status == 400);
   CHECK(bad_json.json_body()["error"] == "invalid_json");
@@ -424,4 +431,33 @@ TEST_CASE("every subcommand has a --help that names its options and environment 
   auto bad_scope = it::run_cli({"keys", "create", "--tenant", "a", "--scopes", "goals:admin"});
   CHECK(bad_scope.exit_code == 1);
   CHECK(bad_scope.err.find("unknown scope 'goals:admin'") != std::string::npos);
+}
+
+TEST_CASE("invalid commands on the commands topic are deadlettered and the pipeline goes on") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"acme", "garbage"},
+      {"acme", R"({"command_id":"c1","type":"conversion_goal.defined","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"id":"cg_x","name":"x","eventType":"a","urlPattern":"re:(","createdAt":"2025-03-01T00:00:00Z"}})"},
+      {"acme", R"({"command_id":"c2","type":"goal.exploded","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{}})"},
+      {"acme", R"({"command_id":"c3","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"a":)" +
+                   std::string(5000, '[') + std::string(5000, ']') + "}}"},
+  };
+  it::produce(d.prefix + "commands", bad);
+  // A valid write after them is applied (read your writes) and counts events.
+  std::string id = create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
+  it::produce(d.events(), {{"acme/u", it::event("e1", "acme", "form_submit", ts(1))}});
+  CHECK(wait_count(d.serve, key, id, 1)["count"] == 1);
+  CHECK(d.serve.metric("goalstream_commands_rejected_total") == 4);
+  auto dl = it::read_topic(d.prefix + "deadletter", bad.size());
+  REQUIRE(dl.size() == bad.size());
+  std::set<std::string> fields;
+  for (auto& m : dl) {
+    CHECK(m.headers["source.topic"] == d.prefix + "commands");
+    fields.insert(m.headers["error"]);
+  }
+  CHECK(fields.count("command is not valid JSON"));
+  CHECK(fields.count("type: unknown command type goal.exploded"));
+  CHECK(fields.count("command nests deeper than 64 levels"));
+  CHECK(d.serve.terminate() == 0);
 }
