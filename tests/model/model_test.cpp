@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
@@ -159,4 +160,36 @@ TEST_CASE("API keys are stored hashed") {
   CHECK(h.size() == 64);
   CHECK(h != secret);
   CHECK(gs::model::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_CASE("mutated events never crash the validator: each is accepted or refused with a reason") {
+  const std::string seed =
+      R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00.5+01:00","agent_id":"a","call_id":"c1","url":"https://a.com/x?y=1","goal_results":[{"goal_id":"g","achieved":true}],"properties":{"plan":{"tier":"pro"},"value":49.5,"tags":["a","b"]}})";
+  gs::model::EventParser parser;
+  std::mt19937 rng(7);
+  const char alphabet[] = "{}[]\":,\\0123456789.eE+-truefalsenul \x01\xff\xc3";
+  size_t accepted = 0, refused = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = seed;
+    int edits = 1 + rng() % 4;
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      size_t pos = rng() % s.size();
+      switch (rng() % 3) {
+        case 0: s[pos] = alphabet[rng() % (sizeof alphabet - 1)]; break;
+        case 1: s.erase(pos, 1 + rng() % 8); break;
+        default: s.insert(pos, 1, alphabet[rng() % (sizeof alphabet - 1)]);
+      }
+    }
+    auto r = parser.parse(s);
+    if (r.ok()) {
+      ++accepted;
+      CHECK_FALSE(r->event_id.empty());
+      CHECK(gs::model::valid_tenant_id(r->tenant_id));
+    } else {
+      ++refused;
+      CHECK_FALSE(r.error().message.empty());
+    }
+  }
+  CHECK(accepted > 0);
+  CHECK(refused > 0);
 }
