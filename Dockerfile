@@ -13,7 +13,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost1.81-dev \
-      doctest-dev libre2-dev libsimdjson-dev libcli11-dev libvalijson-dev libssl-dev \
+      doctest-dev libre2-dev libsimdjson-dev libcli11-dev libvalijson-dev libxxhash-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

@@ -1,12 +1,12 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -102,18 +102,30 @@ void Batch::delete_goal(const std::string& tenant, const std::string& goal_id) {
   wb_->DeleteRange(store_->agg_, p, prefix_end(p));
 }
 
-void Batch::put_dedup(std::string_view tenant, std::string_view event_id, Position pos) {
-  put_dedup_key(two(tenant, event_id), pos);
+namespace {
+void append_be32(std::string& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+std::string duplicate_key(Position pos) {
+  std::string k = "d";
+  append_be32(k, static_cast<uint32_t>(pos.partition));
+  projection::append_be64(k, pos.offset);
+  return k;
+}
+}  // namespace
+
+void Batch::put_fingerprints(uint64_t seq, const std::vector<projection::Fingerprint>& fps) {
+  std::string k = "f";
+  projection::append_be64(k, static_cast<int64_t>(seq));
+  std::string v(fps.size() * 16, '\0');
+  for (size_t i = 0; i < fps.size(); ++i) {
+    std::memcpy(v.data() + 16 * i, &fps[i].lo, 8);
+    std::memcpy(v.data() + 16 * i + 8, &fps[i].hi, 8);
+  }
+  wb_->Put(store_->dedup_, k, v);
 }
 
-void Batch::put_dedup_key(std::string_view key, Position pos) {
-  char v[12];
-  uint32_t p = static_cast<uint32_t>(pos.partition);
-  for (int i = 0; i < 4; ++i) v[i] = static_cast<char>((p >> (24 - 8 * i)) & 0xff);
-  uint64_t o = static_cast<uint64_t>(pos.offset);
-  for (int i = 0; i < 8; ++i) v[4 + i] = static_cast<char>((o >> (56 - 8 * i)) & 0xff);
-  wb_->Put(store_->dedup_, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(v, 12));
-}
+void Batch::put_duplicate(Position pos) { wb_->Put(store_->dedup_, duplicate_key(pos), ""); }
 
 void Batch::merge_cell(const std::string& cell_key, const Cell& delta) {
   wb_->Merge(store_->agg_, cell_key, encode_cell(delta));
@@ -144,14 +156,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   rocksdb::ColumnFamilyOptions plain(options);
   rocksdb::ColumnFamilyOptions dedup(options);
   dedup.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  dedup.write_buffer_size = 64 << 20;
-  // Almost every lookup is for a new event: a memtable bloom filter answers
-  // "absent" without walking the skip list.
-  dedup.memtable_whole_key_filtering = true;
-  dedup.memtable_prefix_bloom_size_ratio = 0.1;
-  // A batch's dedup keys are inserted in sorted order (see the processor):
-  // one shared insert hint lets each insert start where the last one ended.
-  dedup.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(0));
+
   rocksdb::ColumnFamilyOptions agg(options);
   agg.merge_operator = std::make_shared<CellAdd>();
 
@@ -249,31 +254,34 @@ std::vector<model::ConversionGoal> Store::all_goals() const {
   return out;
 }
 
-std::optional<Position> Store::dedup(std::string_view tenant, std::string_view event_id) const {
+namespace {
+template <class F>
+void for_each_fingerprint(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::ReadOptions& ro, F&& f) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+  for (it->Seek("f"); it->Valid() && it->key().starts_with("f"); it->Next()) {
+    auto v = it->value();
+    for (size_t off = 0; off + 16 <= v.size(); off += 16) {
+      projection::Fingerprint fp;
+      std::memcpy(&fp.lo, v.data() + off, 8);
+      std::memcpy(&fp.hi, v.data() + off + 8, 8);
+      f(fp, it->key());
+    }
+  }
+}
+}  // namespace
+
+uint64_t Store::load_fingerprints(projection::FingerprintSet& set) const {
+  uint64_t next = 0;
+  for_each_fingerprint(db_.get(), dedup_, rocksdb::ReadOptions(), [&](projection::Fingerprint fp, rocksdb::Slice key) {
+    set.insert(fp);
+    next = std::max<uint64_t>(next, static_cast<uint64_t>(projection::read_be64(key.ToStringView().substr(1))) + 1);
+  });
+  return next;
+}
+
+bool Store::is_duplicate(Position pos) const {
   std::string v;
-  if (!db_->Get(rocksdb::ReadOptions(), dedup_, two(tenant, event_id), &v).ok() || v.size() != 12)
-    return std::nullopt;
-  Position p;
-  uint32_t part = 0;
-  for (int i = 0; i < 4; ++i) part = (part << 8) | static_cast<unsigned char>(v[i]);
-  p.partition = static_cast<int32_t>(part);
-  p.offset = projection::read_be64(std::string_view(v).substr(4));
-  return p;
-}
-
-void Store::dedup_key(std::string& out, std::string_view tenant, std::string_view event_id) {
-  out.assign(tenant).push_back('\0');
-  out.append(event_id);
-}
-
-void Store::dedup_contains(const std::vector<std::string_view>& keys, std::vector<char>& found) const {
-  found.assign(keys.size(), 0);
-  if (keys.empty()) return;
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  db_->MultiGet(rocksdb::ReadOptions(), dedup_, keys.size(), slices.data(), values.data(), statuses.data());
-  for (size_t i = 0; i < keys.size(); ++i) found[i] = statuses[i].ok();
+  return db_->Get(rocksdb::ReadOptions(), dedup_, duplicate_key(pos), &v).ok();
 }
 
 GoalTotals Store::totals(const std::string& tenant, const std::string& goal_id) const {
@@ -321,18 +329,27 @@ std::string Store::digest() const {
   rocksdb::ReadOptions ro;
   const rocksdb::Snapshot* snap = db_->GetSnapshot();
   ro.snapshot = snap;
-  std::pair<const char*, rocksdb::ColumnFamilyHandle*> cfs[] = {
-      {"keys", keys_}, {"goals", goals_}, {"dedup", dedup_}, {"agg", agg_}};
+  std::pair<const char*, rocksdb::ColumnFamilyHandle*> cfs[] = {{"keys", keys_}, {"goals", goals_}, {"agg", agg_}};
   for (auto [name, h] : cfs) {
     feed(name);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       feed(it->key().ToStringView());
-      // A dedup value is the position of the first copy: bookkeeping for
-      // backfills, not content. Copies of one event on different partitions
-      // may be met in either order; the set of seen ids is what counts.
-      if (h != dedup_) feed(it->value().ToStringView());
+      feed(it->value().ToStringView());
     }
+  }
+  // The set of events seen. Which batch first saw an event, and which copy
+  // of it was first (copies on different partitions may be met in either
+  // order), are bookkeeping, not content.
+  feed("dedup");
+  std::vector<projection::Fingerprint> fps;
+  for_each_fingerprint(db_.get(), dedup_, ro, [&](projection::Fingerprint fp, rocksdb::Slice) { fps.push_back(fp); });
+  std::sort(fps.begin(), fps.end());
+  for (const auto& fp : fps) {
+    unsigned char b[16];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(fp.hi >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i) b[8 + i] = static_cast<unsigned char>(fp.lo >> (56 - 8 * i));
+    EVP_DigestUpdate(ctx, b, 16);
   }
   db_->ReleaseSnapshot(snap);
   unsigned char md[EVP_MAX_MD_SIZE];

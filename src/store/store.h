@@ -7,7 +7,9 @@
 //          "job/<tenant>\0<goal_id>" -> backfill job (JSON)
 //   keys   SHA-256 hex of an API key -> ApiKey JSON
 //   goals  <tenant>\0<goal_id> -> conversion goal JSON (the public form)
-//   dedup  <tenant>\0<event_id> -> first position (partition 4 bytes BE, offset 8 BE)
+//   dedup  "f" + batch sequence (8 bytes BE) -> the fingerprints first seen in
+//          that batch (16 bytes each); "d" + partition (4 BE) + offset (8 BE)
+//          -> "" for each duplicate occurrence (what backfills skip)
 //   agg    <tenant>\0<goal_id>\0<hour 8 bytes BE> -> Cell (count, sum_micros) with an
 //          associative merge operator, so ingest never reads a cell.
 //
@@ -26,6 +28,7 @@
 
 #include "base/result.h"
 #include "model/conversion_goal.h"
+#include "projection/dedup.h"
 #include "projection/projection.h"
 
 namespace rocksdb {
@@ -58,9 +61,11 @@ class Batch {
   void put_goal(const model::ConversionGoal& goal);
   // Removes the definition and all its aggregate cells.
   void delete_goal(const std::string& tenant, const std::string& goal_id);
-  void put_dedup(std::string_view tenant, std::string_view event_id, Position pos);
-  // Same, with the key already built by dedup_key().
-  void put_dedup_key(std::string_view key, Position pos);
+  // Records the fingerprints first seen in one batch, under a sequence
+  // number that grows with every batch.
+  void put_fingerprints(uint64_t seq, const std::vector<projection::Fingerprint>& fps);
+  // Records that the event at `pos` is a duplicate.
+  void put_duplicate(Position pos);
   void merge_cell(const std::string& cell_key, const projection::Cell& delta);
   void put_job(const std::string& tenant, const std::string& goal_id, const json& job);
   void delete_job(const std::string& tenant, const std::string& goal_id);
@@ -98,21 +103,21 @@ class Store {
   std::optional<json> goal(const std::string& tenant, const std::string& goal_id) const;
   std::vector<json> goals(const std::string& tenant) const;  // in id order
   std::vector<model::ConversionGoal> all_goals() const;
-  std::optional<Position> dedup(std::string_view tenant, std::string_view event_id) const;
-  // Dedup key of an event: tenant \0 event_id.
-  static void dedup_key(std::string& out, std::string_view tenant, std::string_view event_id);
-  // For each dedup key, whether it is recorded (found[i] = 1). One batched
-  // MultiGet: the hot path's lookup, cheaper per key than dedup().
-  void dedup_contains(const std::vector<std::string_view>& keys, std::vector<char>& found) const;
+  // Loads every recorded fingerprint into `set`; returns the next batch
+  // sequence number.
+  uint64_t load_fingerprints(projection::FingerprintSet& set) const;
+  // True when the event at `pos` was recorded as a duplicate.
+  bool is_duplicate(Position pos) const;
   GoalTotals totals(const std::string& tenant, const std::string& goal_id) const;
   std::optional<json> job(const std::string& tenant, const std::string& goal_id) const;
   // All pending backfill jobs: (tenant, goal_id, job).
   std::vector<std::tuple<std::string, std::string, json>> jobs() const;
 
-  // SHA-256 over all projection state (keys, goals, dedup ids, agg) in key
-  // order, independent of RocksDB's file layout. Offsets, jobs and the
-  // positions stored in dedup records are excluded: they say how far
-  // processing went and where, not what it produced.
+  // SHA-256 over all projection state, independent of RocksDB's file layout:
+  // keys, goals and agg in key order, and the sorted set of seen
+  // fingerprints. Offsets, jobs, how fingerprints were batched and the
+  // positions of duplicates are excluded: they say how far processing went
+  // and where, not what it produced.
   std::string digest() const;
 
   rocksdb::DB* db() { return db_.get(); }

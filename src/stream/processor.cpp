@@ -38,39 +38,6 @@ struct Partial {
   uint64_t seq = 0;
 };
 
-// Bump allocator for the batch's dedup keys: string_views into it stay valid
-// until clear(), so the batch's sets and sort need no per-event allocation.
-class KeyArena {
- public:
-  std::string_view store(std::string_view tenant, std::string_view id) {
-    size_t need = tenant.size() + 1 + id.size();
-    if (chunks_.empty() || used_ + need > kChunk) {
-      if (next_ < chunks_.size() && need <= kChunk) {
-        ++next_;
-      } else {
-        chunks_.push_back(std::make_unique<char[]>(std::max(kChunk, need)));
-        next_ = chunks_.size();
-      }
-      used_ = 0;
-    }
-    char* p = chunks_[next_ - 1].get() + used_;
-    std::copy(tenant.begin(), tenant.end(), p);
-    p[tenant.size()] = '\0';
-    std::copy(id.begin(), id.end(), p + tenant.size() + 1);
-    used_ += need;
-    return {p, need};
-  }
-  void clear() {
-    next_ = chunks_.empty() ? 0 : 1;
-    used_ = 0;
-  }
-
- private:
-  static constexpr size_t kChunk = 1 << 20;
-  std::vector<std::unique_ptr<char[]>> chunks_;
-  size_t next_ = 0, used_ = 0;
-};
-
 }  // namespace
 
 struct Processor::Impl {
@@ -91,20 +58,13 @@ struct Processor::Impl {
   projection::GoalIndex index;
   projection::Aggregator agg;
   model::EventParser parser;
-  // Batch-scoped scratch of the ingest path, reused across batches.
-  std::vector<rd_kafka_message_t*> msgs;
-  std::vector<simdjson::dom::document> docs;
-  struct Item {
-    rd_kafka_message_t* m;
-    std::optional<model::Event> ev;
-    std::string_view key;
-  };
-  std::vector<Item> items;
-  KeyArena keys;
-  std::unordered_set<std::string_view> batch_seen, in_store;
-  std::vector<std::pair<std::string_view, store::Position>> new_dedup;
-  std::vector<std::string_view> lookup;
-  std::vector<char> found;
+  std::vector<rd_kafka_message_t*> msgs;  // the batch being built
+  // Dedup: every event seen, in memory; the batch's new fingerprints and
+  // duplicate positions go into its WriteBatch (see projection/dedup.h).
+  projection::FingerprintSet seen;
+  uint64_t fingerprint_seq = 0;
+  std::vector<projection::Fingerprint> new_fingerprints;
+  std::vector<store::Position> duplicates;
   // Active backfill jobs: tenant\0goal -> job record (its "generation" is the
   // offset of the command that created it). Kept here, not read back from
   // the store, because the latest record may still be in the batch being
@@ -112,9 +72,7 @@ struct Processor::Impl {
   std::unordered_map<std::string, json> active_jobs;
 
   // The writer thread writes one batch while the processor builds the next.
-  // At most one batch is in flight; the dedup keys it carries stay in
-  // inflight_seen (backed by inflight_keys) until it is durable, so the next
-  // batch sees them.
+  // At most one batch is in flight.
   struct Write {
     store::Batch batch;
     int64_t cmd_next = 0;
@@ -125,8 +83,6 @@ struct Processor::Impl {
     std::vector<int64_t> ev_next;
   };
   std::thread writer_thread;
-  std::unordered_set<std::string_view> inflight_seen;
-  KeyArena inflight_keys;
   std::atomic<bool> failed{false};
 
   std::thread loop_thread, backfill_thread;
@@ -164,60 +120,37 @@ struct Processor::Impl {
     if (!producer->produce_async(opts.kafka.deadletter(), key, value, h).ok()) metrics.kafka_errors++;
   }
 
-  // Validates, dedups and matches a run of event messages [begin, end) of
-  // `msgs`: parse all, look their dedup keys up in one MultiGet, then count
-  // in log order. The first occurrence wins: earlier in this batch
-  // (batch_seen), or already in the store.
-  void ingest_events(size_t begin, size_t end) {
-    size_t n = end - begin;
-    if (docs.size() < n) docs.resize(n);
-    items.clear();
-    lookup.clear();
-    uint64_t invalid = 0, duplicates = 0, matched = 0;
-    for (size_t k = 0; k < n; ++k) {
-      rd_kafka_message_t* m = msgs[begin + k];
-      std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
-      auto ev = parser.parse(bytes, docs[k]);
-      if (!ev.ok()) {
-        ++invalid;
-        deadletter(m, reason(ev.error()), ev.error().field);
-        continue;
-      }
-      auto key = keys.store(ev->tenant_id, ev->event_id);
-      if (!batch_seen.count(key) && !inflight_seen.count(key)) lookup.push_back(key);
-      items.push_back({m, std::move(ev).value(), key});
+  // Validates, dedups and matches one event message. The first occurrence
+  // of an event (tenant, event_id) in processing order counts; later ones
+  // are duplicates, recorded by position so that backfills skip them too.
+  void ingest_event(const rd_kafka_message_t* m, uint64_t& invalid, uint64_t& dups, uint64_t& matched) {
+    std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    auto ev = parser.parse(bytes);
+    if (!ev.ok()) {
+      ++invalid;
+      deadletter(m, reason(ev.error()), ev.error().field);
+      return;
     }
-    store.dedup_contains(lookup, found);
-    in_store.clear();
-    for (size_t i = 0; i < lookup.size(); ++i)
-      if (found[i]) in_store.insert(lookup[i]);
-    for (auto& item : items) {
-      if (in_store.count(item.key) || inflight_seen.count(item.key) || !batch_seen.insert(item.key).second) {
-        ++duplicates;
-        continue;
-      }
-      new_dedup.push_back({item.key, {item.m->partition, item.m->offset}});
-      const auto& ev = *item.ev;
-      for (const auto& goal : index.candidates(ev.tenant_id, ev.type)) {
-        if (goal->counts(ev)) {
-          agg.add(*goal, ev);
-          ++matched;
-        }
+    auto fp = projection::fingerprint(ev->tenant_id, ev->event_id);
+    if (!seen.insert(fp)) {
+      ++dups;
+      duplicates.push_back({m->partition, m->offset});
+      return;
+    }
+    new_fingerprints.push_back(fp);
+    for (const auto& goal : index.candidates(ev->tenant_id, ev->type)) {
+      if (goal->counts(*ev)) {
+        agg.add(*goal, *ev);
+        ++matched;
       }
     }
-    metrics.events_in += n;
-    metrics.events_valid += n - invalid;
-    metrics.events_deadlettered += invalid;
-    metrics.events_duplicate += duplicates;
-    metrics.events_matched += matched;
   }
 
-  // Dedup records go into the batch in key order: sorted inserts into the
-  // memtable's skip list are markedly cheaper than random ones.
   void flush_dedup(store::Batch& batch) {
-    std::sort(new_dedup.begin(), new_dedup.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& [key, pos] : new_dedup) batch.put_dedup_key(key, pos);
-    new_dedup.clear();
+    if (!new_fingerprints.empty()) batch.put_fingerprints(fingerprint_seq++, new_fingerprints);
+    for (auto pos : duplicates) batch.put_duplicate(pos);
+    new_fingerprints.clear();
+    duplicates.clear();
   }
 
   void flush_agg(store::Batch& batch) {
@@ -393,11 +326,6 @@ struct Processor::Impl {
       std::unique_lock lock(mu);
       writer_cv.wait(lock, [&] { return !writer_busy || failed.load(); });
       if (failed) return false;
-      // The previous batch is in the store now: its keys need no set.
-      std::swap(inflight_seen, batch_seen);
-      batch_seen.clear();
-      std::swap(inflight_keys, keys);
-      keys.clear();
       if (w.batch.count() == 0) {
         publish_locked(w);
       } else {
@@ -467,37 +395,29 @@ struct Processor::Impl {
         if ((msgs.size() & 1023) == 0 && Clock::now() - t0 > opts.batch_max_time) break;
       }
       size_t n = msgs.size();
-      // Runs of events are ingested together; a command applies between them,
-      // in log order, so events after it see its effect.
-      for (size_t i = 0; i < n;) {
-        rd_kafka_message_t* m = msgs[i];
+      uint64_t events = 0, invalid = 0, dups = 0, matched = 0;
+      for (rd_kafka_message_t* m : msgs) {
         if (m->err) {
           if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             metrics.kafka_errors++;
             log::warn(std::string("consumer: ") + rd_kafka_message_errstr(m));
           }
-          ++i;
         } else if (m->partition >= 0 && std::string_view(rd_kafka_topic_name(m->rkt)) == opts.kafka.commands()) {
           apply_command(m, batch);
           cmd_next = m->offset + 1;
           cmd_dirty = true;
-          ++i;
-        } else {
-          size_t j = i;
-          while (j < n && !msgs[j]->err && msgs[j]->partition < event_partitions &&
-                 std::string_view(rd_kafka_topic_name(msgs[j]->rkt)) != opts.kafka.commands()) {
-            ev_next[msgs[j]->partition] = msgs[j]->offset + 1;
-            ev_dirty[msgs[j]->partition] = true;
-            ++j;
-          }
-          if (j == i) {  // an event partition we do not know: skip it
-            ++i;
-            continue;
-          }
-          ingest_events(i, j);
-          i = j;
+        } else if (m->partition >= 0 && m->partition < event_partitions) {
+          ++events;
+          ingest_event(m, invalid, dups, matched);
+          ev_next[m->partition] = m->offset + 1;
+          ev_dirty[m->partition] = true;
         }
       }
+      metrics.events_in += events;
+      metrics.events_valid += events - invalid;
+      metrics.events_deadlettered += invalid;
+      metrics.events_duplicate += dups;
+      metrics.events_matched += matched;
       flush_dedup(batch);
       flush_agg(batch);
       maybe_resume_events(n == 0);
@@ -623,10 +543,8 @@ struct Processor::Impl {
         auto ev = local_parser.parse(bytes);
         if (ev.ok() && ev->tenant_id == tenant && ev->type == (*goal)->def.event_type &&
             (*goal)->counts(*ev)) {
-          // Count only the first occurrence, as live processing recorded it.
-          auto first = store.dedup(ev->tenant_id, ev->event_id);
-          if (first && first->partition == m->partition && first->offset == m->offset)
-            local_agg.add(**goal, *ev);
+          // Count only first occurrences: live processing recorded the rest.
+          if (!store.is_duplicate({m->partition, m->offset})) local_agg.add(**goal, *ev);
         }
         position[m->partition] = m->offset + 1;
         ++scanned;
@@ -723,6 +641,10 @@ Status Processor::start() {
     if (g.ok()) I.index.put(*g);
     else log::warn("stored goal " + def.id + " does not compile: " + g.error().message);
   }
+  auto t_fp = std::chrono::steady_clock::now();
+  I.fingerprint_seq = I.store.load_fingerprints(I.seen);
+  log::info("dedup: " + std::to_string(I.seen.size()) + " events seen before, loaded in " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t_fp).count()) + " ms");
   for (auto& [tenant, goal, job] : I.store.jobs())
     I.active_jobs[job_id(tenant, goal)] = job;
 

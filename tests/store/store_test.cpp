@@ -35,24 +35,37 @@ gs::model::ConversionGoal goal(const std::string& tenant, const std::string& id,
 
 }  // namespace
 
-TEST_CASE("dedup records the first position; offsets and goals round-trip") {
-  auto s = gs::store::Store::open(fresh_dir("dedup"));
+TEST_CASE("dedup fingerprints and duplicate positions survive a reopen; offsets and goals round-trip") {
+  auto dir = fresh_dir("dedup");
+  using gs::projection::fingerprint;
+  {
+    auto s = gs::store::Store::open(dir);
+    REQUIRE(s.ok());
+    CHECK((*s)->empty());
+    auto b = (*s)->batch();
+    b.put_fingerprints(0, {fingerprint("acme", "e1"), fingerprint("acme", "e2")});
+    b.put_fingerprints(1, {fingerprint("other", "e1")});
+    b.put_duplicate({3, 1234567890123LL});
+    REQUIRE((*s)->write(b).ok());
+  }
+  auto s = gs::store::Store::open(dir);
   REQUIRE(s.ok());
   auto& st = **s;
-  CHECK(st.empty());
+  gs::projection::FingerprintSet seen;
+  CHECK(st.load_fingerprints(seen) == 2);  // the next batch sequence
+  CHECK(seen.size() == 3);
+  CHECK(seen.contains(fingerprint("acme", "e1")));
+  CHECK(seen.contains(fingerprint("other", "e1")));  // dedup is per tenant
+  CHECK_FALSE(seen.contains(fingerprint("acme", "e3")));
+  CHECK(st.is_duplicate({3, 1234567890123LL}));
+  CHECK_FALSE(st.is_duplicate({3, 1234567890124LL}));
+  CHECK_FALSE(st.is_duplicate({2, 1234567890123LL}));
   auto b = st.batch();
-  b.put_dedup("acme", "e1", {3, 1234567890123LL});
   b.set_offset(gs::store::Source::events, 3, 99);
   b.set_offset(gs::store::Source::commands, 0, 7);
   b.put_goal(goal("acme", "cg_1", "form_submit"));
   REQUIRE(st.write(b).ok());
   CHECK_FALSE(st.empty());
-  auto p = st.dedup("acme", "e1");
-  REQUIRE(p);
-  CHECK(p->partition == 3);
-  CHECK(p->offset == 1234567890123LL);
-  CHECK_FALSE(st.dedup("other", "e1"));  // dedup is per tenant
-  CHECK_FALSE(st.dedup("acme", "e2"));
   CHECK(st.offsets(gs::store::Source::events) == std::map<int32_t, int64_t>{{3, 99}});
   CHECK(st.offsets(gs::store::Source::commands) == std::map<int32_t, int64_t>{{0, 7}});
   REQUIRE(st.goals("acme").size() == 1);
@@ -98,12 +111,20 @@ TEST_CASE("the digest depends on content, not on write order, batching or compac
     auto order = ops;
     if (reverse) std::reverse(order.begin(), order.end());
     auto b = (*s)->batch();
+    std::vector<gs::projection::Fingerprint> fps;
+    uint64_t seq = reverse ? 100 : 0;
     for (size_t i = 0; i < order.size(); ++i) {
       auto& [g, h, c] = order[i];
       b.merge_cell(cell_key("acme", g, h), c);
-      b.put_dedup("acme", "ev" + std::to_string(i % 3000), {0, int64_t(i % 3000)});
-      if ((i + 1) % batch_size == 0) REQUIRE((*s)->write(b).ok());
+      fps.push_back(gs::projection::fingerprint("acme", "ev" + std::to_string(i)));
+      if (i % 50 == 0) b.put_duplicate({0, int64_t(reverse ? i : order.size() - i)});  // positions are bookkeeping
+      if ((i + 1) % batch_size == 0) {
+        b.put_fingerprints(seq++, fps);
+        fps.clear();
+        REQUIRE((*s)->write(b).ok());
+      }
     }
+    b.put_fingerprints(seq++, fps);
     REQUIRE((*s)->write(b).ok());
     // Offsets are progress, not content: they must not change the digest.
     auto o = (*s)->batch();
@@ -172,4 +193,20 @@ TEST_CASE("a since window excludes earlier events") {
   auto at = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":"2025-03-01T00:00:00Z"})");
   REQUIRE(at.ok());
   CHECK((*c)->counts(*at));
+}
+
+TEST_CASE("the fingerprint set finds what was inserted, across growth") {
+  gs::projection::FingerprintSet set;
+  int fresh = 0;
+  for (int i = 0; i < 100000; ++i) fresh += set.insert(gs::projection::fingerprint("t", std::to_string(i)));
+  CHECK(fresh == 100000);
+  CHECK(set.size() == 100000);
+  int again = 0, absent = 0;
+  for (int i = 0; i < 100000; ++i) again += !set.insert(gs::projection::fingerprint("t", std::to_string(i)));
+  for (int i = 100000; i < 110000; ++i) absent += !set.contains(gs::projection::fingerprint("t", std::to_string(i)));
+  CHECK(again == 100000);
+  CHECK(absent == 10000);
+  CHECK(set.all().size() == 100000);
+  // The tenant boundary is part of the fingerprint.
+  CHECK(gs::projection::fingerprint("ab", "c") != gs::projection::fingerprint("a", "bc"));
 }
