@@ -30,9 +30,10 @@ std::optional<Error> check_string(const element* e, size_t min_len, size_t max_l
   if (!e) return std::nullopt;
   std::string_view s;
   if (e->get_string().get(s) != simdjson::SUCCESS) return err(std::string(path), "must be a string");
-  size_t n = code_points(s);
-  if (n < min_len) return err(std::string(path), "must not be empty");
-  if (n > max_len) return err(std::string(path), "must be at most " + std::to_string(max_len) + " characters");
+  // Code points <= bytes: count them only when the byte length is too long.
+  if (min_len > 0 && s.empty()) return err(std::string(path), "must not be empty");
+  if (s.size() > max_len && code_points(s) > max_len)
+    return err(std::string(path), "must be at most " + std::to_string(max_len) + " characters");
   out = s;
   return std::nullopt;
 }

@@ -47,10 +47,11 @@ const CompiledGoal* GoalIndex::find(std::string_view tenant, std::string_view id
 const std::vector<std::shared_ptr<const CompiledGoal>>& GoalIndex::candidates(
     std::string_view tenant, std::string_view type) const {
   static const std::vector<std::shared_ptr<const CompiledGoal>> none;
-  // Reuses one buffer: this is called once per event on the hot path.
-  scratch_.assign(tenant).push_back('\0');
-  scratch_.append(type);
-  auto it = by_type_.find(scratch_);
+  // One buffer per thread: this runs once per event on the hot path.
+  thread_local std::string scratch;
+  scratch.assign(tenant).push_back('\0');
+  scratch.append(type);
+  auto it = by_type_.find(scratch);
   return it == by_type_.end() ? none : it->second;
 }
 
@@ -81,14 +82,14 @@ std::string cell_prefix(std::string_view tenant, std::string_view goal_id) {
   return k;
 }
 
-void Aggregator::add(const CompiledGoal& goal, const model::Event& e) {
+void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double value) {
   scratch_.assign(goal.def.tenant_id).push_back('\0');
   scratch_.append(goal.def.id).push_back('\0');
-  append_be64(scratch_, hour_of(e.timestamp_ms));
+  append_be64(scratch_, hour_of(timestamp_ms));
   auto it = cells_.find(scratch_);
   if (it == cells_.end()) it = cells_.emplace(scratch_, Cell{}).first;
   it->second.count += 1;
-  it->second.sum_micros += to_micros(e.value);
+  it->second.sum_micros += to_micros(value);
 }
 
 }  // namespace gs::projection

@@ -28,7 +28,9 @@ struct CompiledGoal {
 Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def);
 
 // Definitions indexed by (tenant, eventType), so matching cost follows the
-// candidate goals of an event's tenant and type, not all goals.
+// candidate goals of an event's tenant and type, not all goals. put/remove
+// are for one thread; const methods may run on several threads at once while
+// no put/remove runs.
 class GoalIndex {
  public:
   void put(std::shared_ptr<const CompiledGoal> goal);  // replaces the same (tenant, id)
@@ -43,7 +45,6 @@ class GoalIndex {
   static std::string key(std::string_view a, std::string_view b);
   std::unordered_map<std::string, std::shared_ptr<const CompiledGoal>> by_id_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<const CompiledGoal>>> by_type_;
-  mutable std::string scratch_;
 };
 
 // One aggregate cell: count and value sum of one goal in one UTC hour of
@@ -61,7 +62,8 @@ int64_t hour_of(int64_t ts_ms);
 // operands, so no cell is read per event.
 class Aggregator {
  public:
-  void add(const CompiledGoal& goal, const model::Event& e);
+  void add(const CompiledGoal& goal, const model::Event& e) { add(goal, e.timestamp_ms, e.value); }
+  void add(const CompiledGoal& goal, int64_t timestamp_ms, double value);
   // Cell key bytes -> delta; key layout: tenant \0 goal_id \0 hour (8 bytes BE).
   const std::unordered_map<std::string, Cell>& cells() const { return cells_; }
   void clear() { cells_.clear(); }

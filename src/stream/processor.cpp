@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <future>
+
+#include <pthread.h>
 
 #include <rocksdb/perf_level.h>
 #include <set>
@@ -57,8 +60,28 @@ struct Processor::Impl {
 
   projection::GoalIndex index;
   projection::Aggregator agg;
-  model::EventParser parser;
   std::vector<rd_kafka_message_t*> msgs;  // the batch being built
+  // Event preparation (parse, validate, fingerprint, match) needs no shared
+  // mutable state, so a run of events is split in two halves prepared on two
+  // threads; dedup and aggregation then go through the results in log order.
+  struct Contribution {
+    const projection::CompiledGoal* goal;
+    int64_t timestamp_ms;
+    double value;
+  };
+  struct Prepared {
+    bool valid = false;
+    projection::Fingerprint fp;
+    uint32_t first = 0, count = 0;  // its range in Chunk::contributions
+  };
+  struct Chunk {
+    model::EventParser parser;
+    std::vector<Prepared> items;
+    std::vector<Contribution> contributions;
+    uint64_t invalid = 0;
+  };
+  Chunk chunks[2];
+  static constexpr size_t kParallelMin = 512;  // smaller runs are prepared inline
   // Dedup: every event seen, in memory; the batch's new fingerprints and
   // duplicate positions go into its WriteBatch (see projection/dedup.h).
   projection::FingerprintSet seen;
@@ -120,28 +143,62 @@ struct Processor::Impl {
     if (!producer->produce_async(opts.kafka.deadletter(), key, value, h).ok()) metrics.kafka_errors++;
   }
 
-  // Validates, dedups and matches one event message. The first occurrence
-  // of an event (tenant, event_id) in processing order counts; later ones
-  // are duplicates, recorded by position so that backfills skip them too.
-  void ingest_event(const rd_kafka_message_t* m, uint64_t& invalid, uint64_t& dups, uint64_t& matched) {
-    std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
-    auto ev = parser.parse(bytes);
-    if (!ev.ok()) {
-      ++invalid;
-      deadletter(m, reason(ev.error()), ev.error().field);
-      return;
+  // Parses, validates and matches msgs[begin, end) into `c`. Thread-safe
+  // with respect to other chunks: reads the goal index, writes only `c`
+  // (invalid events go to the deadletter producer, which is thread-safe).
+  void prepare(Chunk& c, size_t begin, size_t end) {
+    c.items.clear();
+    c.contributions.clear();
+    c.invalid = 0;
+    for (size_t k = begin; k < end; ++k) {
+      const rd_kafka_message_t* m = msgs[k];
+      std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+      auto ev = c.parser.parse(bytes);
+      if (!ev.ok()) {
+        ++c.invalid;
+        deadletter(m, reason(ev.error()), ev.error().field);
+        c.items.push_back({});
+        continue;
+      }
+      Prepared p{true, projection::fingerprint(ev->tenant_id, ev->event_id),
+                 static_cast<uint32_t>(c.contributions.size()), 0};
+      for (const auto& goal : index.candidates(ev->tenant_id, ev->type))
+        if (goal->counts(*ev)) c.contributions.push_back({goal.get(), ev->timestamp_ms, ev->value});
+      p.count = static_cast<uint32_t>(c.contributions.size()) - p.first;
+      c.items.push_back(p);
     }
-    auto fp = projection::fingerprint(ev->tenant_id, ev->event_id);
-    if (!seen.insert(fp)) {
-      ++dups;
-      duplicates.push_back({m->partition, m->offset});
-      return;
-    }
-    new_fingerprints.push_back(fp);
-    for (const auto& goal : index.candidates(ev->tenant_id, ev->type)) {
-      if (goal->counts(*ev)) {
-        agg.add(*goal, *ev);
-        ++matched;
+  }
+
+  // Ingests the run of event messages msgs[begin, end): prepares them (two
+  // threads for long runs), then dedups and aggregates in log order. The
+  // first occurrence of an event (tenant, event_id) counts; later ones are
+  // duplicates, recorded by position so that backfills skip them too.
+  void ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups, uint64_t& matched) {
+    size_t n = end - begin;
+    size_t mid = n >= kParallelMin ? begin + n / 2 : end;
+    std::future<void> second;
+    if (mid < end) second = std::async(std::launch::async, [&] { prepare(chunks[1], mid, end); });
+    prepare(chunks[0], begin, mid);
+    if (second.valid()) second.get();
+    for (int c = 0; c < (mid < end ? 2 : 1); ++c) {
+      Chunk& chunk = chunks[c];
+      size_t first_msg = c == 0 ? begin : mid;
+      invalid += chunk.invalid;
+      for (size_t i = 0; i < chunk.items.size(); ++i) {
+        const Prepared& p = chunk.items[i];
+        if (!p.valid) continue;
+        if (!seen.insert(p.fp)) {
+          ++dups;
+          const rd_kafka_message_t* m = msgs[first_msg + i];
+          duplicates.push_back({m->partition, m->offset});
+          continue;
+        }
+        new_fingerprints.push_back(p.fp);
+        for (uint32_t k = p.first; k < p.first + p.count; ++k) {
+          const Contribution& x = chunk.contributions[k];
+          agg.add(*x.goal, x.timestamp_ms, x.value);
+        }
+        matched += p.count;
       }
     }
   }
@@ -151,6 +208,18 @@ struct Processor::Impl {
     for (auto pos : duplicates) batch.put_duplicate(pos);
     new_fingerprints.clear();
     duplicates.clear();
+  }
+
+  // Whether `m` comes from the commands topic. Topic handles are stable per
+  // client, so the name is compared once per handle.
+  rd_kafka_topic_t* commands_rkt = nullptr;
+  rd_kafka_topic_t* events_rkt = nullptr;
+  bool is_command(const rd_kafka_message_t* m) {
+    if (m->rkt == commands_rkt) return true;
+    if (m->rkt == events_rkt) return false;
+    bool cmd = std::string_view(rd_kafka_topic_name(m->rkt)) == opts.kafka.commands();
+    (cmd ? commands_rkt : events_rkt) = m->rkt;
+    return cmd;
   }
 
   void flush_agg(store::Batch& batch) {
@@ -396,23 +465,33 @@ struct Processor::Impl {
       }
       size_t n = msgs.size();
       uint64_t events = 0, invalid = 0, dups = 0, matched = 0;
-      for (rd_kafka_message_t* m : msgs) {
+      size_t run_begin = 0;  // start of the pending run of event messages
+      auto flush_run = [&](size_t i) {
+        if (i > run_begin) ingest_run(run_begin, i, invalid, dups, matched);
+        run_begin = i + 1;
+      };
+      for (size_t i = 0; i < n; ++i) {
+        rd_kafka_message_t* m = msgs[i];
         if (m->err) {
+          flush_run(i);
           if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             metrics.kafka_errors++;
             log::warn(std::string("consumer: ") + rd_kafka_message_errstr(m));
           }
-        } else if (m->partition >= 0 && std::string_view(rd_kafka_topic_name(m->rkt)) == opts.kafka.commands()) {
+        } else if (is_command(m)) {
+          flush_run(i);
           apply_command(m, batch);
           cmd_next = m->offset + 1;
           cmd_dirty = true;
         } else if (m->partition >= 0 && m->partition < event_partitions) {
           ++events;
-          ingest_event(m, invalid, dups, matched);
           ev_next[m->partition] = m->offset + 1;
           ev_dirty[m->partition] = true;
+        } else {
+          flush_run(i);
         }
       }
+      flush_run(n);
       metrics.events_in += events;
       metrics.events_valid += events - invalid;
       metrics.events_deadlettered += invalid;
@@ -662,9 +741,19 @@ Status Processor::start() {
             std::to_string(I.event_partitions) + " event partitions, commands at offset " +
             std::to_string(I.cmd_next));
   I.update_lag();
-  I.writer_thread = std::thread([&I] { I.run_writer(); });
-  I.loop_thread = std::thread([&I] { I.run(); });
-  I.backfill_thread = std::thread([&I] { I.run_backfill(); });
+  // Named threads show up in top -H, perf and gdb.
+  I.writer_thread = std::thread([&I] {
+    pthread_setname_np(pthread_self(), "gs-writer");
+    I.run_writer();
+  });
+  I.loop_thread = std::thread([&I] {
+    pthread_setname_np(pthread_self(), "gs-processor");
+    I.run();
+  });
+  I.backfill_thread = std::thread([&I] {
+    pthread_setname_np(pthread_self(), "gs-backfill");
+    I.run_backfill();
+  });
   return {};
 }
 
