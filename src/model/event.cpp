@@ -39,9 +39,9 @@ std::optional<Error> check_string(const element* e, size_t min_len, size_t max_l
 }
 
 std::optional<Error> require_string(const element* e, size_t min_len, size_t max_len,
-                                    std::optional<std::string_view>& out, const char* key) {
+                                    std::optional<std::string_view>& out, std::string_view key) {
   if (auto er = check_string(e, min_len, max_len, out, key)) return er;
-  if (!out) return err(key, "is required");
+  if (!out) return err(std::string(key), "is required");
   return std::nullopt;
 }
 
@@ -55,7 +55,7 @@ bool all_of(std::string_view s, size_t min, size_t max, bool (*ok)(char)) {
 // The members the validator knows, found in one pass over the object.
 enum Member { kEventId, kTenantId, kType, kTimestamp, kSubjectId, kUrl, kProperties, kAgentId,
               kChannelId, kCallId, kGoalId, kNodeId, kGoalResults, kMemberCount };
-constexpr const char* kMemberNames[kMemberCount] = {
+constexpr std::string_view kMemberNames[kMemberCount] = {
     "event_id", "tenant_id", "type", "timestamp", "subject_id", "url", "properties",
     "agent_id", "channel_id", "call_id", "goal_id", "node_id", "goal_results"};
 
