@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
 
@@ -42,50 +43,32 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> extra;
 };
 
-[[noreturn]] void usage(int code) {
-  std::fprintf(code ? stderr : stdout,
-               "usage: bench_consume --topic TOPIC --events N [--brokers HOST:PORT] [--timeout SECONDS]\n"
-               "                     [--set librdkafka.key=value ...]\n"
-               "       bench_consume --delete-prefix PREFIX [--brokers HOST:PORT]\n"
-               "Reads TOPIC from the beginning (all partitions assigned, no group, no commits) until N\n"
-               "messages were read, touching each payload; prints progress on stderr and\n"
-               "'RESULT consumed=.. bytes=.. seconds=.. rate=.. total_seconds=.. cpu_seconds=..' on stdout\n"
-               "(seconds and rate from the first message received). Exits 1 on timeout (default 300 s).\n"
-               "--delete-prefix deletes every topic named PREFIX* and the consumer groups\n"
-               "PREFIXprocessor, PREFIXprocessor-private and PREFIXbackfill.\n");
-  std::exit(code);
-}
-
 Options parse_args(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_consume: %s needs a value\n", a.c_str());
-        usage(2);
-      }
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") usage(0);
-    else if (a == "--brokers") o.brokers = val();
-    else if (a == "--topic") o.topic = val();
-    else if (a == "--events") o.events = std::strtoull(val().c_str(), nullptr, 10);
-    else if (a == "--timeout") o.timeout_s = std::atoi(val().c_str());
-    else if (a == "--delete-prefix") o.delete_prefix = val();
-    else if (a == "--set") {
-      std::string kv = val();
+  CLI::App app{"bench_consume: reads TOPIC from the beginning (all partitions assigned, no group, no commits)\n"
+               "until N messages were read, touching each payload; prints progress on stderr and\n"
+               "'RESULT consumed=.. bytes=.. seconds=.. rate=.. total_seconds=.. cpu_seconds=..' on stdout\n"
+               "(seconds and rate from the first message received). Exits 1 on timeout.\n"
+               "--delete-prefix deletes every topic named PREFIX* and the consumer groups\n"
+               "PREFIXprocessor, PREFIXprocessor-private and PREFIXbackfill."};
+  std::vector<std::string> sets;
+  app.add_option("--topic", o.topic, "Topic to read");
+  app.add_option("--events", o.events, "Messages to read");
+  app.add_option("--brokers", o.brokers, "Kafka bootstrap servers")->capture_default_str();
+  app.add_option("--timeout", o.timeout_s, "Give up after this many seconds")->capture_default_str();
+  app.add_option("--set", sets, "Extra librdkafka setting key=value (repeatable)");
+  app.add_option("--delete-prefix", o.delete_prefix, "Delete the topics and groups under PREFIX instead");
+  try {
+    app.parse(argc, argv);
+    if (o.delete_prefix.empty() && (o.topic.empty() || o.events == 0))
+      throw CLI::ValidationError("--topic and --events are required");
+    for (auto& kv : sets) {
       auto eq = kv.find('=');
-      if (eq == std::string::npos) usage(2);
+      if (eq == std::string::npos) throw CLI::ValidationError("--set", "expects key=value, got " + kv);
       o.extra.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-    } else {
-      std::fprintf(stderr, "bench_consume: unknown argument %s\n", a.c_str());
-      usage(2);
     }
-  }
-  if (o.delete_prefix.empty() && (o.topic.empty() || o.events == 0)) {
-    std::fprintf(stderr, "bench_consume: --topic and --events are required\n");
-    usage(2);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   return o;
 }

@@ -20,7 +20,10 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
+
+#include "base/time.h"
 
 namespace {
 
@@ -52,75 +55,27 @@ struct Options {
   int timeout_s = 300;
 };
 
-[[noreturn]] void usage(int code) {
-  std::fprintf(code ? stderr : stdout,
-               "usage: bench_produce --topic TOPIC [--events N] [--tenants T] [--seed S]\n"
-               "                     [--dup-percent P] [--brokers HOST:PORT] [--timeout SECONDS]\n"
-               "Produces N deterministic synthetic events (~300 bytes, keyed tenant/subject) to TOPIC\n"
-               "as fast as possible (linger.ms=50, batch.size=1MB, lz4, acks=1).\n"
-               "Prints progress on stderr and 'RESULT produced=.. duplicates=.. bytes=.. seconds=.. rate=..'\n"
-               "on stdout. Defaults: --events 2000000 --tenants 20 --seed 42 --dup-percent 1\n"
-               "--brokers 127.0.0.1:9092 --timeout 300.\n");
-  std::exit(code);
-}
-
 Options parse_args(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_produce: %s needs a value\n", a.c_str());
-        usage(2);
-      }
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") usage(0);
-    else if (a == "--brokers") o.brokers = val();
-    else if (a == "--topic") o.topic = val();
-    else if (a == "--events") o.events = std::strtoull(val().c_str(), nullptr, 10);
-    else if (a == "--tenants") o.tenants = std::atoi(val().c_str());
-    else if (a == "--seed") o.seed = std::strtoull(val().c_str(), nullptr, 10);
-    else if (a == "--dup-percent") o.dup_percent = static_cast<uint32_t>(std::atoi(val().c_str()));
-    else if (a == "--timeout") o.timeout_s = std::atoi(val().c_str());
-    else {
-      std::fprintf(stderr, "bench_produce: unknown argument %s\n", a.c_str());
-      usage(2);
-    }
+  CLI::App app{"bench_produce: produces N deterministic synthetic events (~300 bytes, keyed tenant/subject)\n"
+               "to TOPIC as fast as possible (linger.ms=50, batch.size=1MB, lz4, acks=1). Prints progress on\n"
+               "stderr and 'RESULT produced=.. duplicates=.. bytes=.. seconds=.. rate=..' on stdout."};
+  app.add_option("--topic", o.topic, "Topic to write")->required();
+  app.add_option("--events", o.events, "Events to produce")->capture_default_str();
+  app.add_option("--tenants", o.tenants, "Tenants t01..tNN")->check(CLI::Range(1, 999))->capture_default_str();
+  app.add_option("--seed", o.seed, "Seed of the synthetic events")->capture_default_str();
+  app.add_option("--dup-percent", o.dup_percent, "Events re-sent as duplicates, in %")->check(CLI::Range(0, 50))->capture_default_str();
+  app.add_option("--brokers", o.brokers, "Kafka bootstrap servers")->capture_default_str();
+  app.add_option("--timeout", o.timeout_s, "Give up after this many seconds")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
-  if (o.topic.empty()) {
-    std::fprintf(stderr, "bench_produce: --topic is required\n");
-    usage(2);
-  }
-  if (o.tenants < 1 || o.tenants > 999 || o.dup_percent > 50) usage(2);
   return o;
 }
 
-// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-void civil(int64_t z, int& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<int>(yy + (m <= 2));
-}
-
-void append_rfc3339(std::string& out, int64_t ms) {
-  int64_t days = ms / 86400000, rem = ms % 86400000;
-  int y;
-  unsigned mo, d;
-  civil(days, y, mo, d);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, mo, d,
-                static_cast<int>(rem / 3600000), static_cast<int>(rem / 60000 % 60),
-                static_cast<int>(rem / 1000 % 60), static_cast<int>(rem % 1000));
-  out += buf;
-}
+void append_rfc3339(std::string& out, int64_t ms) { out += gs::time::format_rfc3339(ms); }
 
 // Vocabulary shared with the goals the driver defines (tools/bench/ingest).
 const char* kPlans[] = {"free", "free", "starter", "pro", "pro", "enterprise"};
