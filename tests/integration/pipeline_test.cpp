@@ -461,3 +461,41 @@ TEST_CASE("invalid commands on the commands topic are deadlettered and the pipel
   CHECK(fields.count("command nests deeper than 64 levels"));
   CHECK(d.serve.terminate() == 0);
 }
+
+TEST_CASE("(f2) kill -9 during a backfill: it resumes from its saved progress and counts exactly once") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  const int N = 300000;
+  int64_t want = 0;
+  std::vector<std::pair<std::string, std::string>> msgs;
+  msgs.reserve(N);
+  for (int i = 0; i < N; ++i) {
+    bool pro = i % 3 == 0;
+    if (pro) ++want;
+    msgs.push_back({"acme/u" + std::to_string(i % 500),
+                    it::event("b" + std::to_string(i), "acme", "purchase", ts(1 + i % 28), "",
+                              {{"plan", pro ? "pro" : "free"}, {"value", 1}})});
+  }
+  it::produce(d.events(), msgs);
+  REQUIRE(it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == N; }, 120000));
+
+  std::string id = create_goal(d.serve, key, {{"name", "Pro"}, {"eventType", "purchase"}, {"conditions", {{"plan", "pro"}}}})["id"];
+  // Kill once the backfill has handed over part of its work, not all of it.
+  json seen;
+  bool mid = it::eventually(
+      [&] {
+        seen = get_goal(d.serve, key, id);
+        auto& b = seen["backfill"];
+        return b["status"] == "complete" ||
+               (b.contains("scanned") && b["scanned"].get<int64_t>() > 0 && b["scanned"] < b["total"]);
+      },
+      60000);
+  REQUIRE(mid);
+  bool killed_mid_backfill = seen["backfill"]["status"] == "running";
+  d.serve.kill9();
+  d.serve.start();
+  auto g = wait_count(d.serve, key, id, want, 120000);
+  CHECK(g["count"] == want);
+  CHECK(g["value"].get<double>() == doctest::Approx(double(want)));
+  CHECK(killed_mid_backfill);
+}
