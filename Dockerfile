@@ -13,7 +13,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost1.81-dev \
-      doctest-dev libre2-dev libsimdjson-dev libcli11-dev libvalijson-dev libxxhash-dev libssl-dev \
+      doctest-dev libre2-dev libsimdjson-dev libcli11-dev libvalijson-dev libxxhash-dev libhowardhinnant-date-dev tzdata libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -32,7 +32,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 # CLI11, valijson and doctest are header-only); curl for the healthcheck.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      librdkafka1 librocksdb7.8 libre2-9 libsimdjson14 libssl3 \
+      librdkafka1 librocksdb7.8 libre2-9 libsimdjson14 libssl3 libdate-tz3 tzdata \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 
