@@ -9,7 +9,6 @@
 #include <rocksdb/perf_level.h>
 #include <set>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "base/log.h"
 #include "model/conversion_goal.h"

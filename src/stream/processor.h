@@ -14,8 +14,11 @@
 // job's progress in one batch. Every event is counted exactly once for every
 // goal, whatever the interleaving of the two logs.
 //
-// Threads: one processor thread (the only writer of the store) and one
-// backfill thread. Public methods are thread-safe.
+// Threads: the processor thread consumes, prepares runs of events (with a
+// short-lived helper thread for the second half of long runs), dedups and
+// aggregates in log order and builds each batch; the writer thread is the
+// only writer of the store, one batch in flight; the backfill thread runs
+// backfill jobs. Public methods are thread-safe.
 #pragma once
 
 #include <atomic>
