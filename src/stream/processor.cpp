@@ -176,14 +176,21 @@ struct Processor::Impl {
     size_t n = end - begin;
     size_t mid = n >= kParallelMin ? begin + n / 2 : end;
     std::future<void> second;
-    if (mid < end) second = std::async(std::launch::async, [&] { prepare(chunks[1], mid, end); });
+    if (mid < end)
+      second = std::async(std::launch::async, [&] {
+        pthread_setname_np(pthread_self(), "gs-prepare");
+        prepare(chunks[1], mid, end);
+      });
     prepare(chunks[0], begin, mid);
     if (second.valid()) second.get();
     for (int c = 0; c < (mid < end ? 2 : 1); ++c) {
       Chunk& chunk = chunks[c];
       size_t first_msg = c == 0 ? begin : mid;
       invalid += chunk.invalid;
+      constexpr size_t kAhead = 16;
+      for (size_t i = 0; i < std::min(kAhead, chunk.items.size()); ++i) seen.prefetch(chunk.items[i].fp);
       for (size_t i = 0; i < chunk.items.size(); ++i) {
+        if (i + kAhead < chunk.items.size()) seen.prefetch(chunk.items[i + kAhead].fp);
         const Prepared& p = chunk.items[i];
         if (!p.valid) continue;
         if (!seen.insert(p.fp)) {
