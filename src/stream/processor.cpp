@@ -60,6 +60,18 @@ struct Processor::Impl {
   projection::GoalIndex index;
   projection::Aggregator agg;
   std::vector<rd_kafka_message_t*> msgs;  // the batch being built
+
+  // The poller thread consumes while the processor thread processes: it
+  // hands over consumed batches in order, at most kPolledMax waiting.
+  struct Polled {
+    std::vector<rd_kafka_message_t*> msgs;
+    Clock::time_point t0;  // when its first message was consumed
+  };
+  static constexpr size_t kPolledMax = 2;
+  std::thread poller_thread;
+  std::mutex poll_mu;
+  std::condition_variable poll_cv;
+  std::deque<Polled> polled;  // guarded by poll_mu
   // Event preparation (parse, validate, fingerprint, match) needs no shared
   // mutable state, so a run of events is split in two halves prepared on two
   // threads; dedup and aggregation then go through the results in log order.
@@ -453,22 +465,59 @@ struct Processor::Impl {
     if (writer_thread.joinable()) writer_thread.join();
   }
 
+  void run_poller() {
+    while (!stopping && !failed) {
+      Polled b;
+      while (b.msgs.size() < opts.batch_max_messages && !stopping) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), b.msgs.empty() ? 100 : 0);
+        if (!m) break;
+        if (b.msgs.empty()) b.t0 = Clock::now();
+        b.msgs.push_back(m);
+        if ((b.msgs.size() & 1023) == 0 && Clock::now() - b.t0 > opts.batch_max_time) break;
+      }
+      if (b.msgs.empty()) continue;
+      std::unique_lock lock(poll_mu);
+      poll_cv.wait(lock, [&] { return polled.size() < kPolledMax || stopping || failed; });
+      if (stopping || failed) {
+        for (auto* m : b.msgs) rd_kafka_message_destroy(m);  // not processed: consumed again next start
+        break;
+      }
+      polled.push_back(std::move(b));
+      lock.unlock();
+      poll_cv.notify_all();
+    }
+  }
+
+  // Takes the next consumed batch into `msgs`, waiting up to 100 ms; returns
+  // when it first consumed message was consumed (now when none).
+  Clock::time_point next_polled() {
+    std::unique_lock lock(poll_mu);
+    poll_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !polled.empty() || stopping.load(); });
+    if (polled.empty()) return Clock::now();
+    Polled b = std::move(polled.front());
+    polled.pop_front();
+    lock.unlock();
+    poll_cv.notify_all();
+    msgs = std::move(b.msgs);
+    return b.t0;
+  }
+
+  void stop_poller() {
+    poll_cv.notify_all();
+    if (poller_thread.joinable()) poller_thread.join();
+    for (auto& b : polled)
+      for (auto* m : b.msgs) rd_kafka_message_destroy(m);
+    polled.clear();
+  }
+
   void run() {
     // RocksDB's per-call perf bookkeeping is measurable on the hot path.
     rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
     auto last_lag = Clock::now() - std::chrono::seconds(10);
-    if (cmd_next < start_cmd_end) pause_events(true);
     while (!stopping && !failed) {
       store::Batch batch = store.batch();
       msgs.clear();
-      Clock::time_point t0;
-      while (msgs.size() < opts.batch_max_messages) {
-        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer.get(), msgs.empty() ? 100 : 0);
-        if (!m) break;
-        if (msgs.empty()) t0 = Clock::now();
-        msgs.push_back(m);
-        if ((msgs.size() & 1023) == 0 && Clock::now() - t0 > opts.batch_max_time) break;
-      }
+      Clock::time_point t0 = next_polled();
       size_t n = msgs.size();
       uint64_t events = 0, invalid = 0, dups = 0, matched = 0;
       size_t run_begin = 0;  // start of the pending run of event messages
@@ -752,6 +801,11 @@ Status Processor::start() {
     pthread_setname_np(pthread_self(), "gs-writer");
     I.run_writer();
   });
+  if (I.cmd_next < I.start_cmd_end) I.pause_events(true);  // before the first poll
+  I.poller_thread = std::thread([&I] {
+    pthread_setname_np(pthread_self(), "gs-poller");
+    I.run_poller();
+  });
   I.loop_thread = std::thread([&I] {
     pthread_setname_np(pthread_self(), "gs-processor");
     I.run();
@@ -768,7 +822,9 @@ void Processor::stop() {
   if (I.stopping.exchange(true)) return;
   I.backfill_cv.notify_all();
   I.applied_cv.notify_all();
+  I.poll_cv.notify_all();
   if (I.loop_thread.joinable()) I.loop_thread.join();
+  I.stop_poller();
   I.stop_writer();
   {
     std::lock_guard lock(I.mu);
