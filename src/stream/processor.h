@@ -14,7 +14,8 @@
 // job's progress in one batch. Every event is counted exactly once for every
 // goal, whatever the interleaving of the two logs.
 //
-// Threads: the processor thread consumes, prepares runs of events (with a
+// Threads: the poller thread consumes batches and hands them over in order;
+// the processor thread prepares runs of events (with a
 // short-lived helper thread for the second half of long runs), dedups and
 // aggregates in log order and builds each batch; the writer thread is the
 // only writer of the store, one batch in flight; the backfill thread runs
