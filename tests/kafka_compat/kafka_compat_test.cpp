@@ -60,47 +60,21 @@ std::string value_of(int i) { return "value-" + std::to_string(i) + "-payload"; 
 
 // ------------------------------------------------------------------ RAII
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t *rk) const { rd_kafka_destroy(rk); }
+// One deleter for every librdkafka handle: calls its destroy function.
+template <auto Destroy>
+struct Deleter {
+  template <class T>
+  void operator()(T *p) const { Destroy(p); }
 };
-using Kafka = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t *q) const { rd_kafka_queue_destroy(q); }
-};
-using Queue = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
-
-struct EventDeleter {
-  void operator()(rd_kafka_event_t *e) const { rd_kafka_event_destroy(e); }
-};
-using Event = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
-
-struct PartListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t *l) const {
-    rd_kafka_topic_partition_list_destroy(l);
-  }
-};
-using PartList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartListDeleter>;
-
-struct MessageDeleter {
-  void operator()(rd_kafka_message_t *m) const { rd_kafka_message_destroy(m); }
-};
-using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
-
-struct MetadataDeleter {
-  void operator()(const rd_kafka_metadata_t *md) const { rd_kafka_metadata_destroy(md); }
-};
-using Metadata = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
-
-struct TopicDeleter {
-  void operator()(rd_kafka_topic_t *t) const { rd_kafka_topic_destroy(t); }
-};
-using Topic = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
-
-struct AdminOptionsDeleter {
-  void operator()(rd_kafka_AdminOptions_t *o) const { rd_kafka_AdminOptions_destroy(o); }
-};
-using AdminOptions = std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter>;
+using Kafka = std::unique_ptr<rd_kafka_t, Deleter<rd_kafka_destroy>>;
+using Queue = std::unique_ptr<rd_kafka_queue_t, Deleter<rd_kafka_queue_destroy>>;
+using Event = std::unique_ptr<rd_kafka_event_t, Deleter<rd_kafka_event_destroy>>;
+using PartList =
+    std::unique_ptr<rd_kafka_topic_partition_list_t, Deleter<rd_kafka_topic_partition_list_destroy>>;
+using Message = std::unique_ptr<rd_kafka_message_t, Deleter<rd_kafka_message_destroy>>;
+using Metadata = std::unique_ptr<const rd_kafka_metadata_t, Deleter<rd_kafka_metadata_destroy>>;
+using Topic = std::unique_ptr<rd_kafka_topic_t, Deleter<rd_kafka_topic_destroy>>;
+using AdminOptions = std::unique_ptr<rd_kafka_AdminOptions_t, Deleter<rd_kafka_AdminOptions_destroy>>;
 
 // Builds a client; any configuration error fails the test immediately.
 Kafka make_client(rd_kafka_type_t type,
