@@ -1,14 +1,14 @@
 #include "stream/processor.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <deque>
 #include <future>
-
-#include <pthread.h>
-
-#include <rocksdb/perf_level.h>
 #include <set>
 #include <unordered_map>
+
+#include <rocksdb/perf_level.h>
 
 #include "base/log.h"
 #include "model/conversion_goal.h"
@@ -54,7 +54,8 @@ struct Processor::Impl {
   int64_t cmd_next = 0;
   std::vector<bool> ev_dirty;
   bool cmd_dirty = false;
-  std::vector<int64_t> start_ends;  // events partitions..., then commands
+  // High watermarks when the processor started: readiness means reaching them.
+  std::vector<int64_t> start_ends;  // per events partition
   int64_t start_cmd_end = 0;
 
   projection::GoalIndex index;
@@ -556,15 +557,15 @@ struct Processor::Impl {
       flush_agg(batch);
       maybe_resume_events(n == 0);
       uint64_t seq = apply_partials(batch);
-      bool jobs_created = false;
+      bool applied_commands = false;  // one may have created a backfill job
       for (int p = 0; p < event_partitions; ++p)
         if (ev_dirty[p]) batch.set_offset(store::Source::events, p, ev_next[p]), ev_dirty[p] = false;
       if (cmd_dirty) {
         batch.set_offset(store::Source::commands, 0, cmd_next);
         cmd_dirty = false;
-        jobs_created = true;
+        applied_commands = true;
       }
-      Write w{std::move(batch), cmd_next, seq, jobs_created || seq, n > 0, t0, ev_next};
+      Write w{std::move(batch), cmd_next, seq, applied_commands || seq, n > 0, t0, ev_next};
       if (!hand_to_writer(std::move(w))) break;
       for (auto* m : msgs) rd_kafka_message_destroy(m);
       msgs.clear();
