@@ -189,11 +189,17 @@ struct Processor::Impl {
     size_t n = end - begin;
     size_t mid = n >= kParallelMin ? begin + n / 2 : end;
     std::future<void> second;
-    if (mid < end)
-      second = std::async(std::launch::async, [&] {
-        pthread_setname_np(pthread_self(), "gs-prepare");
-        prepare(chunks[1], mid, end);
-      });
+    if (mid < end) {
+      try {
+        second = std::async(std::launch::async, [&] {
+          pthread_setname_np(pthread_self(), "gs-prepare");
+          prepare(chunks[1], mid, end);
+        });
+      } catch (const std::system_error& e) {  // no thread to be had: prepare inline
+        log::warn(std::string("prepare thread: ") + e.what());
+        mid = end;
+      }
+    }
     prepare(chunks[0], begin, mid);
     if (second.valid()) second.get();
     for (int c = 0; c < (mid < end ? 2 : 1); ++c) {
