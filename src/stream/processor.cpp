@@ -265,7 +265,8 @@ struct Processor::Impl {
     flush_agg(batch);
     const auto& type = cmd->type;
     if (type == model::command_type::key_issued) {
-      auto hash = cmd->data.value("key_hash", "");
+      auto h = cmd->data.find("key_hash");
+      std::string hash = h != cmd->data.end() && h->is_string() ? h->get<std::string>() : "";
       auto key = model::api_key_from_json(cmd->data);
       if (hash.size() != 64 || !key.ok())
         return reject(key.ok() ? invalid("data.key_hash", "must be a SHA-256 hex digest") : key.error());
@@ -290,7 +291,8 @@ struct Processor::Impl {
         active_jobs[job_id(def->tenant_id, def->id)] = job;
       }
     } else if (type == model::command_type::conversion_goal_deleted) {
-      auto id = cmd->data.value("id", "");
+      auto i = cmd->data.find("id");
+      std::string id = i != cmd->data.end() && i->is_string() ? i->get<std::string>() : "";
       if (id.empty()) return reject(invalid("data.id", "is required"));
       remove_goal(cmd->tenant_id, id, batch);
     } else {

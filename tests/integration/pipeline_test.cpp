@@ -442,13 +442,17 @@ TEST_CASE("invalid commands on the commands topic are deadlettered and the pipel
       {"acme", R"({"command_id":"c2","type":"goal.exploded","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{}})"},
       {"acme", R"({"command_id":"c3","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"a":)" +
                    std::string(5000, '[') + std::string(5000, ']') + "}}"},
+      // Members of the wrong type must not take the processor down.
+      {"acme", R"({"command_id":"c4","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"key_hash":5,"key_id":"k","tenant_id":"acme","scopes":["goals:read"],"created_at":"2025-03-01T00:00:00Z"}})"},
+      {"acme", R"({"command_id":"c5","type":"conversion_goal.deleted","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"id":7}})"},
+      {"acme", R"({"command_id":"c6","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"key_hash":"x","scopes":"all"}})"},
   };
   it::produce(d.prefix + "commands", bad);
   // A valid write after them is applied (read your writes) and counts events.
   std::string id = create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
   it::produce(d.events(), {{"acme/u", it::event("e1", "acme", "form_submit", ts(1))}});
   CHECK(wait_count(d.serve, key, id, 1)["count"] == 1);
-  CHECK(d.serve.metric("goalstream_commands_rejected_total") == 4);
+  CHECK(d.serve.metric("goalstream_commands_rejected_total") == 7);
   auto dl = it::read_topic(d.prefix + "deadletter", bad.size());
   REQUIRE(dl.size() == bad.size());
   std::set<std::string> fields;
@@ -459,6 +463,8 @@ TEST_CASE("invalid commands on the commands topic are deadlettered and the pipel
   CHECK(fields.count("command is not valid JSON"));
   CHECK(fields.count("type: unknown command type goal.exploded"));
   CHECK(fields.count("command nests deeper than 64 levels"));
+  CHECK(fields.count("data.key_hash: must be a SHA-256 hex digest"));
+  CHECK(fields.count("data.id: is required"));
   CHECK(d.serve.terminate() == 0);
 }
 
