@@ -192,8 +192,8 @@ class Router {
     goal["value"] = static_cast<double>(totals.total.sum_micros) / 1e6;
     if (series) {
       std::map<int64_t, projection::Cell> days;
-      for (auto& [hour, cell] : totals.hours) {
-        auto& d = days[hour / 24];
+      for (auto& [bucket, cell] : totals.buckets) {
+        auto& d = days[bucket * projection::kBucketMs / time::kMsPerDay];
         d.count += cell.count;
         d.sum_micros += cell.sum_micros;
       }

@@ -142,15 +142,16 @@ bool holds(const Operator& o, const std::optional<element>& value) {
 // not an object. A literal key equal to the whole path wins, because event
 // producers often flatten ("plan.tier": "pro") and the definition author
 // cannot tell the two shapes apart.
-std::optional<element> resolve(const std::optional<element>& properties, const Condition& c) {
+std::optional<element> resolve(const std::optional<element>& properties, const std::string& path,
+                               const std::vector<std::string>& segments) {
   if (!properties || properties->type() != element_type::OBJECT) return std::nullopt;
   const auto object = properties->get_object().value_unsafe();
-  if (c.segments.size() > 1) {
-    auto literal = object.at_key(c.path);
+  if (segments.size() > 1) {
+    auto literal = object.at_key(path);
     if (!literal.error()) return literal.value_unsafe();
   }
   element cur = *properties;
-  for (const auto& segment : c.segments) {
+  for (const auto& segment : segments) {
     if (cur.type() != element_type::OBJECT) return std::nullopt;
     auto next = cur.get_object().value_unsafe().at_key(segment);
     if (next.error()) return std::nullopt;
@@ -326,7 +327,7 @@ bool Matcher::matches(const EventView& event) const {
   if (event.type != impl_->event_type) return false;
   if (!impl_->url_matches(event.url)) return false;
   for (const auto& c : impl_->conditions) {
-    const auto value = resolve(event.properties, c);
+    const auto value = resolve(event.properties, c.path, c.segments);
     for (const auto& o : c.ops)
       if (!holds(o, value)) return false;
   }
@@ -337,5 +338,26 @@ Matcher::Matcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Matcher::Matcher(Matcher&&) noexcept = default;
 Matcher& Matcher::operator=(Matcher&&) noexcept = default;
 Matcher::~Matcher() = default;
+
+Result<PropertyPath> PropertyPath::parse(const std::string& path, const std::string& field) {
+  if (path.empty()) return invalid(field, field + ": a property path must not be empty");
+  PropertyPath p;
+  p.path_ = path;
+  for (std::size_t start = 0;;) {
+    const auto dot = path.find('.', start);
+    p.segments_.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (p.segments_.back().empty())
+      return invalid(field, field + ": property path \"" + path + "\" has an empty segment");
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return p;
+}
+
+std::optional<double> PropertyPath::number(const std::optional<element>& properties) const {
+  auto v = resolve(properties, path_, segments_);
+  if (!v || !v->is_number()) return std::nullopt;
+  return v->get_double().value_unsafe();
+}
 
 }  // namespace gs::match

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
@@ -47,6 +48,22 @@ class Matcher {
   struct Impl;
   explicit Matcher(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// A property path ("plan.amount") resolved the way conditions resolve it: a
+// literal key equal to the whole path first, then nested objects. Immutable
+// and thread-safe once built; used by `sum` metrics.
+class PropertyPath {
+ public:
+  // Error (field `field`) for an empty path or an empty segment.
+  static Result<PropertyPath> parse(const std::string& path, const std::string& field = "property");
+  // The number found at the path, or nullopt when missing or not a number.
+  std::optional<double> number(const std::optional<simdjson::dom::element>& properties) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> segments_;
 };
 
 }  // namespace gs::match

@@ -1,5 +1,6 @@
 #include "projection/projection.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace gs::projection {
@@ -10,10 +11,34 @@ bool CompiledGoal::counts(const model::Event& e) const {
   return matcher.matches(view);
 }
 
-Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def) {
+bool valid_series(std::string_view series) {
+  return series.empty() || series == "unique" || (series.starts_with("sum:") && series.size() > 4);
+}
+
+std::string series_target(std::string_view goal_id, std::string_view series) {
+  std::string t(goal_id);
+  if (!series.empty()) t.append(1, '\x1f').append(series);
+  return t;
+}
+
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
+  auto sep = target.find('\x1f');
+  if (sep == std::string_view::npos) return {target, {}};
+  return {target.substr(0, sep), target.substr(sep + 1)};
+}
+
+Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def, const std::string& series) {
+  if (!valid_series(series)) return invalid("series", "unknown series " + series);
   auto m = match::Matcher::compile(def.event_type, def.url_pattern, def.conditions);
   if (!m.ok()) return m.error();
-  return std::make_shared<const CompiledGoal>(CompiledGoal{std::move(def), std::move(m).value()});
+  CompiledGoal g{std::move(def), std::move(m).value(), series, "", std::nullopt, series == "unique"};
+  g.target = series_target(g.def.id, series);
+  if (series.starts_with("sum:")) {
+    auto path = match::PropertyPath::parse(series.substr(4));
+    if (!path.ok()) return path.error();
+    g.sum_path = std::move(path).value();
+  }
+  return std::make_shared<const CompiledGoal>(std::move(g));
 }
 
 std::string GoalIndex::key(std::string_view a, std::string_view b) {
@@ -25,9 +50,9 @@ std::string GoalIndex::key(std::string_view a, std::string_view b) {
 }
 
 void GoalIndex::put(std::shared_ptr<const CompiledGoal> goal) {
-  remove(goal->def.tenant_id, goal->def.id);
+  remove(goal->def.tenant_id, goal->target);
   by_type_[key(goal->def.tenant_id, goal->def.event_type)].push_back(goal);
-  by_id_[key(goal->def.tenant_id, goal->def.id)] = std::move(goal);
+  by_id_[key(goal->def.tenant_id, goal->target)] = std::move(goal);
 }
 
 void GoalIndex::remove(std::string_view tenant, std::string_view id) {
@@ -62,7 +87,7 @@ int64_t to_micros(double value) {
   return std::llround(value * 1e6);
 }
 
-int64_t hour_of(int64_t ts_ms) { return ts_ms / 3'600'000; }  // ts_ms >= 0 (validated)
+int64_t bucket_of(int64_t ts_ms) { return ts_ms / kBucketMs; }  // ts_ms >= 0 (validated)
 
 void append_be64(std::string& out, int64_t v) {
   auto u = static_cast<uint64_t>(v);
@@ -82,14 +107,19 @@ std::string cell_prefix(std::string_view tenant, std::string_view goal_id) {
   return k;
 }
 
-void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double value) {
+void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double value, std::string_view subject) {
   scratch_.assign(goal.def.tenant_id).push_back('\0');
-  scratch_.append(goal.def.id).push_back('\0');
-  append_be64(scratch_, hour_of(timestamp_ms));
+  scratch_.append(goal.target).push_back('\0');
+  append_be64(scratch_, bucket_of(timestamp_ms));
   auto it = cells_.find(scratch_);
   if (it == cells_.end()) it = cells_.emplace(scratch_, Cell{}).first;
   it->second.count += 1;
   it->second.sum_micros += to_micros(value);
+  it->second.max_ts_ms = std::max(it->second.max_ts_ms, timestamp_ms);
+  if (goal.unique && !subject.empty()) {
+    scratch_.append(subject);
+    presence_.insert(scratch_);
+  }
 }
 
 }  // namespace gs::projection

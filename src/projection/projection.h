@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -17,15 +19,31 @@
 
 namespace gs::projection {
 
-// A conversion goal with its compiled matcher.
+// A conversion goal with its compiled matcher, and the series of cells it
+// feeds. The base series (series "") holds count and the sum of
+// properties.value per cell; a metric may ask for more series over the same
+// matches: "sum:<path>" (count and the sum of that property) or "unique"
+// (which subjects were seen in each cell). Each series has its own cell id,
+// `target`: the goal id, or goal id + '\x1f' + series.
 struct CompiledGoal {
   model::ConversionGoal def;
   match::Matcher matcher;
+  std::string series;
+  std::string target;
+  std::optional<match::PropertyPath> sum_path;  // sum:<path>
+  bool unique = false;
   bool counts(const model::Event& e) const;  // window (since) + matcher
+  // The amount this event adds to the series' sum.
+  double value_of(const model::Event& e) const { return sum_path ? sum_path->number(e.properties).value_or(0) : e.value; }
 };
 
-// Compiles a definition; the Error names the field (for the API's 422).
-Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def);
+// Compiles a definition for one of its series; the Error names the field
+// (for the API's 422).
+Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def, const std::string& series = "");
+bool valid_series(std::string_view series);
+// The cell id of a series of a goal, and back.
+std::string series_target(std::string_view goal_id, std::string_view series);
+std::pair<std::string_view, std::string_view> split_target(std::string_view target);
 
 // Definitions indexed by (tenant, eventType), so matching cost follows the
 // candidate goals of an event's tenant and type, not all goals. put/remove
@@ -33,9 +51,9 @@ Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def);
 // no put/remove runs.
 class GoalIndex {
  public:
-  void put(std::shared_ptr<const CompiledGoal> goal);  // replaces the same (tenant, id)
-  void remove(std::string_view tenant, std::string_view id);
-  const CompiledGoal* find(std::string_view tenant, std::string_view id) const;
+  void put(std::shared_ptr<const CompiledGoal> goal);  // replaces the same (tenant, target)
+  void remove(std::string_view tenant, std::string_view target);
+  const CompiledGoal* find(std::string_view tenant, std::string_view target) const;
   // The goals of `tenant` whose eventType is `type`; empty when none.
   const std::vector<std::shared_ptr<const CompiledGoal>>& candidates(std::string_view tenant,
                                                                      std::string_view type) const;
@@ -47,35 +65,50 @@ class GoalIndex {
   std::unordered_map<std::string, std::vector<std::shared_ptr<const CompiledGoal>>> by_type_;
 };
 
-// One aggregate cell: count and value sum of one goal in one UTC hour of
-// event time. Sums are fixed-point micro-units so that addition is exact and
-// order-independent (a rebuild must give the same bytes as live processing).
+// One aggregate cell: count and value sum of one series in one 15-minute
+// bucket of event time (every UTC offset in use is a multiple of 15 minutes,
+// so calendar windows in any time zone are whole buckets). Sums are
+// fixed-point micro-units so that addition is exact and order-independent (a
+// rebuild must give the same bytes as live processing). `max_ts_ms` is the
+// latest event time added within a batch: not stored, it tells which event
+// time caused a change.
 struct Cell {
   int64_t count = 0;
   int64_t sum_micros = 0;
+  int64_t max_ts_ms = 0;
 };
 
+inline constexpr int64_t kBucketMs = 900'000;
 int64_t to_micros(double value);
-int64_t hour_of(int64_t ts_ms);
+int64_t bucket_of(int64_t ts_ms);
 
 // Accumulates deltas within one batch; the store turns them into merge
 // operands, so no cell is read per event.
 class Aggregator {
  public:
-  void add(const CompiledGoal& goal, const model::Event& e) { add(goal, e.timestamp_ms, e.value); }
-  void add(const CompiledGoal& goal, int64_t timestamp_ms, double value);
-  // Cell key bytes -> delta; key layout: tenant \0 goal_id \0 hour (8 bytes BE).
+  void add(const CompiledGoal& goal, const model::Event& e) {
+    add(goal, e.timestamp_ms, goal.value_of(e), e.subject_id.value_or(std::string_view()));
+  }
+  // `subject` matters for unique series only (empty: not counted there).
+  void add(const CompiledGoal& goal, int64_t timestamp_ms, double value, std::string_view subject = {});
+  // Cell key bytes -> delta; key layout: tenant \0 target \0 bucket (8 bytes BE).
   const std::unordered_map<std::string, Cell>& cells() const { return cells_; }
-  void clear() { cells_.clear(); }
-  bool empty() const { return cells_.empty(); }
+  // Unique series: cell key + subject, one per (cell, subject) seen.
+  const std::unordered_set<std::string>& presence() const { return presence_; }
+  void clear() {
+    cells_.clear();
+    presence_.clear();
+  }
+  bool empty() const { return cells_.empty() && presence_.empty(); }
 
  private:
   std::unordered_map<std::string, Cell> cells_;
+  std::unordered_set<std::string> presence_;
   std::string scratch_;
 };
 
 // Cell key layout shared with the store.
-std::string cell_prefix(std::string_view tenant, std::string_view goal_id);
+std::string cell_prefix(std::string_view tenant, std::string_view target);
 void append_be64(std::string& out, int64_t v);
 int64_t read_be64(std::string_view bytes);
 

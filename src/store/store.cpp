@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
@@ -65,6 +66,12 @@ std::string job_key(const std::string& tenant, const std::string& goal_id) {
   return "job/" + two(tenant, goal_id);
 }
 
+std::string seq_key(const char* prefix, uint64_t seq) {
+  std::string k = prefix;
+  projection::append_be64(k, static_cast<int64_t>(seq));
+  return k;
+}
+
 std::string prefix_end(std::string p) {
   // Smallest key greater than every key with prefix p (p never ends in 0xff here).
   p.back() = static_cast<char>(p.back() + 1);
@@ -98,9 +105,40 @@ void Batch::put_goal(const model::ConversionGoal& goal) {
 
 void Batch::delete_goal(const std::string& tenant, const std::string& goal_id) {
   wb_->Delete(store_->goals_, two(tenant, goal_id));
-  auto p = projection::cell_prefix(tenant, goal_id);
-  wb_->DeleteRange(store_->agg_, p, prefix_end(p));
+  delete_series(tenant, goal_id);
 }
+
+void Batch::delete_series(const std::string& tenant, const std::string& target) {
+  auto p = projection::cell_prefix(tenant, target);
+  wb_->DeleteRange(store_->agg_, p, prefix_end(p));
+  wb_->DeleteRange(store_->uniq_, p, prefix_end(p));
+}
+
+void Batch::put_presence(const std::string& presence_key) { wb_->Put(store_->uniq_, presence_key, ""); }
+
+void Batch::put_metric(const model::Metric& m) {
+  wb_->Put(store_->growth_, "m/" + two(m.tenant_id, m.name), model::to_json(m).dump());
+}
+void Batch::delete_metric(const std::string& tenant, const std::string& name) {
+  wb_->Delete(store_->growth_, "m/" + two(tenant, name));
+}
+void Batch::put_growth_goal(const model::GrowthGoal& g) {
+  wb_->Put(store_->growth_, "g/" + two(g.tenant_id, g.id), model::to_json(g).dump());
+}
+void Batch::delete_growth_goal(const std::string& tenant, const std::string& id) {
+  wb_->Delete(store_->growth_, "g/" + two(tenant, id));
+}
+void Batch::put_timezone(const std::string& tenant, const std::string& tz) {
+  wb_->Put(store_->growth_, "tz/" + tenant, tz);
+}
+void Batch::put_status(const std::string& tenant, const std::string& goal_id, const std::string& status) {
+  wb_->Put(store_->meta_, "st/" + two(tenant, goal_id), status);
+}
+void Batch::delete_status(const std::string& tenant, const std::string& goal_id) {
+  wb_->Delete(store_->meta_, "st/" + two(tenant, goal_id));
+}
+void Batch::put_outbox(uint64_t seq, const json& change) { wb_->Put(store_->meta_, seq_key("out/", seq), change.dump()); }
+void Batch::delete_outbox(uint64_t seq) { wb_->Delete(store_->meta_, seq_key("out/", seq)); }
 
 namespace {
 void append_be32(std::string& out, uint32_t v) {
@@ -161,8 +199,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   agg.merge_operator = std::make_shared<CellAdd>();
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, plain}, {"meta", plain}, {"keys", plain},
-      {"goals", plain}, {"dedup", dedup}, {"agg", agg}};
+      {rocksdb::kDefaultColumnFamilyName, plain}, {"meta", plain}, {"keys", plain},  {"goals", plain},
+      {"dedup", dedup}, {"agg", agg}, {"uniq", plain}, {"growth", plain}};
   std::unique_ptr<Store> s(new Store());
   rocksdb::DB* raw = nullptr;
   auto st = read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw)
@@ -175,6 +213,19 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   s->goals_ = s->handles_[3];
   s->dedup_ = s->handles_[4];
   s->agg_ = s->handles_[5];
+  s->uniq_ = s->handles_[6];
+  s->growth_ = s->handles_[7];
+  std::string format;
+  bool has_format = s->db_->Get(rocksdb::ReadOptions(), s->meta_, "fmt", &format).ok();
+  if (!has_format && !s->empty()) format = "1";
+  if (!format.empty() && format != kFormat)
+    return Error{ErrorCode::conflict, "data-dir",
+                 "the store in " + dir + " has format " + format + "; this goalstream reads format " + kFormat +
+                     ": rebuild into a new --data-dir (goalstream rebuild) and serve from there"};
+  if (!has_format && !read_only) {
+    auto st2 = s->db_->Put(rocksdb::WriteOptions(), s->meta_, "fmt", kFormat);
+    if (!st2.ok()) return io_error(st2);
+  }
   return s;
 }
 
@@ -214,6 +265,7 @@ bool Store::empty() const {
   for (auto* h : handles_) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h));
     it->SeekToFirst();
+    if (h == meta_ && it->Valid() && it->key() == "fmt") it->Next();  // written at creation
     if (it->Valid()) return false;
   }
   return true;
@@ -290,12 +342,111 @@ GoalTotals Store::totals(const std::string& tenant, const std::string& goal_id) 
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), agg_));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     Cell c = decode_cell(it->value());
-    int64_t hour = projection::read_be64(it->key().ToStringView().substr(prefix.size()));
+    int64_t bucket = projection::read_be64(it->key().ToStringView().substr(prefix.size()));
     t.total.count += c.count;
     t.total.sum_micros += c.sum_micros;
-    t.hours.emplace_back(hour, c);
+    t.buckets.emplace_back(bucket, c);
   }
   return t;
+}
+
+Cell Store::cells(const std::string& tenant, const std::string& target, int64_t from_bucket,
+                  int64_t to_bucket) const {
+  Cell total;
+  if (to_bucket <= from_bucket) return total;
+  auto prefix = projection::cell_prefix(tenant, target);
+  std::string from = prefix, to = prefix;
+  projection::append_be64(from, std::max<int64_t>(from_bucket, 0));
+  projection::append_be64(to, to_bucket);
+  rocksdb::Slice upper(to);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, agg_));
+  for (it->Seek(from); it->Valid(); it->Next()) {
+    Cell c = decode_cell(it->value());
+    total.count += c.count;
+    total.sum_micros += c.sum_micros;
+  }
+  return total;
+}
+
+int64_t Store::unique_subjects(const std::string& tenant, const std::string& target, int64_t from_bucket,
+                               int64_t to_bucket) const {
+  if (to_bucket <= from_bucket) return 0;
+  auto prefix = projection::cell_prefix(tenant, target);
+  std::string from = prefix, to = prefix;
+  projection::append_be64(from, std::max<int64_t>(from_bucket, 0));
+  projection::append_be64(to, to_bucket);
+  rocksdb::Slice upper(to);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, uniq_));
+  std::unordered_set<std::string> subjects;
+  for (it->Seek(from); it->Valid(); it->Next())
+    subjects.emplace(it->key().ToStringView().substr(prefix.size() + 8));
+  return static_cast<int64_t>(subjects.size());
+}
+
+namespace {
+template <class T, class Parse>
+std::vector<T> scan_growth(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix, Parse parse) {
+  std::vector<T> out;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto key = it->key().ToStringView().substr(2);  // after "g/" or "m/"
+    std::string tenant(key.substr(0, key.find('\0')));
+    auto v = parse(json::parse(it->value().ToStringView(), nullptr, false), tenant);
+    if (v.ok()) out.push_back(std::move(v).value());
+  }
+  return out;
+}
+template <class T, class Parse>
+std::optional<T> get_growth(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& key,
+                            const std::string& tenant, Parse parse) {
+  std::string v;
+  if (!db->Get(rocksdb::ReadOptions(), cf, key, &v).ok()) return std::nullopt;
+  auto r = parse(json::parse(v, nullptr, false), tenant);
+  if (!r.ok()) return std::nullopt;
+  return std::move(r).value();
+}
+}  // namespace
+
+std::vector<model::Metric> Store::metrics(const std::string& tenant) const {
+  return scan_growth<model::Metric>(db_.get(), growth_, "m/" + tenant + '\0', model::metric_from_json);
+}
+std::optional<model::Metric> Store::metric(const std::string& tenant, const std::string& name) const {
+  return get_growth<model::Metric>(db_.get(), growth_, "m/" + two(tenant, name), tenant, model::metric_from_json);
+}
+std::vector<model::Metric> Store::all_metrics() const {
+  return scan_growth<model::Metric>(db_.get(), growth_, "m/", model::metric_from_json);
+}
+std::vector<model::GrowthGoal> Store::growth_goals(const std::string& tenant) const {
+  return scan_growth<model::GrowthGoal>(db_.get(), growth_, "g/" + tenant + '\0', model::growth_goal_from_json);
+}
+std::optional<model::GrowthGoal> Store::growth_goal(const std::string& tenant, const std::string& id) const {
+  return get_growth<model::GrowthGoal>(db_.get(), growth_, "g/" + two(tenant, id), tenant,
+                                       model::growth_goal_from_json);
+}
+std::vector<model::GrowthGoal> Store::all_growth_goals() const {
+  return scan_growth<model::GrowthGoal>(db_.get(), growth_, "g/", model::growth_goal_from_json);
+}
+std::string Store::timezone(const std::string& tenant) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions(), growth_, "tz/" + tenant, &v).ok()) return "UTC";
+  return v;
+}
+std::optional<std::string> Store::status(const std::string& tenant, const std::string& goal_id) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions(), meta_, "st/" + two(tenant, goal_id), &v).ok()) return std::nullopt;
+  return v;
+}
+std::vector<std::pair<uint64_t, json>> Store::outbox() const {
+  std::vector<std::pair<uint64_t, json>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+  for (it->Seek("out/"); it->Valid() && it->key().starts_with("out/"); it->Next())
+    out.emplace_back(static_cast<uint64_t>(projection::read_be64(it->key().ToStringView().substr(4))),
+                     json::parse(it->value().ToStringView(), nullptr, false));
+  return out;
 }
 
 std::optional<json> Store::job(const std::string& tenant, const std::string& goal_id) const {
@@ -329,7 +480,7 @@ std::string Store::digest() const {
   rocksdb::ReadOptions ro;
   const rocksdb::Snapshot* snap = db_->GetSnapshot();
   ro.snapshot = snap;
-  std::pair<const char*, rocksdb::ColumnFamilyHandle*> cfs[] = {{"keys", keys_}, {"goals", goals_}, {"agg", agg_}};
+  std::pair<const char*, rocksdb::ColumnFamilyHandle*> cfs[] = {{"keys", keys_}, {"goals", goals_}, {"agg", agg_}, {"uniq", uniq_}, {"growth", growth_}};
   for (auto [name, h] : cfs) {
     feed(name);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h));

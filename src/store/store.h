@@ -10,8 +10,17 @@
 //   dedup  "f" + batch sequence (8 bytes BE) -> the fingerprints first seen in
 //          that batch (16 bytes each); "d" + partition (4 BE) + offset (8 BE)
 //          -> "" for each duplicate occurrence (what backfills skip)
-//   agg    <tenant>\0<goal_id>\0<hour 8 bytes BE> -> Cell (count, sum_micros) with an
-//          associative merge operator, so ingest never reads a cell.
+//          "fmt" -> the store format (see kFormat); "st/<tenant>\0<goal>" -> last
+//          status published for a growth goal; "out/<seq 8 BE>" -> a change
+//          not yet confirmed on the changes topic (the outbox)
+//   agg    <tenant>\0<target>\0<bucket 8 bytes BE> -> Cell (count, sum_micros) with an
+//          associative merge operator, so ingest never reads a cell. A target is
+//          a conversion goal id, or id + '\x1f' + series for a metric's series
+//          (projection.h); a bucket is 15 minutes of event time.
+//   uniq   <tenant>\0<target>\0<bucket 8 BE><subject> -> "" : the subjects of
+//          a `unique` series seen in each bucket
+//   growth "g/<tenant>\0<id>" -> growth goal; "m/<tenant>\0<name>" -> metric;
+//          "tz/<tenant>" -> the tenant's IANA time zone
 //
 // Thread-safety: reads are safe from any thread. Writes go through write(),
 // which one thread (the processor) calls; a Batch is not thread-safe.
@@ -28,6 +37,7 @@
 
 #include "base/result.h"
 #include "model/conversion_goal.h"
+#include "model/growth.h"
 #include "projection/dedup.h"
 #include "projection/projection.h"
 
@@ -67,8 +77,21 @@ class Batch {
   // Records that the event at `pos` is a duplicate.
   void put_duplicate(Position pos);
   void merge_cell(const std::string& cell_key, const projection::Cell& delta);
-  void put_job(const std::string& tenant, const std::string& goal_id, const json& job);
-  void delete_job(const std::string& tenant, const std::string& goal_id);
+  void put_presence(const std::string& presence_key);
+  // Removes every cell and presence of one series target.
+  void delete_series(const std::string& tenant, const std::string& target);
+  void put_job(const std::string& tenant, const std::string& target, const json& job);
+  void delete_job(const std::string& tenant, const std::string& target);
+  void put_metric(const model::Metric& m);
+  void delete_metric(const std::string& tenant, const std::string& name);
+  void put_growth_goal(const model::GrowthGoal& g);
+  void delete_growth_goal(const std::string& tenant, const std::string& id);
+  void put_timezone(const std::string& tenant, const std::string& tz);
+  // Outbox and published-status bookkeeping of the changes topic.
+  void put_status(const std::string& tenant, const std::string& goal_id, const std::string& status);
+  void delete_status(const std::string& tenant, const std::string& goal_id);
+  void put_outbox(uint64_t seq, const json& change);
+  void delete_outbox(uint64_t seq);
   size_t count() const;
 
  private:
@@ -79,8 +102,11 @@ class Batch {
 
 struct GoalTotals {
   projection::Cell total;
-  std::vector<std::pair<int64_t, projection::Cell>> hours;  // hour since epoch -> cell
+  std::vector<std::pair<int64_t, projection::Cell>> buckets;  // 15-minute bucket since epoch -> cell
 };
+
+// Store format: 2 since cells became 15-minute buckets (1 had hours).
+inline constexpr const char* kFormat = "2";
 
 class Store {
  public:
@@ -109,13 +135,31 @@ class Store {
   // True when the event at `pos` was recorded as a duplicate.
   bool is_duplicate(Position pos) const;
   GoalTotals totals(const std::string& tenant, const std::string& goal_id) const;
+  // Sum of the cells of `target` in buckets [from, to).
+  projection::Cell cells(const std::string& tenant, const std::string& target, int64_t from_bucket,
+                         int64_t to_bucket) const;
+  // Distinct subjects of a unique series in buckets [from, to).
+  int64_t unique_subjects(const std::string& tenant, const std::string& target, int64_t from_bucket,
+                          int64_t to_bucket) const;
+
+  std::vector<model::Metric> metrics(const std::string& tenant) const;  // in name order
+  std::optional<model::Metric> metric(const std::string& tenant, const std::string& name) const;
+  std::vector<model::Metric> all_metrics() const;
+  std::vector<model::GrowthGoal> growth_goals(const std::string& tenant) const;  // in id order
+  std::optional<model::GrowthGoal> growth_goal(const std::string& tenant, const std::string& id) const;
+  std::vector<model::GrowthGoal> all_growth_goals() const;
+  // The tenant's time zone; "UTC" when never set.
+  std::string timezone(const std::string& tenant) const;
+  std::optional<std::string> status(const std::string& tenant, const std::string& goal_id) const;
+  std::vector<std::pair<uint64_t, json>> outbox() const;  // in sequence order
   std::optional<json> job(const std::string& tenant, const std::string& goal_id) const;
   // All pending backfill jobs: (tenant, goal_id, job).
   std::vector<std::tuple<std::string, std::string, json>> jobs() const;
 
   // SHA-256 over all projection state, independent of RocksDB's file layout:
-  // keys, goals and agg in key order, and the sorted set of seen
-  // fingerprints. Offsets, jobs, how fingerprints were batched and the
+  // keys, goals, agg, uniq and growth in key order, and the sorted set of seen
+  // fingerprints. Offsets, jobs, published statuses and the outbox
+  // (wall-clock output), how fingerprints were batched and the
   // positions of duplicates are excluded: they say how far processing went
   // and where, not what it produced.
   std::string digest() const;
@@ -131,6 +175,8 @@ class Store {
   rocksdb::ColumnFamilyHandle* goals_ = nullptr;
   rocksdb::ColumnFamilyHandle* dedup_ = nullptr;
   rocksdb::ColumnFamilyHandle* agg_ = nullptr;
+  rocksdb::ColumnFamilyHandle* uniq_ = nullptr;
+  rocksdb::ColumnFamilyHandle* growth_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool read_only_ = false;
 };

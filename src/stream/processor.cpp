@@ -7,12 +7,15 @@
 #include <future>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <rocksdb/perf_level.h>
 
 #include "base/log.h"
 #include "model/conversion_goal.h"
 #include "model/event.h"
+#include "model/growth.h"
+#include "projection/pacing.h"
 #include "projection/projection.h"
 
 namespace gs::stream {
@@ -35,6 +38,7 @@ struct Partial {
   std::string tenant, goal_id;
   int64_t generation = 0;
   std::unordered_map<std::string, projection::Cell> cells;
+  std::unordered_set<std::string> presence;
   std::map<int32_t, int64_t> progress;
   bool done = false;
   uint64_t seq = 0;
@@ -80,6 +84,7 @@ struct Processor::Impl {
     const projection::CompiledGoal* goal;
     int64_t timestamp_ms;
     double value;
+    uint32_t subject_at = 0, subject_len = 0;  // in Chunk::subjects; unique series only
   };
   struct Prepared {
     bool valid = false;
@@ -90,6 +95,7 @@ struct Processor::Impl {
     model::EventParser parser;
     std::vector<Prepared> items;
     std::vector<Contribution> contributions;
+    std::string subjects;
     uint64_t invalid = 0;
   };
   Chunk chunks[2];
@@ -116,6 +122,7 @@ struct Processor::Impl {
     bool timed = false;
     Clock::time_point t0;
     std::vector<int64_t> ev_next;
+    std::unordered_map<std::string, int64_t> touched;
   };
   std::thread writer_thread;
   std::atomic<bool> failed{false};
@@ -161,6 +168,7 @@ struct Processor::Impl {
   void prepare(Chunk& c, size_t begin, size_t end) {
     c.items.clear();
     c.contributions.clear();
+    c.subjects.clear();
     c.invalid = 0;
     for (size_t k = begin; k < end; ++k) {
       const rd_kafka_message_t* m = msgs[k];
@@ -174,8 +182,16 @@ struct Processor::Impl {
       }
       Prepared p{true, projection::fingerprint(ev->tenant_id, ev->event_id),
                  static_cast<uint32_t>(c.contributions.size()), 0};
-      for (const auto& goal : index.candidates(ev->tenant_id, ev->type))
-        if (goal->counts(*ev)) c.contributions.push_back({goal.get(), ev->timestamp_ms, ev->value});
+      for (const auto& goal : index.candidates(ev->tenant_id, ev->type)) {
+        if (!goal->counts(*ev)) continue;
+        Contribution x{goal.get(), ev->timestamp_ms, goal->value_of(*ev)};
+        if (goal->unique && ev->subject_id) {
+          x.subject_at = static_cast<uint32_t>(c.subjects.size());
+          x.subject_len = static_cast<uint32_t>(ev->subject_id->size());
+          c.subjects.append(*ev->subject_id);
+        }
+        c.contributions.push_back(x);
+      }
       p.count = static_cast<uint32_t>(c.contributions.size()) - p.first;
       c.items.push_back(p);
     }
@@ -221,7 +237,8 @@ struct Processor::Impl {
         new_fingerprints.push_back(p.fp);
         for (uint32_t k = p.first; k < p.first + p.count; ++k) {
           const Contribution& x = chunk.contributions[k];
-          agg.add(*x.goal, x.timestamp_ms, x.value);
+          agg.add(*x.goal, x.timestamp_ms, x.value,
+                  std::string_view(chunk.subjects).substr(x.subject_at, x.subject_len));
         }
         matched += p.count;
       }
@@ -247,9 +264,144 @@ struct Processor::Impl {
     return cmd;
   }
 
+  // What the batch being built changed, for ProcessorOptions::on_applied.
+  std::unordered_map<std::string, int64_t> touched;
+  void touch(const std::string& cell_key, int64_t ts) {
+    if (!opts.on_applied || cell_key.size() < 9) return;
+    auto& t = touched[cell_key.substr(0, cell_key.size() - 9)];
+    t = std::max(t, ts);
+  }
+
   void flush_agg(store::Batch& batch) {
-    for (const auto& [key, cell] : agg.cells()) batch.merge_cell(key, cell);
+    for (const auto& [key, cell] : agg.cells()) {
+      batch.merge_cell(key, cell);
+      touch(key, cell.max_ts_ms);
+    }
+    for (const auto& key : agg.presence()) batch.put_presence(key);
     agg.clear();
+  }
+
+  // ---- growth goals and metrics ------------------------------------------
+
+  // Growth goals and metrics as of the last applied command. Kept here, not
+  // read back from the store, because the latest state may still be in the
+  // batch being written.
+  std::unordered_map<std::string, model::GrowthGoal> growth_goals;  // tenant\0id
+  std::unordered_map<std::string, std::map<std::string, model::Metric>> metrics_by_tenant;
+  // Series kept because a metric asks for them: tenant\0target.
+  std::set<std::string> active_series;
+
+  // Starts a backfill job for `target` over the events processed so far.
+  void start_job(const std::string& tenant, const std::string& target, int64_t generation, store::Batch& batch) {
+    json snapshot = json::object();
+    for (int p = 0; p < event_partitions; ++p)
+      if (ev_next[p] > 0) snapshot[std::to_string(p)] = ev_next[p];
+    if (snapshot.empty()) return;
+    json job = {{"generation", generation}, {"snapshot", snapshot}, {"progress", json::object()}};
+    batch.put_job(tenant, target, job);
+    active_jobs[job_id(tenant, target)] = job;
+  }
+
+  void cancel_job(const std::string& tenant, const std::string& target, store::Batch& batch) {
+    auto jid = job_id(tenant, target);
+    if (active_jobs.erase(jid)) {
+      batch.delete_job(tenant, target);
+      std::lock_guard lock(mu);
+      cancelled.insert(jid);
+    }
+  }
+
+  void drop_series(const std::string& tenant, const std::string& target, store::Batch& batch) {
+    index.remove(tenant, target);
+    batch.delete_series(tenant, target);
+    cancel_job(tenant, target, batch);
+    active_series.erase(job_id(tenant, target));
+  }
+
+  // Brings the series of `tenant` in line with its metrics: a series a
+  // metric asks for is counted from now on and backfilled over the events
+  // before; a series no metric asks for any more is dropped. `reset_goal`:
+  // that conversion goal was (re)defined or deleted, so its series restart.
+  void sync_series(const std::string& tenant, int64_t offset, store::Batch& batch, const std::string& reset_goal = "") {
+    std::set<std::string> needed;
+    auto mt = metrics_by_tenant.find(tenant);
+    if (mt != metrics_by_tenant.end())
+      for (const auto& [name, m] : mt->second) {
+        auto series = model::series_of(m);
+        if (series && !series->empty() && index.find(tenant, m.conversion_goal))
+          needed.insert(projection::series_target(m.conversion_goal, *series));
+      }
+    std::string prefix = tenant + '\0';
+    for (auto it = active_series.lower_bound(prefix); it != active_series.end() && it->starts_with(prefix);) {
+      std::string target = it->substr(prefix.size());
+      ++it;
+      if (!needed.count(target) || (!reset_goal.empty() && projection::split_target(target).first == reset_goal))
+        drop_series(tenant, target, batch);
+    }
+    for (const auto& target : needed) {
+      if (active_series.count(job_id(tenant, target))) continue;
+      auto [goal_id, series] = projection::split_target(target);
+      const auto* base = index.find(tenant, goal_id);
+      auto compiled = projection::compile(base->def, std::string(series));
+      if (!compiled.ok()) {
+        log::warn("metric series " + std::string(series) + " of " + std::string(goal_id) + ": " + compiled.error().message);
+        continue;
+      }
+      index.put(*compiled);
+      active_series.insert(job_id(tenant, target));
+      start_job(tenant, target, offset, batch);
+    }
+  }
+
+  // Applies a growth-goal, metric or time-zone command; false when `type` is none of them.
+  bool apply_growth_command(const model::Command& cmd, int64_t offset, store::Batch& batch,
+                            const std::function<void(const Error&)>& reject) {
+    const auto& type = cmd.type;
+    const auto& tenant = cmd.tenant_id;
+    auto string_member = [&](const char* key) {
+      auto i = cmd.data.find(key);
+      return i != cmd.data.end() && i->is_string() ? i->get<std::string>() : std::string();
+    };
+    if (type == model::command_type::growth_goal_created) {
+      auto g = model::growth_goal_from_json(cmd.data, tenant);
+      if (!g.ok()) return reject(g.error()), true;
+      batch.put_growth_goal(*g);
+      growth_goals[job_id(tenant, g->id)] = std::move(g).value();
+    } else if (type == model::command_type::growth_goal_updated) {
+      auto patch = model::goal_patch_from_json(cmd.data);
+      if (!patch.ok()) return reject(patch.error()), true;
+      auto it = growth_goals.find(job_id(tenant, patch->id));
+      if (it == growth_goals.end()) return reject(invalid("data.id", "no goal " + patch->id)), true;
+      auto g = model::apply(it->second, *patch);
+      if (!g.ok()) return reject(g.error()), true;
+      batch.put_growth_goal(*g);
+      it->second = std::move(g).value();
+    } else if (type == model::command_type::growth_goal_deleted) {
+      auto id = string_member("id");
+      if (id.empty()) return reject(invalid("data.id", "is required")), true;
+      growth_goals.erase(job_id(tenant, id));
+      batch.delete_growth_goal(tenant, id);
+    } else if (type == model::command_type::metric_defined) {
+      auto m = model::metric_from_json(cmd.data, tenant);
+      if (!m.ok()) return reject(m.error()), true;
+      if (!projection::parse_window(m->window).ok()) return reject(invalid("data.window", "is not a window")), true;
+      batch.put_metric(*m);
+      metrics_by_tenant[tenant][m->name] = std::move(m).value();
+      sync_series(tenant, offset, batch);
+    } else if (type == model::command_type::metric_deleted) {
+      auto name = string_member("name");
+      if (name.empty()) return reject(invalid("data.name", "is required")), true;
+      metrics_by_tenant[tenant].erase(name);
+      batch.delete_metric(tenant, name);
+      sync_series(tenant, offset, batch);
+    } else if (type == model::command_type::timezone_set) {
+      auto tz = string_member("timezone");
+      if (!projection::valid_time_zone(tz)) return reject(invalid("data.timezone", "is not an IANA time zone")), true;
+      batch.put_timezone(tenant, tz);
+    } else {
+      return false;
+    }
+    return true;
   }
 
   void apply_command(const rd_kafka_message_t* m, store::Batch& batch) {
@@ -263,7 +415,16 @@ struct Processor::Impl {
     if (!cmd.ok()) return reject(cmd.error());
     // Cells aggregated so far must land before a command that may delete them.
     flush_agg(batch);
+    if (opts.on_applied) touched.emplace(cmd->tenant_id + '\0', 0);
     const auto& type = cmd->type;
+    bool rejected = false;
+    if (apply_growth_command(*cmd, m->offset, batch, [&](const Error& e) {
+          rejected = true;
+          reject(e);
+        })) {
+      if (!rejected) metrics.commands_applied++;
+      return;
+    }
     if (type == model::command_type::key_issued) {
       auto h = cmd->data.find("key_hash");
       std::string hash = h != cmd->data.end() && h->is_string() ? h->get<std::string>() : "";
@@ -281,20 +442,15 @@ struct Processor::Impl {
       index.put(*compiled);
       batch.put_goal(*def);
       // Events below the live positions were processed before this goal existed:
-      // a backfill job counts them.
-      json snapshot = json::object();
-      for (int p = 0; p < event_partitions; ++p)
-        if (ev_next[p] > 0) snapshot[std::to_string(p)] = ev_next[p];
-      if (!snapshot.empty()) {
-        json job = {{"generation", m->offset}, {"snapshot", snapshot}, {"progress", json::object()}};
-        batch.put_job(def->tenant_id, def->id, job);
-        active_jobs[job_id(def->tenant_id, def->id)] = job;
-      }
+      // a backfill job counts them (and one per series a metric asks for).
+      start_job(def->tenant_id, def->id, m->offset, batch);
+      sync_series(def->tenant_id, m->offset, batch, def->id);
     } else if (type == model::command_type::conversion_goal_deleted) {
       auto i = cmd->data.find("id");
       std::string id = i != cmd->data.end() && i->is_string() ? i->get<std::string>() : "";
       if (id.empty()) return reject(invalid("data.id", "is required"));
       remove_goal(cmd->tenant_id, id, batch);
+      sync_series(cmd->tenant_id, m->offset, batch, id);
     } else {
       return reject(invalid("type", "unknown command type " + type));
     }
@@ -304,12 +460,7 @@ struct Processor::Impl {
   void remove_goal(const std::string& tenant, const std::string& id, store::Batch& batch) {
     index.remove(tenant, id);
     batch.delete_goal(tenant, id);
-    auto jid = job_id(tenant, id);
-    if (active_jobs.erase(jid)) {
-      batch.delete_job(tenant, id);
-      std::lock_guard lock(mu);
-      cancelled.insert(jid);
-    }
+    cancel_job(tenant, id, batch);
   }
 
   // Applies the backfill results handed over so far (processor thread).
@@ -326,7 +477,11 @@ struct Processor::Impl {
       auto it = active_jobs.find(jid);
       if (it == active_jobs.end() || it->second.value("generation", int64_t{-1}) != p.generation)
         continue;  // deleted meanwhile
-      for (auto& [key, cell] : p.cells) batch.merge_cell(key, cell);
+      for (auto& [key, cell] : p.cells) {
+        batch.merge_cell(key, cell);
+        touch(key, cell.max_ts_ms);
+      }
+      for (auto& key : p.presence) batch.put_presence(key);
       if (p.done) {
         batch.delete_job(p.tenant, p.goal_id);
         active_jobs.erase(it);
@@ -458,6 +613,7 @@ struct Processor::Impl {
       lock.unlock();
       notify_all();
       metrics.batches++;
+      if (opts.on_applied && !w.touched.empty()) opts.on_applied(w.touched);
       if (w.timed) metrics.observe_batch_latency(std::chrono::duration<double>(Clock::now() - w.t0).count());
       commit_kafka(w.ev_next, w.cmd_next);
     }
@@ -573,7 +729,8 @@ struct Processor::Impl {
         cmd_dirty = false;
         applied_commands = true;
       }
-      Write w{std::move(batch), cmd_next, seq, applied_commands || seq, n > 0, t0, ev_next};
+      Write w{std::move(batch), cmd_next, seq, applied_commands || seq, n > 0, t0, ev_next, std::move(touched)};
+      touched.clear();
       if (!hand_to_writer(std::move(w))) break;
       for (auto* m : msgs) rd_kafka_message_destroy(m);
       msgs.clear();
@@ -604,11 +761,12 @@ struct Processor::Impl {
 
   void run_job(const std::string& tenant, const std::string& goal_id, const json& job) {
     auto jid = job_id(tenant, goal_id);
-    auto stored = store.goal(tenant, goal_id);
+    auto [base_id, series] = projection::split_target(goal_id);
+    auto stored = store.goal(tenant, std::string(base_id));
     if (!stored) return;
     auto def = model::conversion_goal_from_json(*stored, tenant);
     if (!def.ok()) return;
-    auto goal = projection::compile(std::move(def).value());
+    auto goal = projection::compile(std::move(def).value(), std::string(series));
     if (!goal.ok()) return;
     int64_t generation = job.value("generation", int64_t{0});
     std::map<int32_t, int64_t> snapshot, position;
@@ -649,7 +807,7 @@ struct Processor::Impl {
     size_t since_flush = 0;
     auto last_flush = Clock::now();
     auto flush = [&](bool done) {
-      Partial part{tenant, goal_id, generation, local_agg.cells(), position, done, 0};
+      Partial part{tenant, goal_id, generation, local_agg.cells(), local_agg.presence(), position, done, 0};
       local_agg.clear();
       since_flush = 0;
       last_flush = Clock::now();
@@ -790,6 +948,20 @@ Status Processor::start() {
             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t_fp).count()) + " ms");
   for (auto& [tenant, goal, job] : I.store.jobs())
     I.active_jobs[job_id(tenant, goal)] = job;
+  for (auto& g : I.store.all_growth_goals()) I.growth_goals[job_id(g.tenant_id, g.id)] = g;
+  for (auto& m : I.store.all_metrics()) I.metrics_by_tenant[m.tenant_id][m.name] = m;
+  // The series metrics ask for, as they were when the store was written.
+  for (auto& [tenant, metrics] : I.metrics_by_tenant)
+    for (auto& [name, m] : metrics) {
+      auto series = model::series_of(m);
+      if (!series || series->empty()) continue;
+      const auto* base = I.index.find(tenant, m.conversion_goal);
+      if (!base) continue;
+      auto g = projection::compile(base->def, *series);
+      if (!g.ok()) continue;
+      I.active_series.insert(job_id(tenant, (*g)->target));
+      I.index.put(*g);
+    }
 
   rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(I.event_partitions + 1);
   rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset =

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/metrics.h"
@@ -51,6 +52,11 @@ struct ProcessorOptions {
   // Produce invalid input to the deadletter topic. Off for rebuilds: the
   // live processor already did, and a replay must not repeat it.
   bool emit_deadletter = true;
+  // Called on the writer thread after each durable batch with what it
+  // changed: "<tenant>\0<target>" -> the latest event time added there, and
+  // "<tenant>\0" -> 0 when a command changed the tenant's definitions. Must
+  // not block for long.
+  std::function<void(const std::unordered_map<std::string, int64_t>&)> on_applied;
 };
 
 // Position report for progress display and readiness.

@@ -87,15 +87,15 @@ TEST_CASE("cells add exactly through the merge operator; deleting a goal removes
   auto t = st.totals("acme", "cg_1");
   CHECK(t.total.count == 1000);
   CHECK(t.total.sum_micros == 100'000'000);  // exactly 100.0: no floating-point drift
-  CHECK(t.hours.size() == 48);
-  CHECK(t.hours.front().first == 480000);
+  CHECK(t.buckets.size() == 48);
+  CHECK(t.buckets.front().first == 480000);
   CHECK(st.totals("acme", "cg_2").total.count == 2000);
   auto b = st.batch();
   b.put_goal(goal("acme", "cg_1", "x"));
   b.delete_goal("acme", "cg_1");
   REQUIRE(st.write(b).ok());
   CHECK(st.totals("acme", "cg_1").total.count == 0);
-  CHECK(st.totals("acme", "cg_1").hours.empty());
+  CHECK(st.totals("acme", "cg_1").buckets.empty());
   CHECK(st.totals("acme", "cg_2").total.count == 2000);
   CHECK_FALSE(st.goal("acme", "cg_1"));
 }

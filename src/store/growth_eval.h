@@ -1,0 +1,50 @@
+// Computes a growth goal's `current`, `expected`, `forecast` and `status`
+// (design §6) from the store at an instant. Read-only and thread-safe; the
+// API and the changes publisher both use it, so they always agree.
+//
+// Rules (docs/api.md, "Pacing"):
+// - The goal runs from local midnight of `start` (default: the day of
+//   createdAt) to the end of the `deadline` day, in the tenant's time zone.
+//   After the deadline it is evaluated at its last instant (the final value).
+// - `current` is the metric over its window containing that instant; a
+//   metric that is not defined (yet) reads 0, and so does a ratio with a zero
+//   denominator.
+// - Pacing compares `current` with target × elapsed / span over the metric's
+//   window (the goal's span for `span`), see projection::pace().
+// - A manual status (PATCH) wins over the computed one until cleared.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "model/growth.h"
+#include "projection/pacing.h"
+#include "store/store.h"
+
+namespace gs::store {
+
+struct GoalEvaluation {
+  double current = 0;
+  bool metric_defined = false;
+  projection::Pacing pacing;           // computed status, expected, forecast
+  std::string status;                  // the effective status: manual or computed
+  projection::Interval period;         // the window `current` covers
+};
+
+GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64_t now_ms,
+                        const projection::PacingThresholds& thresholds);
+
+// The value of metric `name` of `tenant` at `at_ms` for a goal spanning
+// [span_start_ms, end of deadline_date); nullopt when the metric is not defined.
+std::optional<double> metric_value(const Store& store, const std::string& tenant, const std::string& name,
+                                   int64_t at_ms, const std::string& tz, int64_t span_start_ms,
+                                   int64_t deadline_date, projection::Interval* period = nullptr,
+                                   int depth = 0);
+
+// The cell targets (conversion goal or series) whose changes can move metric
+// `name`, following ratios; used to tell which event time caused a change.
+std::vector<std::string> metric_targets(const Store& store, const std::string& tenant, const std::string& name,
+                                        int depth = 0);
+
+}  // namespace gs::store
