@@ -1,20 +1,34 @@
 #include "api/routes.h"
 
+#include <cmath>
 #include <map>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "base/json_depth.h"
 #include "base/time.h"
 #include "model/conversion_goal.h"
+#include "model/growth.h"
+#include "projection/pacing.h"
 #include "projection/projection.h"
+#include "store/growth_eval.h"
 
 namespace gs::api {
 namespace {
 
 using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
 
-Response json_response(const Request& req, http::status status, const json& body) {
+// Numbers as the reference writes them: 342, not 342.0; other values rounded
+// to 6 decimals so that float noise does not show.
+ojson number(double v) {
+  if (std::abs(v) < 1e15 && v == std::floor(v)) return static_cast<int64_t>(v);
+  return std::round(v * 1e6) / 1e6;
+}
+
+template <class J = json>
+Response json_response(const Request& req, http::status status, const J& body) {
   Response res{status, req.version()};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::server, "goalstream");
@@ -110,6 +124,15 @@ class Router {
       res.body() = ctx_.metrics.prometheus();
       res.prepare_payload();
       return res;
+    }
+    if (path == "/api/goals" || path.starts_with("/api/goals/")) return goals_route(req, target);
+    if (path == "/api/metrics" || path.starts_with("/api/metrics/")) return metrics_route(req, target);
+    if (path == "/api/settings") {
+      if (method == http::verb::get)
+        return with_key(req, model::kScopeRead, [&](auto& k) { return get_settings(req, k); });
+      if (method == http::verb::put || method == http::verb::patch)
+        return with_key(req, model::kScopeWrite, [&](auto& k) { return put_settings(req, k); });
+      return not_allowed(req, "GET, PUT, PATCH");
     }
     static const std::string base = "/api/conversion-goals";
     if (path == base) {
@@ -244,13 +267,245 @@ class Router {
     return std::nullopt;
   }
 
-  Response create(const Request& req, const model::ApiKey& key) {
+  // Parses a request body without throwing; a Response when it is not JSON.
+  static std::variant<json, Response> parse_body(const Request& req) {
     if (!json_depth_within(req.body()))
       return error_response(req, http::status::bad_request, "invalid_json",
                             "request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     auto body = json::parse(req.body(), nullptr, false);
     if (body.is_discarded())
       return error_response(req, http::status::bad_request, "invalid_json", "request body is not valid JSON");
+    return body;
+  }
+
+  static std::optional<std::string> query_id(const Target& target, const char* name) {
+    auto it = target.query.find(name);
+    if (it == target.query.end() || it->second.empty()) return std::nullopt;
+    return it->second;
+  }
+
+  // ---- growth goals (reference 000: /api/goals) ----------------------------
+
+  Response goals_route(const Request& req, const Target& target) {
+    auto method = req.method();
+    if (target.path == "/api/goals") {
+      if (method == http::verb::get)
+        return with_key(req, model::kScopeRead, [&](auto& k) { return list_goals(req, k); });
+      if (method == http::verb::post)
+        return with_key(req, model::kScopeWrite, [&](auto& k) { return create_goal(req, k); });
+      if (method == http::verb::patch)
+        return with_key(req, model::kScopeWrite, [&](auto& k) { return update_goal(req, k); });
+      if (method == http::verb::delete_)
+        return with_key(req, model::kScopeWrite, [&](auto& k) {
+          auto id = query_id(target, "id");
+          if (!id)
+            return error_response(req, http::status::unprocessable_entity, "validation_error",
+                                  "id: is required (query parameter)", "id");
+          return delete_goal(req, k, *id);
+        });
+      return not_allowed(req, "GET, POST, PATCH, DELETE");
+    }
+    std::string id = target.path.substr(std::string("/api/goals/").size());
+    if (id.find('/') != std::string::npos) return not_found(req);
+    if (method == http::verb::get)
+      return with_key(req, model::kScopeRead, [&](auto& k) -> Response {
+        auto g = ctx_.store.growth_goal(k.tenant_id, id);
+        if (!g) return goal_not_found(req, id);
+        return json_response(req, http::status::ok, goal_view(*g));
+      });
+    if (method == http::verb::delete_)
+      return with_key(req, model::kScopeWrite, [&](auto& k) { return delete_goal(req, k, id); });
+    return not_allowed(req, "GET, DELETE");
+  }
+
+  static Response goal_not_found(const Request& req, const std::string& id) {
+    return error_response(req, http::status::not_found, "not_found", "goal " + id + " not found");
+  }
+
+  // The API form of a goal: the reference's members in its order, then ours.
+  ojson goal_view(const model::GrowthGoal& g) {
+    auto e = store::evaluate(ctx_.store, g, time::now_ms(), ctx_.thresholds);
+    ojson j;
+    j["id"] = g.id;
+    j["metric"] = g.metric;
+    j["target"] = number(g.target);
+    j["current"] = number(e.current);
+    j["deadline"] = time::format_date(g.deadline_date);
+    j["status"] = e.status;
+    j["createdAt"] = time::format_rfc3339(g.created_at_ms);
+    if (g.description) j["description"] = *g.description;
+    if (g.unit) j["unit"] = *g.unit;
+    if (g.start_date) j["start"] = time::format_date(*g.start_date);
+    j["expected"] = number(e.pacing.expected);
+    j["forecast"] = e.pacing.forecast ? number(*e.pacing.forecast) : ojson(nullptr);
+    j["computedStatus"] = projection::to_string(e.pacing.status);
+    j["manualStatus"] = g.status_override ? ojson(*g.status_override) : ojson(nullptr);
+    j["metricDefined"] = e.metric_defined;
+    j["period"] = {{"start", time::format_rfc3339(e.period.start_ms)}, {"end", time::format_rfc3339(e.period.end_ms)}};
+    return j;
+  }
+
+  Response list_goals(const Request& req, const model::ApiKey& key) {
+    ojson out = ojson::array();
+    for (auto& g : ctx_.store.growth_goals(key.tenant_id)) out.push_back(goal_view(g));
+    return json_response(req, http::status::ok, out);
+  }
+
+  Response create_goal(const Request& req, const model::ApiKey& key) {
+    auto body = parse_body(req);
+    if (auto* r = std::get_if<Response>(&body)) return *r;
+    auto g = model::growth_goal_from_request(std::get<json>(body));
+    if (!g.ok()) return from_error(req, g.error());
+    g->tenant_id = key.tenant_id;
+    g->id = "goal_" + model::random_hex(8);
+    g->created_at_ms = time::now_ms();
+    model::Command cmd{"", model::command_type::growth_goal_created, key.tenant_id, 0, model::to_json(*g)};
+    if (auto err = write_command(req, std::move(cmd))) return *err;
+    auto stored = ctx_.store.growth_goal(key.tenant_id, g->id);
+    if (!stored) return error_response(req, http::status::internal_server_error, "internal", "goal vanished after write");
+    auto res = json_response(req, http::status::created, goal_view(*stored));
+    res.set(http::field::location, "/api/goals/" + g->id);
+    return res;
+  }
+
+  Response update_goal(const Request& req, const model::ApiKey& key) {
+    auto body = parse_body(req);
+    if (auto* r = std::get_if<Response>(&body)) return *r;
+    auto patch = model::goal_patch_from_request(std::get<json>(body));
+    if (!patch.ok()) return from_error(req, patch.error());
+    auto current = ctx_.store.growth_goal(key.tenant_id, patch->id);
+    if (!current) return goal_not_found(req, patch->id);
+    if (auto updated = model::apply(*current, *patch); !updated.ok()) return from_error(req, updated.error());
+    model::Command cmd{"", model::command_type::growth_goal_updated, key.tenant_id, 0, model::to_json(*patch)};
+    if (auto err = write_command(req, std::move(cmd))) return *err;
+    auto stored = ctx_.store.growth_goal(key.tenant_id, patch->id);
+    if (!stored) return goal_not_found(req, patch->id);  // deleted meanwhile
+    return json_response(req, http::status::ok, goal_view(*stored));
+  }
+
+  Response delete_goal(const Request& req, const model::ApiKey& key, const std::string& id) {
+    if (!ctx_.store.growth_goal(key.tenant_id, id)) return goal_not_found(req, id);
+    model::Command cmd{"", model::command_type::growth_goal_deleted, key.tenant_id, 0, {{"id", id}}};
+    if (auto err = write_command(req, std::move(cmd))) return *err;
+    return json_response(req, http::status::ok, json{{"id", id}, {"deleted", true}});
+  }
+
+  // ---- metrics (goalstream's own: /api/metrics) -----------------------------
+
+  Response metrics_route(const Request& req, const Target& target) {
+    auto method = req.method();
+    if (target.path == "/api/metrics") {
+      if (method == http::verb::get)
+        return with_key(req, model::kScopeRead, [&](auto& k) {
+          ojson out = ojson::array();
+          for (auto& m : ctx_.store.metrics(k.tenant_id)) out.push_back(metric_view(m));
+          return json_response(req, http::status::ok, out);
+        });
+      if (method == http::verb::post)
+        return with_key(req, model::kScopeWrite, [&](auto& k) { return create_metric(req, k); });
+      if (method == http::verb::delete_)
+        return with_key(req, model::kScopeWrite, [&](auto& k) {
+          auto name = query_id(target, "name");
+          if (!name)
+            return error_response(req, http::status::unprocessable_entity, "validation_error",
+                                  "name: is required (query parameter)", "name");
+          return delete_metric(req, k, *name);
+        });
+      return not_allowed(req, "GET, POST, DELETE");
+    }
+    std::string name = target.path.substr(std::string("/api/metrics/").size());
+    if (name.find('/') != std::string::npos) return not_found(req);
+    if (method == http::verb::get)
+      return with_key(req, model::kScopeRead, [&](auto& k) -> Response {
+        auto m = ctx_.store.metric(k.tenant_id, name);
+        if (!m) return metric_not_found(req, name);
+        return json_response(req, http::status::ok, metric_view(*m));
+      });
+    if (method == http::verb::delete_)
+      return with_key(req, model::kScopeWrite, [&](auto& k) { return delete_metric(req, k, name); });
+    return not_allowed(req, "GET, DELETE");
+  }
+
+  static Response metric_not_found(const Request& req, const std::string& name) {
+    return error_response(req, http::status::not_found, "not_found", "metric " + name + " not found");
+  }
+
+  // A metric with its value now. A `span` metric has no window of its own
+  // (each goal gives it one), so it shows no value here.
+  ojson metric_view(const model::Metric& m) {
+    ojson j = ojson::parse(model::to_json(m).dump());
+    if (m.window == "span") return j;
+    auto tz = ctx_.store.timezone(m.tenant_id);
+    projection::Interval period;
+    int64_t now = time::now_ms();
+    auto v = store::metric_value(ctx_.store, m.tenant_id, m.name, now, tz, now, 0, &period);
+    j["current"] = number(v.value_or(0));
+    j["period"] = {{"start", time::format_rfc3339(period.start_ms)}, {"end", time::format_rfc3339(period.end_ms)}};
+    return j;
+  }
+
+  Response create_metric(const Request& req, const model::ApiKey& key) {
+    auto body = parse_body(req);
+    if (auto* r = std::get_if<Response>(&body)) return *r;
+    auto m = model::metric_from_request(std::get<json>(body));
+    if (!m.ok()) return from_error(req, m.error());
+    if (auto w = projection::parse_window(m->window); !w.ok()) return from_error(req, w.error());
+    if (m->aggregation != "ratio" && !ctx_.store.goal(key.tenant_id, m->conversion_goal))
+      return error_response(req, http::status::unprocessable_entity, "validation_error",
+                            "conversionGoal: no conversion goal " + m->conversion_goal + " in this project",
+                            "conversionGoal");
+    if (m->aggregation == "sum") {
+      if (auto p = match::PropertyPath::parse(m->property); !p.ok()) return from_error(req, p.error());
+    }
+    if (ctx_.store.metric(key.tenant_id, m->name))
+      return error_response(req, http::status::conflict, "conflict",
+                            "metric " + m->name + " already exists; DELETE /api/metrics/" + m->name +
+                                " first to redefine it", "name");
+    m->tenant_id = key.tenant_id;
+    m->created_at_ms = time::now_ms();
+    model::Command cmd{"", model::command_type::metric_defined, key.tenant_id, 0, model::to_json(*m)};
+    if (auto err = write_command(req, std::move(cmd))) return *err;
+    auto stored = ctx_.store.metric(key.tenant_id, m->name);
+    if (!stored) return error_response(req, http::status::internal_server_error, "internal", "metric vanished after write");
+    auto res = json_response(req, http::status::created, metric_view(*stored));
+    res.set(http::field::location, "/api/metrics/" + m->name);
+    return res;
+  }
+
+  Response delete_metric(const Request& req, const model::ApiKey& key, const std::string& name) {
+    if (!ctx_.store.metric(key.tenant_id, name)) return metric_not_found(req, name);
+    model::Command cmd{"", model::command_type::metric_deleted, key.tenant_id, 0, {{"name", name}}};
+    if (auto err = write_command(req, std::move(cmd))) return *err;
+    return json_response(req, http::status::ok, json{{"name", name}, {"deleted", true}});
+  }
+
+  // ---- settings (the tenant's time zone) ------------------------------------
+
+  Response get_settings(const Request& req, const model::ApiKey& key) {
+    return json_response(req, http::status::ok, json{{"timezone", ctx_.store.timezone(key.tenant_id)}});
+  }
+
+  Response put_settings(const Request& req, const model::ApiKey& key) {
+    auto parsed = parse_body(req);
+    if (auto* r = std::get_if<Response>(&parsed)) return *r;
+    const json& body = std::get<json>(parsed);
+    if (!body.is_object()) return from_error(req, invalid("", "request body must be a JSON object"));
+    for (auto it = body.begin(); it != body.end(); ++it)
+      if (it.key() != "timezone") return from_error(req, invalid(it.key(), "unknown field; expected timezone"));
+    auto tz = body.find("timezone");
+    if (tz == body.end() || tz->is_null()) return from_error(req, invalid("timezone", "is required"));
+    if (!tz->is_string()) return from_error(req, invalid("timezone", "must be a string"));
+    if (!projection::valid_time_zone(tz->get<std::string>()))
+      return from_error(req, invalid("timezone", "must be an IANA time zone such as Europe/Berlin or UTC"));
+    model::Command cmd{"", model::command_type::timezone_set, key.tenant_id, 0, {{"timezone", *tz}}};
+    if (auto err = write_command(req, std::move(cmd))) return *err;
+    return get_settings(req, key);
+  }
+
+  Response create(const Request& req, const model::ApiKey& key) {
+    auto parsed = parse_body(req);
+    if (auto* r = std::get_if<Response>(&parsed)) return *r;
+    const json& body = std::get<json>(parsed);
     auto def = model::conversion_goal_from_request(body);
     if (!def.ok()) return from_error(req, def.error());
     def->tenant_id = key.tenant_id;

@@ -1,5 +1,5 @@
 // The route table of the HTTP API: health, readiness, metrics and the
-// conversion-goals API (reference 000). Every write is produced to the
+// growth goals and conversion goals API (reference 000), metrics and settings. Every write is produced to the
 // commands topic and answered only once the processor has applied it (read
 // your writes). Handlers are thread-safe; they run on the server's workers.
 #pragma once
@@ -8,6 +8,7 @@
 
 #include "api/server.h"
 #include "base/metrics.h"
+#include "projection/pacing.h"
 #include "store/store.h"
 #include "stream/kafka.h"
 #include "stream/processor.h"
@@ -21,6 +22,7 @@ struct ApiContext {
   stream::KafkaOptions kafka;
   Metrics& metrics;
   std::chrono::milliseconds write_timeout{15000};
+  projection::PacingThresholds thresholds;
 };
 
 // Returns the handler that dispatches (method, path) to the routes.

@@ -19,6 +19,7 @@
 #include "model/event.h"
 #include "store/store.h"
 #include "stream/kafka.h"
+#include "stream/changes.h"
 #include "stream/processor.h"
 
 namespace {
@@ -34,6 +35,7 @@ int fail(const Error& e) { return fail(e.field.empty() ? e.message : e.field + "
 
 struct Common {
   stream::KafkaOptions kafka;
+  projection::PacingThresholds thresholds;
   std::string topics_file;
   int replication_factor = 1;
 };
@@ -44,6 +46,14 @@ void add_common(CLI::App* cmd, Common& c) {
       ->capture_default_str();
   cmd->add_option("--topic-prefix", c.kafka.topic_prefix, "Prefix of every topic name (isolates deployments and tests on one broker)")
       ->envname("GOALSTREAM_TOPIC_PREFIX")
+      ->capture_default_str();
+}
+
+void add_thresholds(CLI::App* cmd, Common& c) {
+  cmd->add_option("--at-risk-from", c.thresholds.at_risk_from,
+                  "Pacing: a goal below its linear expectation is at_risk from this fraction of it, behind below")
+      ->envname("GOALSTREAM_AT_RISK_FROM")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
 }
 
@@ -100,12 +110,19 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
   auto producer = stream::Producer::create(c.kafka);
   if (!producer.ok()) return fail(producer.error());
   Metrics metrics;
+  stream::ChangesPublisher changes(**store, {c.kafka, c.thresholds}, metrics);
   stream::ProcessorOptions popts;
   popts.kafka = c.kafka;
   popts.group_id = c.kafka.topic_prefix + "processor";
+  popts.on_applied = [&changes](const auto& touched) { changes.notify(touched); };
   stream::Processor processor(**store, popts, metrics);
   if (auto st = processor.start(); !st.ok()) return fail(st.error());
+  if (auto st = changes.start(); !st.ok()) {
+    processor.stop();
+    return fail(st.error());
+  }
   api::ApiContext ctx{**store, processor, **producer, c.kafka, metrics};
+  ctx.thresholds = c.thresholds;
   api::Server server(*listen_opts, api::make_router(ctx));
   if (auto st = server.start(); !st.ok()) {
     processor.stop();
@@ -122,12 +139,14 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
       log::error("processor failed: " + processor.fatal_error());
       server.stop();
       processor.stop();
+      changes.stop();
       return 1;
     }
   }
   log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
   server.stop();
   processor.stop();
+  changes.stop();
   (*producer)->flush(10000);
   log::info("stopped cleanly");
   return 0;
@@ -218,6 +237,9 @@ int run_rebuild(Common& c, const std::string& data_dir) {
     if (reached && (*store)->jobs().empty()) break;
   }
   processor.stop();
+  // The live store announced these statuses already; record them unannounced.
+  auto seeded = stream::ChangesPublisher::seed(**store, c.thresholds, time::now_ms());
+  if (!seeded.ok()) return fail(seeded.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr, "rebuild caught up in %s: %llu events (%llu invalid, skipped; %llu duplicates), %llu commands\n",
                fmt_duration(secs).c_str(), static_cast<unsigned long long>(metrics.events_in.load()),
@@ -253,6 +275,7 @@ int main(int argc, char** argv) {
   add_topics_file(serve, c);
   serve->add_option("--data-dir", data_dir, "RocksDB directory of the projections")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
   serve->add_option("--listen", listen, "HTTP address host:port")->envname("GOALSTREAM_LISTEN")->capture_default_str();
+  add_thresholds(serve, c);
   serve->add_option("--http-workers", workers, "Threads that run request handlers")->envname("GOALSTREAM_HTTP_WORKERS")->capture_default_str();
 
   auto* keys = app.add_subcommand("keys", "Manage API keys");
@@ -267,6 +290,7 @@ int main(int argc, char** argv) {
   auto* rebuild = app.add_subcommand("rebuild", "Replay both input topics from the beginning into an empty store; prints the digest when caught up");
   std::string rebuild_dir;
   add_common(rebuild, c);
+  add_thresholds(rebuild, c);
   rebuild->add_option("--data-dir", rebuild_dir, "New, empty RocksDB directory")->envname("GOALSTREAM_REBUILD_DIR")->required();
 
   auto* digest = app.add_subcommand("digest", "Print one SHA-256 digest of all projection state (independent of RocksDB's file layout)");

@@ -24,6 +24,7 @@ std::string Metrics::prometheus() const {
   counter("goalstream_batches_total", "Batches committed to the store.", batches);
   counter("goalstream_backfill_events_scanned_total", "Events read by backfill jobs.", backfill_events_scanned);
   counter("goalstream_backfill_jobs_completed_total", "Backfill jobs completed.", backfill_jobs_completed);
+  counter("goalstream_changes_total", "Goal status transitions queued for the changes topic.", changes_published);
   counter("goalstream_kafka_errors_total", "Errors reported by librdkafka.", kafka_errors);
   counter("goalstream_http_requests_total", "HTTP requests served.", http_requests);
   gauge("goalstream_events_lag", "Messages on the events topic not yet processed (sum over partitions).", events_lag);

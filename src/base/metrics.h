@@ -20,6 +20,7 @@ struct Metrics {
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> backfill_events_scanned{0};
   std::atomic<uint64_t> backfill_jobs_completed{0};
+  std::atomic<uint64_t> changes_published{0};
   std::atomic<uint64_t> kafka_errors{0};
   std::atomic<uint64_t> http_requests{0};
   std::atomic<int64_t> events_lag{0};     // sum over partitions: high watermark - position

@@ -138,6 +138,7 @@ void Batch::delete_status(const std::string& tenant, const std::string& goal_id)
   wb_->Delete(store_->meta_, "st/" + two(tenant, goal_id));
 }
 void Batch::put_outbox(uint64_t seq, const json& change) { wb_->Put(store_->meta_, seq_key("out/", seq), change.dump()); }
+void Batch::put_meta(const std::string& key, const std::string& value) { wb_->Put(store_->meta_, "x/" + key, value); }
 void Batch::delete_outbox(uint64_t seq) { wb_->Delete(store_->meta_, seq_key("out/", seq)); }
 
 namespace {
@@ -223,7 +224,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
                  "the store in " + dir + " has format " + format + "; this goalstream reads format " + kFormat +
                      ": rebuild into a new --data-dir (goalstream rebuild) and serve from there"};
   if (!has_format && !read_only) {
-    auto st2 = s->db_->Put(rocksdb::WriteOptions(), s->meta_, "fmt", kFormat);
+    rocksdb::WriteBatch wb;
+    wb.Put(s->meta_, "fmt", kFormat);
+    wb.Put(s->meta_, "x/instance", model::random_hex(8));
+    auto st2 = s->db_->Write(rocksdb::WriteOptions(), &wb);
     if (!st2.ok()) return io_error(st2);
   }
   return s;
@@ -265,7 +269,9 @@ bool Store::empty() const {
   for (auto* h : handles_) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h));
     it->SeekToFirst();
-    if (h == meta_ && it->Valid() && it->key() == "fmt") it->Next();  // written at creation
+    // Written at creation: the format and the instance id.
+    if (h == meta_ && it->Valid() && it->key() == "fmt") it->Next();
+    if (h == meta_ && it->Valid() && it->key() == "x/instance") it->Next();
     if (it->Valid()) return false;
   }
   return true;
@@ -440,6 +446,14 @@ std::optional<std::string> Store::status(const std::string& tenant, const std::s
   if (!db_->Get(rocksdb::ReadOptions(), meta_, "st/" + two(tenant, goal_id), &v).ok()) return std::nullopt;
   return v;
 }
+std::optional<std::string> Store::meta(const std::string& key) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions(), meta_, "x/" + key, &v).ok()) return std::nullopt;
+  return v;
+}
+
+std::string Store::instance_id() const { return meta("instance").value_or("unknown"); }
+
 std::vector<std::pair<uint64_t, json>> Store::outbox() const {
   std::vector<std::pair<uint64_t, json>> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));

@@ -91,6 +91,8 @@ class Batch {
   void put_status(const std::string& tenant, const std::string& goal_id, const std::string& status);
   void delete_status(const std::string& tenant, const std::string& goal_id);
   void put_outbox(uint64_t seq, const json& change);
+  // Bookkeeping values in meta that are not projection state ("out_next").
+  void put_meta(const std::string& key, const std::string& value);
   void delete_outbox(uint64_t seq);
   size_t count() const;
 
@@ -152,6 +154,10 @@ class Store {
   std::string timezone(const std::string& tenant) const;
   std::optional<std::string> status(const std::string& tenant, const std::string& goal_id) const;
   std::vector<std::pair<uint64_t, json>> outbox() const;  // in sequence order
+  std::optional<std::string> meta(const std::string& key) const;
+  // A random id given to the store when it was created: tells apart the
+  // changes published from different stores (a rebuilt store starts anew).
+  std::string instance_id() const;
   std::optional<json> job(const std::string& tenant, const std::string& goal_id) const;
   // All pending backfill jobs: (tenant, goal_id, job).
   std::vector<std::tuple<std::string, std::string, json>> jobs() const;

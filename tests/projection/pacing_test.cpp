@@ -159,3 +159,65 @@ TEST_CASE("ratios: a percent, undefined with a zero denominator") {
   CHECK_FALSE(ratio_percent(5, 0).has_value());
   CHECK_FALSE(ratio_percent(0, 0).has_value());
 }
+
+TEST_CASE("month and quarter windows at their boundaries, in UTC and in other zones") {
+  struct Case {
+    const char* name;
+    WindowKind kind;
+    const char* now;
+    const char* tz;
+    const char *start, *end;
+  };
+  std::vector<Case> cases = {
+      {"last millisecond of January", WindowKind::month, "2025-01-31T23:59:59.999Z", "UTC", "2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z"},
+      {"February 1st, a common year: 28 days", WindowKind::month, "2025-02-01T00:00:00Z", "UTC", "2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z"},
+      {"February 1st, a leap year: 29 days", WindowKind::month, "2024-02-01T00:00:00Z", "UTC", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"},
+      {"February 28th of a leap year is not the end", WindowKind::month, "2024-02-28T23:59:59Z", "UTC", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"},
+      {"March 1st after a leap day", WindowKind::month, "2024-03-01T00:00:00Z", "UTC", "2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z"},
+      {"a 30-day month", WindowKind::month, "2025-04-30T23:59:59Z", "UTC", "2025-04-01T00:00:00Z", "2025-05-01T00:00:00Z"},
+      // Kolkata (+05:30): 2025-02-28T18:30Z is already March 1st.
+      {"February's end in Kolkata", WindowKind::month, "2025-02-28T18:29:59Z", "Asia/Kolkata", "2025-01-31T18:30:00Z", "2025-02-28T18:30:00Z"},
+      {"March 1st in Kolkata", WindowKind::month, "2025-02-28T18:30:00Z", "Asia/Kolkata", "2025-02-28T18:30:00Z", "2025-03-31T18:30:00Z"},
+      // New York: March 2025 starts in EST and ends in EDT (one hour shorter).
+      {"March in New York", WindowKind::month, "2025-03-15T12:00:00Z", "America/New_York", "2025-03-01T05:00:00Z", "2025-04-01T04:00:00Z"},
+      {"end of Q1", WindowKind::quarter, "2025-03-31T23:59:59.999Z", "UTC", "2025-01-01T00:00:00Z", "2025-04-01T00:00:00Z"},
+      {"start of Q2", WindowKind::quarter, "2025-04-01T00:00:00Z", "UTC", "2025-04-01T00:00:00Z", "2025-07-01T00:00:00Z"},
+      {"end of Q2", WindowKind::quarter, "2025-06-30T23:59:59Z", "UTC", "2025-04-01T00:00:00Z", "2025-07-01T00:00:00Z"},
+      {"start of Q3", WindowKind::quarter, "2025-07-01T00:00:00Z", "UTC", "2025-07-01T00:00:00Z", "2025-10-01T00:00:00Z"},
+      {"Q1 of a leap year", WindowKind::quarter, "2024-02-29T12:00:00Z", "UTC", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z"},
+      {"New Year's Eve is Q4", WindowKind::quarter, "2025-12-31T23:59:59Z", "UTC", "2025-10-01T00:00:00Z", "2026-01-01T00:00:00Z"},
+      // Berlin: 2025-03-31T22:30Z is April 1st 00:30 CEST, so Q2; Q2 starts
+      // and ends in summer time.
+      {"Q2 starts at local midnight in Berlin", WindowKind::quarter, "2025-03-31T22:30:00Z", "Europe/Berlin", "2025-03-31T22:00:00Z", "2025-06-30T22:00:00Z"},
+      {"still Q1 in Berlin", WindowKind::quarter, "2025-03-31T21:59:59Z", "Europe/Berlin", "2024-12-31T23:00:00Z", "2025-03-31T22:00:00Z"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.name));
+    auto w = window_at(Window{c.kind}, at(c.now), c.tz, 0, 0);
+    REQUIRE(w.ok());
+    CHECK(gs::time::format_rfc3339(w->start_ms) == gs::time::format_rfc3339(at(c.start)));
+    CHECK(gs::time::format_rfc3339(w->end_ms) == gs::time::format_rfc3339(at(c.end)));
+    CHECK(w->contains(at(c.now)));
+  }
+}
+
+TEST_CASE("pacing over a month window: February has 28 or 29 days") {
+  // Target 290 over February 2024 (29 days): the expectation grows by 10 a day.
+  auto leap = window_at(Window{WindowKind::month}, at("2024-02-15T00:00:00Z"), "UTC", 0, 0);
+  REQUIRE(leap.ok());
+  auto p = pace(140, 290, leap->start_ms, leap->end_ms, at("2024-02-15T00:00:00Z"));
+  CHECK(p.expected == doctest::Approx(140));
+  CHECK(to_string(p.status) == "on_track");
+  REQUIRE(p.forecast.has_value());
+  CHECK(*p.forecast == doctest::Approx(290));
+  // The same day and count in February 2025 (28 days, target 280): on pace too.
+  auto common = window_at(Window{WindowKind::month}, at("2025-02-15T00:00:00Z"), "UTC", 0, 0);
+  REQUIRE(common.ok());
+  auto q = pace(140, 280, common->start_ms, common->end_ms, at("2025-02-15T00:00:00Z"));
+  CHECK(q.expected == doctest::Approx(140));
+  CHECK(to_string(q.status) == "on_track");
+  // On the last day of a leap February, 28/29 of the target is expected.
+  auto last = pace(270, 290, leap->start_ms, leap->end_ms, at("2024-02-29T00:00:00Z"));
+  CHECK(last.expected == doctest::Approx(280));
+  CHECK(to_string(last.status) == "at_risk");
+}

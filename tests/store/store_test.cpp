@@ -164,11 +164,11 @@ TEST_CASE("the goal index returns only the candidates of the event's tenant and 
   CHECK(index.candidates("a", "form_submit")[0]->def.id == "g2");
   CHECK(index.size() == 3);
 
-  // The aggregator buckets by event hour and sums fixed-point values.
+  // The aggregator buckets by 15 minutes of event time and sums fixed-point values.
   gs::model::EventParser parser;
   gs::projection::Aggregator agg;
   auto g2 = index.find("a", "g2");
-  for (const char* t : {"2025-03-01T12:00:00Z", "2025-03-01T12:59:59Z", "2025-03-01T13:00:00Z"}) {
+  for (const char* t : {"2025-03-01T12:00:00Z", "2025-03-01T12:14:59Z", "2025-03-01T12:15:00Z"}) {
     auto e = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":")" + std::string(t) +
                           R"(","properties":{"value":0.25}})");
     REQUIRE(e.ok());
@@ -176,7 +176,7 @@ TEST_CASE("the goal index returns only the candidates of the event's tenant and 
     agg.add(*g2, *e);
   }
   REQUIRE(agg.cells().size() == 2);
-  auto noon = agg.cells().at(cell_key("a", "g2", 1740830400000LL / 3600000));
+  auto noon = agg.cells().at(cell_key("a", "g2", 1740830400000LL / 900000));
   CHECK(noon.count == 2);
   CHECK(noon.sum_micros == 500000);
 }

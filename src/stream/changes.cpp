@@ -1,0 +1,256 @@
+#include "stream/changes.h"
+
+#include <pthread.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "base/log.h"
+#include "base/time.h"
+#include "store/growth_eval.h"
+
+namespace gs::stream {
+namespace {
+
+using json = nlohmann::json;
+
+std::string tenant_goal(const std::string& tenant, const std::string& id) {
+  std::string k = tenant;
+  k.push_back('\0');
+  return k + id;
+}
+
+}  // namespace
+
+struct ChangesPublisher::Impl {
+  store::Store& store;
+  ChangesOptions opts;
+  Metrics& metrics;
+  std::unique_ptr<Producer> producer;
+  std::string origin;
+  uint64_t next_seq = 0;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_map<std::string, int64_t> touched;  // guarded by mu
+  bool stopping = false;
+  std::thread thread;
+
+  Impl(store::Store& s, ChangesOptions o, Metrics& m) : store(s), opts(std::move(o)), metrics(m) {}
+
+  // Removes outbox entries the changes topic already holds (a crash between
+  // producing and removing them).
+  Status reconcile() {
+    auto pending = store.outbox();
+    if (pending.empty()) return {};
+    auto consumer = make_client(RD_KAFKA_CONSUMER, opts.kafka,
+                                {{"group.id", opts.kafka.topic_prefix + "changes-reconcile"},
+                                 {"enable.auto.commit", "false"},
+                                 {"auto.offset.reset", "earliest"}});
+    if (!consumer.ok()) return consumer.error();
+    rd_kafka_t* rk = consumer->get();
+    auto parts = partition_count(rk, opts.kafka.changes());
+    if (!parts.ok()) return parts.error();
+    std::set<uint64_t> published;
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(*parts);
+    std::map<int32_t, int64_t> ends;
+    for (int p = 0; p < *parts; ++p) {
+      auto wm = query_watermarks(rk, opts.kafka.changes(), p);
+      if (!wm.ok()) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return wm.error();
+      }
+      if (wm->second <= wm->first) continue;
+      // Entries in the outbox were produced, if at all, after everything else
+      // this store published: the last messages of each partition hold them.
+      int64_t from = std::max<int64_t>(wm->first, wm->second - static_cast<int64_t>(pending.size()) - 64);
+      rd_kafka_topic_partition_list_add(l, opts.kafka.changes().c_str(), p)->offset = from;
+      ends[p] = wm->second;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!ends.empty() && std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+      if (!m) continue;
+      if (!m->err) {
+        auto j = json::parse(std::string_view(static_cast<const char*>(m->payload), m->len), nullptr, false);
+        if (j.is_object() && j.value("origin", "") == origin && j.contains("seq") && j["seq"].is_number_unsigned())
+          published.insert(j["seq"].get<uint64_t>());
+        if (m->offset + 1 >= ends[m->partition]) ends.erase(m->partition);
+      }
+      rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    if (!ends.empty()) return Error{ErrorCode::unavailable, "", "could not read back the tail of " + opts.kafka.changes()};
+    auto b = store.batch();
+    size_t dropped = 0;
+    for (auto& [seq, change] : pending)
+      if (published.count(seq)) b.delete_outbox(seq), ++dropped;
+    if (dropped) log::info("changes: " + std::to_string(dropped) + " change(s) were already published before a restart");
+    return store.write(b);
+  }
+
+  // Produces what the outbox holds, in order, removing each once acknowledged.
+  void drain() {
+    for (auto& [seq, change] : store.outbox()) {
+      auto key = change.value("tenant_id", "") + "/" + change.value("goal_id", "");
+      auto r = producer->produce_sync(opts.kafka.changes(), key, change.dump());
+      if (!r.ok()) {
+        metrics.kafka_errors++;
+        log::warn("changes: cannot publish, will retry: " + r.error().message);
+        return;
+      }
+      auto b = store.batch();
+      b.delete_outbox(seq);
+      if (auto st = store.write(b); !st.ok()) {
+        log::error("changes: " + st.error().message);
+        return;
+      }
+    }
+  }
+
+  json change(const char* type, const model::GrowthGoal& g, const std::string& before, const std::string& after,
+              const store::GoalEvaluation& e, int64_t event_time, const char* cause, int64_t now, uint64_t seq) {
+    return {{"type", type},
+            {"cause", cause},
+            {"tenant_id", g.tenant_id},
+            {"goal_id", g.id},
+            {"metric", g.metric},
+            {"before", before},
+            {"after", after},
+            {"current", e.current},
+            {"target", g.target},
+            {"event_time", event_time > 0 ? json(time::format_rfc3339(event_time)) : json(nullptr)},
+            {"detected_at", time::format_rfc3339(now)},
+            {"origin", origin},
+            {"seq", seq}};
+  }
+
+  // Evaluates goals; records and queues their transitions. `all`: every goal.
+  Status evaluate(const std::unordered_map<std::string, int64_t>& changed, bool all) {
+    std::vector<model::GrowthGoal> goals;
+    if (all) {
+      goals = store.all_growth_goals();
+    } else {
+      std::set<std::string> tenants;
+      for (auto& [k, ts] : changed) tenants.insert(k.substr(0, k.find('\0')));
+      for (auto& t : tenants)
+        for (auto& g : store.growth_goals(t)) goals.push_back(std::move(g));
+    }
+    int64_t now = time::now_ms();
+    auto b = store.batch();
+    size_t transitions = 0;
+    for (const auto& g : goals) {
+      int64_t event_time = 0;
+      bool by_command = changed.count(g.tenant_id + '\0') > 0;
+      bool relevant = all || by_command;
+      for (const auto& target : store::metric_targets(store, g.tenant_id, g.metric)) {
+        auto it = changed.find(tenant_goal(g.tenant_id, target));
+        if (it == changed.end()) continue;
+        relevant = true;
+        event_time = std::max(event_time, it->second);
+      }
+      if (!relevant) continue;
+      auto e = store::evaluate(store, g, now, opts.thresholds);
+      auto before = store.status(g.tenant_id, g.id);
+      if (before == e.status) continue;
+      b.put_status(g.tenant_id, g.id, e.status);
+      if (!before) continue;  // a new goal: its first status is not a transition
+      const char* cause = event_time > 0 ? "events" : by_command ? "command" : "time";
+      uint64_t seq = next_seq++;
+      b.put_outbox(seq, change("goal.status_changed", g, *before, e.status, e, event_time, cause, now, seq));
+      ++transitions;
+      if (e.status == "completed") {
+        seq = next_seq++;
+        b.put_outbox(seq, change("goal.completed", g, *before, e.status, e, event_time, cause, now, seq));
+        ++transitions;
+      }
+    }
+    if (b.count() == 0) return {};
+    b.put_meta("out_next", std::to_string(next_seq));
+    if (transitions) metrics.changes_published += transitions;
+    return store.write(b);
+  }
+
+  void run() {
+    auto last_full = std::chrono::steady_clock::time_point{};
+    while (true) {
+      std::unordered_map<std::string, int64_t> changed;
+      {
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, opts.interval, [&] { return stopping || !touched.empty(); });
+        if (stopping) return;
+        changed.swap(touched);
+      }
+      bool full = std::chrono::steady_clock::now() - last_full >= opts.full_pass;
+      if (full) last_full = std::chrono::steady_clock::now();
+      if (full || !changed.empty()) {
+        if (auto st = evaluate(changed, full); !st.ok()) log::error("changes: " + st.error().message);
+      }
+      drain();
+    }
+  }
+};
+
+ChangesPublisher::ChangesPublisher(store::Store& store, ChangesOptions opts, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics)) {}
+
+ChangesPublisher::~ChangesPublisher() { stop(); }
+
+Status ChangesPublisher::start() {
+  auto& I = *impl_;
+  auto producer = Producer::create(I.opts.kafka);
+  if (!producer.ok()) return producer.error();
+  I.producer = std::move(producer).value();
+  I.origin = I.store.instance_id();
+  I.next_seq = std::stoull(I.store.meta("out_next").value_or("0"));
+  for (auto& [seq, change] : I.store.outbox()) I.next_seq = std::max(I.next_seq, seq + 1);
+  if (auto st = I.reconcile(); !st.ok()) return st;
+  I.thread = std::thread([&I] {
+    pthread_setname_np(pthread_self(), "gs-changes");
+    I.run();
+  });
+  return {};
+}
+
+void ChangesPublisher::stop() {
+  auto& I = *impl_;
+  {
+    std::lock_guard lock(I.mu);
+    if (I.stopping) return;
+    I.stopping = true;
+  }
+  I.cv.notify_all();
+  if (I.thread.joinable()) I.thread.join();
+  if (I.producer) I.producer->flush(5000);
+}
+
+void ChangesPublisher::notify(const std::unordered_map<std::string, int64_t>& touched) {
+  auto& I = *impl_;
+  {
+    std::lock_guard lock(I.mu);
+    for (auto& [k, ts] : touched) {
+      auto& t = I.touched[k];
+      t = std::max(t, ts);
+    }
+  }
+  I.cv.notify_all();
+}
+
+Result<size_t> ChangesPublisher::seed(store::Store& store, const projection::PacingThresholds& thresholds,
+                                      int64_t now_ms) {
+  auto b = store.batch();
+  size_t n = 0;
+  for (auto& g : store.all_growth_goals()) {
+    b.put_status(g.tenant_id, g.id, store::evaluate(store, g, now_ms, thresholds).status);
+    ++n;
+  }
+  if (auto st = store.write(b); !st.ok()) return st.error();
+  return n;
+}
+
+}  // namespace gs::stream
