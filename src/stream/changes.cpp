@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -31,6 +32,9 @@ struct ChangesPublisher::Impl {
   std::unique_ptr<Producer> producer;
   std::string origin;
   uint64_t next_seq = 0;
+  // Fault injection for tests of the crash window between producing a change
+  // and removing it from the outbox (docs/operations.md).
+  bool exit_after_publish = false;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -103,6 +107,10 @@ struct ChangesPublisher::Impl {
         metrics.kafka_errors++;
         log::warn("changes: cannot publish, will retry: " + r.error().message);
         return;
+      }
+      if (exit_after_publish) {
+        log::warn("changes: GOALSTREAM_FAULT=exit-after-publish: exiting before the outbox entry is removed");
+        std::_Exit(137);
       }
       auto b = store.batch();
       b.delete_outbox(seq);
@@ -207,6 +215,8 @@ Status ChangesPublisher::start() {
   if (!producer.ok()) return producer.error();
   I.producer = std::move(producer).value();
   I.origin = I.store.instance_id();
+  const char* fault = std::getenv("GOALSTREAM_FAULT");
+  I.exit_after_publish = fault && std::string_view(fault) == "exit-after-publish";
   I.next_seq = std::stoull(I.store.meta("out_next").value_or("0"));
   for (auto& [seq, change] : I.store.outbox()) I.next_seq = std::max(I.next_seq, seq + 1);
   if (auto st = I.reconcile(); !st.ok()) return st;
