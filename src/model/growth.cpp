@@ -67,7 +67,8 @@ std::optional<Error> read_target(const json& body, std::optional<double>& out) {
 bool valid_window_shape(const std::string& w) {
   if (w == "day" || w == "week" || w == "month" || w == "quarter" || w == "span") return true;
   if (w.size() < 2 || w.size() > 5 || w.back() != 'd' || w[0] == '0') return false;
-  return std::all_of(w.begin(), w.end() - 1, [](char c) { return c >= '0' && c <= '9'; });
+  if (!std::all_of(w.begin(), w.end() - 1, [](char c) { return c >= '0' && c <= '9'; })) return false;
+  return std::stoi(w.substr(0, w.size() - 1)) <= 3660;  // ten years, as projection::parse_window
 }
 
 bool valid_property_path(const std::string& p) {
@@ -153,7 +154,7 @@ Result<Metric> metric_from_request(const json& body) {
   if (auto e = read_string(body, "window", false, 8, s)) return *e;
   m.window = s.value_or("span");
   if (!valid_window_shape(m.window))
-    return err("window", "must be day, week, month, quarter, span, or a rolling <N>d such as 7d");
+    return err("window", "must be day, week, month, quarter, span, or a rolling <N>d such as 7d (N at most 3660)");
   if (auto e = read_string(body, "description", false, 1000, m.description)) return *e;
   return m;
 }
@@ -256,6 +257,13 @@ Result<GoalPatch> goal_patch_from_request(const json& body) {
     auto it = body.find(key);
     if (it != body.end() && it->is_null()) return err(key, "cannot be null");
   }
+  auto is_null = [&](const char* key) {
+    auto it = body.find(key);
+    return it != body.end() && it->is_null();
+  };
+  p.clear_start = is_null("start");
+  p.clear_description = is_null("description");
+  p.clear_unit = is_null("unit");
   auto st = body.find("status");
   if (st != body.end()) {
     p.status_set = true;
@@ -277,6 +285,9 @@ json to_json(const GoalPatch& p) {
   if (p.description) j["description"] = *p.description;
   if (p.unit) j["unit"] = *p.unit;
   if (p.status_set) j["status"] = p.status ? json(*p.status) : json(nullptr);
+  if (p.clear_start) j["start"] = nullptr;
+  if (p.clear_description) j["description"] = nullptr;
+  if (p.clear_unit) j["unit"] = nullptr;
   return j;
 }
 
@@ -290,6 +301,9 @@ Result<GrowthGoal> apply(GrowthGoal g, const GoalPatch& p) {
   if (p.description) g.description = *p.description;
   if (p.unit) g.unit = *p.unit;
   if (p.status_set) g.status_override = p.status;
+  if (p.clear_start) g.start_date.reset();
+  if (p.clear_description) g.description.reset();
+  if (p.clear_unit) g.unit.reset();
   if (g.start_date && *g.start_date > g.deadline_date)
     return err(p.start_date ? "start" : "deadline", "the start must not be after the deadline");
   return g;

@@ -21,7 +21,7 @@ using json = nlohmann::json;
 // a numeric property over them; `unique`: distinct subject_ids among them;
 // `ratio`: numerator metric / denominator metric × 100.
 struct Metric {
-  std::string name;  // ^[a-z0-9_.-]{1,64}$, e.g. monthly_signups
+  std::string name;  // ^[A-Za-z0-9_.:-]{1,64}$, e.g. monthly_signups
   std::string tenant_id;
   std::string aggregation;      // count | sum | unique | ratio
   std::string conversion_goal;  // count, sum, unique: a conversion goal id
@@ -66,7 +66,7 @@ Result<GrowthGoal> growth_goal_from_json(const json& j, std::string tenant_id);
 Result<GrowthGoal> growth_goal_from_request(const json& body);
 
 // A validated PATCH /api/goals body. `status` present and null clears the
-// manual override.
+// manual override; null `start`, `description` or `unit` clears that member.
 struct GoalPatch {
   std::string id;
   std::optional<std::string> metric;
@@ -77,6 +77,7 @@ struct GoalPatch {
   std::optional<std::string> unit;
   bool status_set = false;
   std::optional<std::string> status;
+  bool clear_start = false, clear_description = false, clear_unit = false;
 };
 Result<GoalPatch> goal_patch_from_request(const json& body);
 json to_json(const GoalPatch& p);  // the command payload

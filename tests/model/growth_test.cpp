@@ -122,6 +122,30 @@ TEST_CASE("goal_patch_from_request: the reference PATCH, clearing the manual sta
   REQUIRE(untouched.ok());
   CHECK_FALSE(untouched->status_set);
 
+  // null clears start, description and unit too, through the command payload.
+  auto wipe = goal_patch_from_request(parse(R"({"id":"goal_001","start":null,"description":null,"unit":null})"));
+  REQUIRE(wipe.ok());
+  auto wipe_back = goal_patch_from_json(to_json(*wipe));
+  REQUIRE(wipe_back.ok());
+  GrowthGoal full;
+  full.id = "goal_001";
+  full.metric = "m";
+  full.target = 5;
+  full.deadline_date = 20000;
+  full.start_date = 19990;
+  full.description = "d";
+  full.unit = "u";
+  auto wiped = apply(full, *wipe_back);
+  REQUIRE(wiped.ok());
+  CHECK_FALSE(wiped->start_date.has_value());
+  CHECK_FALSE(wiped->description.has_value());
+  CHECK_FALSE(wiped->unit.has_value());
+  CHECK(wiped->target == 5);
+  auto kept = apply(full, *untouched);
+  REQUIRE(kept.ok());
+  CHECK(kept->description == std::optional<std::string>("d"));
+  CHECK(kept->unit == std::optional<std::string>("EUR"));
+
   // The command payload carries "status": null so the processor clears it too.
   auto payload = to_json(*clear);
   REQUIRE(payload.contains("status"));
@@ -255,6 +279,8 @@ TEST_CASE("metric_from_request over a table: aggregations, their members, window
       {"ratio", R"({"name":"a","aggregation":"ratio","numerator":"b","denominator":"c"})", nullptr},
       {"window 7d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"7d"})", nullptr},
       {"window 30d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"30d"})", nullptr},
+      {"window 3660d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"3660d"})", nullptr},
+      {"window 3661d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"3661d"})", "window"},
       {"window month", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"month"})", nullptr},
       {"window span", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"span"})", nullptr},
       {"window day", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"day"})", nullptr},
