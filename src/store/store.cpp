@@ -356,10 +356,13 @@ GoalTotals Store::totals(const std::string& tenant, const std::string& goal_id) 
   return t;
 }
 
-Cell Store::cells(const std::string& tenant, const std::string& target, int64_t from_bucket,
-                  int64_t to_bucket) const {
-  Cell total;
-  if (to_bucket <= from_bucket) return total;
+namespace {
+// Calls f(key without the series prefix) for each key of `target` in buckets
+// [from, to) of column family `cf`.
+template <class F>
+void for_each_in_buckets(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& tenant,
+                         const std::string& target, int64_t from_bucket, int64_t to_bucket, F&& f) {
+  if (to_bucket <= from_bucket) return;
   auto prefix = projection::cell_prefix(tenant, target);
   std::string from = prefix, to = prefix;
   projection::append_be64(from, std::max<int64_t>(from_bucket, 0));
@@ -367,29 +370,27 @@ Cell Store::cells(const std::string& tenant, const std::string& target, int64_t 
   rocksdb::Slice upper(to);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, agg_));
-  for (it->Seek(from); it->Valid(); it->Next()) {
-    Cell c = decode_cell(it->value());
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+  for (it->Seek(from); it->Valid(); it->Next()) f(it->key().ToStringView().substr(prefix.size()), it->value());
+}
+}  // namespace
+
+Cell Store::cells(const std::string& tenant, const std::string& target, int64_t from_bucket,
+                  int64_t to_bucket) const {
+  Cell total;
+  for_each_in_buckets(db_.get(), agg_, tenant, target, from_bucket, to_bucket, [&](std::string_view, rocksdb::Slice v) {
+    Cell c = decode_cell(v);
     total.count += c.count;
     total.sum_micros += c.sum_micros;
-  }
+  });
   return total;
 }
 
 int64_t Store::unique_subjects(const std::string& tenant, const std::string& target, int64_t from_bucket,
                                int64_t to_bucket) const {
-  if (to_bucket <= from_bucket) return 0;
-  auto prefix = projection::cell_prefix(tenant, target);
-  std::string from = prefix, to = prefix;
-  projection::append_be64(from, std::max<int64_t>(from_bucket, 0));
-  projection::append_be64(to, to_bucket);
-  rocksdb::Slice upper(to);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, uniq_));
   std::unordered_set<std::string> subjects;
-  for (it->Seek(from); it->Valid(); it->Next())
-    subjects.emplace(it->key().ToStringView().substr(prefix.size() + 8));
+  for_each_in_buckets(db_.get(), uniq_, tenant, target, from_bucket, to_bucket,
+                      [&](std::string_view key, rocksdb::Slice) { subjects.emplace(key.substr(8)); });
   return static_cast<int64_t>(subjects.size());
 }
 
