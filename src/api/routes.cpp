@@ -23,8 +23,9 @@ using ojson = nlohmann::ordered_json;
 // Numbers as the reference writes them: 342, not 342.0; other values rounded
 // to 6 decimals so that float noise does not show.
 ojson number(double v) {
-  if (std::abs(v) < 1e15 && v == std::floor(v)) return static_cast<int64_t>(v);
-  return std::round(v * 1e6) / 1e6;
+  double r = std::abs(v) < 1e9 ? std::round(v * 1e6) / 1e6 : v;
+  if (std::abs(r) < 1e15 && r == std::floor(r)) return static_cast<int64_t>(r);
+  return r;
 }
 
 template <class J = json>

@@ -212,6 +212,8 @@ Result<GrowthGoal> goal_fields(const json& body, bool stored) {
   if (auto e = read_string(body, "unit", false, 64, g.unit)) return *e;
   if (stored) {
     if (auto e = read_string(body, "statusOverride", false, 16, g.status_override)) return *e;
+    if (g.status_override && !valid_status(*g.status_override))
+      return err("statusOverride", "must be one of on_track, at_risk, behind, completed");
     s.reset();
     if (auto e = read_string(body, "id", true, 128, s)) return *e;
     g.id = *s;

@@ -60,9 +60,12 @@ GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64
                         const projection::PacingThresholds& thresholds) {
   GoalEvaluation out;
   std::string tz = store.timezone(goal.tenant_id);
+  // Default start: the day the goal was created, or its deadline day when it
+  // was created after the deadline (an empty span would pace nothing).
   int64_t start_date = goal.start_date ? *goal.start_date
-                                       : projection::local_date(goal.created_at_ms, tz).value_or(
-                                             time::floor_div(goal.created_at_ms, time::kMsPerDay));
+                                       : std::min(goal.deadline_date,
+                                                  projection::local_date(goal.created_at_ms, tz).value_or(
+                                                      time::floor_div(goal.created_at_ms, time::kMsPerDay)));
   int64_t start_ms = projection::start_of_day(start_date, tz).value_or(start_date * time::kMsPerDay);
   int64_t end_ms = projection::start_of_day(goal.deadline_date + 1, tz).value_or((goal.deadline_date + 1) * time::kMsPerDay);
   int64_t at = std::min(now_ms, end_ms - 1);

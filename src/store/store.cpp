@@ -202,6 +202,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, plain}, {"meta", plain}, {"keys", plain},  {"goals", plain},
       {"dedup", dedup}, {"agg", agg}, {"uniq", plain}, {"growth", plain}};
+  // A format-1 store has no uniq/growth column families: refuse it before
+  // opening creates them (which would lock older binaries out of it).
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(options), dir, &existing).ok() && !existing.empty() &&
+      std::find(existing.begin(), existing.end(), "growth") == existing.end())
+    return Error{ErrorCode::conflict, "data-dir",
+                 "the store in " + dir + " has format 1; this goalstream reads format " + std::string(kFormat) +
+                     ": rebuild into a new --data-dir (goalstream rebuild) and serve from there"};
   std::unique_ptr<Store> s(new Store());
   rocksdb::DB* raw = nullptr;
   auto st = read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw)

@@ -4,15 +4,16 @@
 //
 // Column families:
 //   meta   "off/e/<partition>" and "off/c/<partition>" -> next offset (8 bytes BE);
-//          "job/<tenant>\0<goal_id>" -> backfill job (JSON)
+//          "job/<tenant>\0<target>" -> backfill job (JSON);
+//          "fmt" -> the store format (see kFormat); "st/<tenant>\0<goal>" -> last
+//          status published for a growth goal; "out/<seq 8 BE>" -> a change
+//          not yet confirmed on the changes topic (the outbox); "x/<name>" ->
+//          bookkeeping values (instance id, next outbox sequence)
 //   keys   SHA-256 hex of an API key -> ApiKey JSON
 //   goals  <tenant>\0<goal_id> -> conversion goal JSON (the public form)
 //   dedup  "f" + batch sequence (8 bytes BE) -> the fingerprints first seen in
 //          that batch (16 bytes each); "d" + partition (4 BE) + offset (8 BE)
 //          -> "" for each duplicate occurrence (what backfills skip)
-//          "fmt" -> the store format (see kFormat); "st/<tenant>\0<goal>" -> last
-//          status published for a growth goal; "out/<seq 8 BE>" -> a change
-//          not yet confirmed on the changes topic (the outbox)
 //   agg    <tenant>\0<target>\0<bucket 8 bytes BE> -> Cell (count, sum_micros) with an
 //          associative merge operator, so ingest never reads a cell. A target is
 //          a conversion goal id, or id + '\x1f' + series for a metric's series
@@ -22,8 +23,9 @@
 //   growth "g/<tenant>\0<id>" -> growth goal; "m/<tenant>\0<name>" -> metric;
 //          "tz/<tenant>" -> the tenant's IANA time zone
 //
-// Thread-safety: reads are safe from any thread. Writes go through write(),
-// which one thread (the processor) calls; a Batch is not thread-safe.
+// Thread-safety: reads are safe from any thread. Writes go through write():
+// the processor's writer thread writes projections, offsets and jobs; the
+// changes publisher writes only st/, out/ and x/ keys. A Batch is not thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -21,6 +22,12 @@ std::string tenant_goal(const std::string& tenant, const std::string& id) {
   std::string k = tenant;
   k.push_back('\0');
   return k + id;
+}
+
+// 342, not 342.0, as the API writes numbers.
+json whole(double v) {
+  if (std::abs(v) < 1e15 && v == std::floor(v)) return static_cast<int64_t>(v);
+  return v;
 }
 
 }  // namespace
@@ -130,8 +137,8 @@ struct ChangesPublisher::Impl {
             {"metric", g.metric},
             {"before", before},
             {"after", after},
-            {"current", e.current},
-            {"target", g.target},
+            {"current", whole(e.current)},
+            {"target", whole(g.target)},
             {"event_time", event_time > 0 ? json(time::format_rfc3339(event_time)) : json(nullptr)},
             {"detected_at", time::format_rfc3339(now)},
             {"origin", origin},

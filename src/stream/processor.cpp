@@ -799,7 +799,9 @@ struct Processor::Impl {
     }
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
-    log::info("backfill of " + tenant + "/" + goal_id + " started: " + std::to_string(total - scanned) +
+    // Series targets hold a 0x1f separator: show it as " series ".
+    std::string shown = tenant + "/" + std::string(base_id) + (series.empty() ? "" : " series " + std::string(series));
+    log::info("backfill of " + shown + " started: " + std::to_string(total - scanned) +
               " events to scan");
 
     model::EventParser local_parser;
@@ -863,7 +865,7 @@ struct Processor::Impl {
     if (ok) {
       for (auto& [p, end] : snapshot) position[p] = end;
       scanned = total;
-      if (flush(true)) log::info("backfill of " + tenant + "/" + goal_id + " done");
+      if (flush(true)) log::info("backfill of " + shown + " done");
     }
     std::lock_guard lock(mu);
     backfill_status.erase(jid);
