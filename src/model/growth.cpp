@@ -9,10 +9,6 @@
 namespace gs::model {
 namespace {
 
-Error err(std::string field, std::string message) {
-  return Error{ErrorCode::invalid, std::move(field), std::move(message)};
-}
-
 const json* member(const json& obj, const char* key) {
   auto it = obj.find(key);
   return it == obj.end() || it->is_null() ? nullptr : &*it;
@@ -25,7 +21,7 @@ std::optional<Error> only(const json& body, std::initializer_list<const char*> k
       continue;
     std::string list;
     for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-    return err(it.key(), "unknown field; expected one of " + list);
+    return invalid(it.key(), "unknown field; expected one of " + list);
   }
   return std::nullopt;
 }
@@ -34,11 +30,11 @@ std::optional<Error> only(const json& body, std::initializer_list<const char*> k
 std::optional<Error> read_string(const json& body, const char* key, bool required, size_t max,
                                  std::optional<std::string>& out) {
   auto* m = member(body, key);
-  if (!m) return required ? std::optional(err(key, "is required")) : std::nullopt;
-  if (!m->is_string()) return err(key, "must be a string");
+  if (!m) return required ? std::optional(invalid(key, "is required")) : std::nullopt;
+  if (!m->is_string()) return invalid(key, "must be a string");
   const auto& s = m->get_ref<const std::string&>();
-  if (s.empty() && required) return err(key, "must not be empty");
-  if (s.size() > max) return err(key, "must be at most " + std::to_string(max) + " bytes");
+  if (s.empty() && required) return invalid(key, "must not be empty");
+  if (s.size() > max) return invalid(key, "must be at most " + std::to_string(max) + " bytes");
   out = s;
   return std::nullopt;
 }
@@ -46,9 +42,9 @@ std::optional<Error> read_string(const json& body, const char* key, bool require
 std::optional<Error> read_date(const json& body, const char* key, std::optional<int64_t>& out) {
   auto* m = member(body, key);
   if (!m) return std::nullopt;
-  if (!m->is_string()) return err(key, "must be an ISO 8601 date string (YYYY-MM-DD)");
+  if (!m->is_string()) return invalid(key, "must be an ISO 8601 date string (YYYY-MM-DD)");
   auto d = time::parse_date(m->get_ref<const std::string&>());
-  if (!d) return err(key, "must be an ISO 8601 date (YYYY-MM-DD), e.g. 2025-03-31");
+  if (!d) return invalid(key, "must be an ISO 8601 date (YYYY-MM-DD), e.g. 2025-03-31");
   out = *d;
   return std::nullopt;
 }
@@ -56,10 +52,10 @@ std::optional<Error> read_date(const json& body, const char* key, std::optional<
 std::optional<Error> read_target(const json& body, std::optional<double>& out) {
   auto* m = member(body, "target");
   if (!m) return std::nullopt;
-  if (!m->is_number()) return err("target", "must be a number");
+  if (!m->is_number()) return invalid("target", "must be a number");
   double t = m->get<double>();
-  if (!std::isfinite(t) || t <= 0) return err("target", "must be a positive number");
-  if (t > 1e15) return err("target", "must be at most 1e15");
+  if (!std::isfinite(t) || t <= 0) return invalid("target", "must be a positive number");
+  if (t > 1e15) return invalid("target", "must be at most 1e15");
   out = t;
   return std::nullopt;
 }
@@ -105,7 +101,7 @@ json to_json(const Metric& m) {
 }
 
 Result<Metric> metric_from_request(const json& body) {
-  if (!body.is_object()) return err("", "request body must be a JSON object");
+  if (!body.is_object()) return invalid("", "request body must be a JSON object");
   if (auto e = only(body, {"name", "aggregation", "conversionGoal", "property", "numerator", "denominator",
                            "window", "description"}))
     return *e;
@@ -113,22 +109,22 @@ Result<Metric> metric_from_request(const json& body) {
   std::optional<std::string> s;
   if (auto e = read_string(body, "name", true, 64, s)) return *e;
   m.name = *s;
-  if (!valid_metric_name(m.name)) return err("name", "must match ^[A-Za-z0-9_.:-]{1,64}$ (e.g. monthly_signups)");
+  if (!valid_metric_name(m.name)) return invalid("name", "must match ^[A-Za-z0-9_.:-]{1,64}$ (e.g. monthly_signups)");
   s.reset();
   if (auto e = read_string(body, "aggregation", true, 16, s)) return *e;
   m.aggregation = *s;
   if (m.aggregation != "count" && m.aggregation != "sum" && m.aggregation != "unique" && m.aggregation != "ratio")
-    return err("aggregation", "must be one of count, sum, unique, ratio");
+    return invalid("aggregation", "must be one of count, sum, unique, ratio");
   auto forbid = [&](const char* key, const char* why) -> std::optional<Error> {
-    if (member(body, key)) return err(key, std::string("does not apply to ") + why);
+    if (member(body, key)) return invalid(key, std::string("does not apply to ") + why);
     return std::nullopt;
   };
   if (m.aggregation == "ratio") {
     for (auto [key, out] : {std::pair{"numerator", &m.numerator}, std::pair{"denominator", &m.denominator}}) {
       s.reset();
       if (auto e = read_string(body, key, true, 64, s)) return *e;
-      if (!valid_metric_name(*s)) return err(key, "must name a metric (^[A-Za-z0-9_.:-]{1,64}$)");
-      if (*s == m.name) return err(key, "must name another metric, not the ratio itself");
+      if (!valid_metric_name(*s)) return invalid(key, "must name a metric (^[A-Za-z0-9_.:-]{1,64}$)");
+      if (*s == m.name) return invalid(key, "must name another metric, not the ratio itself");
       *out = *s;
     }
     if (auto e = forbid("conversionGoal", "a ratio: it divides two metrics")) return *e;
@@ -138,13 +134,13 @@ Result<Metric> metric_from_request(const json& body) {
     if (auto e = read_string(body, "conversionGoal", true, 128, s)) return *e;
     m.conversion_goal = *s;
     if (m.conversion_goal.find('\0') != std::string::npos || m.conversion_goal.find('\x1f') != std::string::npos)
-      return err("conversionGoal", "must be a conversion goal id");
+      return invalid("conversionGoal", "must be a conversion goal id");
     if (auto e = forbid("numerator", "this aggregation; only to ratio")) return *e;
     if (auto e = forbid("denominator", "this aggregation; only to ratio")) return *e;
     if (m.aggregation == "sum") {
       s.reset();
       if (auto e = read_string(body, "property", true, 200, s)) return *e;
-      if (!valid_property_path(*s)) return err("property", "must be a property path such as value or plan.amount");
+      if (!valid_property_path(*s)) return invalid("property", "must be a property path such as value or plan.amount");
       m.property = *s;
     } else if (auto e = forbid("property", "count or unique; only to sum")) {
       return *e;
@@ -154,18 +150,18 @@ Result<Metric> metric_from_request(const json& body) {
   if (auto e = read_string(body, "window", false, 8, s)) return *e;
   m.window = s.value_or("span");
   if (!valid_window_shape(m.window))
-    return err("window", "must be day, week, month, quarter, span, or a rolling <N>d such as 7d (N at most 3660)");
+    return invalid("window", "must be day, week, month, quarter, span, or a rolling <N>d such as 7d (N at most 3660)");
   if (auto e = read_string(body, "description", false, 1000, m.description)) return *e;
   return m;
 }
 
 Result<Metric> metric_from_json(const json& j, std::string tenant_id) {
-  if (!j.is_object()) return err("", "stored metric is not an object");
+  if (!j.is_object()) return invalid("", "stored metric is not an object");
   json body = j;
   auto created = j.find("createdAt");
   std::optional<int64_t> created_ms;
   if (created != j.end() && created->is_string()) created_ms = time::parse_rfc3339(created->get<std::string>());
-  if (!created_ms) return err("createdAt", "must be an RFC 3339 date-time");
+  if (!created_ms) return invalid("createdAt", "must be an RFC 3339 date-time");
   body.erase("createdAt");
   auto m = metric_from_request(body);
   if (!m.ok()) return m;
@@ -196,24 +192,24 @@ Result<GrowthGoal> goal_fields(const json& body, bool stored) {
   GrowthGoal g;
   std::optional<std::string> s;
   if (auto e = read_string(body, "metric", true, 64, s)) return *e;
-  if (!valid_metric_name(*s)) return err("metric", "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$, e.g. monthly_signups)");
+  if (!valid_metric_name(*s)) return invalid("metric", "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$, e.g. monthly_signups)");
   g.metric = *s;
-  if (!member(body, "target")) return err("target", "is required");
+  if (!member(body, "target")) return invalid("target", "is required");
   std::optional<double> target;
   if (auto e = read_target(body, target)) return *e;
   g.target = *target;
-  if (!member(body, "deadline")) return err("deadline", "is required");
+  if (!member(body, "deadline")) return invalid("deadline", "is required");
   std::optional<int64_t> deadline;
   if (auto e = read_date(body, "deadline", deadline)) return *e;
   g.deadline_date = *deadline;
   if (auto e = read_date(body, "start", g.start_date)) return *e;
-  if (g.start_date && *g.start_date > g.deadline_date) return err("start", "must not be after the deadline");
+  if (g.start_date && *g.start_date > g.deadline_date) return invalid("start", "must not be after the deadline");
   if (auto e = read_string(body, "description", false, 1000, g.description)) return *e;
   if (auto e = read_string(body, "unit", false, 64, g.unit)) return *e;
   if (stored) {
     if (auto e = read_string(body, "statusOverride", false, 16, g.status_override)) return *e;
     if (g.status_override && !valid_status(*g.status_override))
-      return err("statusOverride", "must be one of on_track, at_risk, behind, completed");
+      return invalid("statusOverride", "must be one of on_track, at_risk, behind, completed");
     s.reset();
     if (auto e = read_string(body, "id", true, 128, s)) return *e;
     g.id = *s;
@@ -223,33 +219,33 @@ Result<GrowthGoal> goal_fields(const json& body, bool stored) {
 }  // namespace
 
 Result<GrowthGoal> growth_goal_from_request(const json& body) {
-  if (!body.is_object()) return err("", "request body must be a JSON object");
+  if (!body.is_object()) return invalid("", "request body must be a JSON object");
   if (auto e = only(body, {"metric", "target", "deadline", "description", "unit", "start"})) return *e;
   return goal_fields(body, false);
 }
 
 Result<GrowthGoal> growth_goal_from_json(const json& j, std::string tenant_id) {
-  if (!j.is_object()) return err("", "stored goal is not an object");
+  if (!j.is_object()) return invalid("", "stored goal is not an object");
   auto g = goal_fields(j, true);
   if (!g.ok()) return g;
   auto c = j.find("createdAt");
   std::optional<int64_t> created;
   if (c != j.end() && c->is_string()) created = time::parse_rfc3339(c->get<std::string>());
-  if (!created) return err("createdAt", "must be an RFC 3339 date-time");
+  if (!created) return invalid("createdAt", "must be an RFC 3339 date-time");
   g->created_at_ms = *created;
   g->tenant_id = std::move(tenant_id);
   return g;
 }
 
 Result<GoalPatch> goal_patch_from_request(const json& body) {
-  if (!body.is_object()) return err("", "request body must be a JSON object");
+  if (!body.is_object()) return invalid("", "request body must be a JSON object");
   if (auto e = only(body, {"id", "metric", "target", "deadline", "start", "description", "unit", "status"})) return *e;
   GoalPatch p;
   std::optional<std::string> s;
   if (auto e = read_string(body, "id", true, 128, s)) return *e;
   p.id = *s;
   if (auto e = read_string(body, "metric", false, 64, p.metric)) return *e;
-  if (p.metric && !valid_metric_name(*p.metric)) return err("metric", "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$)");
+  if (p.metric && !valid_metric_name(*p.metric)) return invalid("metric", "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$)");
   if (auto e = read_target(body, p.target)) return *e;
   if (auto e = read_date(body, "deadline", p.deadline_date)) return *e;
   if (auto e = read_date(body, "start", p.start_date)) return *e;
@@ -257,7 +253,7 @@ Result<GoalPatch> goal_patch_from_request(const json& body) {
   if (auto e = read_string(body, "unit", false, 64, p.unit)) return *e;
   for (const char* key : {"metric", "target", "deadline"}) {
     auto it = body.find(key);
-    if (it != body.end() && it->is_null()) return err(key, "cannot be null");
+    if (it != body.end() && it->is_null()) return invalid(key, "cannot be null");
   }
   auto is_null = [&](const char* key) {
     auto it = body.find(key);
@@ -271,7 +267,7 @@ Result<GoalPatch> goal_patch_from_request(const json& body) {
     p.status_set = true;
     if (!st->is_null()) {
       if (!st->is_string() || !valid_status(st->get_ref<const std::string&>()))
-        return err("status", "must be one of on_track, at_risk, behind, completed, or null to clear the manual status");
+        return invalid("status", "must be one of on_track, at_risk, behind, completed, or null to clear the manual status");
       p.status = st->get<std::string>();
     }
   }
@@ -307,7 +303,7 @@ Result<GrowthGoal> apply(GrowthGoal g, const GoalPatch& p) {
   if (p.clear_description) g.description.reset();
   if (p.clear_unit) g.unit.reset();
   if (g.start_date && *g.start_date > g.deadline_date)
-    return err(p.start_date ? "start" : "deadline", "the start must not be after the deadline");
+    return invalid(p.start_date ? "start" : "deadline", "the start must not be after the deadline");
   return g;
 }
 

@@ -49,29 +49,50 @@ std::string GoalIndex::key(std::string_view a, std::string_view b) {
   return k;
 }
 
-void GoalIndex::put(std::shared_ptr<const CompiledGoal> goal) {
-  remove(goal->def.tenant_id, goal->target);
-  by_type_[key(goal->def.tenant_id, goal->def.event_type)].push_back(goal);
-  by_id_[key(goal->def.tenant_id, goal->target)] = std::move(goal);
+void GoalIndex::unlist(const GoalFamily* family, const CompiledGoal& base) {
+  auto type_key = key(base.def.tenant_id, base.def.event_type);
+  auto& list = by_type_[type_key];
+  std::erase(list, family);
+  if (list.empty()) by_type_.erase(type_key);
 }
 
-void GoalIndex::remove(std::string_view tenant, std::string_view id) {
-  auto it = by_id_.find(key(tenant, id));
+void GoalIndex::put(std::shared_ptr<const CompiledGoal> goal) {
+  remove(goal->def.tenant_id, goal->target);
+  by_id_[key(goal->def.tenant_id, goal->target)] = goal;
+  auto& family = families_[key(goal->def.tenant_id, goal->def.id)];
+  if (!goal->series.empty()) {
+    family.series.push_back(std::move(goal));
+    return;
+  }
+  by_type_[key(goal->def.tenant_id, goal->def.event_type)].push_back(&family);
+  family.base = std::move(goal);
+}
+
+void GoalIndex::remove(std::string_view tenant, std::string_view target) {
+  auto it = by_id_.find(key(tenant, target));
   if (it == by_id_.end()) return;
-  auto& list = by_type_[key(tenant, it->second->def.event_type)];
-  std::erase_if(list, [&](const auto& g) { return g.get() == it->second.get(); });
-  if (list.empty()) by_type_.erase(key(tenant, it->second->def.event_type));
+  const CompiledGoal* goal = it->second.get();
+  auto fit = families_.find(key(tenant, goal->def.id));
+  if (fit != families_.end()) {
+    GoalFamily& family = fit->second;
+    if (goal->series.empty()) {
+      unlist(&family, *goal);
+      family.base.reset();
+    } else {
+      std::erase_if(family.series, [&](const auto& s) { return s.get() == goal; });
+    }
+    if (!family.base && family.series.empty()) families_.erase(fit);
+  }
   by_id_.erase(it);
 }
 
-const CompiledGoal* GoalIndex::find(std::string_view tenant, std::string_view id) const {
-  auto it = by_id_.find(key(tenant, id));
+const CompiledGoal* GoalIndex::find(std::string_view tenant, std::string_view target) const {
+  auto it = by_id_.find(key(tenant, target));
   return it == by_id_.end() ? nullptr : it->second.get();
 }
 
-const std::vector<std::shared_ptr<const CompiledGoal>>& GoalIndex::candidates(
-    std::string_view tenant, std::string_view type) const {
-  static const std::vector<std::shared_ptr<const CompiledGoal>> none;
+const std::vector<const GoalFamily*>& GoalIndex::candidates(std::string_view tenant, std::string_view type) const {
+  static const std::vector<const GoalFamily*> none;
   // One buffer per thread: this runs once per event on the hot path.
   thread_local std::string scratch;
   scratch.assign(tenant).push_back('\0');

@@ -45,24 +45,35 @@ bool valid_series(std::string_view series);
 std::string series_target(std::string_view goal_id, std::string_view series);
 std::pair<std::string_view, std::string_view> split_target(std::string_view target);
 
+// A conversion goal and the metric series kept over its matches. Matching
+// runs once per event for the whole family (with the base's matcher); every
+// member then gets the event.
+struct GoalFamily {
+  std::shared_ptr<const CompiledGoal> base;  // null while its goal is being redefined
+  std::vector<std::shared_ptr<const CompiledGoal>> series;
+};
+
 // Definitions indexed by (tenant, eventType), so matching cost follows the
 // candidate goals of an event's tenant and type, not all goals. put/remove
 // are for one thread; const methods may run on several threads at once while
 // no put/remove runs.
 class GoalIndex {
  public:
-  void put(std::shared_ptr<const CompiledGoal> goal);  // replaces the same (tenant, target)
+  // Replaces the same (tenant, target). A base keeps the series attached to
+  // its family; a series joins the family of its goal.
+  void put(std::shared_ptr<const CompiledGoal> goal);
   void remove(std::string_view tenant, std::string_view target);
   const CompiledGoal* find(std::string_view tenant, std::string_view target) const;
-  // The goals of `tenant` whose eventType is `type`; empty when none.
-  const std::vector<std::shared_ptr<const CompiledGoal>>& candidates(std::string_view tenant,
-                                                                     std::string_view type) const;
-  size_t size() const { return by_id_.size(); }
+  // The families of `tenant` whose goal's eventType is `type`; empty when none.
+  const std::vector<const GoalFamily*>& candidates(std::string_view tenant, std::string_view type) const;
+  size_t size() const { return by_id_.size(); }  // bases and series
 
  private:
   static std::string key(std::string_view a, std::string_view b);
-  std::unordered_map<std::string, std::shared_ptr<const CompiledGoal>> by_id_;
-  std::unordered_map<std::string, std::vector<std::shared_ptr<const CompiledGoal>>> by_type_;
+  void unlist(const GoalFamily* family, const CompiledGoal& base);
+  std::unordered_map<std::string, std::shared_ptr<const CompiledGoal>> by_id_;  // tenant\0target
+  std::unordered_map<std::string, GoalFamily> families_;                        // tenant\0goal id; nodes are stable
+  std::unordered_map<std::string, std::vector<const GoalFamily*>> by_type_;     // tenant\0eventType
 };
 
 // One aggregate cell: count and value sum of one series in one 15-minute

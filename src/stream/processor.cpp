@@ -90,6 +90,7 @@ struct Processor::Impl {
     bool valid = false;
     projection::Fingerprint fp;
     uint32_t first = 0, count = 0;  // its range in Chunk::contributions
+    uint32_t goals = 0;             // conversion goals matched (series excluded)
   };
   struct Chunk {
     model::EventParser parser;
@@ -181,16 +182,20 @@ struct Processor::Impl {
         continue;
       }
       Prepared p{true, projection::fingerprint(ev->tenant_id, ev->event_id),
-                 static_cast<uint32_t>(c.contributions.size()), 0};
-      for (const auto& goal : index.candidates(ev->tenant_id, ev->type)) {
-        if (!goal->counts(*ev)) continue;
-        Contribution x{goal.get(), ev->timestamp_ms, goal->value_of(*ev)};
-        if (goal->unique && ev->subject_id) {
-          x.subject_at = static_cast<uint32_t>(c.subjects.size());
-          x.subject_len = static_cast<uint32_t>(ev->subject_id->size());
-          c.subjects.append(*ev->subject_id);
+                 static_cast<uint32_t>(c.contributions.size()), 0, 0};
+      for (const projection::GoalFamily* family : index.candidates(ev->tenant_id, ev->type)) {
+        if (!family->base->counts(*ev)) continue;
+        ++p.goals;
+        c.contributions.push_back({family->base.get(), ev->timestamp_ms, ev->value});
+        for (const auto& series : family->series) {
+          Contribution x{series.get(), ev->timestamp_ms, series->value_of(*ev)};
+          if (series->unique && ev->subject_id) {
+            x.subject_at = static_cast<uint32_t>(c.subjects.size());
+            x.subject_len = static_cast<uint32_t>(ev->subject_id->size());
+            c.subjects.append(*ev->subject_id);
+          }
+          c.contributions.push_back(x);
         }
-        c.contributions.push_back(x);
       }
       p.count = static_cast<uint32_t>(c.contributions.size()) - p.first;
       c.items.push_back(p);
@@ -240,7 +245,7 @@ struct Processor::Impl {
           agg.add(*x.goal, x.timestamp_ms, x.value,
                   std::string_view(chunk.subjects).substr(x.subject_at, x.subject_len));
         }
-        matched += p.count;
+        matched += p.goals;
       }
     }
   }
@@ -338,24 +343,30 @@ struct Processor::Impl {
       if (!needed.count(target) || (!reset_goal.empty() && projection::split_target(target).first == reset_goal))
         drop_series(tenant, target, batch);
     }
-    for (const auto& target : needed) {
-      if (active_series.count(job_id(tenant, target))) continue;
-      auto [goal_id, series] = projection::split_target(target);
-      const auto* base = index.find(tenant, goal_id);
-      auto compiled = projection::compile(base->def, std::string(series));
-      if (!compiled.ok()) {
-        log::warn("metric series " + std::string(series) + " of " + std::string(goal_id) + ": " + compiled.error().message);
-        continue;
-      }
-      index.put(*compiled);
-      active_series.insert(job_id(tenant, target));
-      start_job(tenant, target, offset, batch);
-    }
+    for (const auto& target : needed)
+      if (!active_series.count(job_id(tenant, target)) && add_series(tenant, target))
+        start_job(tenant, target, offset, batch);
   }
 
-  // Applies a growth-goal, metric or time-zone command; false when `type` is none of them.
-  bool apply_growth_command(const model::Command& cmd, int64_t offset, store::Batch& batch,
-                            const std::function<void(const Error&)>& reject) {
+  // Compiles series `target` against its goal's definition and counts it
+  // from now on; false when its goal is not defined.
+  bool add_series(const std::string& tenant, const std::string& target) {
+    auto [goal_id, series] = projection::split_target(target);
+    const auto* base = index.find(tenant, goal_id);
+    if (!base) return false;
+    auto compiled = projection::compile(base->def, std::string(series));
+    if (!compiled.ok()) {
+      log::warn("metric series " + std::string(series) + " of " + std::string(goal_id) + ": " + compiled.error().message);
+      return false;
+    }
+    index.put(*compiled);
+    active_series.insert(job_id(tenant, target));
+    return true;
+  }
+
+  // Applies a growth-goal, metric or time-zone command: an Error when the
+  // command is invalid, nullopt when its type is none of these.
+  std::optional<Status> apply_growth_command(const model::Command& cmd, int64_t offset, store::Batch& batch) {
     const auto& type = cmd.type;
     const auto& tenant = cmd.tenant_id;
     auto string_member = [&](const char* key) {
@@ -364,44 +375,44 @@ struct Processor::Impl {
     };
     if (type == model::command_type::growth_goal_created) {
       auto g = model::growth_goal_from_json(cmd.data, tenant);
-      if (!g.ok()) return reject(g.error()), true;
+      if (!g.ok()) return Status(g.error());
       batch.put_growth_goal(*g);
       growth_goals[job_id(tenant, g->id)] = std::move(g).value();
     } else if (type == model::command_type::growth_goal_updated) {
       auto patch = model::goal_patch_from_json(cmd.data);
-      if (!patch.ok()) return reject(patch.error()), true;
+      if (!patch.ok()) return Status(patch.error());
       auto it = growth_goals.find(job_id(tenant, patch->id));
-      if (it == growth_goals.end()) return reject(invalid("data.id", "no goal " + patch->id)), true;
+      if (it == growth_goals.end()) return Status(invalid("data.id", "no goal " + patch->id));
       auto g = model::apply(it->second, *patch);
-      if (!g.ok()) return reject(g.error()), true;
+      if (!g.ok()) return Status(g.error());
       batch.put_growth_goal(*g);
       it->second = std::move(g).value();
     } else if (type == model::command_type::growth_goal_deleted) {
       auto id = string_member("id");
-      if (id.empty()) return reject(invalid("data.id", "is required")), true;
+      if (id.empty()) return Status(invalid("data.id", "is required"));
       growth_goals.erase(job_id(tenant, id));
       batch.delete_growth_goal(tenant, id);
     } else if (type == model::command_type::metric_defined) {
       auto m = model::metric_from_json(cmd.data, tenant);
-      if (!m.ok()) return reject(m.error()), true;
-      if (!projection::parse_window(m->window).ok()) return reject(invalid("data.window", "is not a window")), true;
+      if (!m.ok()) return Status(m.error());
+      if (!projection::parse_window(m->window).ok()) return Status(invalid("data.window", "is not a window"));
       batch.put_metric(*m);
       metrics_by_tenant[tenant][m->name] = std::move(m).value();
       sync_series(tenant, offset, batch);
     } else if (type == model::command_type::metric_deleted) {
       auto name = string_member("name");
-      if (name.empty()) return reject(invalid("data.name", "is required")), true;
+      if (name.empty()) return Status(invalid("data.name", "is required"));
       metrics_by_tenant[tenant].erase(name);
       batch.delete_metric(tenant, name);
       sync_series(tenant, offset, batch);
     } else if (type == model::command_type::timezone_set) {
       auto tz = string_member("timezone");
-      if (!projection::valid_time_zone(tz)) return reject(invalid("data.timezone", "is not an IANA time zone")), true;
+      if (!projection::valid_time_zone(tz)) return Status(invalid("data.timezone", "is not an IANA time zone"));
       batch.put_timezone(tenant, tz);
     } else {
-      return false;
+      return std::nullopt;
     }
-    return true;
+    return Status();
   }
 
   void apply_command(const rd_kafka_message_t* m, store::Batch& batch) {
@@ -417,12 +428,9 @@ struct Processor::Impl {
     flush_agg(batch);
     if (opts.on_applied) touched.emplace(cmd->tenant_id + '\0', 0);
     const auto& type = cmd->type;
-    bool rejected = false;
-    if (apply_growth_command(*cmd, m->offset, batch, [&](const Error& e) {
-          rejected = true;
-          reject(e);
-        })) {
-      if (!rejected) metrics.commands_applied++;
+    if (auto growth = apply_growth_command(*cmd, m->offset, batch)) {
+      if (!growth->ok()) return reject(growth->error());
+      metrics.commands_applied++;
       return;
     }
     if (type == model::command_type::key_issued) {
@@ -954,16 +962,9 @@ Status Processor::start() {
   for (auto& m : I.store.all_metrics()) I.metrics_by_tenant[m.tenant_id][m.name] = m;
   // The series metrics ask for, as they were when the store was written.
   for (auto& [tenant, metrics] : I.metrics_by_tenant)
-    for (auto& [name, m] : metrics) {
-      auto series = model::series_of(m);
-      if (!series || series->empty()) continue;
-      const auto* base = I.index.find(tenant, m.conversion_goal);
-      if (!base) continue;
-      auto g = projection::compile(base->def, *series);
-      if (!g.ok()) continue;
-      I.active_series.insert(job_id(tenant, (*g)->target));
-      I.index.put(*g);
-    }
+    for (auto& [name, m] : metrics)
+      if (auto series = model::series_of(m); series && !series->empty())
+        I.add_series(tenant, projection::series_target(m.conversion_goal, *series));
 
   rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(I.event_partitions + 1);
   rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset =
@@ -975,7 +976,8 @@ Status Processor::start() {
   rd_kafka_topic_partition_list_destroy(l);
   if (err) return Error{ErrorCode::unavailable, "", std::string("cannot assign partitions: ") + rd_kafka_err2str(err)};
 
-  log::info("processor starting: " + std::to_string(I.index.size()) + " conversion goals, " +
+  log::info("processor starting: " + std::to_string(I.index.size() - I.active_series.size()) + " conversion goals, " +
+            std::to_string(I.active_series.size()) + " metric series, " +
             std::to_string(I.event_partitions) + " event partitions, commands at offset " +
             std::to_string(I.cmd_next));
   I.update_lag();

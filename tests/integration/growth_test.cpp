@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <set>
 #include <thread>
 
 #include "harness.h"
@@ -54,29 +55,19 @@ struct Deployment {
                                           i < subjects.size() ? subjects[i] : "")});
     it::produce(events(), msgs);
   }
-  // Waits until goal `id` shows `current` (as listed by GET /api/goals).
-  json wait_current(const std::string& id, double current, int timeout_ms = 30000) {
+  // Waits until GET `target` shows `current`; returns the last body read.
+  json wait_for_current(const std::string& target, double current, int timeout_ms = 30000) {
     json last;
     it::eventually(
         [&] {
-          last = get_ok("/api/goals/" + id);
+          last = get_ok(target);
           return last["current"] == current;
         },
         timeout_ms);
     CHECK_MESSAGE(last["current"] == current, last.dump());
     return last;
   }
-  json wait_metric(const std::string& name, double current, int timeout_ms = 30000) {
-    json last;
-    it::eventually(
-        [&] {
-          last = get_ok("/api/metrics/" + name);
-          return last["current"] == current;
-        },
-        timeout_ms);
-    CHECK_MESSAGE(last["current"] == current, last.dump());
-    return last;
-  }
+  json wait_current(const std::string& goal_id, double current) { return wait_for_current("/api/goals/" + goal_id, current); }
 };
 
 std::string utc_date(int64_t days_from_today) {
@@ -276,7 +267,9 @@ TEST_CASE("metrics: sum of a property, unique subjects and ratios come from reta
   };
   d.wait_current(goal_on("buyers", 10), 3);                // u1, u2, u3
   d.wait_current(goal_on("conversion_rate", 80), 50);      // 4 / 8 × 100
-  d.wait_current(goal_on("nothing_rate", 10), 0);          // zero denominator: 0, not a crash
+  auto nothing = d.wait_current(goal_on("nothing_rate", 10), 0);  // zero denominator: 0, not a crash
+  CHECK(nothing["metricDefined"] == true);
+  CHECK(d.get_ok("/api/metrics/conversion_rate")["window"] == "span");
   // A metric over the base series: a sum of properties.value.
   d.post_ok("/api/metrics", {{"name", "values"}, {"aggregation", "sum"}, {"property", "value"}, {"conversionGoal", cg}});
   d.wait_current(goal_on("values", 10), 4);
@@ -388,4 +381,44 @@ TEST_CASE("status moves from behind to completed as events arrive; the changes t
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   CHECK(again.get("/api/goals/" + id, d.key).json_body()["status"] == "at_risk");
   CHECK(read_changes(d.changes(), 5, 3000).size() == 4);
+}
+
+TEST_CASE("invalid growth commands on the commands topic are deadlettered with their reason; the pipeline goes on") {
+  Deployment d;
+  auto cmd = [](const std::string& type, const std::string& data) {
+    return std::pair<std::string, std::string>{
+        "acme", R"({"command_id":"c","type":")" + type +
+                    R"(","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":)" + data + "}"};
+  };
+  std::vector<std::pair<std::string, std::string>> bad = {
+      cmd("growth_goal.created", R"({"id":"goal_x","metric":"m","target":-1,"deadline":"2025-03-31","createdAt":"2025-03-01T00:00:00Z"})"),
+      cmd("growth_goal.updated", R"({"id":"goal_missing","target":5})"),
+      cmd("growth_goal.updated", R"({"id":7})"),
+      cmd("metric.defined", R"({"name":"m","aggregation":"avg","conversionGoal":"cg_1","window":"month","createdAt":"2025-03-01T00:00:00Z"})"),
+      cmd("metric.deleted", R"({"name":5})"),
+      cmd("tenant.timezone_set", R"({"timezone":"Mars/Olympus"})"),
+  };
+  it::produce(d.prefix + "commands", bad);
+  // A valid write after them is applied and answers.
+  auto cg = d.signup_goal();
+  d.post_ok("/api/metrics", {{"name", "signups"}, {"aggregation", "count"}, {"conversionGoal", cg}});
+  std::string g = d.post_ok("/api/goals", {{"metric", "signups"}, {"target", 5}, {"deadline", "2025-03-31"}, {"start", "2025-03-01"}})["id"];
+  d.signups({"2025-03-02T10:00:00Z"}, "e");
+  d.wait_current(g, 1);
+  CHECK(d.get_ok("/api/goals").size() == 1);  // the invalid goal was not created
+  CHECK(d.get_ok("/api/settings")["timezone"] == "UTC");
+  auto dl = it::read_topic(d.prefix + "deadletter", bad.size());
+  REQUIRE(dl.size() == bad.size());
+  std::set<std::string> reasons;
+  for (auto& m : dl) {
+    CHECK(m.headers["source.topic"] == d.prefix + "commands");
+    reasons.insert(m.headers["error"]);
+  }
+  CHECK(reasons.count("target: must be a positive number"));
+  CHECK(reasons.count("data.id: no goal goal_missing"));
+  CHECK(reasons.count("id: must be a string"));
+  CHECK(reasons.count("aggregation: must be one of count, sum, unique, ratio"));
+  CHECK(reasons.count("data.name: is required"));
+  CHECK(reasons.count("data.timezone: is not an IANA time zone"));
+  CHECK(d.serve.metric("goalstream_commands_rejected_total") == 6);
 }

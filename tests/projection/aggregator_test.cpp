@@ -146,3 +146,44 @@ TEST_CASE("cells are 15-minute buckets of event time") {
   CHECK(k1 < k2);
   CHECK(read_be64(std::string_view(k2).substr(cell_prefix("acme", "cg_1").size())) == bucket_of(at("2025-03-01T12:15:00Z")));
 }
+
+TEST_CASE("a metric series joins its goal's family: matched once, fed with the base; redefinition keeps it") {
+  GoalIndex index;
+  auto base = compile(signup_goal());
+  auto sum = compile(signup_goal(), "sum:plan.amount");
+  auto uniq = compile(signup_goal(), "unique");
+  REQUIRE(base.ok());
+  REQUIRE(sum.ok());
+  REQUIRE(uniq.ok());
+  index.put(*base);
+  index.put(*sum);
+  index.put(*uniq);
+  CHECK(index.size() == 3);
+  REQUIRE(index.candidates("acme", "form_submit").size() == 1);  // one family, one match per event
+  const GoalFamily* family = index.candidates("acme", "form_submit")[0];
+  CHECK(family->base->target == "cg_1");
+  REQUIRE(family->series.size() == 2);
+  CHECK(index.find("acme", std::string("cg_1\x1funique")) == uniq->get());
+
+  // Redefined with another event type: the family moves with its base and keeps its series.
+  auto redefined_def = signup_goal();
+  redefined_def.event_type = "purchase";
+  auto redefined = compile(redefined_def);
+  REQUIRE(redefined.ok());
+  index.remove("acme", "cg_1");
+  CHECK(index.candidates("acme", "form_submit").empty());  // no base: nothing matches meanwhile
+  CHECK(index.find("acme", std::string("cg_1\x1fsum:plan.amount")) != nullptr);
+  index.put(*redefined);
+  CHECK(index.candidates("acme", "form_submit").empty());
+  REQUIRE(index.candidates("acme", "purchase").size() == 1);
+  CHECK(index.candidates("acme", "purchase")[0]->series.size() == 2);
+
+  // Dropping the series, then the goal, empties the index.
+  index.remove("acme", std::string("cg_1\x1fsum:plan.amount"));
+  CHECK(index.candidates("acme", "purchase")[0]->series.size() == 1);
+  index.remove("acme", std::string("cg_1\x1funique"));
+  index.remove("acme", "cg_1");
+  CHECK(index.size() == 0);
+  CHECK(index.candidates("acme", "purchase").empty());
+  CHECK(index.find("acme", "cg_1") == nullptr);
+}

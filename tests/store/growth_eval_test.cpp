@@ -14,6 +14,7 @@
 #include "projection/projection.h"
 #include "store/growth_eval.h"
 #include "store/store.h"
+#include "test_util.h"
 
 using gs::projection::Cell;
 namespace fs = std::filesystem;
@@ -41,12 +42,7 @@ struct Fixture {
   gs::projection::PacingThresholds thresholds;
 
   explicit Fixture(const std::string& name) {
-    auto d = fs::path(GOALSTREAM_TEST_TMP) / ("growth-eval-" + name);
-    fs::remove_all(d);
-    fs::create_directories(d);
-    auto s = gs::store::Store::open(d.string());
-    REQUIRE(s.ok());
-    store = std::move(s).value();
+    store = store_test::open(store_test::fresh_dir("growth-eval-" + name));
   }
 
   void metric(const char* body, const std::string& tenant = "acme") {

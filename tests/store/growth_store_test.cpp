@@ -13,31 +13,18 @@
 #include "model/growth.h"
 #include "projection/projection.h"
 #include "store/store.h"
+#include "test_util.h"
 
 using gs::projection::Cell;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  auto d = fs::path(GOALSTREAM_TEST_TMP) / ("growth-store-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
-
+std::string fresh_dir(const std::string& name) { return store_test::fresh_dir("growth-store-" + name); }
 std::string key(const std::string& tenant, const std::string& target, int64_t bucket) {
-  auto k = gs::projection::cell_prefix(tenant, target);
-  gs::projection::append_be64(k, bucket);
-  return k;
+  return store_test::cell_key(tenant, target, bucket);
 }
-
-std::unique_ptr<gs::store::Store> open(const std::string& dir) {
-  auto s = gs::store::Store::open(dir);
-  std::string why = s.ok() ? std::string() : s.error().message;
-  REQUIRE_MESSAGE(s.ok(), why);
-  return std::move(s).value();
-}
+using store_test::open;
 
 gs::model::Metric metric(const std::string& tenant, const char* body) {
   auto m = gs::model::metric_from_request(nlohmann::json::parse(body));

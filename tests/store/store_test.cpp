@@ -10,24 +10,15 @@
 #include "model/event.h"
 #include "projection/projection.h"
 #include "store/store.h"
+#include "test_util.h"
 
 using gs::projection::Cell;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  auto d = fs::path(GOALSTREAM_TEST_TMP) / ("store-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
-
-std::string cell_key(const std::string& tenant, const std::string& goal, int64_t hour) {
-  auto k = gs::projection::cell_prefix(tenant, goal);
-  gs::projection::append_be64(k, hour);
-  return k;
-}
+std::string fresh_dir(const std::string& name) { return store_test::fresh_dir("store-" + name); }
+using store_test::cell_key;
 
 gs::model::ConversionGoal goal(const std::string& tenant, const std::string& id, const std::string& type) {
   return {id, tenant, "name " + id, type, std::nullopt, nullptr, std::nullopt, 1740787200000LL};
@@ -161,7 +152,7 @@ TEST_CASE("the goal index returns only the candidates of the event's tenant and 
   CHECK(index.candidates("c", "form_submit").empty());
   index.remove("a", "g1");
   CHECK(index.candidates("a", "form_submit").size() == 1);
-  CHECK(index.candidates("a", "form_submit")[0]->def.id == "g2");
+  CHECK(index.candidates("a", "form_submit")[0]->base->def.id == "g2");
   CHECK(index.size() == 3);
 
   // The aggregator buckets by 15 minutes of event time and sums fixed-point values.
