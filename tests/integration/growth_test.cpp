@@ -227,6 +227,14 @@ TEST_CASE("current follows produced events; late events land in their own month;
   CHECK(bad.status == 422);
   CHECK(bad.json_body()["field"] == "timezone");
   CHECK(d.get_ok("/api/settings")["timezone"] == "Asia/Kolkata");
+  // Another tenant keeps its own zone and sees none of these metrics or goals.
+  auto other = it::create_key(d.prefix, "globex");
+  CHECK(d.serve.get("/api/settings", other).json_body()["timezone"] == "UTC");
+  CHECK(d.serve.get("/api/metrics", other).json_body() == json::array());
+  CHECK(d.serve.get("/api/metrics/monthly_signups", other).status == 404);
+  CHECK(d.serve.get("/api/goals/" + march, other).status == 404);
+  CHECK(d.serve.del("/api/metrics/monthly_signups", other).status == 404);
+  CHECK(d.get_ok("/api/metrics/monthly_signups")["name"] == "monthly_signups");
 }
 
 TEST_CASE("metrics: sum of a property, unique subjects and ratios come from retained events; a goal may name a metric defined later; a rebuild gives the same digest") {
