@@ -11,11 +11,14 @@ namespace gs::time {
 
 constexpr int64_t kMsPerHour = 3'600'000;
 constexpr int64_t kMsPerDay = 86'400'000;
+// The last millisecond parse_rfc3339 accepts: 9999-12-31T23:59:59.999Z.
+constexpr int64_t kMaxMs = 2'932'897 * kMsPerDay - 1;
 
 // Parses an RFC 3339 date-time ("2025-03-01T12:00:00Z",
 // "2025-03-01T12:00:00.123+02:00"). Requires a zone designator (Z or ±hh:mm).
 // Returns milliseconds since the epoch, or nullopt if malformed or out of
-// range (years 1970..9999).
+// range: from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z once
+// converted to UTC (so "9999-12-31T23:00:00-05:00" is out of range).
 std::optional<int64_t> parse_rfc3339(std::string_view s);
 
 // Parses an ISO 8601 calendar date "YYYY-MM-DD" to days since the epoch.

@@ -39,3 +39,16 @@ TEST_CASE("JSON nesting guard counts brackets outside strings only") {
   CHECK_FALSE(gs::json_depth_within(std::string(65, '['), 64));
   CHECK(gs::json_depth_within(std::string(64, '[') + std::string(64, ']'), 64));
 }
+
+TEST_CASE("date-times are bounded after the zone offset: whatever parses formats back to text that parses") {
+  CHECK(parse_rfc3339("9999-12-31T23:59:59.999Z") == kMaxMs);
+  CHECK(format_rfc3339(kMaxMs) == "9999-12-31T23:59:59.999Z");
+  CHECK(parse_rfc3339("9999-12-31T23:59:59.999+05:00").has_value());
+  // Year 10000 once converted to UTC (issue 7 item 12).
+  for (const char* bad : {"9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59-00:01", "1970-01-01T00:30:00+01:00"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_rfc3339(bad).has_value());
+  }
+  for (int64_t ms : {int64_t{0}, int64_t{1740830400250}, kMaxMs - 999, kMaxMs})
+    CHECK(parse_rfc3339(format_rfc3339(ms)) == ms);
+}
