@@ -7,6 +7,7 @@
 
 #include "base/hex.h"
 #include "base/json_depth.h"
+#include "base/text.h"
 #include "base/time.h"
 #include "model/event.h"
 
@@ -76,9 +77,7 @@ Result<ConversionGoal> conversion_goal_from_request(const json& body) {
   if (!name || name->is_null()) return err("name", "is required");
   if (!name->is_string()) return err("name", "must be a string");
   g.name = name->get<std::string>();
-  size_t chars = 0;  // code points, as the event schema counts them
-  for (unsigned char c : g.name) chars += (c & 0xC0) != 0x80;
-  if (chars == 0 || chars > 200) return err("name", "must be 1 to 200 characters");
+  if (auto why = text::check_label(g.name, kMaxNameChars)) return err("name", *why);
   auto* type = member(body, "eventType");
   if (!type || type->is_null()) return err("eventType", "is required");
   if (!type->is_string()) return err("eventType", "must be a string");
@@ -98,7 +97,10 @@ Result<ConversionGoal> conversion_goal_from_request(const json& body) {
   if (auto* s = member(body, "since"); s && !s->is_null()) {
     if (!s->is_string()) return err("since", "must be an ISO 8601 date or date-time string");
     g.since_ms = parse_since(s->get<std::string>());
-    if (!g.since_ms) return err("since", "must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time");
+    if (!g.since_ms)
+      return err("since",
+                 "must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from 1970-01-01T00:00:00Z to "
+                 "9999-12-31T23:59:59.999Z once in UTC");
   }
   return g;
 }
@@ -113,7 +115,10 @@ std::string serialize(const Command& c) {
 }
 
 Result<Command> parse_command(std::string_view bytes) {
-  if (!json_depth_within(bytes)) return err("", "command nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  // The limit counts the levels below the envelope (kMaxJsonDepth), as the
+  // API counts a request body's.
+  if (!json_depth_within(bytes, kMaxCommandDepth))
+    return err("", "command nests deeper than " + std::to_string(kMaxCommandDepth - kCommandEnvelopeDepth) + " levels");
   json j = json::parse(bytes, nullptr, false);
   if (j.is_discarded()) return err("", "command is not valid JSON");
   if (!j.is_object()) return err("", "command must be a JSON object");

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json_depth.h"
 #include "base/result.h"
 
 namespace gs::model {
@@ -34,6 +35,9 @@ json to_json(const ConversionGoal& g);
 // Reads the stored form back (trusted input written by to_json).
 Result<ConversionGoal> conversion_goal_from_json(const json& j, std::string tenant_id);
 
+// Longest conversion goal name, in code points (the rule: text::check_label).
+inline constexpr size_t kMaxNameChars = 200;
+
 // Validates a POST body's shape and types: name, eventType, urlPattern,
 // conditions, since. Pattern and operator semantics are checked by
 // match::Matcher::compile. `id`, `tenant_id` and `created_at_ms` are left
@@ -55,6 +59,16 @@ inline constexpr const char* key_issued = "key.issued";
 inline constexpr const char* conversion_goal_defined = "conversion_goal.defined";
 inline constexpr const char* conversion_goal_deleted = "conversion_goal.deleted";
 }  // namespace command_type
+
+// Nesting limits, in one place. A command's data keeps the nesting of the
+// request body it came from (a conversion goal's `conditions` sit as deep in
+// both), and serialize() wraps the data in kCommandEnvelopeDepth more
+// level(s). parse_command refuses commands nested deeper than
+// kMaxCommandDepth, so the API refuses bodies nested deeper than
+// kMaxRequestDepth: whatever the API accepts, the processor accepts.
+inline constexpr int kCommandEnvelopeDepth = 1;
+inline constexpr int kMaxCommandDepth = kMaxJsonDepth + kCommandEnvelopeDepth;
+inline constexpr int kMaxRequestDepth = kMaxCommandDepth - kCommandEnvelopeDepth;
 
 std::string serialize(const Command& c);
 // Parses and validates a command payload; never throws.

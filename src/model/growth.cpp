@@ -4,6 +4,8 @@
 #include <cmath>
 #include <initializer_list>
 
+#include "base/decimal.h"
+#include "base/text.h"
 #include "base/time.h"
 
 namespace gs::model {
@@ -23,6 +25,25 @@ std::optional<Error> only(const json& body, std::initializer_list<const char*> k
     for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
     return invalid(it.key(), "unknown field; expected one of " + list);
   }
+  return std::nullopt;
+}
+
+// An optional human-readable text member (description, unit). Requests
+// follow text::check_label; stored forms and command payloads (`stored`)
+// only need a string within the same length, so that whatever an earlier
+// version accepted still folds the same way.
+std::optional<Error> read_label(const json& body, const char* key, size_t max_chars, bool stored,
+                                std::optional<std::string>& out) {
+  auto* m = member(body, key);
+  if (!m) return std::nullopt;
+  if (!m->is_string()) return invalid(key, "must be a string");
+  const auto& s = m->get_ref<const std::string&>();
+  if (!stored) {
+    if (auto why = text::check_label(s, max_chars)) return invalid(key, *why);
+  } else if (text::code_points(s) > max_chars) {
+    return invalid(key, "must be at most " + std::to_string(max_chars) + " characters");
+  }
+  out = s;
   return std::nullopt;
 }
 
@@ -49,13 +70,20 @@ std::optional<Error> read_date(const json& body, const char* key, std::optional<
   return std::nullopt;
 }
 
-std::optional<Error> read_target(const json& body, std::optional<double>& out) {
+// A request's target is rounded to the API's 6 decimal places, so the
+// target a goal is measured against is the one it shows; below 0.000001 it
+// would show as 0. Stored forms keep the number they hold.
+std::optional<Error> read_target(const json& body, bool stored, std::optional<double>& out) {
   auto* m = member(body, "target");
   if (!m) return std::nullopt;
   if (!m->is_number()) return invalid("target", "must be a number");
   double t = m->get<double>();
   if (!std::isfinite(t) || t <= 0) return invalid("target", "must be a positive number");
-  if (t > 1e15) return invalid("target", "must be at most 1e15");
+  if (t > kMaxTarget) return invalid("target", "must be at most 1e15");
+  if (!stored) {
+    t = round6(t);
+    if (t < kMinTarget) return invalid("target", "must be at least 0.000001 (targets have 6 decimal places)");
+  }
   out = t;
   return std::nullopt;
 }
@@ -100,7 +128,8 @@ json to_json(const Metric& m) {
   return j;
 }
 
-Result<Metric> metric_from_request(const json& body) {
+namespace {
+Result<Metric> metric_fields(const json& body, bool stored) {
   if (!body.is_object()) return invalid("", "request body must be a JSON object");
   if (auto e = only(body, {"name", "aggregation", "conversionGoal", "property", "numerator", "denominator",
                            "window", "description"}))
@@ -151,9 +180,12 @@ Result<Metric> metric_from_request(const json& body) {
   m.window = s.value_or("span");
   if (!valid_window_shape(m.window))
     return invalid("window", "must be day, week, month, quarter, span, or a rolling <N>d such as 7d (N at most 3660)");
-  if (auto e = read_string(body, "description", false, 1000, m.description)) return *e;
+  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, m.description)) return *e;
   return m;
 }
+}  // namespace
+
+Result<Metric> metric_from_request(const json& body) { return metric_fields(body, false); }
 
 Result<Metric> metric_from_json(const json& j, std::string tenant_id) {
   if (!j.is_object()) return invalid("", "stored metric is not an object");
@@ -163,7 +195,7 @@ Result<Metric> metric_from_json(const json& j, std::string tenant_id) {
   if (created != j.end() && created->is_string()) created_ms = time::parse_rfc3339(created->get<std::string>());
   if (!created_ms) return invalid("createdAt", "must be an RFC 3339 date-time");
   body.erase("createdAt");
-  auto m = metric_from_request(body);
+  auto m = metric_fields(body, true);
   if (!m.ok()) return m;
   m->tenant_id = std::move(tenant_id);
   m->created_at_ms = *created_ms;
@@ -196,7 +228,7 @@ Result<GrowthGoal> goal_fields(const json& body, bool stored) {
   g.metric = *s;
   if (!member(body, "target")) return invalid("target", "is required");
   std::optional<double> target;
-  if (auto e = read_target(body, target)) return *e;
+  if (auto e = read_target(body, stored, target)) return *e;
   g.target = *target;
   if (!member(body, "deadline")) return invalid("deadline", "is required");
   std::optional<int64_t> deadline;
@@ -204,8 +236,8 @@ Result<GrowthGoal> goal_fields(const json& body, bool stored) {
   g.deadline_date = *deadline;
   if (auto e = read_date(body, "start", g.start_date)) return *e;
   if (g.start_date && *g.start_date > g.deadline_date) return invalid("start", "must not be after the deadline");
-  if (auto e = read_string(body, "description", false, 1000, g.description)) return *e;
-  if (auto e = read_string(body, "unit", false, 64, g.unit)) return *e;
+  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, g.description)) return *e;
+  if (auto e = read_label(body, "unit", kMaxUnitChars, stored, g.unit)) return *e;
   if (stored) {
     if (auto e = read_string(body, "statusOverride", false, 16, g.status_override)) return *e;
     if (g.status_override && !valid_status(*g.status_override))
@@ -237,7 +269,8 @@ Result<GrowthGoal> growth_goal_from_json(const json& j, std::string tenant_id) {
   return g;
 }
 
-Result<GoalPatch> goal_patch_from_request(const json& body) {
+namespace {
+Result<GoalPatch> patch_fields(const json& body, bool stored) {
   if (!body.is_object()) return invalid("", "request body must be a JSON object");
   if (auto e = only(body, {"id", "metric", "target", "deadline", "start", "description", "unit", "status"})) return *e;
   GoalPatch p;
@@ -246,11 +279,11 @@ Result<GoalPatch> goal_patch_from_request(const json& body) {
   p.id = *s;
   if (auto e = read_string(body, "metric", false, 64, p.metric)) return *e;
   if (p.metric && !valid_metric_name(*p.metric)) return invalid("metric", "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$)");
-  if (auto e = read_target(body, p.target)) return *e;
+  if (auto e = read_target(body, stored, p.target)) return *e;
   if (auto e = read_date(body, "deadline", p.deadline_date)) return *e;
   if (auto e = read_date(body, "start", p.start_date)) return *e;
-  if (auto e = read_string(body, "description", false, 1000, p.description)) return *e;
-  if (auto e = read_string(body, "unit", false, 64, p.unit)) return *e;
+  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, p.description)) return *e;
+  if (auto e = read_label(body, "unit", kMaxUnitChars, stored, p.unit)) return *e;
   for (const char* key : {"metric", "target", "deadline"}) {
     auto it = body.find(key);
     if (it != body.end() && it->is_null()) return invalid(key, "cannot be null");
@@ -273,6 +306,9 @@ Result<GoalPatch> goal_patch_from_request(const json& body) {
   }
   return p;
 }
+}  // namespace
+
+Result<GoalPatch> goal_patch_from_request(const json& body) { return patch_fields(body, false); }
 
 json to_json(const GoalPatch& p) {
   json j = {{"id", p.id}};
@@ -289,7 +325,7 @@ json to_json(const GoalPatch& p) {
   return j;
 }
 
-Result<GoalPatch> goal_patch_from_json(const json& j) { return goal_patch_from_request(j); }
+Result<GoalPatch> goal_patch_from_json(const json& j) { return patch_fields(j, true); }
 
 Result<GrowthGoal> apply(GrowthGoal g, const GoalPatch& p) {
   if (p.metric) g.metric = *p.metric;

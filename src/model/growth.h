@@ -17,6 +17,13 @@ namespace gs::model {
 
 using json = nlohmann::json;
 
+// Text limits in code points (the rule: text::check_label), and the range
+// of a target (6 decimal places, at most 10^15).
+inline constexpr size_t kMaxDescriptionChars = 1000;
+inline constexpr size_t kMaxUnitChars = 64;
+inline constexpr double kMinTarget = 0.000001;
+inline constexpr double kMaxTarget = 1e15;
+
 // What a growth goal measures. `count`: matches of a conversion goal; `sum`:
 // a numeric property over them; `unique`: distinct subject_ids among them;
 // `ratio`: numerator metric / denominator metric × 100.
@@ -61,8 +68,9 @@ struct GrowthGoal {
 // expected and forecast).
 json to_json(const GrowthGoal& g);
 Result<GrowthGoal> growth_goal_from_json(const json& j, std::string tenant_id);
-// Validates a POST /api/goals body: metric, target (> 0), deadline (ISO 8601
-// date), description, unit, start. Unknown fields are refused.
+// Validates a POST /api/goals body: metric, target (0.000001 to 10^15,
+// rounded to 6 decimal places), deadline (ISO 8601 date), description,
+// unit, start. Unknown fields are refused.
 Result<GrowthGoal> growth_goal_from_request(const json& body);
 
 // A validated PATCH /api/goals body. `status` present and null clears the

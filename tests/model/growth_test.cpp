@@ -346,3 +346,47 @@ TEST_CASE("a metric's stored form round-trips and series_of names the cells it r
     CHECK(to_json(*back) == stored);
   }
 }
+
+TEST_CASE("targets: 0.000001 to 10^15, rounded to 6 decimals; descriptions and units follow the text rule") {
+  std::vector<Case> cases = {
+      {"target 1e-7 shows as 0", R"({"metric":"m","target":1e-7,"deadline":"2025-03-31"})", "target", "0.000001"},
+      {"target 5e-324", R"({"metric":"m","target":5e-324,"deadline":"2025-03-31"})", "target", "0.000001"},
+      {"target 0.0000004", R"({"metric":"m","target":0.0000004,"deadline":"2025-03-31"})", "target", "0.000001"},
+      {"target 0.000001", R"({"metric":"m","target":0.000001,"deadline":"2025-03-31"})", nullptr},
+      {"target 1e15", R"({"metric":"m","target":1e15,"deadline":"2025-03-31"})", nullptr},
+      {"blank description", R"({"metric":"m","target":1,"deadline":"2025-03-31","description":"  "})", "description", "blank"},
+      {"empty unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":""})", "unit", "1 to 64"},
+      {"control in unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"E\u0000R"})", "unit", "control"},
+      {"newline in description", R"({"metric":"m","target":1,"deadline":"2025-03-31","description":"a\nb"})", "description", "control"},
+      {"64 characters of unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€"})", nullptr},
+      {"65 characters of unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€"})", "unit", "1 to 64"},
+  };
+  check_cases(cases, [](const json& j) { return growth_goal_from_request(j); });
+  auto rounded = growth_goal_from_request(parse(R"({"metric":"m","target":2.5710479999999998,"deadline":"2025-03-31"})"));
+  REQUIRE(rounded.ok());
+  CHECK(rounded->target == 2.571048);
+  auto tiny = growth_goal_from_request(parse(R"({"metric":"m","target":0.0000014,"deadline":"2025-03-31"})"));
+  REQUIRE(tiny.ok());
+  CHECK(tiny->target == 0.000001);
+
+  std::vector<Case> patches = {
+      {"patch target 1e-7", R"({"id":"goal_1","target":1e-7})", "target", "0.000001"},
+      {"patch blank unit", R"({"id":"goal_1","unit":" "})", "unit", "blank"},
+      {"patch description with a tab", R"({"id":"goal_1","description":"a\tb"})", "description", "control"},
+  };
+  check_cases(patches, [](const json& j) { return goal_patch_from_request(j); });
+  std::vector<Case> metrics = {
+      {"metric blank description", R"({"name":"m","aggregation":"count","conversionGoal":"cg_1","description":"\u3000"})",
+       "description", "blank"},
+  };
+  check_cases(metrics, [](const json& j) { return metric_from_request(j); });
+
+  // Stored forms and command payloads written by earlier versions still
+  // fold: only the length (in code points) is checked there.
+  auto stored = growth_goal_from_json(
+      parse(R"({"id":"goal_1","metric":"m","target":1e-7,"deadline":"2025-03-31","description":"","unit":"a\nb","createdAt":"2025-03-01T00:00:00Z"})"),
+      "acme");
+  CHECK(stored.ok());
+  CHECK(goal_patch_from_json(parse(R"({"id":"goal_1","description":" ","target":1e-7})")).ok());
+  CHECK(metric_from_json(parse(R"({"name":"m","aggregation":"count","conversionGoal":"cg_1","window":"span","description":"","createdAt":"2025-03-01T00:00:00Z"})"), "acme").ok());
+}

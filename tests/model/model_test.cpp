@@ -193,3 +193,37 @@ TEST_CASE("mutated events never crash the validator: each is accepted or refused
   CHECK(accepted > 0);
   CHECK(refused > 0);
 }
+
+TEST_CASE("conversion goal names follow the text rule; since stays within what formats back") {
+  struct R { std::string body; const char* field; const char* message; };
+  std::string euros;  // 200 characters of 3 bytes each
+  for (int i = 0; i < 200; ++i) euros += "\xE2\x82\xAC";
+  std::vector<R> cases = {
+      {R"({"name":")" + euros + R"(","eventType":"a"})", nullptr, ""},
+      {R"({"name":")" + euros + R"(x","eventType":"a"})", "name", "name: must be 1 to 200 characters (Unicode code points)"},
+      {R"({"name":"   ","eventType":"a"})", "name", "name: must not be blank"},
+      {R"({"name":"a\u0007b","eventType":"a"})", "name",
+       "name: must not contain control characters (U+0000-U+001F, U+007F-U+009F)"},
+      {R"({"name":"two\nlines","eventType":"a"})", "name",
+       "name: must not contain control characters (U+0000-U+001F, U+007F-U+009F)"},
+      // Year 10000 once in UTC (issue 7 item 12): refused, not deadlettered later.
+      {R"({"name":"x","eventType":"a","since":"9999-12-31T23:00:00-05:00"})", "since",
+       "since: must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from 1970-01-01T00:00:00Z to "
+       "9999-12-31T23:59:59.999Z once in UTC"},
+      {R"({"name":"x","eventType":"a","since":"9999-12-31T23:59:59.999Z"})", nullptr, ""},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.body);
+    auto r = gs::model::conversion_goal_from_request(json::parse(c.body));
+    REQUIRE(r.ok() == (c.field == nullptr));
+    if (!c.field) {
+      // What the API accepts, the processor reads back from the command.
+      r->id = "cg_1";
+      r->created_at_ms = 1740787200000LL;
+      CHECK(gs::model::conversion_goal_from_json(to_json(*r), "acme").ok());
+      continue;
+    }
+    CHECK(r.error().field == c.field);
+    CHECK(r.error().field + ": " + r.error().message == c.message);
+  }
+}
