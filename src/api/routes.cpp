@@ -1,12 +1,14 @@
 #include "api/routes.h"
 
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <variant>
 
 #include <nlohmann/json.hpp>
 
-#include "base/json_depth.h"
+#include "api/body.h"
+#include "base/text.h"
 #include "base/time.h"
 #include "model/conversion_goal.h"
 #include "model/growth.h"
@@ -20,20 +22,12 @@ namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-// Numbers as the reference writes them: 342, not 342.0; other values rounded
-// to 6 decimals so that float noise does not show.
-ojson number(double v) {
-  double r = std::abs(v) < 1e9 ? std::round(v * 1e6) / 1e6 : v;
-  if (std::abs(r) < 1e15 && r == std::floor(r)) return static_cast<int64_t>(r);
-  return r;
-}
-
 template <class J = json>
 Response json_response(const Request& req, http::status status, const J& body) {
   Response res{status, req.version()};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::server, "goalstream");
-  res.body() = body.dump();
+  res.body() = to_text(body);  // never throws, numbers as body.h says
   res.prepare_payload();
   return res;
 }
@@ -73,6 +67,13 @@ struct Target {
   std::map<std::string, std::string> query;
 };
 
+// How long a request with an unknown key may wait for the processor to
+// apply the commands its consumer has already fetched (a key issued a moment
+// ago), and how many such requests may wait at once; the others are
+// answered 401 at once. See docs/api.md#authentication.
+constexpr std::chrono::milliseconds kUnknownKeyWait{500};
+constexpr int kMaxUnknownKeyWaiters = 2;
+
 std::string url_decode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -87,10 +88,14 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-Target parse_target(std::string_view t) {
+// Splits and percent-decodes the request target. Every id and name reaches
+// the handlers through here, so text that is not UTF-8 once decoded
+// (%FF) is refused here, naming "path" or the query parameter.
+Result<Target> parse_target(std::string_view t) {
   Target out;
   auto q = t.find('?');
   out.path = url_decode(t.substr(0, q));
+  if (!text::valid_utf8(out.path)) return invalid("path", "is not valid UTF-8 once percent-decoded");
   if (out.path.size() > 1 && out.path.back() == '/') out.path.pop_back();
   if (q == std::string_view::npos) return out;
   std::string_view rest = t.substr(q + 1);
@@ -98,46 +103,63 @@ Target parse_target(std::string_view t) {
     auto amp = rest.find('&');
     auto part = rest.substr(0, amp);
     auto eq = part.find('=');
-    if (eq == std::string_view::npos)
-      out.query[url_decode(part)] = "";
-    else
-      out.query[url_decode(part.substr(0, eq))] = url_decode(part.substr(eq + 1));
+    std::string name = url_decode(part.substr(0, eq));
+    std::string value = eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1));
+    if (!text::valid_utf8(name)) return invalid("query", "a parameter name is not valid UTF-8 once percent-decoded");
+    if (!text::valid_utf8(value)) return invalid(name, "is not valid UTF-8 once percent-decoded (query parameter)");
+    out.query[std::move(name)] = std::move(value);
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
   }
   return out;
 }
 
+Response bad_request(const Request& req, const Error& e) {
+  return error_response(req, http::status::bad_request, "bad_request", e.field + ": " + e.message, e.field);
+}
+
 class Router {
  public:
   explicit Router(ApiContext& ctx) : ctx_(ctx) {}
 
-  Response operator()(const Request& req) {
+  // Health, readiness and metrics (any method, no key): cheap and
+  // non-blocking, so the server answers them on its I/O threads. nullopt for
+  // every other request.
+  std::optional<Response> now(const Request& req) {
+    std::string_view t = req.target();
+    std::string_view path = t.substr(0, t.find('?'));
+    if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    if (path != "/healthz" && path != "/readyz" && path != "/metrics") return std::nullopt;
     ctx_.metrics.http_requests++;
-    auto target = parse_target(req.target());
+    if (path == "/healthz") return json_response(req, http::status::ok, json{{"status", "ok"}});
+    if (path == "/readyz") return readyz(req);
+    Response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = ctx_.metrics.prometheus();
+    res.prepare_payload();
+    return res;
+  }
+
+  Response operator()(const Request& req) {
+    if (auto res = now(req)) return std::move(*res);
+    ctx_.metrics.http_requests++;
+    auto parsed = parse_target(req.target());
+    if (!parsed.ok()) return bad_request(req, parsed.error());
+    const Target& target = *parsed;
     const auto& path = target.path;
     auto method = req.method();
-    if (path == "/healthz") return json_response(req, http::status::ok, {{"status", "ok"}});
-    if (path == "/readyz") return readyz(req);
-    if (path == "/metrics") {
-      Response res{http::status::ok, req.version()};
-      res.set(http::field::content_type, "text/plain; version=0.0.4");
-      res.body() = ctx_.metrics.prometheus();
-      res.prepare_payload();
-      return res;
-    }
     if (path == "/api/goals" || path.starts_with("/api/goals/")) return goals_route(req, target);
     if (path == "/api/metrics" || path.starts_with("/api/metrics/")) return metrics_route(req, target);
     if (path == "/api/settings") {
-      if (method == http::verb::get)
+      if (reads(method))
         return with_key(req, model::kScopeRead, [&](auto& k) { return get_settings(req, k); });
       if (method == http::verb::put || method == http::verb::patch)
         return with_key(req, model::kScopeWrite, [&](auto& k) { return put_settings(req, k); });
-      return not_allowed(req, "GET, PUT, PATCH");
+      return not_allowed(req, "GET, HEAD, PUT, PATCH");
     }
     static const std::string base = "/api/conversion-goals";
     if (path == base) {
-      if (method == http::verb::get) return with_key(req, model::kScopeRead, [&](auto& k) { return list(req, k); });
+      if (reads(method)) return with_key(req, model::kScopeRead, [&](auto& k) { return list(req, k); });
       if (method == http::verb::post) return with_key(req, model::kScopeWrite, [&](auto& k) { return create(req, k); });
       if (method == http::verb::delete_)
         return with_key(req, model::kScopeWrite, [&](auto& k) {
@@ -147,20 +169,23 @@ class Router {
                                   "id: is required (query parameter)", "id");
           return remove(req, k, it->second);
         });
-      return not_allowed(req, "GET, POST, DELETE");
+      return not_allowed(req, "GET, HEAD, POST, DELETE");
     }
     if (path.starts_with(base + "/")) {
       std::string id = path.substr(base.size() + 1);
       if (id.find('/') != std::string::npos) return not_found(req);
-      if (method == http::verb::get) return with_key(req, model::kScopeRead, [&](auto& k) { return get(req, k, id); });
+      if (reads(method)) return with_key(req, model::kScopeRead, [&](auto& k) { return get(req, k, id); });
       if (method == http::verb::delete_)
         return with_key(req, model::kScopeWrite, [&](auto& k) { return remove(req, k, id); });
-      return not_allowed(req, "GET, DELETE");
+      return not_allowed(req, "GET, HEAD, DELETE");
     }
     return not_found(req);
   }
 
  private:
+  // HEAD is answered wherever GET is, as GET (the server drops the body).
+  static bool reads(http::verb m) { return m == http::verb::get || m == http::verb::head; }
+
   static Response not_found(const Request& req) {
     return error_response(req, http::status::not_found, "not_found", "no such resource");
   }
@@ -200,8 +225,16 @@ class Router {
                             "missing API key: send x-api-key or Authorization: Bearer");
     auto hash = model::sha256_hex(token);
     auto key = ctx_.store.find_key(hash);
-    if (!key && ctx_.processor.wait_commands_caught_up(std::chrono::milliseconds(2000)))
-      key = ctx_.store.find_key(hash);  // a key issued a moment ago
+    if (!key && key_waiters_.fetch_add(1) < kMaxUnknownKeyWaiters) {
+      // Perhaps a key issued a moment ago: wait, bounded, until the processor
+      // applied what its consumer has fetched of the commands topic (no
+      // broker round trip, whatever the broker does), then look again.
+      ctx_.processor.wait_commands_caught_up(kUnknownKeyWait);
+      key_waiters_--;
+      key = ctx_.store.find_key(hash);
+    } else if (!key) {
+      key_waiters_--;  // enough requests wait already: this one is answered at once
+    }
     if (!key) return error_response(req, http::status::unauthorized, "unauthorized", "invalid API key");
     if (!key->has_scope(scope))
       return error_response(req, http::status::forbidden, "forbidden",
@@ -268,15 +301,13 @@ class Router {
     return std::nullopt;
   }
 
-  // Parses a request body without throwing; a Response when it is not JSON.
+  // Parses a request body without throwing (api::parse_body); a 400
+  // invalid_json Response naming the place when it is refused.
   static std::variant<json, Response> parse_body(const Request& req) {
-    if (!json_depth_within(req.body()))
-      return error_response(req, http::status::bad_request, "invalid_json",
-                            "request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    auto body = json::parse(req.body(), nullptr, false);
-    if (body.is_discarded())
-      return error_response(req, http::status::bad_request, "invalid_json", "request body is not valid JSON");
-    return body;
+    auto body = api::parse_body(req.body());
+    if (!body.ok())
+      return error_response(req, http::status::bad_request, "invalid_json", body.error().message, body.error().field);
+    return std::move(body).value();
   }
 
   static std::optional<std::string> query_id(const Target& target, const char* name) {
@@ -290,7 +321,7 @@ class Router {
   Response goals_route(const Request& req, const Target& target) {
     auto method = req.method();
     if (target.path == "/api/goals") {
-      if (method == http::verb::get)
+      if (reads(method))
         return with_key(req, model::kScopeRead, [&](auto& k) { return list_goals(req, k); });
       if (method == http::verb::post)
         return with_key(req, model::kScopeWrite, [&](auto& k) { return create_goal(req, k); });
@@ -304,11 +335,11 @@ class Router {
                                   "id: is required (query parameter)", "id");
           return delete_goal(req, k, *id);
         });
-      return not_allowed(req, "GET, POST, PATCH, DELETE");
+      return not_allowed(req, "GET, HEAD, POST, PATCH, DELETE");
     }
     std::string id = target.path.substr(std::string("/api/goals/").size());
     if (id.find('/') != std::string::npos) return not_found(req);
-    if (method == http::verb::get)
+    if (reads(method))
       return with_key(req, model::kScopeRead, [&](auto& k) -> Response {
         auto g = ctx_.store.growth_goal(k.tenant_id, id);
         if (!g) return goal_not_found(req, id);
@@ -316,7 +347,7 @@ class Router {
       });
     if (method == http::verb::delete_)
       return with_key(req, model::kScopeWrite, [&](auto& k) { return delete_goal(req, k, id); });
-    return not_allowed(req, "GET, DELETE");
+    return not_allowed(req, "GET, HEAD, DELETE");
   }
 
   static Response goal_not_found(const Request& req, const std::string& id) {
@@ -396,7 +427,7 @@ class Router {
   Response metrics_route(const Request& req, const Target& target) {
     auto method = req.method();
     if (target.path == "/api/metrics") {
-      if (method == http::verb::get)
+      if (reads(method))
         return with_key(req, model::kScopeRead, [&](auto& k) {
           ojson out = ojson::array();
           for (auto& m : ctx_.store.metrics(k.tenant_id)) out.push_back(metric_view(m));
@@ -412,11 +443,11 @@ class Router {
                                   "name: is required (query parameter)", "name");
           return delete_metric(req, k, *name);
         });
-      return not_allowed(req, "GET, POST, DELETE");
+      return not_allowed(req, "GET, HEAD, POST, DELETE");
     }
     std::string name = target.path.substr(std::string("/api/metrics/").size());
     if (name.find('/') != std::string::npos) return not_found(req);
-    if (method == http::verb::get)
+    if (reads(method))
       return with_key(req, model::kScopeRead, [&](auto& k) -> Response {
         auto m = ctx_.store.metric(k.tenant_id, name);
         if (!m) return metric_not_found(req, name);
@@ -424,7 +455,7 @@ class Router {
       });
     if (method == http::verb::delete_)
       return with_key(req, model::kScopeWrite, [&](auto& k) { return delete_metric(req, k, name); });
-    return not_allowed(req, "GET, DELETE");
+    return not_allowed(req, "GET, HEAD, DELETE");
   }
 
   static Response metric_not_found(const Request& req, const std::string& name) {
@@ -532,13 +563,15 @@ class Router {
   }
 
   ApiContext& ctx_;
+  std::atomic<int> key_waiters_{0};  // requests waiting in with_key for a key to appear
 };
 
 }  // namespace
 
-Handler make_router(ApiContext& ctx) {
+Routes make_router(ApiContext& ctx) {
   auto router = std::make_shared<Router>(ctx);
-  return [router](const Request& req) { return (*router)(req); };
+  return {[router](const Request& req) { return router->now(req); },
+          [router](const Request& req) { return (*router)(req); }};
 }
 
 }  // namespace gs::api

@@ -1,7 +1,8 @@
 // The route table of the HTTP API: health, readiness, metrics and the
 // growth goals and conversion goals API (reference 000), metrics and settings. Every write is produced to the
 // commands topic and answered only once the processor has applied it (read
-// your writes). Handlers are thread-safe; they run on the server's workers.
+// your writes). Handlers are thread-safe; /healthz, /readyz and /metrics run on
+// the server's I/O threads, the rest on its workers.
 #pragma once
 
 #include <chrono>
@@ -25,7 +26,8 @@ struct ApiContext {
   projection::PacingThresholds thresholds;
 };
 
-// Returns the handler that dispatches (method, path) to the routes.
-Handler make_router(ApiContext& ctx);
+// Returns the handlers that dispatch (method, path) to the routes: `now`
+// answers /healthz, /readyz and /metrics without blocking, `work` the rest.
+Routes make_router(ApiContext& ctx);
 
 }  // namespace gs::api

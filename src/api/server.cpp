@@ -1,5 +1,7 @@
 #include "api/server.h"
 
+#include <algorithm>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -15,19 +17,46 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-Response plain_error(const Request& req, http::status status, const std::string& code,
-                     const std::string& message) {
-  Response res{status, req.version()};
+// File descriptors kept for the rest of the process: RocksDB's table cache
+// (max_open_files 512 in store.cpp) and its WAL, MANIFEST and LOG, the Kafka
+// clients' sockets and wake-up pipes, the I/O threads' epoll and eventfds.
+constexpr long kFdReserve = 640;
+constexpr int kMaxDefaultConnections = 10000;
+// Connections beyond the cap that linger after their 503 (each holds a
+// descriptor for up to 1 s); the others close right after the answer.
+constexpr int kMaxRejectionsInFlight = 64;
+
+Response plain_error(unsigned version, http::status status, const std::string& code, const std::string& message) {
+  Response res{status, version};
   res.set(http::field::content_type, "application/json");
+  res.set(http::field::server, "goalstream");
   res.body() = std::string("{\"error\":\"") + code + "\",\"message\":\"" + message + "\"}";
   res.prepare_payload();
   return res;
 }
 
+// A response to HEAD is the GET response's status and headers, with the
+// Content-Length of its body, and no body (RFC 9110 9.3.2): a keep-alive
+// client reads no body after it, so none may follow.
+void finish_for(const Request& req, Response& res) {
+  if (req.method() != http::verb::head) return;
+  res.content_length(res.body().size());
+  res.body().clear();
+}
+
+// Counts the open connections; each http_session holds one slot.
+struct Slots {
+  std::atomic<int> open{0};
+  std::atomic<int> rejecting{0};
+};
+
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, net::thread_pool& workers, const Handler& handler, size_t body_limit)
-      : stream_(std::move(socket)), workers_(workers), handler_(handler), body_limit_(body_limit) {}
+  http_session(tcp::socket&& socket, net::thread_pool& workers, const Routes& routes, size_t body_limit,
+               std::shared_ptr<Slots> slots)
+      : stream_(std::move(socket)), workers_(workers), routes_(routes), body_limit_(body_limit),
+        slots_(std::move(slots)) {}
+  ~http_session() { slots_->open--; }
 
   void run() {
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::do_read, shared_from_this()));
@@ -45,36 +74,43 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void on_read(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) return do_close();
-    if (ec == http::error::body_limit) {
-      Request req;
-      req.version(11);
-      return send(plain_error(req, http::status::payload_too_large, "payload_too_large",
+    if (ec == http::error::body_limit)
+      return send(plain_error(11, http::status::payload_too_large, "payload_too_large",
                               "request body exceeds the limit"), true);
-    }
     if (ec) {
       if (ec != beast::error::timeout && ec != net::error::operation_aborted &&
           ec != net::error::connection_reset && ec != net::error::eof) {
         // A malformed request gets a 400 when the connection is still usable.
-        if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
-          Request req;
-          req.version(11);
-          return send(plain_error(req, http::status::bad_request, "bad_request", "malformed HTTP request"), true);
-        }
+        if (ec.category() == http::make_error_code(http::error::bad_method).category())
+          return send(plain_error(11, http::status::bad_request, "bad_request", "malformed HTTP request"), true);
       }
       return do_close();
     }
     auto req = std::make_shared<Request>(parser_->release());
     stream_.expires_never();
+    bool close = !req->keep_alive();
+    // Health, readiness and metrics: answered here, never queued behind API work.
+    std::optional<Response> now;
+    try {
+      now = routes_.now(*req);
+    } catch (const std::exception& e) {
+      log::error(std::string("handler threw: ") + e.what());
+      now = plain_error(req->version(), http::status::internal_server_error, "internal", "internal error");
+    }
+    if (now) {
+      finish_for(*req, *now);
+      return send(std::move(*now), close);
+    }
     // Handlers may block (writes wait for Kafka and the processor).
-    net::post(workers_, [self = shared_from_this(), req] {
+    net::post(workers_, [self = shared_from_this(), req, close] {
       Response res;
       try {
-        res = self->handler_(*req);
+        res = self->routes_.work(*req);
       } catch (const std::exception& e) {
         log::error(std::string("handler threw: ") + e.what());
-        res = plain_error(*req, http::status::internal_server_error, "internal", "internal error");
+        res = plain_error(req->version(), http::status::internal_server_error, "internal", "internal error");
       }
-      bool close = !req->keep_alive();
+      finish_for(*req, res);
       net::post(self->stream_.get_executor(), [self, res = std::move(res), close]() mutable {
         self->send(std::move(res), close);
       });
@@ -105,20 +141,65 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> res_;
   net::thread_pool& workers_;
-  const Handler& handler_;
+  const Routes& routes_;
   size_t body_limit_;
+  std::shared_ptr<Slots> slots_;
+};
+
+// A connection beyond the cap: answered 503 (Connection: close) at once,
+// without a session. What the client already sent is read and dropped first,
+// and the socket lingers (up to 1 s, until the client's EOF) before it
+// closes: closing over unread input resets the connection, which can make
+// the client's kernel drop the answer before it is read. At most
+// kMaxRejectionsInFlight linger; the others close at once after the answer.
+class rejection : public std::enable_shared_from_this<rejection> {
+ public:
+  rejection(tcp::socket&& socket, std::shared_ptr<Slots> slots)
+      : stream_(std::move(socket)), slots_(std::move(slots)) {
+    slots_->rejecting++;
+  }
+  ~rejection() { slots_->rejecting--; }
+
+  static void answer(tcp::socket& socket) {
+    static const std::string text = [] {
+      std::string body = R"({"error":"unavailable","message":"too many open connections; retry shortly"})";
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nServer: goalstream\r\n"
+             "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    char scratch[4096];
+    for (int i = 0; i < 16 && !ec; ++i) socket.read_some(net::buffer(scratch), ec);
+    net::write(socket, net::buffer(text), ec);  // a fresh socket's send buffer takes it
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  void linger() {
+    stream_.expires_after(std::chrono::seconds(1));
+    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (!ec) self->linger();
+    });
+  }
+
+ private:
+  beast::tcp_stream stream_;
+  char scratch_[512];
+  std::shared_ptr<Slots> slots_;
 };
 
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  listener(net::io_context& ioc, tcp::acceptor&& acceptor, net::thread_pool& workers, const Handler& h,
-           size_t body_limit)
-      : ioc_(ioc), acceptor_(std::move(acceptor)), workers_(workers), handler_(h), body_limit_(body_limit) {}
+  listener(net::io_context& ioc, tcp::acceptor&& acceptor, net::thread_pool& workers, const Routes& routes,
+           size_t body_limit, int max_connections, std::shared_ptr<Slots> slots)
+      : ioc_(ioc), acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()), workers_(workers),
+        routes_(routes), body_limit_(body_limit), max_connections_(max_connections), slots_(std::move(slots)) {}
   void run() { do_accept(); }
   void close() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
       beast::error_code ec;
       self->acceptor_.close(ec);
+      self->retry_.cancel();
     });
   }
 
@@ -127,16 +208,50 @@ class listener : public std::enable_shared_from_this<listener> {
     acceptor_.async_accept(net::make_strand(ioc_),
                            beast::bind_front_handler(&listener::on_accept, shared_from_this()));
   }
+
   void on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) std::make_shared<http_session>(std::move(socket), workers_, handler_, body_limit_)->run();
+    if (ec) {
+      // EMFILE, ENFILE, ENOBUFS...: the connection stays in the backlog;
+      // retrying at once would spin. Back off 10 ms, doubling to 1 s.
+      backoff_ = std::min(backoff_ == std::chrono::milliseconds(0) ? std::chrono::milliseconds(10) : backoff_ * 2,
+                          std::chrono::milliseconds(1000));
+      if (!warned_) log::warn("accept failed: " + ec.message() + "; retrying with back-off");
+      warned_ = true;
+      retry_.expires_after(backoff_);
+      retry_.async_wait([self = shared_from_this()](beast::error_code e) {
+        if (!e && self->acceptor_.is_open()) self->do_accept();
+      });
+      return;
+    }
+    backoff_ = std::chrono::milliseconds(0);
+    if (slots_->open.load() >= max_connections_) {
+      if (!full_) log::warn("connection limit reached (" + std::to_string(max_connections_) +
+                            " open); new connections are answered 503 until some close");
+      full_ = true;
+      rejection::answer(socket);
+      if (slots_->rejecting.load() < kMaxRejectionsInFlight)
+        std::make_shared<rejection>(std::move(socket), slots_)->linger();
+      // else: the socket closes as it goes out of scope.
+    } else {
+      full_ = false;
+      warned_ = false;
+      slots_->open++;
+      std::make_shared<http_session>(std::move(socket), workers_, routes_, body_limit_, slots_)->run();
+    }
     do_accept();
   }
+
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer retry_;
+  std::chrono::milliseconds backoff_{0};
+  bool warned_ = false, full_ = false;
   net::thread_pool& workers_;
-  const Handler& handler_;
+  const Routes& routes_;
   size_t body_limit_;
+  int max_connections_;
+  std::shared_ptr<Slots> slots_;
 };
 
 }  // namespace
@@ -161,10 +276,17 @@ Result<ServerOptions> parse_listen(const std::string& listen) {
   return o;
 }
 
+int default_max_connections(long fd_limit) {
+  long n = fd_limit - kFdReserve;
+  return static_cast<int>(std::clamp<long>(n, 16, kMaxDefaultConnections));
+}
+
 struct Server::Impl {
   ServerOptions opts;
-  Handler handler;
+  Routes routes;
+  std::shared_ptr<Slots> slots = std::make_shared<Slots>();
   net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::unique_ptr<net::thread_pool> workers;
   std::shared_ptr<listener> lst;
@@ -173,15 +295,13 @@ struct Server::Impl {
   bool running = false;
 };
 
-Server::Server(ServerOptions opts, Handler handler) : impl_(std::make_unique<Impl>()) {
-  impl_->opts = std::move(opts);
-  impl_->handler = std::move(handler);
-}
+Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>()) { impl_->opts = std::move(opts); }
 
 Server::~Server() { stop(); }
 
-Status Server::start() {
+Status Server::bind() {
   auto& I = *impl_;
+  if (I.acceptor) return {};
   beast::error_code ec;
   tcp::endpoint ep{net::ip::make_address(I.opts.address, ec), I.opts.port};
   if (ec) return invalid("listen", "bad address " + I.opts.address);
@@ -194,8 +314,18 @@ Status Server::start() {
     return Error{ErrorCode::unavailable, "listen",
                  "cannot listen on " + I.opts.address + ":" + std::to_string(I.opts.port) + ": " + ec.message()};
   I.bound_port = acceptor.local_endpoint().port();
+  I.acceptor.emplace(std::move(acceptor));
+  return {};
+}
+
+Status Server::start(Routes routes) {
+  auto& I = *impl_;
+  if (auto st = bind(); !st.ok()) return st;
+  I.routes = std::move(routes);
   I.workers = std::make_unique<net::thread_pool>(I.opts.worker_threads);
-  I.lst = std::make_shared<listener>(I.ioc, std::move(acceptor), *I.workers, I.handler, I.opts.body_limit);
+  I.lst = std::make_shared<listener>(I.ioc, std::move(*I.acceptor), *I.workers, I.routes, I.opts.body_limit,
+                                     I.opts.max_connections, I.slots);
+  I.acceptor.reset();
   I.lst->run();
   I.work.emplace(I.ioc.get_executor());
   for (int i = 0; i < I.opts.io_threads; ++i) I.threads.emplace_back([&I] { I.ioc.run(); });

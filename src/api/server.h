@@ -1,13 +1,21 @@
 // The HTTP server (Boost.Beast), shaped like Beast's chat-multi example:
 // a listener accepts connections, each http_session owns its socket on its own
-// strand, reads one request at a time with explicit limits, and hands the
-// request to the Router on a worker pool (writes block until their command is
-// applied, so they must not run on the I/O threads). Responses go back through
-// the session's strand.
+// strand, reads one request at a time with explicit limits, and answers it
+// either at once on its I/O thread (Routes::now: health, readiness, metrics,
+// which must never wait behind API work) or through the Router on a worker
+// pool (writes block until their command is applied, so they must not run on
+// the I/O threads). Responses go back through the session's strand.
+//
+// Limits: at most `max_connections` connections at once (beyond it a new
+// connection is answered 503 and closed); accept errors such as EMFILE back
+// off with a timer instead of retrying at once. A response to HEAD carries
+// the headers of the same request as GET, Content-Length included, and no
+// body.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/beast/http.hpp>
@@ -20,6 +28,13 @@ namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 using Handler = std::function<Response(const Request&)>;
+// Answers a request without blocking, or nullopt to hand it to `work`.
+using InlineHandler = std::function<std::optional<Response>(const Request&)>;
+
+struct Routes {
+  InlineHandler now;  // on the I/O thread that read the request; must not block
+  Handler work;       // on a worker thread; may block
+};
 
 struct ServerOptions {
   std::string address = "127.0.0.1";
@@ -27,17 +42,27 @@ struct ServerOptions {
   int io_threads = 2;
   int worker_threads = 8;
   size_t body_limit = 1 << 20;
+  int max_connections = 1000;
 };
 
 // Parses "host:port". Error names "listen".
 Result<ServerOptions> parse_listen(const std::string& listen);
 
+// The default of --max-connections for a process that may open `fd_limit`
+// file descriptors: what is left after a reserve for RocksDB (its
+// max_open_files), the Kafka clients and the process's own files, at most
+// 10 000 and at least 16.
+int default_max_connections(long fd_limit);
+
 class Server {
  public:
-  Server(ServerOptions opts, Handler handler);
+  explicit Server(ServerOptions opts);
   ~Server();
-  // Binds and starts the I/O and worker threads. Error if the port is taken.
-  Status start();
+  // Opens the listening socket (bind and listen). Error names "listen",
+  // e.g. when the port is taken. Connections wait in the backlog until start().
+  Status bind();
+  // Binds if not bound yet, then starts the I/O and worker threads.
+  Status start(Routes routes);
   // Stops accepting, lets in-flight requests finish (bounded), joins threads.
   void stop();
   unsigned short port() const;

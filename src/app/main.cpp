@@ -1,10 +1,13 @@
 // The `goalstream` command line: serve, keys create, rebuild, digest, topics.
 // Thin wiring over the libraries; every option also reads an environment
 // variable (shown in --help).
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <thread>
 #include <cmath>
 
@@ -97,10 +100,33 @@ sigset_t block_signals() {
   return set;
 }
 
-int run_serve(Common& c, const std::string& data_dir, const std::string& listen, int workers) {
+// Raises the soft limit on open files to the hard limit (idle HTTP
+// connections, RocksDB's files and Kafka's sockets share it); returns the
+// limit in force.
+long raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
+  }
+  auto show = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
+  log::info("open files limit " + show(rl.rlim_cur) + (rl.rlim_cur != before ? " (raised from " + show(before) + ")" : ""));
+  return rl.rlim_cur == RLIM_INFINITY ? std::numeric_limits<long>::max() : static_cast<long>(rl.rlim_cur);
+}
+
+int run_serve(Common& c, const std::string& data_dir, const std::string& listen, int workers, int max_connections) {
   auto listen_opts = api::parse_listen(listen);
   if (!listen_opts.ok()) return fail(listen_opts.error());
   listen_opts->worker_threads = workers;
+  if (max_connections < 0) return fail("--max-connections: must be at least 1 (0: derived from the open files limit)");
+  long fd_limit = raise_fd_limit();
+  listen_opts->max_connections = max_connections > 0 ? max_connections : api::default_max_connections(fd_limit);
+  // The listen address first: a taken port fails before the data dir is
+  // created or Kafka touched.
+  api::Server server(*listen_opts);
+  if (auto st = server.bind(); !st.ok()) return fail(st.error());
   sigset_t signals = block_signals();  // before any thread starts
   if (!ensure_topics(c, false, true)) return 1;
   std::error_code ec;
@@ -123,13 +149,13 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
   }
   api::ApiContext ctx{**store, processor, **producer, c.kafka, metrics};
   ctx.thresholds = c.thresholds;
-  api::Server server(*listen_opts, api::make_router(ctx));
-  if (auto st = server.start(); !st.ok()) {
+  if (auto st = server.start(api::make_router(ctx)); !st.ok()) {
     processor.stop();
     return fail(st.error());
   }
   log::info("goalstream serving on http://" + listen_opts->address + ":" + std::to_string(server.port()) +
-            " (brokers " + c.kafka.brokers + ", topics " + c.kafka.topic_prefix + "*, data " + data_dir + ")");
+            " (brokers " + c.kafka.brokers + ", topics " + c.kafka.topic_prefix + "*, data " + data_dir +
+            ", at most " + std::to_string(listen_opts->max_connections) + " connections)");
   int sig = 0;
   while (true) {
     timespec ts{1, 0};
@@ -271,12 +297,18 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the processor and the HTTP API in one process (SIGTERM drains and exits)");
   std::string data_dir = "./data", listen = "127.0.0.1:8080";
   int workers = 8;
+  int max_connections = 0;
   add_common(serve, c);
   add_topics_file(serve, c);
   serve->add_option("--data-dir", data_dir, "RocksDB directory of the projections")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
   serve->add_option("--listen", listen, "HTTP address host:port")->envname("GOALSTREAM_LISTEN")->capture_default_str();
   add_thresholds(serve, c);
   serve->add_option("--http-workers", workers, "Threads that run request handlers")->envname("GOALSTREAM_HTTP_WORKERS")->capture_default_str();
+  serve->add_option("--max-connections", max_connections,
+                    "Open HTTP connections at most; beyond, new ones are answered 503 and closed "
+                    "(0: the open files limit minus 640, at most 10000)")
+      ->envname("GOALSTREAM_MAX_CONNECTIONS")
+      ->capture_default_str();
 
   auto* keys = app.add_subcommand("keys", "Manage API keys");
   keys->require_subcommand(1);
@@ -305,7 +337,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (*serve) return run_serve(c, data_dir, listen, workers);
+  if (*serve) return run_serve(c, data_dir, listen, workers, max_connections);
   if (*keys_create) return run_keys_create(c, tenant, scopes);
   if (*rebuild) return run_rebuild(c, rebuild_dir);
   if (*digest) return run_digest(digest_dir);

@@ -1038,10 +1038,23 @@ bool Processor::wait_applied(int64_t offset, std::chrono::milliseconds timeout) 
 bool Processor::wait_commands_caught_up(std::chrono::milliseconds timeout) {
   auto& I = *impl_;
   if (!I.consumer) return false;
-  auto wm = query_watermarks(I.consumer.get(), I.opts.kafka.commands(), 0, static_cast<int>(timeout.count()));
-  if (!wm.ok()) return false;
-  if (wm->second == 0) return true;
-  return wait_applied(wm->second - 1, timeout);
+  // The consumer's cached high watermark, updated by every fetch response:
+  // asking the broker instead would cost a round trip per call, and with the
+  // broker down, the whole timeout. Re-read after each wait, as fetches move it.
+  auto deadline = Clock::now() + timeout;
+  while (true) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.commands().c_str(), 0, &lo, &hi) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+      return false;
+    hi = std::max(hi, I.start_cmd_end);
+    {
+      std::lock_guard lock(I.mu);
+      if (I.applied_cmd_next >= hi) return true;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 || !wait_applied(hi - 1, left)) return false;
+  }
 }
 
 std::vector<PartitionProgress> Processor::progress(bool& caught_up) {

@@ -83,7 +83,9 @@ class Processor {
   // Blocks until the command at `offset` on the commands topic is applied,
   // up to `timeout`. Returns false on timeout or when stopped.
   bool wait_applied(int64_t offset, std::chrono::milliseconds timeout);
-  // Blocks until everything on the commands topic produced so far is applied.
+  // Blocks until every command the consumer has fetched from the commands
+  // topic (its cached high watermark; no broker round trip) is applied, up to
+  // `timeout`. False on timeout or when stopped.
   bool wait_commands_caught_up(std::chrono::milliseconds timeout);
 
   // Queries the high watermarks of every input partition and reports them
