@@ -320,3 +320,166 @@ std::string event(const std::string& id, const std::string& tenant, const std::s
 }
 
 }  // namespace it
+
+// ---- Additions for api_input_test (issue 7: HTTP server and request input) ----
+#include <sys/resource.h>
+
+namespace it {
+
+ServeProcess::ServeProcess(ServeSpec spec) : spec_(std::move(spec)) { log_path_ = spec_.data_dir + ".log"; }
+
+ServeProcess::~ServeProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+void ServeProcess::start() {
+  port_ = free_port();
+  std::vector<std::string> args = {GOALSTREAM_BIN, "serve",    "--brokers", spec_.brokers, "--topic-prefix",
+                                   spec_.prefix,   "--data-dir", spec_.data_dir, "--listen",
+                                   "127.0.0.1:" + std::to_string(port_)};
+  args.insert(args.end(), spec_.extra_args.begin(), spec_.extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw std::runtime_error("cannot open " + log_path_);
+  long nofile = spec_.nofile;
+  pid_t pid = fork();
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    if (nofile > 0) {
+      rlimit rl{static_cast<rlim_t>(nofile), static_cast<rlim_t>(nofile)};
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+    }
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    dup2(null_fd, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    execve(argv[0], argv.data(), environ);
+    _exit(127);
+  }
+  ::close(log_fd);
+  if (pid < 0) throw std::runtime_error("fork failed");
+  pid_ = pid;
+  bool up = eventually(
+      [&] {
+        int status;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          throw std::runtime_error("goalstream serve exited at start:\n" + log());
+        }
+        try {
+          return http_within(5000, port_, "GET", "/healthz").status == 200;
+        } catch (...) {
+          return false;
+        }
+      },
+      30000);
+  if (!up) throw std::runtime_error("goalstream serve did not answer /healthz:\n" + log());
+}
+
+int ServeProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  bool exited = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, 60000);
+  if (!exited) {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return -9;
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string ServeProcess::log() const { return slurp(log_path_); }
+
+OwnBroker::OwnBroker() {
+  // Two free ports: the client listener and the KRaft controller.
+  port_ = free_port();
+  do controller_port_ = free_port();
+  while (controller_port_ == port_);
+  data_dir_ = temp_dir("kafka");
+}
+
+OwnBroker::~OwnBroker() {
+  stop();
+  fs::remove_all(data_dir_);
+}
+
+int OwnBroker::tool(const std::string& command) {
+  std::string cmd = "GOALSTREAM_KAFKA_PORT=" + std::to_string(port_) +
+                    " GOALSTREAM_KAFKA_CONTROLLER_PORT=" + std::to_string(controller_port_) +
+                    " GOALSTREAM_KAFKA_DATA=" + data_dir_ + " GOALSTREAM_KAFKA_HEAP_OPTS='-Xms128m -Xmx512m' " +
+                    GOALSTREAM_SOURCE_DIR + "/tools/kafka " + command + " >>" + data_dir_ + ".tool.log 2>&1";
+  return std::system(cmd.c_str());
+}
+
+void OwnBroker::start() {
+  if (tool("start") != 0) throw std::runtime_error("own broker did not start: see " + data_dir_ + ".tool.log");
+}
+
+void OwnBroker::stop() { tool("stop"); }
+
+void ensure_topics_on(const std::string& brokers, const std::string& prefix) {
+  auto r = run_cli({"topics", "ensure", "--brokers", brokers, "--topic-prefix", prefix});
+  if (r.exit_code != 0) throw std::runtime_error("topics ensure failed: " + r.err);
+}
+
+std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant) {
+  auto r = run_cli({"keys", "create", "--brokers", brokers, "--topic-prefix", prefix, "--tenant", tenant});
+  if (r.exit_code != 0) throw std::runtime_error("keys create failed: " + r.err);
+  auto s = r.out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
+}
+
+HttpResponse http_within(int timeout_ms, int port, const std::string& method, const std::string& target,
+                         const std::string& body, const std::map<std::string, std::string>& headers) {
+  namespace beast = boost::beast;
+  namespace bhttp = beast::http;
+  boost::asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::milliseconds(timeout_ms));
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  for (auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  // The stream's deadline covers connect, write and read (async operations).
+  beast::error_code ec;
+  bool done = false;
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64 << 20);
+  if (method == "HEAD") parser.skip(true);
+  auto finish = [&](beast::error_code e) {
+    ec = e;
+    done = true;
+  };
+  boost::asio::ip::tcp::endpoint ep{boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)};
+  stream.async_connect(ep, [&](beast::error_code e) {
+    if (e) return finish(e);
+    bhttp::async_write(stream, req, [&](beast::error_code e1, size_t) {
+      if (e1) return finish(e1);
+      bhttp::async_read(stream, buf, parser, [&](beast::error_code e2, size_t) { finish(e2); });
+    });
+  });
+  ioc.run();
+  if (!done || ec) throw std::runtime_error(method + " " + target + ": " + (ec ? ec.message() : "no answer"));
+  auto res = parser.release();
+  HttpResponse out;
+  out.status = res.result_int();
+  out.body = res.body();
+  for (auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
+  return out;
+}
+
+}  // namespace it

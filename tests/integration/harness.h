@@ -105,3 +105,58 @@ bool it::eventually(F&& pred, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
+
+// ---- Additions for api_input_test (issue 7: HTTP server and request input) ----
+namespace it {
+
+// A `goalstream serve` with what Serve does not set: other brokers, extra
+// arguments, and a limit on open files (soft and hard, set in the child
+// before exec, so serve cannot raise it).
+struct ServeSpec {
+  std::string prefix, data_dir;
+  std::string brokers = it::brokers();
+  std::vector<std::string> extra_args;
+  long nofile = 0;  // 0: inherit
+};
+class ServeProcess {
+ public:
+  explicit ServeProcess(ServeSpec spec);
+  ~ServeProcess();  // SIGKILL if still running
+  void start();     // returns when /healthz answers
+  int terminate();  // SIGTERM, wait (at most 60 s, then SIGKILL), return the exit status
+  int port() const { return port_; }
+  int pid() const { return pid_; }
+  std::string log() const;
+
+ private:
+  ServeSpec spec_;
+  std::string log_path_;
+  int port_ = 0;
+  int pid_ = -1;
+};
+
+// A Kafka broker of the test's own (tools/kafka on free ports, its own data
+// directory), for tests that stop it; stopped by the destructor.
+class OwnBroker {
+ public:
+  OwnBroker();
+  ~OwnBroker();
+  void start();
+  void stop();
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int tool(const std::string& command);
+  int port_ = 0, controller_port_ = 0;
+  std::string data_dir_;
+};
+
+// `goalstream topics ensure` and `keys create` against other brokers.
+void ensure_topics_on(const std::string& brokers, const std::string& prefix);
+std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant);
+
+// http() with a bound on the whole exchange; throws on timeout.
+HttpResponse http_within(int timeout_ms, int port, const std::string& method, const std::string& target,
+                         const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+
+}  // namespace it
