@@ -148,6 +148,18 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
   }
   log::info("goalstream serving on http://" + listen_opts->address + ":" + std::to_string(server.port()) +
             " (brokers " + c.kafka.brokers + ", topics " + c.kafka.topic_prefix + "*, data " + data_dir + ")");
+  // While shutting down, a (further) SIGTERM or SIGINT ends the process at once.
+  auto exit_on_signal = [signals](const char* during) {
+    std::thread([signals, during] {
+      int again = 0;
+      if (sigwait(&signals, &again) == 0) {
+        std::fprintf(stderr, "goalstream: received %s %s; exiting at once\n", again == SIGTERM ? "SIGTERM" : "SIGINT",
+                     during);
+        std::fflush(stderr);
+        std::_Exit(1);
+      }
+    }).detach();
+  };
   int sig = 0;
   while (true) {
     timespec ts{1, 0};
@@ -155,6 +167,7 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
     if (sig == SIGINT || sig == SIGTERM) break;
     if (!processor.fatal_error().empty()) {
       int code = fail(processor.fatal_error());
+      exit_on_signal("while cleaning up after the error");
       server.stop();
       processor.stop();
       changes.stop();
@@ -165,15 +178,7 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
   // Draining is bounded (in-flight writes wait at most their timeout, the
   // producers' flushes are bounded); a second signal ends it at once.
   exit_within(std::chrono::seconds(60), 1, "draining");
-  std::thread([signals] {
-    int again = 0;
-    if (sigwait(&signals, &again) == 0) {
-      std::fprintf(stderr, "goalstream: received %s again; exiting without draining\n",
-                   again == SIGTERM ? "SIGTERM" : "SIGINT");
-      std::fflush(stderr);
-      std::_Exit(1);
-    }
-  }).detach();
+  exit_on_signal("again while draining");
   server.stop();
   processor.stop();
   changes.stop();
