@@ -10,6 +10,7 @@
 #include <limits>
 #include <thread>
 #include <cmath>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 
@@ -29,8 +30,25 @@ namespace {
 
 using namespace gs;
 
+// Ends the process with `code` if it is still running `limit` from now: a
+// failed or stopping process must not hang in a destructor (a librdkafka
+// handle waiting for an unreachable broker, a RocksDB close on a full disk).
+void exit_within(std::chrono::seconds limit, int code, std::string what) {
+  std::thread([limit, code, what = std::move(what)] {
+    std::this_thread::sleep_for(limit);
+    std::fprintf(stderr, "goalstream: shutdown: %s did not finish within %llds; exiting\n", what.c_str(),
+                 static_cast<long long>(limit.count()));
+    std::fflush(stderr);
+    std::_Exit(code);
+  }).detach();
+}
+
+// Every fatal error: one line `goalstream: <field>: <message>`, then exit 1
+// within a bounded time, whatever the cleanup on the way out does.
 int fail(const std::string& what) {
   std::fprintf(stderr, "goalstream: %s\n", what.c_str());
+  std::fflush(stderr);
+  exit_within(std::chrono::seconds(15), 1, "cleaning up after the error");
   return 1;
 }
 
@@ -156,20 +174,37 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
   log::info("goalstream serving on http://" + listen_opts->address + ":" + std::to_string(server.port()) +
             " (brokers " + c.kafka.brokers + ", topics " + c.kafka.topic_prefix + "*, data " + data_dir +
             ", at most " + std::to_string(listen_opts->max_connections) + " connections)");
+  // While shutting down, a (further) SIGTERM or SIGINT ends the process at once.
+  auto exit_on_signal = [signals](const char* during) {
+    std::thread([signals, during] {
+      int again = 0;
+      if (sigwait(&signals, &again) == 0) {
+        std::fprintf(stderr, "goalstream: received %s %s; exiting at once\n", again == SIGTERM ? "SIGTERM" : "SIGINT",
+                     during);
+        std::fflush(stderr);
+        std::_Exit(1);
+      }
+    }).detach();
+  };
   int sig = 0;
   while (true) {
     timespec ts{1, 0};
     sig = sigtimedwait(&signals, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) break;
     if (!processor.fatal_error().empty()) {
-      log::error("processor failed: " + processor.fatal_error());
+      int code = fail(processor.fatal_error());
+      exit_on_signal("while cleaning up after the error");
       server.stop();
       processor.stop();
       changes.stop();
-      return 1;
+      return code;
     }
   }
   log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
+  // Draining is bounded (in-flight writes wait at most their timeout, the
+  // producers' flushes are bounded); a second signal ends it at once.
+  exit_within(std::chrono::seconds(60), 1, "draining");
+  exit_on_signal("again while draining");
   server.stop();
   processor.stop();
   changes.stop();
@@ -284,6 +319,70 @@ int run_digest(const std::string& data_dir) {
   return 0;
 }
 
+// The deepest subcommand the command line named ("goalstream keys create" ->
+// keys create), for error messages.
+const CLI::App* deepest(const CLI::App* app) {
+  for (const CLI::App* sub : app->get_subcommands())
+    if (sub->parsed()) return deepest(sub);
+  return app;
+}
+
+std::string command_path(const CLI::App* app) {
+  std::string path;
+  for (const CLI::App* a = app; a; a = a->get_parent())
+    path = (a->get_parent() ? a->get_name() : std::string("goalstream")) + (path.empty() ? "" : " " + path);
+  return path;
+}
+
+std::string subcommand_names(const CLI::App* app) {
+  std::string names;
+  for (const CLI::App* sub : app->get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
+  return names;
+}
+
+// CLI11's parse errors, said the way every other error of goalstream is:
+// `goalstream: <field>: <message>`, exit 1.
+int cli_error(const CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App* at = deepest(&app);
+  std::string cmd = command_path(at), what = e.what();
+  std::string help = " (see " + cmd + " --help)";
+  auto after = [&](std::string_view marker) { return what.substr(what.find(marker) + marker.size()); };
+  if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+    std::string arg = after(": ");
+    arg = arg.substr(0, arg.find(' '));
+    if (arg.starts_with("-")) return fail(arg + ": unknown option for " + cmd + help);
+    if (!subcommand_names(at).empty())
+      return fail(arg + ": unknown command; " + cmd + " has: " + subcommand_names(at) + help);
+    return fail(arg + ": unexpected argument" + help);
+  }
+  if (dynamic_cast<const CLI::RequiredError*>(&e)) {
+    if (what.starts_with("A subcommand")) {
+      auto rest = at->remaining();
+      if (!rest.empty() && !rest.front().starts_with("-"))
+        return fail(rest.front() + ": unknown command; " + cmd + " has: " + subcommand_names(at) + help);
+      return fail("command: " + cmd + " needs one of: " + subcommand_names(at) + help);
+    }
+    if (auto is = what.find(" is required"); is != std::string::npos)
+      return fail(what.substr(0, is) + ": is required" + help);
+  }
+  if (dynamic_cast<const CLI::ConversionError*>(&e)) {
+    if (what.find(" is not an allowed value for ") != std::string::npos)
+      return fail(after(" for ") + ": " + what.substr(0, what.find(" is not")) + " is not allowed" + help);
+    if (what.starts_with("Could not convert: ")) {
+      auto rest = after("Could not convert: ");
+      auto eq = rest.find(" = ");
+      return fail(rest.substr(0, eq) + ": '" + rest.substr(eq + 3) + "' is not a valid value" + help);
+    }
+  }
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e)) {
+    if (what.starts_with("Expected "))
+      return fail(after(" arguments to ").substr(0, after(" arguments to ").find(',')) + ": needs a value" + help);
+    if (what.ends_with(" missing")) return fail(what.substr(0, what.find(':')) + ": needs a value" + help);
+  }
+  // ValidationError and the rest already read "<option>: <message>".
+  return fail(what + help);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -328,6 +427,7 @@ int main(int argc, char** argv) {
   auto* digest = app.add_subcommand("digest", "Print one SHA-256 digest of all projection state (independent of RocksDB's file layout)");
   std::string digest_dir = "./data";
   digest->add_option("--data-dir", digest_dir, "RocksDB directory (opened read-only; serve may keep running)")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
+  add_common(digest, c);  // accepted like the other commands' (docs/operations.md), not used
 
   auto* topics = app.add_subcommand("topics", "Manage the Kafka topics declared in topics/topics.json");
   topics->require_subcommand(1);
@@ -335,7 +435,13 @@ int main(int argc, char** argv) {
   add_common(topics_ensure, c);
   add_topics_file(topics_ensure, c);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version: printed, exit 0
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return cli_error(app, e);
+  }
 
   if (*serve) return run_serve(c, data_dir, listen, workers, max_connections);
   if (*keys_create) return run_keys_create(c, tenant, scopes);

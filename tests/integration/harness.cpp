@@ -1,6 +1,8 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <cstdio>
+#include <mutex>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -37,9 +39,39 @@ static std::string random_suffix() {
   return s;
 }
 
+namespace {
+// The topic prefixes this test process handed out, with the broker they are
+// on: their topics and consumer groups are deleted when the process exits,
+// and each is listed in GOALSTREAM_TEST_TMP/prefixes.log so that
+// cleanup_test can check afterwards that nothing was left behind.
+struct PrefixRegistry {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> prefixes;  // (brokers, prefix)
+  ~PrefixRegistry() {
+    for (auto& [b, p] : prefixes) {
+      try {
+        delete_topics(p, b);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "harness: could not delete the topics of %s on %s: %s\n", p.c_str(), b.c_str(),
+                     e.what());
+      }
+    }
+  }
+};
+PrefixRegistry& registry() {
+  static PrefixRegistry r;
+  return r;
+}
+}  // namespace
+
 std::string unique_prefix(const std::string& label) {
   static std::atomic<int> n{0};
-  return "it-" + label + "-" + std::to_string(getpid()) + "-" + std::to_string(n++) + "-" + random_suffix() + ".";
+  auto prefix = "it-" + label + "-" + std::to_string(getpid()) + "-" + std::to_string(n++) + "-" + random_suffix() + ".";
+  std::lock_guard lock(registry().mu);
+  registry().prefixes.emplace_back(brokers(), prefix);
+  fs::create_directories(GOALSTREAM_TEST_TMP);
+  std::ofstream(fs::path(GOALSTREAM_TEST_TMP) / "prefixes.log", std::ios::app) << brokers() << ' ' << prefix << '\n';
+  return prefix;
 }
 
 std::string temp_dir(const std::string& label) {
@@ -55,13 +87,12 @@ int free_port() {
   return a.local_endpoint().port();
 }
 
-static int spawn(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
-  std::vector<char*> argv;
-  std::string bin = GOALSTREAM_BIN;
-  argv.push_back(bin.data());
+int spawn_command(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
   std::vector<std::string> copy = args;
+  std::vector<char*> argv;
   for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
+  const std::string& bin = copy.at(0);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -72,6 +103,12 @@ static int spawn(const std::vector<std::string>& args, const std::string& out_pa
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot spawn " + bin);
   return pid;
+}
+
+static int spawn(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
+  std::vector<std::string> argv{GOALSTREAM_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return spawn_command(argv, out_path, err_path);
 }
 
 static std::string slurp(const std::string& path) {
@@ -317,6 +354,93 @@ std::string event(const std::string& id, const std::string& tenant, const std::s
   if (!properties.is_null()) e["properties"] = properties;
   if (!subject.empty()) e["subject_id"] = subject;
   return e.dump();
+}
+
+namespace {
+// Runs an admin request's result off `q`; nullptr after timeout_ms.
+rd_kafka_event_t* admin_result(rd_kafka_queue_t* q, rd_kafka_event_type_t type, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 200);
+    if (!ev) continue;
+    if (rd_kafka_event_type(ev) == type) return ev;
+    rd_kafka_event_destroy(ev);
+  }
+  return nullptr;
+}
+rd_kafka_t* admin_client(const std::string& broker_list) {
+  char err[512];
+  rd_kafka_conf_t* c = rd_kafka_conf_new();
+  rd_kafka_conf_set(c, "bootstrap.servers", broker_list.c_str(), err, sizeof err);
+  rd_kafka_conf_set(c, "log_level", "3", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+  if (!rk) throw std::runtime_error(err);
+  return rk;
+}
+}  // namespace
+
+std::vector<std::string> list_topics(const std::string& prefix, const std::string& broker_list) {
+  Kafka k;
+  k.rk = admin_client(broker_list.empty() ? brokers() : broker_list);
+  const rd_kafka_metadata_t* md = nullptr;
+  if (auto e = rd_kafka_metadata(k.rk, 1, nullptr, &md, 10000))
+    throw std::runtime_error(std::string("metadata: ") + rd_kafka_err2str(e));
+  std::vector<std::string> out;
+  for (int i = 0; i < md->topic_cnt; ++i)
+    if (std::string_view(md->topics[i].topic).starts_with(prefix)) out.emplace_back(md->topics[i].topic);
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
+std::vector<std::string> list_groups(const std::string& prefix, const std::string& broker_list) {
+  Kafka k;
+  k.rk = admin_client(broker_list.empty() ? brokers() : broker_list);
+  const rd_kafka_group_list* groups = nullptr;
+  if (auto e = rd_kafka_list_groups(k.rk, nullptr, &groups, 10000))
+    throw std::runtime_error(std::string("list groups: ") + rd_kafka_err2str(e));
+  std::vector<std::string> out;
+  for (int i = 0; i < groups->group_cnt; ++i)
+    if (std::string_view(groups->groups[i].group).starts_with(prefix)) out.emplace_back(groups->groups[i].group);
+  rd_kafka_group_list_destroy(groups);
+  return out;
+}
+
+void delete_topics(const std::string& prefix, const std::string& broker_list) {
+  std::string b = broker_list.empty() ? brokers() : broker_list;
+  auto topics = list_topics(prefix, b);
+  auto groups = list_groups(prefix, b);
+  if (topics.empty() && groups.empty()) return;
+  Kafka k;
+  k.rk = admin_client(b);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(k.rk);
+  std::string failed;
+  if (!topics.empty()) {
+    std::vector<rd_kafka_DeleteTopic_t*> del;
+    for (auto& t : topics) del.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
+    rd_kafka_DeleteTopics(k.rk, del.data(), del.size(), nullptr, q);
+    rd_kafka_DeleteTopic_destroy_array(del.data(), del.size());
+    rd_kafka_event_t* ev = admin_result(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, 30000);
+    if (!ev) failed += " (DeleteTopics timed out)";
+    else {
+      size_t n = 0;
+      auto** res = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+      for (size_t i = 0; i < n; ++i)
+        if (rd_kafka_topic_result_error(res[i]) && rd_kafka_topic_result_error(res[i]) != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+          failed += std::string(" ") + rd_kafka_topic_result_name(res[i]) + ": " +
+                    rd_kafka_err2str(rd_kafka_topic_result_error(res[i]));
+      rd_kafka_event_destroy(ev);
+    }
+  }
+  if (!groups.empty()) {
+    std::vector<rd_kafka_DeleteGroup_t*> del;
+    for (auto& g : groups) del.push_back(rd_kafka_DeleteGroup_new(g.c_str()));
+    rd_kafka_DeleteGroups(k.rk, del.data(), del.size(), nullptr, q);
+    rd_kafka_DeleteGroup_destroy_array(del.data(), del.size());
+    // Groups are bookkeeping: a group still in use (or already gone) is left to the broker.
+    if (rd_kafka_event_t* ev = admin_result(q, RD_KAFKA_EVENT_DELETEGROUPS_RESULT, 30000)) rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_queue_destroy(q);
+  if (!failed.empty()) throw std::runtime_error("delete topics of " + prefix + ":" + failed);
 }
 
 }  // namespace it

@@ -17,8 +17,16 @@ namespace it {
 using json = nlohmann::json;
 
 std::string brokers();
-// A fresh topic prefix, e.g. "it-1234-5-abcd.".
+// A fresh topic prefix, e.g. "it-p-1234-5-abcdef."; its topics are deleted
+// when the test process exits (see delete_topics).
 std::string unique_prefix(const std::string& label);
+// Topics and consumer groups on the broker (default brokers()) whose names
+// start with `prefix`.
+std::vector<std::string> list_topics(const std::string& prefix, const std::string& broker_list = "");
+std::vector<std::string> list_groups(const std::string& prefix, const std::string& broker_list = "");
+// Deletes them. unique_prefix() registers each prefix it hands out, and the
+// test process deletes their topics and groups when it exits.
+void delete_topics(const std::string& prefix, const std::string& broker_list = "");
 // A fresh empty directory under the build's temp area.
 std::string temp_dir(const std::string& label);
 int free_port();
@@ -27,6 +35,9 @@ struct RunResult {
   int exit_code = -1;
   std::string out, err;
 };
+// Starts ARGV[0] (a path) with stdin from /dev/null and stdout/stderr appended
+// to the two files; returns its pid.
+int spawn_command(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path);
 // Runs `goalstream ARGS...` to completion.
 RunResult run_cli(const std::vector<std::string>& args);
 
