@@ -225,15 +225,16 @@ class Router {
                             "missing API key: send x-api-key or Authorization: Bearer");
     auto hash = model::sha256_hex(token);
     auto key = ctx_.store.find_key(hash);
-    if (!key && key_waiters_.fetch_add(1) < kMaxUnknownKeyWaiters) {
+    if (!key) {
       // Perhaps a key issued a moment ago: wait, bounded, until the processor
       // applied what its consumer has fetched of the commands topic (no
-      // broker round trip, whatever the broker does), then look again.
-      ctx_.processor.wait_commands_caught_up(kUnknownKeyWait);
+      // broker round trip, whatever the broker does), then look again. When
+      // enough requests wait already, this one is answered at once.
+      if (key_waiters_.fetch_add(1) < kMaxUnknownKeyWaiters) {
+        ctx_.processor.wait_commands_caught_up(kUnknownKeyWait);
+        key = ctx_.store.find_key(hash);
+      }
       key_waiters_--;
-      key = ctx_.store.find_key(hash);
-    } else if (!key) {
-      key_waiters_--;  // enough requests wait already: this one is answered at once
     }
     if (!key) return error_response(req, http::status::unauthorized, "unauthorized", "invalid API key");
     if (!key->has_scope(scope))

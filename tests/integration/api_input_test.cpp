@@ -362,6 +362,7 @@ TEST_CASE("with the broker down, unknown keys are answered 401 at once and /heal
   // must be answered within 5 s (was: each unknown key held a worker for the
   // broker query, up to 40 s, and /healthz queued behind them).
   std::vector<std::future<int>> unknown;
+  auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 40; ++i)
     unknown.push_back(std::async(std::launch::async, [&, i] {
       return it::http_within(5000, serve->port(), "GET", "/api/goals", "", {{"x-api-key", "gs_unknown" + std::to_string(i)}})
@@ -383,6 +384,9 @@ TEST_CASE("with the broker down, unknown keys are answered 401 at once and /heal
     answered += status == 401;
   }
   CHECK(answered == 40);
+  MESSAGE("40 unknown keys with the broker down answered in "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+          << " ms (figure, not asserted)");
   // Reads with a known key do not need the broker either.
   CHECK(it::http_within(5000, serve->port(), "GET", "/api/goals", "", {{"x-api-key", key}}).status == 200);
   // (Stopping with the broker down is bounded by the lead's shutdown work,
