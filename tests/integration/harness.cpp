@@ -533,6 +533,8 @@ OwnBroker::OwnBroker() {
 OwnBroker::~OwnBroker() {
   stop();
   fs::remove_all(data_dir_);
+  // tools/kafka's per-port run state (config, pid file, broker log).
+  fs::remove_all(fs::path(GOALSTREAM_SOURCE_DIR) / ".local/kafka" / ("run-" + std::to_string(port_)));
 }
 
 int OwnBroker::tool(const std::string& command) {
