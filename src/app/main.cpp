@@ -135,12 +135,12 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
     timespec ts{1, 0};
     sig = sigtimedwait(&signals, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) break;
-    if (!processor.fatal_error().empty()) {
-      log::error("processor failed: " + processor.fatal_error());
+    if (auto failure = processor.failure()) {
+      log::error("processor failed: " + failure->message);
       server.stop();
       processor.stop();
       changes.stop();
-      return 1;
+      return fail(*failure);  // `goalstream: data-dir: ...` for a store write
     }
   }
   log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
