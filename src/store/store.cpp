@@ -252,16 +252,27 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
 
+  // When the WAL reaches its bound, every column family with data in its
+  // oldest file switches memtables and queues a flush, the small ones often
+  // behind a large one's: with the default of 2 memtables per column family,
+  // a second switch before that flush ran stopped all writes. Small
+  // memtables for the small column families, more of them everywhere.
   rocksdb::ColumnFamilyOptions plain(options);
+  plain.write_buffer_size = 8 << 20;
+  plain.max_write_buffer_number = 6;
   rocksdb::ColumnFamilyOptions dedup(options);
   dedup.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  dedup.max_write_buffer_number = 3;
 
   rocksdb::ColumnFamilyOptions agg(options);
   agg.merge_operator = std::make_shared<CellAdd>();
+  agg.max_write_buffer_number = 3;
+  rocksdb::ColumnFamilyOptions uniq(options);
+  uniq.max_write_buffer_number = 6;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, plain}, {"meta", plain}, {"keys", plain},  {"goals", plain},
-      {"dedup", dedup}, {"agg", agg}, {"uniq", plain}, {"growth", plain}};
+      {"dedup", dedup}, {"agg", agg}, {"uniq", uniq}, {"growth", plain}};
   // A format-1 store has no uniq/growth column families: refuse it before
   // opening creates them (which would lock older binaries out of it).
   std::vector<std::string> existing;
