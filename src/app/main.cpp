@@ -215,7 +215,7 @@ int run_rebuild(Common& c, const std::string& data_dir) {
                c.kafka.brokers.c_str(), static_cast<long long>(total), data_dir.c_str());
   while (true) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    if (!processor.fatal_error().empty()) return fail(processor.fatal_error());
+    if (auto failure = processor.failure()) return fail(*failure);
     auto now = processor.progress(caught_up);
     int64_t done = 0;
     bool reached = true;
