@@ -191,8 +191,10 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
     timespec ts{1, 0};
     sig = sigtimedwait(&signals, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) break;
-    if (!processor.fatal_error().empty()) {
-      int code = fail(processor.fatal_error());
+    if (auto failure = processor.failure()) {
+      // The line first: it must be there even if the cleanup below hangs
+      // (fail() also bounds how long that may take).
+      int code = fail(*failure);  // `goalstream: data-dir: ...` for a store write
       exit_on_signal("while cleaning up after the error");
       server.stop();
       processor.stop();
@@ -276,7 +278,7 @@ int run_rebuild(Common& c, const std::string& data_dir) {
                c.kafka.brokers.c_str(), static_cast<long long>(total), data_dir.c_str());
   while (true) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    if (!processor.fatal_error().empty()) return fail(processor.fatal_error());
+    if (auto failure = processor.failure()) return fail(*failure);
     auto now = processor.progress(caught_up);
     int64_t done = 0;
     bool reached = true;

@@ -1,6 +1,10 @@
 #include "model/event.h"
 
+#include <charconv>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "base/time.h"
 
@@ -86,6 +90,116 @@ std::optional<Error> validate_goal_results(element e) {
   return std::nullopt;
 }
 
+// Re-serializes a JSON document with each integer beyond int64/uint64 written
+// as the nearest double, in exponent form. simdjson 3.0.1's DOM refuses such
+// integers (NUMBER_ERROR) although JSON and the schema allow them (a 20-digit
+// order number); nlohmann's lexer reads them as doubles. Everything else is
+// kept: member order, duplicate keys (the validator takes the first),
+// numbers as written (so 49.0 reads as before); strings are re-escaped.
+class BigIntegerRewriter {
+ public:
+  explicit BigIntegerRewriter(std::string& out) : out_(out) {}
+
+  bool null() { return raw("null"); }
+  bool boolean(bool b) { return raw(b ? "true" : "false"); }
+  bool number_integer(int64_t v) { return integer(v); }
+  bool number_unsigned(uint64_t v) { return integer(v); }
+  bool number_float(double v, const std::string& text) {
+    if (text.find_first_of(".eE") != std::string::npos) return raw(text);
+    // An integer token that fits neither int64 nor uint64: the shortest
+    // exponent form that reads back as the same double.
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    return raw(std::string_view(buf, r.ptr - buf));
+  }
+  bool string(std::string& s) {
+    separate();
+    quote(s);
+    return true;
+  }
+  bool binary(nlohmann::json::binary_t&) { return false; }  // not in JSON text
+  bool start_object(std::size_t) { return open('{'); }
+  bool end_object() { return close('}'); }
+  bool start_array(std::size_t) { return open('['); }
+  bool end_array() { return close(']'); }
+  bool key(std::string& k) {
+    separate();
+    quote(k);
+    out_.push_back(':');
+    after_key_ = true;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
+  // A comma before every value or key but the first of its container; none
+  // between a key and its value.
+  void separate() {
+    if (after_key_) {
+      after_key_ = false;
+    } else if (!first_.empty()) {
+      if (!first_.back()) out_.push_back(',');
+      first_.back() = false;
+    }
+  }
+  bool raw(std::string_view text) {
+    separate();
+    out_.append(text);
+    return true;
+  }
+  template <class T>
+  bool integer(T v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return raw(std::string_view(buf, r.ptr - buf));
+  }
+  bool open(char c) {
+    separate();
+    out_.push_back(c);
+    first_.push_back(true);
+    return true;
+  }
+  bool close(char c) {
+    out_.push_back(c);
+    first_.pop_back();
+    return true;
+  }
+  void quote(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out_.push_back('"');
+    for (char ch : s) {
+      auto c = static_cast<unsigned char>(ch);
+      if (c == '"' || c == '\\') {
+        out_.push_back('\\');
+        out_.push_back(ch);
+      } else if (c < 0x20) {
+        out_.append("\\u00");
+        out_.push_back(kHex[c >> 4]);
+        out_.push_back(kHex[c & 15]);
+      } else {
+        out_.push_back(ch);
+      }
+    }
+    out_.push_back('"');
+  }
+
+  std::string& out_;
+  std::vector<bool> first_;  // per open container: no member written yet
+  bool after_key_ = false;
+};
+
+// Writes `bytes` with big integers rewritten into `out`; false when `bytes`
+// is not JSON for nlohmann either (then simdjson's error stands).
+bool rewrite_big_integers(std::string_view bytes, std::string& out) {
+  out.clear();
+  BigIntegerRewriter rewriter(out);
+  try {
+    return nlohmann::json::sax_parse(bytes.begin(), bytes.end(), &rewriter);
+  } catch (...) {  // sax_parse reports errors through parse_error; never let one escape
+    return false;
+  }
+}
+
 }  // namespace
 
 bool valid_tenant_id(std::string_view s) {
@@ -104,16 +218,21 @@ bool valid_event_type(std::string_view s) {
 
 Result<Event> EventParser::parse(std::string_view bytes) {
   element root;
-  if (auto code = parser_.parse(bytes.data(), bytes.size(), true).get(root); code != simdjson::SUCCESS)
-    return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
+  auto code = parser_.parse(bytes.data(), bytes.size(), true).get(root);
+  // Only a number error takes the slow path (see rewrite_big_integers); the
+  // DOM keeps copies of strings, so the rewritten text need not outlive it.
+  if (code == simdjson::NUMBER_ERROR && rewrite_big_integers(bytes, rewritten_))
+    code = parser_.parse(rewritten_.data(), rewritten_.size(), true).get(root);
+  if (code != simdjson::SUCCESS) return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
   return validate(root);
 }
 
 Result<Event> EventParser::parse(std::string_view bytes, simdjson::dom::document& doc) {
   element root;
-  if (auto code = parser_.parse_into_document(doc, bytes.data(), bytes.size(), true).get(root);
-      code != simdjson::SUCCESS)
-    return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
+  auto code = parser_.parse_into_document(doc, bytes.data(), bytes.size(), true).get(root);
+  if (code == simdjson::NUMBER_ERROR && rewrite_big_integers(bytes, rewritten_))
+    code = parser_.parse_into_document(doc, rewritten_.data(), rewritten_.size(), true).get(root);
+  if (code != simdjson::SUCCESS) return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
   return validate(root);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <simdjson.h>
@@ -31,7 +32,9 @@ struct Event {
 class EventParser {
  public:
   // Returns the event or an Error naming the offending field (dotted path,
-  // e.g. "goal_results[0].achieved") and the reason. Never throws.
+  // e.g. "goal_results[0].achieved") and the reason. Never throws. An integer
+  // beyond int64/uint64 (valid JSON) is read as the nearest double, through
+  // a slower path taken only for such documents.
   Result<Event> parse(std::string_view bytes);
   // Same, parsing into `doc`: the event's views stay valid as long as `doc`
   // is not reused, so a batch can keep many events alive at once.
@@ -40,6 +43,7 @@ class EventParser {
  private:
   Result<Event> validate(simdjson::dom::element root);
   simdjson::dom::parser parser_;
+  std::string rewritten_;  // a document with big integers rewritten (rare)
 };
 
 // True when `s` is a valid tenant id (^[A-Za-z0-9_.-]{1,64}$).

@@ -102,9 +102,9 @@ const std::vector<const GoalFamily*>& GoalIndex::candidates(std::string_view ten
 }
 
 int64_t to_micros(double value) {
-  constexpr double kMax = 9.0e12;  // keeps micro-units inside int64
-  if (value > kMax) value = kMax;
-  if (value < -kMax) value = -kMax;
+  if (std::isnan(value)) return 0;
+  if (value > kMaxEventValue) value = kMaxEventValue;
+  if (value < -kMaxEventValue) value = -kMaxEventValue;
   return std::llround(value * 1e6);
 }
 

@@ -76,6 +76,11 @@ class GoalIndex {
   std::unordered_map<std::string, std::vector<const GoalFamily*>> by_type_;     // tenant\0eventType
 };
 
+// A sum in fixed-point micro-units (value x 10^6). 128 bits: one event adds
+// at most kMaxEventValue x 10^6 (< 2^63), so no realistic number of events
+// can overflow it (2^64 events at the limit), while int64 wrapped after two.
+using Micros = __int128;
+
 // One aggregate cell: count and value sum of one series in one 15-minute
 // bucket of event time (every UTC offset in use is a multiple of 15 minutes,
 // so calendar windows in any time zone are whole buckets). Sums are
@@ -85,12 +90,21 @@ class GoalIndex {
 // time caused a change.
 struct Cell {
   int64_t count = 0;
-  int64_t sum_micros = 0;
+  Micros sum_micros = 0;
   int64_t max_ts_ms = 0;
 };
 
 inline constexpr int64_t kBucketMs = 900'000;
+// The largest amount one event adds to a sum; larger values (and -inf/+inf)
+// are clamped to +-kMaxEventValue, so that one event's micro-units fit in
+// int64. Sums of many events are exact far beyond it (Micros).
+inline constexpr double kMaxEventValue = 9.0e12;
+// value x 10^6, rounded to the nearest integer (half away from zero), after
+// clamping to +-kMaxEventValue; NaN (not JSON) adds 0.
 int64_t to_micros(double value);
+// The value a sum of micro-units stands for, as a double (what the API shows):
+// exact up to 2^53 micro-units (~9e9), the nearest double beyond.
+inline double micros_to_value(Micros m) { return static_cast<double>(m) / 1e6; }
 int64_t bucket_of(int64_t ts_ms);
 
 // Accumulates deltas within one batch; the store turns them into merge

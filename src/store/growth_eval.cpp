@@ -39,7 +39,7 @@ std::optional<double> metric_value(const Store& store, const std::string& tenant
   if (m->aggregation == "unique") return static_cast<double>(store.unique_subjects(tenant, target, from, to));
   auto cell = store.cells(tenant, target, from, to);
   if (m->aggregation == "count") return static_cast<double>(cell.count);
-  return static_cast<double>(cell.sum_micros) / 1e6;
+  return projection::micros_to_value(cell.sum_micros);
 }
 
 std::vector<std::string> metric_targets(const Store& store, const std::string& tenant, const std::string& name,

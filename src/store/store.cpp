@@ -1,6 +1,8 @@
 #include "store/store.h"
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <unordered_set>
 
@@ -12,36 +14,55 @@
 #include <rocksdb/write_batch.h>
 
 #include "base/hex.h"
+#include "base/log.h"
 
 namespace gs::store {
-namespace {
 
 using projection::Cell;
 
+// A cell's bytes: count (int64) and the sum's low 64 bits, 16 bytes, while
+// the sum fits in int64 (always so before sums became 128-bit, so stores and
+// digests of such sums are unchanged); the high 64 bits follow, 24 bytes,
+// only when it does not. The form depends on the value alone, so any merge
+// grouping stores the same bytes. Native byte order, as before.
 std::string encode_cell(const Cell& c) {
-  std::string out(16, '\0');
+  const bool wide = c.sum_micros != static_cast<int64_t>(c.sum_micros);
+  const auto u = static_cast<unsigned __int128>(c.sum_micros);
+  const auto lo = static_cast<uint64_t>(u), hi = static_cast<uint64_t>(u >> 64);
+  std::string out(wide ? 24 : 16, '\0');
   std::memcpy(out.data(), &c.count, 8);
-  std::memcpy(out.data() + 8, &c.sum_micros, 8);
+  std::memcpy(out.data() + 8, &lo, 8);
+  if (wide) std::memcpy(out.data() + 16, &hi, 8);
   return out;
 }
 
-Cell decode_cell(const rocksdb::Slice& s) {
+Cell decode_cell(std::string_view s) {
   Cell c;
+  if (s.size() != 16 && s.size() != 24) return c;
+  uint64_t lo = 0;
+  std::memcpy(&c.count, s.data(), 8);
+  std::memcpy(&lo, s.data() + 8, 8);
   if (s.size() == 16) {
-    std::memcpy(&c.count, s.data(), 8);
-    std::memcpy(&c.sum_micros, s.data() + 8, 8);
+    c.sum_micros = static_cast<int64_t>(lo);  // sign-extends
+  } else {
+    uint64_t hi = 0;
+    std::memcpy(&hi, s.data() + 16, 8);
+    c.sum_micros = static_cast<projection::Micros>((static_cast<unsigned __int128>(hi) << 64) | lo);
   }
   return c;
 }
 
-// Adds cells. Integer addition is associative and commutative, so the result
-// is independent of merge order and compaction.
+namespace {
+
+// Adds cells. Integer addition is associative and commutative, and 128-bit
+// sums do not overflow (projection.h), so the result is independent of merge
+// order and compaction.
 class CellAdd : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
              std::string* new_value, rocksdb::Logger*) const override {
-    Cell a = existing ? decode_cell(*existing) : Cell{};
-    Cell b = decode_cell(value);
+    Cell a = existing ? decode_cell(existing->ToStringView()) : Cell{};
+    Cell b = decode_cell(value.ToStringView());
     a.count += b.count;
     a.sum_micros += b.sum_micros;
     *new_value = encode_cell(a);
@@ -78,9 +99,38 @@ std::string prefix_end(std::string p) {
   return p;
 }
 
-Error io_error(const rocksdb::Status& s) {
-  return Error{ErrorCode::internal, "", "RocksDB: " + s.ToString()};
+bool no_space(const rocksdb::Status& s) {
+  return s.IsNoSpace() || s.ToString().find("No space left on device") != std::string::npos;
 }
+
+// A failed write or open of the store: field "data-dir", so that a fatal one
+// ends serve with `goalstream: data-dir: ...`.
+Error io_error(const rocksdb::Status& s, const std::string& dir) {
+  if (no_space(s)) return Error{ErrorCode::internal, "data-dir", "no space left on device in " + dir};
+  return Error{ErrorCode::internal, "data-dir", "cannot write the store in " + dir + ": " + s.ToString()};
+}
+
+// RocksDB's own log, at WARN and above, as goalstream's log lines on stderr
+// rather than a LOG file in the data directory: on a full disk that file
+// fails too, and Debian's RocksDB (built with assertions) then aborts on
+// its way to report the real error. Informational lines (flushes,
+// compactions, statistics) are dropped.
+class StderrLogger : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char buf[1024];
+    int n = std::vsnprintf(buf, sizeof buf, format, ap);
+    if (n < 0) return;
+    std::string_view msg(buf, std::min<size_t>(n, sizeof buf - 1));
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.remove_suffix(1);
+    log::write(level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? log::Level::error : log::Level::warn,
+               "rocksdb: " + std::string(msg));
+  }
+};
 
 }  // namespace
 
@@ -187,21 +237,42 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   options.IncreaseParallelism(2);
   options.max_open_files = 512;
   options.compression = rocksdb::kLZ4Compression;
+  // No LOG file in the data directory: RocksDB's warnings and errors go to
+  // our stderr log (StderrLogger).
+  options.info_log = std::make_shared<StderrLogger>();
+  // Bounds the WAL. A WAL file is deleted only once every column family
+  // with data in it has been flushed, and the small ones (meta: offsets in
+  // every batch) never fill a memtable: without a bound the WAL grew by
+  // every byte written (987 MB for 2.1 M events). Past this total, RocksDB
+  // flushes the column families that hold the oldest WAL file, which also
+  // bounds what a restart replays.
+  options.max_total_wal_size = kMaxTotalWalBytes;
 
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
 
+  // When the WAL reaches its bound, every column family with data in its
+  // oldest file switches memtables and queues a flush, the small ones often
+  // behind a large one's: with the default of 2 memtables per column family,
+  // a second switch before that flush ran stopped all writes. Small
+  // memtables for the small column families, more of them everywhere.
   rocksdb::ColumnFamilyOptions plain(options);
+  plain.write_buffer_size = 8 << 20;
+  plain.max_write_buffer_number = 6;
   rocksdb::ColumnFamilyOptions dedup(options);
   dedup.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  dedup.max_write_buffer_number = 3;
 
   rocksdb::ColumnFamilyOptions agg(options);
   agg.merge_operator = std::make_shared<CellAdd>();
+  agg.max_write_buffer_number = 3;
+  rocksdb::ColumnFamilyOptions uniq(options);
+  uniq.max_write_buffer_number = 6;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, plain}, {"meta", plain}, {"keys", plain},  {"goals", plain},
-      {"dedup", dedup}, {"agg", agg}, {"uniq", plain}, {"growth", plain}};
+      {"dedup", dedup}, {"agg", agg}, {"uniq", uniq}, {"growth", plain}};
   // A format-1 store has no uniq/growth column families: refuse it before
   // opening creates them (which would lock older binaries out of it).
   std::vector<std::string> existing;
@@ -214,8 +285,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   rocksdb::DB* raw = nullptr;
   auto st = read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw)
                       : rocksdb::DB::Open(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw);
-  if (!st.ok()) return Error{ErrorCode::internal, "data-dir", "cannot open store in " + dir + ": " + st.ToString()};
+  if (!st.ok()) {
+    if (no_space(st)) return io_error(st, dir);
+    return Error{ErrorCode::internal, "data-dir", "cannot open store in " + dir + ": " + st.ToString()};
+  }
   s->db_.reset(raw);
+  s->dir_ = dir;
   s->read_only_ = read_only;
   s->meta_ = s->handles_[1];
   s->keys_ = s->handles_[2];
@@ -236,14 +311,23 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
     wb.Put(s->meta_, "fmt", kFormat);
     wb.Put(s->meta_, "x/instance", model::random_hex(8));
     auto st2 = s->db_->Write(rocksdb::WriteOptions(), &wb);
-    if (!st2.ok()) return io_error(st2);
+    if (!st2.ok()) {
+      s->write_failed_ = true;
+      return io_error(st2, dir);
+    }
   }
   return s;
 }
 
 Store::~Store() {
   if (db_) {
-    if (!read_only_) db_->FlushWAL(true);
+    // A clean close flushes the memtables, so that the next start replays
+    // no WAL and the directory holds only SST files.
+    if (!read_only_ && !write_failed_) {
+      rocksdb::FlushOptions fo;
+      fo.allow_write_stall = true;
+      if (!db_->Flush(fo, handles_).ok()) db_->FlushWAL(true);
+    }
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
   }
@@ -257,7 +341,10 @@ Batch Store::batch() {
 
 Status Store::write(Batch& b) {
   auto st = db_->Write(rocksdb::WriteOptions(), b.wb_.get());
-  if (!st.ok()) return io_error(st);
+  if (!st.ok()) {
+    write_failed_ = true;
+    return io_error(st, dir_);
+  }
   b.wb_->Clear();
   return {};
 }
@@ -355,7 +442,7 @@ GoalTotals Store::totals(const std::string& tenant, const std::string& goal_id) 
   auto prefix = projection::cell_prefix(tenant, goal_id);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), agg_));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    Cell c = decode_cell(it->value());
+    Cell c = decode_cell(it->value().ToStringView());
     int64_t bucket = projection::read_be64(it->key().ToStringView().substr(prefix.size()));
     t.total.count += c.count;
     t.total.sum_micros += c.sum_micros;
@@ -387,7 +474,7 @@ Cell Store::cells(const std::string& tenant, const std::string& target, int64_t 
                   int64_t to_bucket) const {
   Cell total;
   for_each_in_buckets(db_.get(), agg_, tenant, target, from_bucket, to_bucket, [&](std::string_view, rocksdb::Slice v) {
-    Cell c = decode_cell(v);
+    Cell c = decode_cell(v.ToStringView());
     total.count += c.count;
     total.sum_micros += c.sum_micros;
   });

@@ -14,7 +14,8 @@
 //   dedup  "f" + batch sequence (8 bytes BE) -> the fingerprints first seen in
 //          that batch (16 bytes each); "d" + partition (4 BE) + offset (8 BE)
 //          -> "" for each duplicate occurrence (what backfills skip)
-//   agg    <tenant>\0<target>\0<bucket 8 bytes BE> -> Cell (count, sum_micros) with an
+//   agg    <tenant>\0<target>\0<bucket 8 bytes BE> -> Cell (count, sum_micros; see
+//          encode_cell: 16 bytes, or 24 for a sum beyond int64) with an
 //          associative merge operator, so ingest never reads a cell. A target is
 //          a conversion goal id, or id + '\x1f' + series for a metric's series
 //          (projection.h); a bucket is 15 minutes of event time.
@@ -28,6 +29,7 @@
 // changes publisher writes only st/, out/ and x/ keys. A Batch is not thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -109,6 +111,15 @@ struct GoalTotals {
   std::vector<std::pair<int64_t, projection::Cell>> buckets;  // 15-minute bucket since epoch -> cell
 };
 
+// The bytes of a cell in `agg`: count and sum (16 bytes) while the sum fits in
+// int64, with the sum's high 64 bits after them (24 bytes) only when it does
+// not; decode_cell reads both forms (a cell of any other size reads as empty).
+std::string encode_cell(const projection::Cell& c);
+projection::Cell decode_cell(std::string_view bytes);
+
+// The WAL's bound (RocksDB's max_total_wal_size; see Store::open).
+inline constexpr uint64_t kMaxTotalWalBytes = 64ull << 20;
+
 // Store format: 2 since cells became 15-minute buckets (1 had hours).
 inline constexpr const char* kFormat = "2";
 
@@ -118,10 +129,15 @@ class Store {
   // a directory that is not a goalstream store or is locked by another process.
   // read_only: open beside a running process (no lock taken, no writes), as
   // `goalstream digest` does.
+  // Errors have the field "data-dir"; a full disk reads "no space left on
+  // device in DIR".
   static Result<std::unique_ptr<Store>> open(const std::string& dir, bool read_only = false);
   ~Store();
 
   Batch batch();
+  // Writes the batch atomically. A failure (an Error with field "data-dir",
+  // "no space left on device in DIR" on a full disk) leaves the store
+  // unwritable until it is reopened.
   Status write(Batch& b);
 
   // Next offset to consume per partition (absent partitions start at 0).
@@ -186,7 +202,11 @@ class Store {
   rocksdb::ColumnFamilyHandle* uniq_ = nullptr;
   rocksdb::ColumnFamilyHandle* growth_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::string dir_;
   bool read_only_ = false;
+  // Set by a failed write: RocksDB (built with assertions) aborts when a
+  // WAL writer that saw an error is flushed again, so close without that.
+  std::atomic<bool> write_failed_{false};
 };
 
 }  // namespace gs::store

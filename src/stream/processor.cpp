@@ -135,6 +135,7 @@ struct Processor::Impl {
   std::condition_variable applied_cv;
   int64_t applied_cmd_next = 0;
   std::string fatal;
+  Error fatal_err;  // the error behind `fatal`, with its field
   std::deque<Partial> partials;
   uint64_t partial_applied_seq = 0;
   std::condition_variable backfill_cv;  // wakes the backfill thread
@@ -609,6 +610,7 @@ struct Processor::Impl {
       lock.lock();
       if (!st.ok()) {
         fatal = st.error().message;
+        fatal_err = st.error();  // field "data-dir" for a store write
         failed = true;
         writer_busy = false;
         log::error("store write failed, stopping the processor: " + fatal);
@@ -1025,6 +1027,12 @@ void Processor::stop() {
 std::string Processor::fatal_error() const {
   std::lock_guard lock(impl_->mu);
   return impl_->fatal;
+}
+
+std::optional<Error> Processor::failure() const {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->fatal.empty()) return std::nullopt;
+  return impl_->fatal_err;
 }
 
 bool Processor::wait_applied(int64_t offset, std::chrono::milliseconds timeout) {

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -79,6 +80,9 @@ class Processor {
   void stop();
   // Set when a thread failed fatally (store write error); empty otherwise.
   std::string fatal_error() const;
+  // The same as an Error with its field ("data-dir" for a failed store
+  // write: `goalstream: data-dir: no space left on device in DIR`).
+  std::optional<Error> failure() const;
 
   // Blocks until the command at `offset` on the commands topic is applied,
   // up to `timeout`. Returns false on timeout or when stopped.

@@ -516,6 +516,11 @@ int ServeProcess::terminate() {
     pid_ = -1;
     return -9;
   }
+int Serve::wait_exit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  bool exited = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout_ms);
+  if (!exited) return -1;
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -606,6 +611,22 @@ HttpResponse http_within(int timeout_ms, int port, const std::string& method, co
   out.body = res.body();
   for (auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
   return out;
+RunResult run_cli_bounded(const std::vector<std::string>& args, int timeout_ms) {
+  auto dir = temp_dir("cli");
+  auto out = dir + "/out", err = dir + "/err";
+  int pid = spawn(args, out, err);
+  int status = 0;
+  RunResult r;
+  if (eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout_ms)) {
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  } else {
+    ::kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  r.out = slurp(out);
+  r.err = slurp(err);
+  fs::remove_all(dir);
+  return r;
 }
 
 }  // namespace it

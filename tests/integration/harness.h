@@ -63,6 +63,9 @@ class Serve {
   void start();            // returns when /healthz answers
   int terminate();         // SIGTERM, wait, return exit status
   void kill9();            // SIGKILL, wait
+  // Waits up to `timeout_ms` for serve to exit on its own; returns its exit
+  // status (128 + signal if killed), or -1 if it is still running.
+  int wait_exit(int timeout_ms);
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
   std::string log() const;
@@ -101,6 +104,10 @@ bool eventually(F&& pred, int timeout_ms = 30000);
 std::string event(const std::string& id, const std::string& tenant, const std::string& type,
                   const std::string& timestamp, const std::string& url = "",
                   const json& properties = nullptr, const std::string& subject = "");
+
+// Runs `goalstream ARGS...` like run_cli, but kills it (SIGKILL) after
+// `timeout_ms`; exit_code is then -1.
+RunResult run_cli_bounded(const std::vector<std::string>& args, int timeout_ms);
 
 }  // namespace it
 

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -82,6 +83,13 @@ TEST_CASE("event validation agrees with schemas/event.schema.json and names the 
       {"achieved not bool", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g","achieved":"yes"}]})", "goal_results[0].achieved"},
       {"todo without node", R"({"event_id":"c","tenant_id":"t","type":"todo_completed","timestamp":"2025-03-01T12:00:00Z","goal_id":"g"})", "node_id"},
       {"agent_id empty on any type", ev(R"("agent_id":"")"), "agent_id"},
+      // Integers beyond int64/uint64 are JSON; the schema allows them anywhere.
+      {"20-digit order number", ev(R"("properties":{"order_no":12345678901234567890123,"value":5})"), nullptr},
+      {"big negative integer, nested", ev(R"("properties":{"a":{"b":[-99999999999999999999]}})"), nullptr},
+      {"big integer outside properties", ev(R"("extra":18446744073709551616)"), nullptr},
+      {"big integer and a bad member", ev(R"("properties":{"n":99999999999999999999},"subject_id":7)"), "subject_id"},
+      {"leading zero", ev(R"("properties":{"n":01})"), ""},
+      {"big integer in a broken document", R"({"event_id":"e1","properties":{"n":99999999999999999999},)", ""},
   };
   gs::model::EventParser parser;
   for (auto& c : cases) {
@@ -105,6 +113,48 @@ TEST_CASE("event validation: semantic date checks beyond the schema's pattern") 
   REQUIRE(ok.ok());
   CHECK(ok->timestamp_ms == 1740825000500LL);  // 10:30:00.5 UTC
   CHECK(ok->value == 12.25);
+}
+
+TEST_CASE("integers beyond 64 bits read as the nearest double; everything else in the event is kept") {
+  gs::model::EventParser parser;
+  // Keys escaped and repeated (the first wins), strings with escapes, numbers
+  // as written, after a big integer forced the slow path.
+  const std::string text =
+      R"({"event_id":"e\"1","tenant_id":"acme","type":"purchase","timestamp":"2025-03-01T12:00:00Z",)"
+      R"("event_id":"ignored","url":"/a\\b\u0001?q=\u00e9","properties":{"order_no":12345678901234567890123,)"
+      R"("neg":-18446744073709551617,"value":49.10,"max":18446744073709551615,"min":-9223372036854775808,)"
+      R"("list":[1,2.5e3,true,null,{"k":"v"}],"big_value":99999999999999999999}})";
+  simdjson::dom::document doc;
+  auto e = parser.parse(text, doc);
+  REQUIRE_MESSAGE(e.ok(), (e.ok() ? "" : e.error().message));
+  CHECK(e->event_id == "e\"1");
+  CHECK(*e->url == "/a\\b\x01?q=\xc3\xa9");
+  CHECK(e->value == 49.1);
+  auto props = *e->properties;
+  CHECK(props["order_no"].value().type() == simdjson::dom::element_type::DOUBLE);
+  CHECK(double(props["order_no"]) == 12345678901234567890123.0);
+  CHECK(double(props["neg"]) == -18446744073709551617.0);
+  CHECK(props["max"].value().type() == simdjson::dom::element_type::UINT64);
+  CHECK(uint64_t(props["max"]) == 18446744073709551615ULL);
+  CHECK(int64_t(props["min"]) == std::numeric_limits<int64_t>::min());
+  CHECK(double(props["list"].at(1)) == 2500.0);
+  CHECK(std::string_view(props["list"].at(4)["k"]) == "v");
+  // A big integer as properties.value is a double; sums clamp it (projection.h).
+  auto big = parser.parse(ev(R"("properties":{"value":99999999999999999999})"));
+  REQUIRE(big.ok());
+  CHECK(big->value == 1e20);
+  // The common path is unchanged: a document without big integers.
+  auto plain = parser.parse(ev(R"("properties":{"value":12.25})"));
+  REQUIRE(plain.ok());
+  CHECK(plain->value == 12.25);
+  // Not JSON for any reader: the reason stays simdjson's.
+  for (const char* bad : {R"("properties":{"n":1e400})", R"("properties":{"n":-})", R"("properties":{"n":00})"}) {
+    CAPTURE(bad);
+    auto r = parser.parse(ev(bad));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().field == "");
+    CHECK(r.error().message == "not valid JSON: Problem while parsing a number");
+  }
 }
 
 TEST_CASE("conversion goal request validation names the field") {

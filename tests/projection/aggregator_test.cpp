@@ -187,3 +187,34 @@ TEST_CASE("a metric series joins its goal's family: matched once, fed with the b
   CHECK(index.candidates("acme", "purchase").empty());
   CHECK(index.find("acme", "cg_1") == nullptr);
 }
+
+TEST_CASE("a batch's cell sums values at the per-event limit without wrapping, in either sign") {
+  auto base = compile(signup_goal());
+  REQUIRE(base.ok());
+  auto total = compile(signup_goal(), "sum:order.total");
+  REQUIRE(total.ok());
+  gs::model::EventParser parser;
+  Aggregator agg;
+  // Four purchases at 9e12 (the per-event limit; 1e13 and a 20-digit integer
+  // are clamped to it) in one cell: 3.6e13, beyond int64 micro-units; their
+  // order.total is the negative.
+  for (const char* v : {"9e12", "9000000000000", "1e13", "99999999999999999999"}) {
+    auto json = event("2025-03-01T12:00:00Z",
+                      std::string(R"("properties":{"value":)") + v + R"(,"order":{"total":-)" + v + "}}");
+    add(agg, **base, parser, json);
+    add(agg, **total, parser, json);
+  }
+  for (const auto& goal : {*base, *total}) agg.add(*goal, at("2025-03-01T12:15:00Z"), -9e12);
+  const Micros limit = to_micros(kMaxEventValue);
+  CHECK(limit == Micros(9'000'000'000'000'000'000ULL));
+  auto own = agg.cells().at(cell_key("cg_1", "2025-03-01T12:00:00Z"));
+  CHECK(own.count == 4);
+  CHECK(own.sum_micros == 4 * limit);
+  CHECK(micros_to_value(own.sum_micros) == 3.6e13);
+  auto negative = agg.cells().at(cell_key((*total)->target, "2025-03-01T12:00:00Z"));
+  CHECK(negative.count == 4);
+  CHECK(micros_to_value(negative.sum_micros) == -3.6e13);
+  CHECK(agg.cells().at(cell_key("cg_1", "2025-03-01T12:15:00Z")).sum_micros == -limit);
+  CHECK(agg.cells().at(cell_key((*total)->target, "2025-03-01T12:15:00Z")).sum_micros == -limit);
+  CHECK(to_micros(-49.99) == -49'990'000);
+}

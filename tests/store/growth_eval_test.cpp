@@ -297,6 +297,19 @@ TEST_CASE("sum metrics read the base cells for value and their own series for an
   CHECK(t("nope").empty());
 }
 
+TEST_CASE("a sum metric adds cells beyond int64 micro-units exactly") {
+  Fixture f("sum-limits");
+  f.metric(R"({"name":"revenue","aggregation":"sum","conversionGoal":"cg_1","property":"value","window":"month"})");
+  // Four events at the per-event limit (9e12) on four days, one at -9e12, one in February.
+  for (const char* when : {"2025-03-02T10:00:00Z", "2025-03-03T10:00:00Z", "2025-03-04T10:00:00Z", "2025-03-05T10:00:00Z"})
+    f.cell("cg_1", when, 1, 9e12);
+  f.cell("cg_1", "2025-03-06T10:00:00Z", 1, -9e12);
+  f.cell("cg_1", "2025-02-27T10:00:00Z", 1, 9e12);
+  auto e = f.eval(goal("revenue", 2e13, "2025-01-01", "2025-12-31"), "2025-03-20T00:00:00Z");
+  CHECK(e.current == 2.7e13);
+  CHECK(status_of(e) == "completed");
+}
+
 TEST_CASE("after the deadline a goal is evaluated at the deadline's last instant") {
   Fixture f("deadline");
   f.metric(R"({"name":"signups","aggregation":"count","conversionGoal":"cg_1"})");  // span

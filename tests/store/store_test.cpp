@@ -2,8 +2,12 @@
 // cell arithmetic, goal deletion, and a digest that depends on content only.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <random>
+#include <thread>
 
 #include <rocksdb/db.h>
 
@@ -200,4 +204,133 @@ TEST_CASE("the fingerprint set finds what was inserted, across growth") {
   CHECK(set.all().size() == 100000);
   // The tenant boundary is part of the fingerprint.
   CHECK(gs::projection::fingerprint("ab", "c") != gs::projection::fingerprint("a", "bc"));
+}
+
+TEST_CASE("sums beyond int64 are exact: 4 x 9e12 reads 3.6e13, and any merge grouping stores the same bytes") {
+  using gs::projection::Micros;
+  using gs::projection::to_micros;
+  const Micros k9e12 = to_micros(9e12);  // one event at the per-event limit
+  CHECK(k9e12 == Micros(9'000'000'000'000'000'000ULL));
+  CHECK(to_micros(1e13) == k9e12);   // larger values are clamped to it
+  CHECK(to_micros(-1e300) == -k9e12);
+
+  // Encoding: the 16 bytes of before (count, sum; native order) while the sum
+  // fits in int64, so existing stores and digests are unchanged; 24 beyond.
+  const int64_t i64max = std::numeric_limits<int64_t>::max(), i64min = std::numeric_limits<int64_t>::min();
+  for (Micros sum : {Micros(0), Micros(-5), Micros(i64max), Micros(i64min), Micros(i64max) + 1, Micros(i64min) - 1,
+                     4 * k9e12, -4 * k9e12, Micros(i64max) * 3}) {
+    const bool fits = sum >= i64min && sum <= i64max;
+    auto bytes = gs::store::encode_cell(Cell{7, sum});
+    CHECK(bytes.size() == (fits ? 16u : 24u));
+    if (fits) {
+      std::string old(16, '\0');
+      int64_t count = 7, narrow = static_cast<int64_t>(sum);
+      std::memcpy(old.data(), &count, 8);
+      std::memcpy(old.data() + 8, &narrow, 8);
+      CHECK(bytes == old);
+    }
+    auto back = gs::store::decode_cell(bytes);
+    CHECK(back.count == 7);
+    CHECK(back.sum_micros == sum);
+  }
+
+  // Reads add up cells across buckets without wrapping: four cells of one
+  // event each (each fits in int64; their sum does not).
+  auto st = store_test::open(fresh_dir("wide-read"));
+  for (int i = 0; i < 4; ++i) {
+    auto b = st->batch();
+    b.merge_cell(cell_key("acme", "cg_1", 480000 + i), Cell{1, k9e12});
+    b.merge_cell(cell_key("acme", "cg_neg", 480000), Cell{1, -k9e12});  // one cell, four operands
+    REQUIRE(st->write(b).ok());
+  }
+  auto t = st->totals("acme", "cg_1");
+  CHECK(t.total.count == 4);
+  CHECK(t.total.sum_micros == 4 * k9e12);
+  CHECK(gs::projection::micros_to_value(t.total.sum_micros) == 3.6e13);
+  CHECK(st->cells("acme", "cg_1", 480000, 480004).sum_micros == 4 * k9e12);
+  CHECK(gs::projection::micros_to_value(st->totals("acme", "cg_neg").total.sum_micros) == -3.6e13);
+  CHECK(st->totals("acme", "cg_neg").buckets.size() == 1);
+
+  // +4 and -3 events at the limit, merged in different groupings: one operand
+  // per batch then a reopen (which flushes, merging operands), all in one
+  // batch in reverse order, two pre-summed deltas whose intermediate sum needs
+  // 128 bits, and the final delta alone. The cell ends at 9e18 micro-units.
+  std::vector<Cell> ops;
+  for (int i = 0; i < 4; ++i) ops.push_back(Cell{1, k9e12});
+  for (int i = 0; i < 3; ++i) ops.push_back(Cell{1, -k9e12});
+  auto digest_of = [&](const std::string& name, const std::vector<std::vector<Cell>>& batches, bool reopen,
+                       Micros want) {
+    auto dir = fresh_dir(name);
+    {
+      auto s = store_test::open(dir);
+      for (const auto& cells : batches) {
+        auto b = s->batch();
+        for (const auto& c : cells) b.merge_cell(cell_key("acme", "cg_1", 480000), c);
+        REQUIRE(s->write(b).ok());
+      }
+      if (!reopen) {
+        auto c = s->totals("acme", "cg_1").total;
+        CHECK(c.count == 7);
+        CHECK(c.sum_micros == want);
+        return s->digest();
+      }
+    }
+    auto s = store_test::open(dir);
+    auto c = s->totals("acme", "cg_1").total;
+    CHECK(c.count == 7);
+    CHECK(c.sum_micros == want);
+    return s->digest();
+  };
+  std::vector<std::vector<Cell>> one_per_batch;
+  for (const auto& c : ops) one_per_batch.push_back({c});
+  auto reversed = ops;
+  std::reverse(reversed.begin(), reversed.end());
+  auto a = digest_of("group-a", one_per_batch, true, k9e12);
+  CHECK(a == digest_of("group-b", {reversed}, false, k9e12));
+  CHECK(a == digest_of("group-c", {{Cell{4, 4 * k9e12}}, {Cell{3, -3 * k9e12}}}, true, k9e12));
+  CHECK(a == digest_of("group-d", {{Cell{7, k9e12}}}, false, k9e12));
+  CHECK(a != digest_of("group-e", {{Cell{7, k9e12 + 1}}}, false, k9e12 + 1));
+}
+
+namespace {
+// Bytes of the WAL files (*.log) in a store directory.
+uint64_t wal_bytes(const std::string& dir) {
+  uint64_t n = 0;
+  for (const auto& f : fs::directory_iterator(dir))
+    if (f.path().extension() == ".log") n += f.file_size();
+  return n;
+}
+}  // namespace
+
+TEST_CASE("the WAL stays bounded while far more is written, and a clean close leaves none to replay") {
+  auto dir = fresh_dir("wal");
+  const uint64_t bound = gs::store::kMaxTotalWalBytes;
+  uint64_t written = 0, most = 0;
+  {
+    auto st = store_test::open(dir);
+    std::vector<gs::projection::Fingerprint> fps(1000);
+    std::mt19937_64 rng(7);
+    // Each batch as the processor writes it: the fingerprints first seen
+    // (dedup, 16 KB of random bytes) and the offset (meta, a few bytes).
+    for (uint64_t seq = 0; written < 5 * bound; ++seq) {
+      for (auto& f : fps) f = {rng(), rng()};
+      auto b = st->batch();
+      b.put_fingerprints(seq, fps);
+      b.set_offset(gs::store::Source::events, 0, static_cast<int64_t>(seq));
+      REQUIRE(st->write(b).ok());
+      written += fps.size() * 16;
+      if (seq % 1000 == 0) most = std::max(most, wal_bytes(dir));
+    }
+    // Writing this fast outruns the flushes (memtables not yet flushed keep
+    // their WAL files): give the queued flushes a moment, then the WAL must
+    // be back under twice its bound. Without the bound it holds everything.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (wal_bytes(dir) >= 2 * bound && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    INFO("largest WAL seen while writing: " << most << " bytes, after writing " << written);
+    CHECK(wal_bytes(dir) < 2 * bound);
+  }
+  CHECK(wal_bytes(dir) < 64 * 1024);
+  auto st = store_test::open(dir);
+  CHECK(st->offsets(gs::store::Source::events).at(0) == static_cast<int64_t>(written / 16000 - 1));
 }
