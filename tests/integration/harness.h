@@ -105,3 +105,39 @@ bool it::eventually(F&& pred, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
+
+// ---- Broker outages, message sizes, topic configs (outage_test) ------------
+
+namespace it {
+
+// A Kafka broker of the test's own: tools/kafka on free ports, with its own
+// data directory, so a test can stop and start it without disturbing the
+// shared one. Not started by the constructor; stopped and removed by the
+// destructor.
+class OwnBroker {
+ public:
+  OwnBroker();
+  ~OwnBroker();
+  void start();  // returns when it answers; throws on failure
+  void stop();   // SIGTERM, waits until it is gone
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void run(const std::string& command);
+  int port_ = 0, controller_port_ = 0;
+  std::string data_, log_;
+};
+
+// Produces one message with a plain (not idempotent) producer that takes
+// messages of up to 4 MB and does not compress; returns librdkafka's or the
+// broker's error, or "" once the broker acknowledged it.
+std::string try_produce(const std::string& topic, const std::string& key, const std::string& value);
+
+// Sets a topic's configuration to exactly `configs` (Kafka's AlterConfigs:
+// what is not named returns to the broker's default).
+void set_topic_configs(const std::string& topic, const std::map<std::string, std::string>& configs);
+
+// The configs topics/topics.json declares for topic `name` (without prefix).
+std::map<std::string, std::string> declared_configs(const std::string& name);
+
+}  // namespace it
