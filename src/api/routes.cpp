@@ -272,6 +272,10 @@ class Router {
                                 " bytes; the commands topic takes at most " +
                                 std::to_string(stream::kMaxCommandBytes) + ": send a smaller body");
     auto d = ctx_.producer.produce_wait(ctx_.kafka.commands(), cmd.tenant_id, payload);
+    if (d.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || d.err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE)
+      return error_response(req, http::status::payload_too_large, "payload_too_large",
+                            "Kafka refused this write's command of " + std::to_string(payload.size()) +
+                                " bytes as too large (" + d.error + "); nothing was written: send a smaller body");
     if (!d.ok()) {
       // librdkafka's delivery report says whether the command may be in the
       // log (sent, no acknowledgement) or certainly is not.

@@ -470,20 +470,19 @@ struct Processor::Impl {
   }
 
   // Applies a parsed command; an Error when it is invalid (nothing applied).
-  Status apply(const model::Command& command, int64_t offset, store::Batch& batch) {
-    const model::Command* cmd = &command;
-    const auto& type = cmd->type;
-    if (auto growth = apply_growth_command(*cmd, offset, batch)) return *growth;
+  Status apply(const model::Command& cmd, int64_t offset, store::Batch& batch) {
+    const auto& type = cmd.type;
+    if (auto growth = apply_growth_command(cmd, offset, batch)) return *growth;
     if (type == model::command_type::key_issued) {
-      auto h = cmd->data.find("key_hash");
-      std::string hash = h != cmd->data.end() && h->is_string() ? h->get<std::string>() : "";
-      auto key = model::api_key_from_json(cmd->data);
+      auto h = cmd.data.find("key_hash");
+      std::string hash = h != cmd.data.end() && h->is_string() ? h->get<std::string>() : "";
+      auto key = model::api_key_from_json(cmd.data);
       if (hash.size() != 64 || !key.ok())
         return key.ok() ? invalid("data.key_hash", "must be a SHA-256 hex digest") : key.error();
-      if (key->tenant_id != cmd->tenant_id) return invalid("data.tenant_id", "does not match tenant_id");
+      if (key->tenant_id != cmd.tenant_id) return invalid("data.tenant_id", "does not match tenant_id");
       batch.put_key(hash, *key);
     } else if (type == model::command_type::conversion_goal_defined) {
-      auto def = model::conversion_goal_from_json(cmd->data, cmd->tenant_id);
+      auto def = model::conversion_goal_from_json(cmd.data, cmd.tenant_id);
       if (!def.ok()) return def.error();
       auto compiled = projection::compile(def.value());
       if (!compiled.ok()) return compiled.error();
@@ -495,11 +494,11 @@ struct Processor::Impl {
       start_job(def->tenant_id, def->id, offset, batch);
       sync_series(def->tenant_id, offset, batch, def->id);
     } else if (type == model::command_type::conversion_goal_deleted) {
-      auto i = cmd->data.find("id");
-      std::string id = i != cmd->data.end() && i->is_string() ? i->get<std::string>() : "";
+      auto i = cmd.data.find("id");
+      std::string id = i != cmd.data.end() && i->is_string() ? i->get<std::string>() : "";
       if (id.empty()) return invalid("data.id", "is required");
-      remove_goal(cmd->tenant_id, id, batch);
-      sync_series(cmd->tenant_id, offset, batch, id);
+      remove_goal(cmd.tenant_id, id, batch);
+      sync_series(cmd.tenant_id, offset, batch, id);
     } else {
       return invalid("type", "unknown command type " + type);
     }
@@ -1158,6 +1157,7 @@ Status Processor::start() {
 void Processor::stop() {
   auto& I = *impl_;
   if (I.stopping.exchange(true)) return;
+  I.writer_cv.notify_all();  // a writer backing off between deadletter retries
   I.backfill_cv.notify_all();
   I.applied_cv.notify_all();
   I.poll_cv.notify_all();

@@ -354,6 +354,14 @@ void OwnBroker::run(const std::string& command) {
 
 void OwnBroker::start() { run("start"); }
 void OwnBroker::stop() { run("stop"); }
+void OwnBroker::freeze() { signal(SIGSTOP); }
+void OwnBroker::thaw() { signal(SIGCONT); }
+
+void OwnBroker::signal(int sig) {
+  auto pid_file = fs::path(GOALSTREAM_SOURCE_DIR) / ".local" / "kafka" / ("run-" + std::to_string(port_)) / "kafka.pid";
+  int pid = std::stoi(slurp(pid_file.string()));
+  if (pid <= 0 || ::kill(pid, sig) != 0) throw std::runtime_error("cannot signal the broker (pid file " + pid_file.string() + ")");
+}
 
 std::string try_produce(const std::string& topic, const std::string& key, const std::string& value) {
   static std::string error;

@@ -120,10 +120,15 @@ class OwnBroker {
   ~OwnBroker();
   void start();  // returns when it answers; throws on failure
   void stop();   // SIGTERM, waits until it is gone
+  // SIGSTOP / SIGCONT the broker's JVM: connections stay open, nothing is
+  // answered (requests sent meanwhile are handled after thaw()).
+  void freeze();
+  void thaw();
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
   void run(const std::string& command);
+  void signal(int sig);
   int port_ = 0, controller_port_ = 0;
   std::string data_, log_;
 };

@@ -51,6 +51,19 @@ it::HttpResponse send(it::Serve& s, const std::string& method, const std::string
   return it::http(s.port(), method, target, body, headers);
 }
 
+// `n` random letters and digits: lz4 (which the producers use) finds nothing
+// to compress in them, so the sizes on the topics are what they seem.
+std::string incompressible(size_t n) {
+  static const char* alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string s(n, ' ');
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (auto& c : s) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = alphabet[x % 62];
+  }
+  return s;
+}
+
 std::vector<std::string> goal_names(Deployment& d) {
   auto r = d.serve.get("/api/conversion-goals", d.key);
   REQUIRE_MESSAGE(r.status == 200, r.body.substr(0, 300));
@@ -99,6 +112,30 @@ TEST_CASE("(a) broker down: a write answers 503 not_written in bounded time and 
   auto names = goal_names(d);
   std::sort(names.begin(), names.end());
   CHECK(names == std::vector<std::string>{"After", "Ghost"});
+}
+
+TEST_CASE("(a2) broker frozen: a write answers 503 outcome_unknown; sent again with its key it answers the write's outcome") {
+  Deployment d;
+  const std::string body = R"({"name":"Signups","eventType":"form_submit"})";
+  // A first write, so that the API's producer knows where the commands
+  // partition is (else the command waits in its queue: not written).
+  REQUIRE(send(d.serve, "PUT", "/api/settings", d.key, R"({"timezone":"UTC"})").status == 200);
+  broker().freeze();  // the command is sent and no acknowledgement comes back
+  auto r = send(d.serve, "POST", "/api/conversion-goals", d.key, body, "signups-1");
+  broker().thaw();  // the broker then writes it
+  CHECK_MESSAGE(r.status == 503, r.body);
+  CHECK_MESSAGE(r.json_body()["error"] == "outcome_unknown", r.body);
+  it::HttpResponse again;
+  REQUIRE(it::eventually(
+      [&] {
+        again = send(d.serve, "POST", "/api/conversion-goals", d.key, body, "signups-1");
+        return again.status != 503;
+      },
+      60000));
+  CHECK_MESSAGE(again.status == 201, again.body);
+  // One goal, whether the broker kept the first attempt (then the retry is
+  // answered from its record) or not (then the retry is the write).
+  CHECK(goal_names(d) == std::vector<std::string>{"Signups"});
 }
 
 TEST_CASE("(b) Idempotency-Key: retries and concurrent attempts make one write and all get its answer") {
@@ -222,7 +259,7 @@ TEST_CASE("(d) an invalid event of the largest size the events topic takes reach
   const std::string events = d.prefix + "events";
   auto event = [](size_t size) {  // valid JSON, no timestamp
     std::string head = R"({"event_id":"big","tenant_id":"acme","type":"purchase","pad":")", tail = "\"}";
-    return head + std::string(size - head.size() - tail.size(), 'x') + tail;
+    return head + incompressible(size - head.size() - tail.size()) + tail;
   };
   // The largest value the topic takes (1 MiB less the batch framing).
   size_t lo = 1048576 - 512, hi = 1048576;
@@ -257,7 +294,7 @@ TEST_CASE("(e) a write body just under 1 MiB: taken when its command fits, else 
   // A valid definition of 1 MiB less 64 bytes: the command (the body plus
   // its envelope) fits the commands topic.
   std::string head = R"({"name":"Big","eventType":"purchase","conditions":{"plan":")", tail = "\"}}";
-  std::string body = head + std::string(1048576 - 64 - head.size() - tail.size(), 'p') + tail;
+  std::string body = head + incompressible(1048576 - 64 - head.size() - tail.size()) + tail;
   auto r = d.serve.post("/api/conversion-goals", d.key, body);
   REQUIRE_MESSAGE(r.status == 201, r.body.substr(0, 300));
   auto g = d.serve.get("/api/conversion-goals/" + r.json_body()["id"].get<std::string>(), d.key);
