@@ -667,6 +667,11 @@ struct Processor::Impl {
   bool hand_to_writer(Write w) {
     {
       std::unique_lock lock(mu);
+      // A batch with nothing to write or publish (no message, no backfill
+      // hand-over) does not wait for the batch in flight, which publishes
+      // the same positions: so while the writer waits for deadletter
+      // deliveries, the processor goes on to build the next real batch.
+      if (writer_busy && w.batch.count() == 0 && !w.deadletters && w.seq == 0) return true;
       writer_cv.wait(lock, [&] { return !writer_busy || failed.load() || abandoned.load(); });
       if (failed || abandoned) return false;
       if (w.batch.count() == 0 && !w.deadletters) {
@@ -892,6 +897,10 @@ struct Processor::Impl {
         last_lag = Clock::now();
       }
     }
+    // A batch the writer did not take: its messages hold references that
+    // would keep rd_kafka_destroy() of the consumer waiting for ever.
+    for (auto* m : msgs) rd_kafka_message_destroy(m);
+    msgs.clear();
   }
 
   // ---- backfill thread ----------------------------------------------------

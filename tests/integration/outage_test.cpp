@@ -5,8 +5,12 @@
 // other test; the real `goalstream` binary and real HTTP requests as usual.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
@@ -62,6 +66,17 @@ std::string incompressible(size_t n) {
     c = alphabet[x % 62];
   }
   return s;
+}
+
+// SIGKILLs the `goalstream serve` this test started on `data_dir` (found by
+// its command line), for a serve that does not exit on SIGTERM.
+void kill_serve_on(const std::string& data_dir) {
+  for (auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(std::string("serve") + '\0') != std::string::npos && cmdline.find(data_dir + '\0') != std::string::npos)
+      ::kill(std::stoi(entry.path().filename().string()), SIGKILL);
+  }
 }
 
 std::vector<std::string> goal_names(Deployment& d) {
@@ -251,6 +266,52 @@ TEST_CASE("(c) deadletter deliveries failing for longer than librdkafka's messag
   CHECK(d.serve.metric("goalstream_events_invalid_total") == 5000);
   CHECK(d.serve.metric("goalstream_deadletter_failures_total") > 0);
   CHECK_MESSAGE(d.serve.log().find("not delivered to " + deadletter) != std::string::npos, d.serve.log());
+  d.serve.wait_caught_up();
+}
+
+TEST_CASE("(c2) SIGTERM while deadletter deliveries fail: serve exits 0 in bounded time and the next start delivers them") {
+  Deployment d;
+  const std::string deadletter = d.prefix + "deadletter";
+  auto declared = it::declared_configs("deadletter");
+  auto blocked = declared;
+  blocked["max.message.bytes"] = "1";
+  it::set_topic_configs(deadletter, blocked);
+  auto invalid_events = [&](int from) {
+    std::vector<std::pair<std::string, std::string>> msgs;
+    for (int i = from; i < from + 100; ++i)
+      msgs.push_back({"acme/u", json{{"event_id", "bad" + std::to_string(i)}, {"tenant_id", "acme"}, {"type", "purchase"}}.dump()});
+    it::produce(d.prefix + "events", msgs);
+  };
+  invalid_events(0);
+  REQUIRE(it::eventually([&] { return d.serve.log().find("not delivered to " + deadletter) != std::string::npos; }));
+  // A second batch, built and waiting behind the first when SIGTERM comes
+  // (events are counted in once their batch is built).
+  auto log = d.serve.log();
+  int first_batch = std::stoi(log.substr(log.find("WARN deadletter: ") + 17));
+  invalid_events(100);
+  REQUIRE(it::eventually([&] { return d.serve.metric("goalstream_events_in_total") > first_batch; }));
+
+  auto t0 = Clock::now();
+  auto exit_code = std::async(std::launch::async, [&] { return d.serve.terminate(); });
+  if (exit_code.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    kill_serve_on(d.data);
+    FAIL("serve did not exit within 60 s of SIGTERM:\n" << d.serve.log());
+  }
+  CHECK(exit_code.get() == 0);
+  MESSAGE("exited " << std::chrono::duration<double>(Clock::now() - t0).count() << " s after SIGTERM");
+  CHECK(d.serve.log().find("the batch is not committed and is processed again at the next start") != std::string::npos);
+
+  it::set_topic_configs(deadletter, declared);
+  d.serve.start();
+  std::set<std::string> offsets;
+  it::eventually(
+      [&] {
+        offsets.clear();
+        for (auto& m : it::read_topic(deadletter, 200, 2000)) offsets.insert(m.headers["source.partition"] + "/" + m.headers["source.offset"]);
+        return offsets.size() == 200;
+      },
+      60000);
+  CHECK(offsets.size() == 200);
   d.serve.wait_caught_up();
 }
 
