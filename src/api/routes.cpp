@@ -287,19 +287,148 @@ class Router {
     return json_response(req, http::status::ok, with_progress(*g, key.tenant_id, true));
   }
 
-  // Produces a command and waits until the processor applied it.
+  // Produces a command and waits until the processor applied it. Returns
+  // the answer when it is not the handler's to give: the write failed, or
+  // (with an Idempotency-Key) another attempt was first or it was rejected.
   std::optional<Response> write_command(const Request& req, model::Command cmd) {
     cmd.command_id = "cmd_" + model::random_hex(12);
     cmd.issued_at_ms = time::now_ms();
-    auto r = ctx_.producer.produce_sync(ctx_.kafka.commands(), cmd.tenant_id, model::serialize(cmd));
-    if (!r.ok()) return from_error(req, r.error());
-    if (!ctx_.processor.wait_applied(r->second, ctx_.write_timeout)) {
+    if (auto k = idempotency_header(req); !k.empty()) {  // replay() checked it
+      cmd.idempotency_key = std::string(k);
+      cmd.request_hash = request_hash(req);
+    }
+    auto payload = model::serialize(cmd);
+    // A body within the 1 MiB limit can still make a larger command (the
+    // envelope; 1e5 is written back as 100000.0): refuse what Kafka would.
+    if (payload.size() + cmd.tenant_id.size() > stream::kMaxCommandBytes)
+      return error_response(req, http::status::payload_too_large, "payload_too_large",
+                            "this write makes a command of " + std::to_string(payload.size()) +
+                                " bytes; the commands topic takes at most " +
+                                std::to_string(stream::kMaxCommandBytes) + ": send a smaller body");
+    auto d = ctx_.producer.produce_wait(ctx_.kafka.commands(), cmd.tenant_id, payload);
+    if (d.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || d.err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE)
+      return error_response(req, http::status::payload_too_large, "payload_too_large",
+                            "Kafka refused this write's command of " + std::to_string(payload.size()) +
+                                " bytes as too large (" + d.error + "); nothing was written: send a smaller body");
+    if (!d.ok()) {
+      // librdkafka's delivery report says whether the command may be in the
+      // log (sent, no acknowledgement) or certainly is not.
+      auto res = d.possibly_persisted
+                     ? error_response(req, http::status::service_unavailable, "outcome_unknown",
+                                      "Kafka did not confirm the write (" + d.error +
+                                          "); it may have been stored and then it will be applied: send it again "
+                                          "with the same Idempotency-Key to get its outcome (without one, "
+                                          "a retry may apply it twice)")
+                     : error_response(req, http::status::service_unavailable, "not_written",
+                                      "Kafka did not take the write (" + d.error +
+                                          "); nothing was written: it is safe to send it again");
+      res.set(http::field::retry_after, "1");
+      return res;
+    }
+    if (!ctx_.processor.wait_applied(d.offset, ctx_.write_timeout)) {
       auto res = error_response(req, http::status::service_unavailable, "not_applied",
                                 "the write is stored in Kafka but the processor has not applied it yet; retry the read shortly");
       res.set(http::field::retry_after, "1");
       return res;
     }
+    if (cmd.idempotency_key.empty()) return std::nullopt;
+    auto record = ctx_.store.idempotency(cmd.tenant_id, cmd.idempotency_key);
+    if (!record) return std::nullopt;
+    if (record->value("command_id", "") != cmd.command_id) return recorded_answer(req, cmd.tenant_id, *record);
+    if (record->value("outcome", "") != "applied") return outcome_answer(req, cmd.tenant_id, *record);
     return std::nullopt;
+  }
+
+  // ---- Idempotency-Key (docs/api.md#idempotency-key) ------------------------
+
+  static std::string_view idempotency_header(const Request& req) {
+    auto it = req.find("Idempotency-Key");
+    return it == req.end() ? std::string_view() : std::string_view(it->value());
+  }
+
+  // What a key stands for: the SHA-256 of the method, the target and the body.
+  static std::string request_hash(const Request& req) {
+    std::string s(req.method_string());
+    s.push_back(' ');
+    s.append(req.target());
+    s.push_back('\n');
+    s.append(req.body());
+    return model::sha256_hex(s);
+  }
+
+  // Called first by every write handler: 400 for a malformed Idempotency-Key;
+  // the answer recorded for the key when a write with it was applied within
+  // the window; nullopt to go on and write.
+  std::optional<Response> replay(const Request& req, const model::ApiKey& key) {
+    size_t n = req.count("Idempotency-Key");
+    if (n == 0) return std::nullopt;
+    auto v = idempotency_header(req);
+    if (n > 1 || !model::valid_idempotency_key(v))
+      return error_response(req, http::status::bad_request, "invalid_header",
+                            "Idempotency-Key: must be sent once, 1 to 255 visible ASCII characters (e.g. a UUID)",
+                            "Idempotency-Key");
+    auto record = ctx_.store.idempotency(key.tenant_id, std::string(v));
+    if (!record) return std::nullopt;
+    // Past the window the processor forgets the key when this write's
+    // command arrives (its issued_at is now): the write is a new one.
+    auto issued = time::parse_rfc3339(record->value("issued_at", ""));
+    if (!issued || *issued < time::now_ms() - model::kIdempotencyWindowMs) return std::nullopt;
+    return recorded_answer(req, key.tenant_id, *record);
+  }
+
+  // The answer to a request whose Idempotency-Key a write already used.
+  Response recorded_answer(const Request& req, const std::string& tenant, const json& record) {
+    if (record.value("request", "") != request_hash(req))
+      return error_response(req, http::status::unprocessable_entity, "idempotency_key_reused",
+                            "Idempotency-Key: was used for another request (method, path or body differ) in the "
+                            "last 24 hours; use a new key for a new write",
+                            "Idempotency-Key");
+    auto res = outcome_answer(req, tenant, record);
+    res.set("Idempotent-Replayed", "true");
+    return res;
+  }
+
+  // The first write's outcome as its own request would have been answered,
+  // with the resource as it is now.
+  Response outcome_answer(const Request& req, const std::string& tenant, const json& record) {
+    if (record.value("outcome", "") != "applied") {
+      auto e = record.value("error", json::object());
+      return error_response(req, http::status::unprocessable_entity, "validation_error",
+                            e.value("message", "the write was rejected"), e.value("field", ""));
+    }
+    namespace type = model::command_type;
+    std::string t = record.value("type", ""), id = record.value("resource", "");
+    auto gone = [&](const std::string& what) {
+      return error_response(req, http::status::gone, "gone",
+                            what + " " + id + " was written by the request with this Idempotency-Key and has been deleted since");
+    };
+    auto created = [&](Response res, const std::string& location) {
+      res.set(http::field::location, location + id);
+      return res;
+    };
+    if (t == type::conversion_goal_defined) {
+      auto g = ctx_.store.goal(tenant, id);
+      if (!g) return gone("conversion goal");
+      return created(json_response(req, http::status::created, with_progress(*g, tenant, false)),
+                     "/api/conversion-goals/");
+    }
+    if (t == type::growth_goal_created || t == type::growth_goal_updated) {
+      auto g = ctx_.store.growth_goal(tenant, id);
+      if (!g) return gone("goal");
+      if (t == type::growth_goal_updated) return json_response(req, http::status::ok, goal_view(*g));
+      return created(json_response(req, http::status::created, goal_view(*g)), "/api/goals/");
+    }
+    if (t == type::metric_defined) {
+      auto m = ctx_.store.metric(tenant, id);
+      if (!m) return gone("metric");
+      return created(json_response(req, http::status::created, metric_view(*m)), "/api/metrics/");
+    }
+    if (t == type::conversion_goal_deleted || t == type::growth_goal_deleted)
+      return json_response(req, http::status::ok, json{{"id", id}, {"deleted", true}});
+    if (t == type::metric_deleted) return json_response(req, http::status::ok, json{{"name", id}, {"deleted", true}});
+    if (t == type::timezone_set)
+      return json_response(req, http::status::ok, json{{"timezone", ctx_.store.timezone(tenant)}});
+    return error_response(req, http::status::internal_server_error, "internal", "unknown recorded write " + t);
   }
 
   // Parses a request body without throwing (api::parse_body); a 400
@@ -385,6 +514,7 @@ class Router {
   }
 
   Response create_goal(const Request& req, const model::ApiKey& key) {
+    if (auto r = replay(req, key)) return *r;
     auto body = parse_body(req);
     if (auto* r = std::get_if<Response>(&body)) return *r;
     auto g = model::growth_goal_from_request(std::get<json>(body));
@@ -402,6 +532,7 @@ class Router {
   }
 
   Response update_goal(const Request& req, const model::ApiKey& key) {
+    if (auto r = replay(req, key)) return *r;
     auto body = parse_body(req);
     if (auto* r = std::get_if<Response>(&body)) return *r;
     auto patch = model::goal_patch_from_request(std::get<json>(body));
@@ -417,6 +548,7 @@ class Router {
   }
 
   Response delete_goal(const Request& req, const model::ApiKey& key, const std::string& id) {
+    if (auto r = replay(req, key)) return *r;
     if (!ctx_.store.growth_goal(key.tenant_id, id)) return goal_not_found(req, id);
     model::Command cmd{"", model::command_type::growth_goal_deleted, key.tenant_id, 0, {{"id", id}}};
     if (auto err = write_command(req, std::move(cmd))) return *err;
@@ -478,6 +610,7 @@ class Router {
   }
 
   Response create_metric(const Request& req, const model::ApiKey& key) {
+    if (auto r = replay(req, key)) return *r;
     auto body = parse_body(req);
     if (auto* r = std::get_if<Response>(&body)) return *r;
     auto m = model::metric_from_request(std::get<json>(body));
@@ -506,6 +639,7 @@ class Router {
   }
 
   Response delete_metric(const Request& req, const model::ApiKey& key, const std::string& name) {
+    if (auto r = replay(req, key)) return *r;
     if (!ctx_.store.metric(key.tenant_id, name)) return metric_not_found(req, name);
     model::Command cmd{"", model::command_type::metric_deleted, key.tenant_id, 0, {{"name", name}}};
     if (auto err = write_command(req, std::move(cmd))) return *err;
@@ -519,6 +653,7 @@ class Router {
   }
 
   Response put_settings(const Request& req, const model::ApiKey& key) {
+    if (auto r = replay(req, key)) return *r;
     auto parsed = parse_body(req);
     if (auto* r = std::get_if<Response>(&parsed)) return *r;
     const json& body = std::get<json>(parsed);
@@ -536,6 +671,7 @@ class Router {
   }
 
   Response create(const Request& req, const model::ApiKey& key) {
+    if (auto r = replay(req, key)) return *r;
     auto parsed = parse_body(req);
     if (auto* r = std::get_if<Response>(&parsed)) return *r;
     const json& body = std::get<json>(parsed);
@@ -556,6 +692,7 @@ class Router {
   }
 
   Response remove(const Request& req, const model::ApiKey& key, const std::string& id) {
+    if (auto r = replay(req, key)) return *r;
     if (!ctx_.store.goal(key.tenant_id, id))
       return error_response(req, http::status::not_found, "not_found", "conversion goal " + id + " not found");
     model::Command cmd{"", model::command_type::conversion_goal_deleted, key.tenant_id, 0, {{"id", id}}};

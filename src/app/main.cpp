@@ -151,7 +151,7 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
   std::filesystem::create_directories(data_dir, ec);
   auto store = store::Store::open(data_dir);
   if (!store.ok()) return fail(store.error());
-  auto producer = stream::Producer::create(c.kafka);
+  auto producer = stream::Producer::create(c.kafka, stream::ProducerOptions::commands());
   if (!producer.ok()) return fail(producer.error());
   Metrics metrics;
   stream::ChangesPublisher changes(**store, {c.kafka, c.thresholds}, metrics);
@@ -306,7 +306,7 @@ int run_rebuild(Common& c, const std::string& data_dir) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr, "rebuild caught up in %s: %llu events (%llu invalid, skipped; %llu duplicates), %llu commands\n",
                fmt_duration(secs).c_str(), static_cast<unsigned long long>(metrics.events_in.load()),
-               static_cast<unsigned long long>(metrics.events_deadlettered.load()),
+               static_cast<unsigned long long>(metrics.events_invalid.load()),
                static_cast<unsigned long long>(metrics.events_duplicate.load()),
                static_cast<unsigned long long>(metrics.commands_applied.load()));
   std::printf("%s\n", (*store)->digest().c_str());

@@ -17,10 +17,13 @@ std::string Metrics::prometheus() const {
   counter("goalstream_events_in_total", "Event messages consumed from the events topic.", events_in);
   counter("goalstream_events_valid_total", "Events that passed validation.", events_valid);
   counter("goalstream_events_duplicate_total", "Events dropped because their event_id was seen before.", events_duplicate);
-  counter("goalstream_events_deadlettered_total", "Invalid events sent to the deadletter topic.", events_deadlettered);
+  counter("goalstream_events_invalid_total", "Events that failed validation and were skipped.", events_invalid);
+  counter("goalstream_events_deadlettered_total", "Invalid events delivered to the deadletter topic (acknowledged by Kafka).", events_deadlettered);
   counter("goalstream_events_matched_total", "Event-goal matches counted by live processing.", events_matched);
   counter("goalstream_commands_applied_total", "Commands applied from the commands topic.", commands_applied);
   counter("goalstream_commands_rejected_total", "Invalid commands sent to the deadletter topic.", commands_rejected);
+  counter("goalstream_commands_duplicate_total", "Commands skipped because an earlier command used their Idempotency-Key.", commands_duplicate);
+  counter("goalstream_deadletter_failures_total", "Deadletter deliveries that failed; each is retried until delivered.", deadletter_failures);
   counter("goalstream_batches_total", "Batches committed to the store.", batches);
   counter("goalstream_backfill_events_scanned_total", "Events read by backfill jobs.", backfill_events_scanned);
   counter("goalstream_backfill_jobs_completed_total", "Backfill jobs completed.", backfill_jobs_completed);

@@ -111,7 +111,15 @@ std::string serialize(const Command& c) {
             {"tenant_id", c.tenant_id},
             {"issued_at", time::format_rfc3339(c.issued_at_ms)},
             {"data", c.data}};
+  // Absent without a key, so such commands stay as they always were.
+  if (!c.idempotency_key.empty()) j["idempotency_key"] = c.idempotency_key;
+  if (!c.request_hash.empty()) j["request_hash"] = c.request_hash;
   return j.dump();
+}
+
+bool valid_idempotency_key(std::string_view key) {
+  if (key.empty() || key.size() > 255) return false;
+  return std::all_of(key.begin(), key.end(), [](char ch) { return ch >= 0x21 && ch <= 0x7e; });
 }
 
 Result<Command> parse_command(std::string_view bytes) {
@@ -139,6 +147,18 @@ Result<Command> parse_command(std::string_view bytes) {
   auto* data = member(j, "data");
   if (!data || !data->is_object()) return err("data", "is required and must be an object");
   c.data = *data;
+  if (auto* k = member(j, "idempotency_key")) {
+    if (!k->is_string() || !valid_idempotency_key(k->get_ref<const std::string&>()))
+      return err("idempotency_key", "must be 1 to 255 visible ASCII characters");
+    c.idempotency_key = k->get<std::string>();
+  }
+  if (auto* h = member(j, "request_hash")) {
+    if (!h->is_string() || h->get_ref<const std::string&>().size() != 64 ||
+        !std::all_of(h->get_ref<const std::string&>().begin(), h->get_ref<const std::string&>().end(),
+                     [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); }))
+      return err("request_hash", "must be a lowercase hex SHA-256");
+    c.request_hash = h->get<std::string>();
+  }
   return c;
 }
 

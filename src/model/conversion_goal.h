@@ -52,7 +52,18 @@ struct Command {
   std::string tenant_id;
   int64_t issued_at_ms = 0;
   json data;              // type-specific payload
+  // The request's Idempotency-Key header and the SHA-256 (hex) of its method,
+  // target and body; empty when the request had no key. See docs/api.md.
+  std::string idempotency_key{};
+  std::string request_hash{};
 };
+
+// How long the processor remembers a command's Idempotency-Key, in command
+// time (issued_at): a later command with the same key of the same tenant is a
+// no-op while its issued_at is less than this after the first one's.
+inline constexpr int64_t kIdempotencyWindowMs = 24 * 3600 * 1000;
+// An Idempotency-Key: 1 to 255 visible ASCII characters (0x21-0x7e).
+bool valid_idempotency_key(std::string_view key);
 
 namespace command_type {
 inline constexpr const char* key_issued = "key.issued";

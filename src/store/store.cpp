@@ -190,6 +190,12 @@ void Batch::delete_status(const std::string& tenant, const std::string& goal_id)
 void Batch::put_outbox(uint64_t seq, const json& change) { wb_->Put(store_->meta_, seq_key("out/", seq), change.dump()); }
 void Batch::put_meta(const std::string& key, const std::string& value) { wb_->Put(store_->meta_, "x/" + key, value); }
 void Batch::delete_outbox(uint64_t seq) { wb_->Delete(store_->meta_, seq_key("out/", seq)); }
+void Batch::put_idempotency(const std::string& tenant, const std::string& key, const json& record) {
+  wb_->Put(store_->growth_, "i/" + two(tenant, key), record.dump());
+}
+void Batch::delete_idempotency(const std::string& tenant, const std::string& key) {
+  wb_->Delete(store_->growth_, "i/" + two(tenant, key));
+}
 
 namespace {
 void append_be32(std::string& out, uint32_t v) {
@@ -570,6 +576,26 @@ std::vector<std::tuple<std::string, std::string, json>> Store::jobs() const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
   for (it->Seek("job/"); it->Valid() && it->key().starts_with("job/"); it->Next()) {
     auto k = it->key().ToStringView().substr(4);
+    auto nul = k.find('\0');
+    out.emplace_back(std::string(k.substr(0, nul)), std::string(k.substr(nul + 1)),
+                     json::parse(it->value().ToStringView(), nullptr, false));
+  }
+  return out;
+}
+
+std::optional<json> Store::idempotency(const std::string& tenant, const std::string& key) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions(), growth_, "i/" + two(tenant, key), &v).ok()) return std::nullopt;
+  auto j = json::parse(v, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+std::vector<std::tuple<std::string, std::string, json>> Store::all_idempotency() const {
+  std::vector<std::tuple<std::string, std::string, json>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), growth_));
+  for (it->Seek("i/"); it->Valid() && it->key().starts_with("i/"); it->Next()) {
+    auto k = it->key().ToStringView().substr(2);
     auto nul = k.find('\0');
     out.emplace_back(std::string(k.substr(0, nul)), std::string(k.substr(nul + 1)),
                      json::parse(it->value().ToStringView(), nullptr, false));

@@ -22,7 +22,9 @@
 //   uniq   <tenant>\0<target>\0<bucket 8 BE><subject> -> "" : the subjects of
 //          a `unique` series seen in each bucket
 //   growth "g/<tenant>\0<id>" -> growth goal; "m/<tenant>\0<name>" -> metric;
-//          "tz/<tenant>" -> the tenant's IANA time zone
+//          "tz/<tenant>" -> the tenant's IANA time zone; "i/<tenant>\0<key>" ->
+//          the outcome of the first command with that Idempotency-Key (JSON,
+//          see Processor), kept for model::kIdempotencyWindowMs of command time
 //
 // Thread-safety: reads are safe from any thread. Writes go through write():
 // the processor's writer thread writes projections, offsets and jobs; the
@@ -98,6 +100,9 @@ class Batch {
   // Bookkeeping values in meta that are not projection state ("out_next").
   void put_meta(const std::string& key, const std::string& value);
   void delete_outbox(uint64_t seq);
+  // The record of the first command of `tenant` with Idempotency-Key `key`.
+  void put_idempotency(const std::string& tenant, const std::string& key, const json& record);
+  void delete_idempotency(const std::string& tenant, const std::string& key);
   size_t count() const;
 
  private:
@@ -179,6 +184,10 @@ class Store {
   std::optional<json> job(const std::string& tenant, const std::string& goal_id) const;
   // All pending backfill jobs: (tenant, goal_id, job).
   std::vector<std::tuple<std::string, std::string, json>> jobs() const;
+  // The record of the first command of `tenant` with Idempotency-Key `key`.
+  std::optional<json> idempotency(const std::string& tenant, const std::string& key) const;
+  // Every idempotency record: (tenant, key, record).
+  std::vector<std::tuple<std::string, std::string, json>> all_idempotency() const;
 
   // SHA-256 over all projection state, independent of RocksDB's file layout:
   // keys, goals, agg, uniq and growth in key order, and the sorted set of seen

@@ -218,7 +218,9 @@ ChangesPublisher::~ChangesPublisher() { stop(); }
 
 Status ChangesPublisher::start() {
   auto& I = *impl_;
-  auto producer = Producer::create(I.opts.kafka);
+  // A change not acknowledged within 10 s stays in the outbox and is
+  // retried on the next round (as before the delivery report was awaited).
+  auto producer = Producer::create(I.opts.kafka, {.message_timeout_ms = 10000});
   if (!producer.ok()) return producer.error();
   I.producer = std::move(producer).value();
   I.origin = I.store.instance_id();

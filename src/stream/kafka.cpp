@@ -12,19 +12,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
+
 namespace gs::stream {
 namespace {
 
 Error unavailable(std::string msg) { return Error{ErrorCode::unavailable, "", std::move(msg)}; }
 
-// One in-flight synchronous produce, completed by the delivery report.
+// One in-flight produce_wait, completed by the delivery report.
 struct Waiter {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  int32_t partition = -1;
-  int64_t offset = -1;
+  Delivery delivery;
 };
 
 }  // namespace
@@ -63,52 +63,168 @@ Result<KafkaHandle> make_client(rd_kafka_type_t type, const KafkaOptions& opts,
   return KafkaHandle(rk);
 }
 
-struct Producer::Impl {
+// ---- DeliveryGroup ----------------------------------------------------------
+
+size_t DeliveryGroup::pending() const {
+  std::lock_guard lock(mu_);
+  return pending_;
+}
+uint64_t DeliveryGroup::produced() const {
+  std::lock_guard lock(mu_);
+  return produced_;
+}
+uint64_t DeliveryGroup::delivered() const {
+  std::lock_guard lock(mu_);
+  return delivered_;
+}
+bool DeliveryGroup::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_until(lock, deadline, [&] { return pending_ == 0; });
+}
+std::vector<DeliveryGroup::Failed> DeliveryGroup::take_failed() {
+  std::lock_guard lock(mu_);
+  return std::exchange(failed_, {});
+}
+void DeliveryGroup::add() {
+  std::lock_guard lock(mu_);
+  ++pending_;
+  ++produced_;
+}
+void DeliveryGroup::report(Failed* failed) {
+  {
+    std::lock_guard lock(mu_);
+    --pending_;
+    if (failed) failed_.push_back(std::move(*failed));
+    else ++delivered_;
+  }
+  cv_.notify_all();
+}
+
+// ---- Producer ---------------------------------------------------------------
+
+namespace {
+
+// One librdkafka producer and the thread that serves its delivery reports.
+struct Client {
+  KafkaHandle rk;
   std::atomic<bool> stop{false};
-  std::atomic<uint64_t> failed{0};
   std::thread poller;
+  ~Client() {
+    stop = true;
+    if (poller.joinable()) poller.join();
+  }
 };
 
-static void delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-  auto* impl = static_cast<Producer*>(opaque);
-  (void)impl;
-  if (m->_private) {
-    auto* w = static_cast<Waiter*>(m->_private);
-    std::lock_guard lock(w->mu);
-    w->err = m->err;
-    w->partition = m->partition;
-    w->offset = m->offset;
-    w->done = true;
-    w->cv.notify_all();
+// The opaque of one produced message, owned by librdkafka until its delivery
+// report, which deletes it.
+struct Pending {
+  std::atomic<uint64_t>* failed = nullptr;  // the producer's count
+  std::shared_ptr<Waiter> waiter;           // produce_wait
+  std::shared_ptr<DeliveryGroup> group;     // produce_async with a group
+};
+
+std::string describe(rd_kafka_resp_err_t err) { return rd_kafka_err2str(err); }
+
+void delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  std::unique_ptr<Pending> p(static_cast<Pending*>(m->_private));
+  if (!p) return;
+  if (m->err && !p->waiter && !p->group) ++*p->failed;
+  if (p->waiter) {
+    std::lock_guard lock(p->waiter->mu);
+    Delivery& d = p->waiter->delivery;
+    d.err = m->err;
+    d.partition = m->partition;
+    d.offset = m->offset;
+    if (m->err) {
+      d.error = describe(m->err);
+      d.possibly_persisted = rd_kafka_message_status(m) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+    }
+    p->waiter->done = true;
+    p->waiter->cv.notify_all();
+  }
+  if (p->group) {
+    if (!m->err) return p->group->report(nullptr);
+    DeliveryGroup::Failed f;
+    f.topic = rd_kafka_topic_name(m->rkt);
+    if (m->key) f.key.assign(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload) f.value.assign(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* val;
+      size_t size;
+      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+        f.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+    }
+    f.err = m->err;
+    f.error = describe(m->err);
+    p->group->report(&f);
   }
 }
 
-Result<std::unique_ptr<Producer>> Producer::create(const KafkaOptions& opts) {
+}  // namespace
+
+struct Producer::Impl {
+  KafkaOptions kafka;
+  ProducerOptions options;
+  std::atomic<uint64_t> failed{0};
+  std::mutex mu;                   // guards the two members below
+  std::shared_ptr<Client> client;  // the one in use
+  // Clients that hit a fatal error: kept until the producer goes, as their
+  // delivery reports may still be served.
+  std::vector<std::shared_ptr<Client>> retired;
+
+  Result<std::shared_ptr<Client>> new_client() {
+    auto c = std::make_shared<Client>();
+    auto rk = make_client(RD_KAFKA_PRODUCER, kafka,
+                          {{"enable.idempotence", "true"},
+                           {"acks", "all"},
+                           {"linger.ms", "1"},
+                           {"compression.type", "lz4"},
+                           {"message.timeout.ms", std::to_string(options.message_timeout_ms)},
+                           {"message.max.bytes", std::to_string(options.message_max_bytes)}},
+                          [](rd_kafka_conf_t* conf) { rd_kafka_conf_set_dr_msg_cb(conf, delivery_report); });
+    if (!rk.ok()) return rk.error();
+    c->rk = std::move(rk).value();
+    Client* raw = c.get();
+    c->poller = std::thread([raw] {
+      while (!raw->stop) rd_kafka_poll(raw->rk.get(), 100);
+      // Serve what is left, so every opaque is released.
+      rd_kafka_poll(raw->rk.get(), 0);
+    });
+    return c;
+  }
+
+  // The client to produce with: a new one when the current one hit a fatal
+  // error (an idempotent producer cannot go on after one).
+  std::shared_ptr<Client> current() {
+    std::lock_guard lock(mu);
+    char errstr[512];
+    if (rd_kafka_fatal_error(client->rk.get(), errstr, sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      auto fresh = new_client();
+      if (fresh.ok()) {
+        log::warn(std::string("Kafka producer hit a fatal error (") + errstr + "); starting a new one");
+        retired.push_back(std::move(client));
+        client = std::move(fresh).value();
+      }
+    }
+    return client;
+  }
+};
+
+Result<std::unique_ptr<Producer>> Producer::create(const KafkaOptions& opts, ProducerOptions popts) {
   std::unique_ptr<Producer> p(new Producer());
   p->impl_ = std::make_unique<Impl>();
-  auto rk = make_client(RD_KAFKA_PRODUCER, opts,
-                        {{"enable.idempotence", "true"},
-                         {"acks", "all"},
-                         {"linger.ms", "1"},
-                         {"compression.type", "lz4"},
-                         {"message.timeout.ms", "30000"}},
-                        [](rd_kafka_conf_t* conf) { rd_kafka_conf_set_dr_msg_cb(conf, delivery_report); });
-  if (!rk.ok()) return rk.error();
-  p->rk_ = std::move(rk).value();
-  Impl* impl = p->impl_.get();
-  rd_kafka_t* h = p->rk_.get();
-  impl->poller = std::thread([impl, h] {
-    while (!impl->stop) rd_kafka_poll(h, 100);
-  });
+  p->impl_->kafka = opts;
+  p->impl_->options = popts;
+  auto c = p->impl_->new_client();
+  if (!c.ok()) return c.error();
+  p->impl_->client = std::move(c).value();
   return p;
 }
 
 Producer::~Producer() {
-  if (impl_) {
-    flush(10000);
-    impl_->stop = true;
-    if (impl_->poller.joinable()) impl_->poller.join();
-  }
+  if (impl_) flush(10000);
 }
 
 static rd_kafka_resp_err_t produce(rd_kafka_t* rk, const std::string& topic, std::string_view key,
@@ -127,44 +243,71 @@ static rd_kafka_resp_err_t produce(rd_kafka_t* rk, const std::string& topic, std
   return err;
 }
 
-Result<std::pair<int32_t, int64_t>> Producer::produce_sync(const std::string& topic,
-                                                           std::string_view key,
-                                                           std::string_view value,
-                                                           const Headers& headers, int timeout_ms) {
+Delivery Producer::produce_wait(const std::string& topic, std::string_view key, std::string_view value,
+                                const Headers& headers) {
+  auto client = impl_->current();
   auto w = std::make_shared<Waiter>();
-  // The delivery report may outlive this call on timeout: keep the waiter alive.
-  auto* raw = new std::shared_ptr<Waiter>(w);
-  auto err = produce(rk_.get(), topic, key, value, headers, w.get());
+  auto* p = new Pending{&impl_->failed, w, nullptr};
+  auto err = produce(client->rk.get(), topic, key, value, headers, p);
   if (err) {
-    delete raw;
-    return unavailable("cannot produce to " + topic + ": " + rd_kafka_err2str(err));
+    delete p;
+    Delivery d;
+    d.err = err;
+    d.error = describe(err);  // refused before it was queued: not written
+    return d;
   }
   std::unique_lock lock(w->mu);
-  bool ok = w->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return w->done; });
-  if (!ok) {
-    // Leak the small holder deliberately: the report still references the waiter.
-    return unavailable("timed out waiting for Kafka to acknowledge the write to " + topic);
+  // librdkafka reports every message within message.timeout.ms (its timeout
+  // scan runs about once a second); the margin only guards against a report
+  // that never comes, whose outcome would be unknown.
+  auto guard = std::chrono::milliseconds(impl_->options.message_timeout_ms + 10000);
+  if (!w->cv.wait_for(lock, guard, [&] { return w->done; })) {
+    Delivery d;
+    d.err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    d.possibly_persisted = true;
+    d.error = "no delivery report from librdkafka within " + std::to_string(guard.count()) + " ms";
+    return d;
   }
-  delete raw;
-  if (w->err) return unavailable("Kafka refused the write to " + topic + ": " + rd_kafka_err2str(w->err));
-  return std::pair{w->partition, w->offset};
+  return w->delivery;
+}
+
+Result<std::pair<int32_t, int64_t>> Producer::produce_sync(const std::string& topic, std::string_view key,
+                                                           std::string_view value, const Headers& headers) {
+  auto d = produce_wait(topic, key, value, headers);
+  if (d.ok()) return std::pair{d.partition, d.offset};
+  return unavailable("Kafka did not take the write to " + topic + ": " + d.error +
+                     (d.possibly_persisted ? " (it may have been written nonetheless)" : " (nothing was written)"));
 }
 
 Status Producer::produce_async(const std::string& topic, std::string_view key, std::string_view value,
-                               const Headers& headers) {
-  auto err = produce(rk_.get(), topic, key, value, headers, nullptr);
+                               const Headers& headers, const std::shared_ptr<DeliveryGroup>& group) {
+  auto client = impl_->current();
+  auto* p = new Pending{&impl_->failed, nullptr, group};
+  if (group) group->add();
+  auto err = produce(client->rk.get(), topic, key, value, headers, p);
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-    rd_kafka_flush(rk_.get(), 1000);
-    err = produce(rk_.get(), topic, key, value, headers, nullptr);
+    rd_kafka_flush(client->rk.get(), 1000);
+    err = produce(client->rk.get(), topic, key, value, headers, p);
   }
-  if (err) {
+  if (!err) return {};
+  delete p;
+  if (group) {
+    DeliveryGroup::Failed f{topic, std::string(key), std::string(value), headers, err, describe(err)};
+    group->report(&f);
+  } else {
     impl_->failed++;
-    return unavailable("cannot produce to " + topic + ": " + rd_kafka_err2str(err));
   }
-  return {};
+  return unavailable("cannot produce to " + topic + ": " + describe(err));
 }
 
-bool Producer::flush(int timeout_ms) { return rd_kafka_flush(rk_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR; }
+bool Producer::flush(int timeout_ms) {
+  std::shared_ptr<Client> c;
+  {
+    std::lock_guard lock(impl_->mu);
+    c = impl_->client;
+  }
+  return rd_kafka_flush(c->rk.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
 
 uint64_t Producer::failed() const { return impl_->failed; }
 

@@ -33,6 +33,15 @@ std::string job_id(std::string_view tenant, std::string_view goal) {
 
 std::string reason(const Error& e) { return e.field.empty() ? e.message : e.field + ": " + e.message; }
 
+// A header value cut to `max` bytes (on a UTF-8 boundary), so that a
+// deadletter message stays within kDeadletterHeaderBytes of its event.
+std::string bounded(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t n = max - 3;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n)) + "...";
+}
+
 // Counts handed from the backfill thread to the processor thread.
 struct Partial {
   std::string tenant, goal_id;
@@ -53,6 +62,9 @@ struct Processor::Impl {
 
   KafkaHandle consumer;
   std::unique_ptr<Producer> producer;  // deadletter
+  // The deadletter messages of the batch being built: the writer waits until
+  // they are delivered before it writes the batch (and so its offsets).
+  std::shared_ptr<DeliveryGroup> deadletters;
   int event_partitions = 0;
   std::vector<int64_t> ev_next;
   int64_t cmd_next = 0;
@@ -124,9 +136,15 @@ struct Processor::Impl {
     Clock::time_point t0;
     std::vector<int64_t> ev_next;
     std::unordered_map<std::string, int64_t> touched;
+    std::shared_ptr<DeliveryGroup> deadletters{};  // null when the batch deadlettered nothing
+    uint64_t invalid_events = 0;                 // of which are invalid events
   };
   std::thread writer_thread;
   std::atomic<bool> failed{false};
+  // The writer gave up on a batch whose deadletter messages were not
+  // delivered when the processor stopped: it and what follows are not
+  // written (they are processed again at the next start).
+  std::atomic<bool> abandoned{false};
 
   std::thread loop_thread, backfill_thread;
   std::atomic<bool> stopping{false};
@@ -151,17 +169,22 @@ struct Processor::Impl {
 
   // ---- processor thread -------------------------------------------------
 
+  // Produces `m` to the deadletter topic with the reason, as part of the
+  // batch being built (thread-safe: prepare() calls it from two threads).
+  // Headers are bounded (at most kDeadletterHeaderBytes in all: a topic name
+  // has at most 249 bytes), so every event the events topic takes fits.
   void deadletter(const rd_kafka_message_t* m, const std::string& why, const std::string& field) {
     if (!opts.emit_deadletter) return;
     std::string_view key = m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len)
                                   : std::string_view();
-    std::string_view value(static_cast<const char*>(m->payload), m->len);
-    Headers h = {{"error", why},
-                 {"error.field", field},
+    std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    Headers h = {{"error", bounded(why, 1024)},
+                 {"error.field", bounded(field, 256)},
                  {"source.topic", rd_kafka_topic_name(m->rkt)},
                  {"source.partition", std::to_string(m->partition)},
                  {"source.offset", std::to_string(m->offset)}};
-    if (!producer->produce_async(opts.kafka.deadletter(), key, value, h).ok()) metrics.kafka_errors++;
+    // A refusal is recorded in the group and retried like a failed delivery.
+    (void)producer->produce_async(opts.kafka.deadletter(), key, value, h, deadletters);
   }
 
   // Parses, validates and matches msgs[begin, end) into `c`. Thread-safe
@@ -427,43 +450,104 @@ struct Processor::Impl {
     if (!cmd.ok()) return reject(cmd.error());
     // Cells aggregated so far must land before a command that may delete them.
     flush_agg(batch);
-    if (opts.on_applied) touched.emplace(cmd->tenant_id + '\0', 0);
-    const auto& type = cmd->type;
-    if (auto growth = apply_growth_command(*cmd, m->offset, batch)) {
-      if (!growth->ok()) return reject(growth->error());
-      metrics.commands_applied++;
-      return;
+    prune_idempotency(cmd->issued_at_ms, batch);
+    std::string idem_id;
+    if (!cmd->idempotency_key.empty()) {
+      idem_id = job_id(cmd->tenant_id, cmd->idempotency_key);
+      if (idempotency.count(idem_id)) {
+        // A retry of a write that was stored already: its first command's
+        // outcome is recorded, and that is what the API answers.
+        metrics.commands_duplicate++;
+        log::info("command at offset " + std::to_string(m->offset) + " skipped: tenant " + cmd->tenant_id +
+                  " used its Idempotency-Key before");
+        return;
+      }
     }
+    if (opts.on_applied) touched.emplace(cmd->tenant_id + '\0', 0);
+    auto st = apply(*cmd, m->offset, batch);
+    if (st.ok()) metrics.commands_applied++;
+    else reject(st.error());
+    if (!idem_id.empty()) record_idempotency(*cmd, st, batch);
+  }
+
+  // Applies a parsed command; an Error when it is invalid (nothing applied).
+  Status apply(const model::Command& cmd, int64_t offset, store::Batch& batch) {
+    const auto& type = cmd.type;
+    if (auto growth = apply_growth_command(cmd, offset, batch)) return *growth;
     if (type == model::command_type::key_issued) {
-      auto h = cmd->data.find("key_hash");
-      std::string hash = h != cmd->data.end() && h->is_string() ? h->get<std::string>() : "";
-      auto key = model::api_key_from_json(cmd->data);
+      auto h = cmd.data.find("key_hash");
+      std::string hash = h != cmd.data.end() && h->is_string() ? h->get<std::string>() : "";
+      auto key = model::api_key_from_json(cmd.data);
       if (hash.size() != 64 || !key.ok())
-        return reject(key.ok() ? invalid("data.key_hash", "must be a SHA-256 hex digest") : key.error());
-      if (key->tenant_id != cmd->tenant_id) return reject(invalid("data.tenant_id", "does not match tenant_id"));
+        return key.ok() ? invalid("data.key_hash", "must be a SHA-256 hex digest") : key.error();
+      if (key->tenant_id != cmd.tenant_id) return invalid("data.tenant_id", "does not match tenant_id");
       batch.put_key(hash, *key);
     } else if (type == model::command_type::conversion_goal_defined) {
-      auto def = model::conversion_goal_from_json(cmd->data, cmd->tenant_id);
-      if (!def.ok()) return reject(def.error());
+      auto def = model::conversion_goal_from_json(cmd.data, cmd.tenant_id);
+      if (!def.ok()) return def.error();
       auto compiled = projection::compile(def.value());
-      if (!compiled.ok()) return reject(compiled.error());
+      if (!compiled.ok()) return compiled.error();
       if (index.find(def->tenant_id, def->id)) remove_goal(def->tenant_id, def->id, batch);
       index.put(*compiled);
       batch.put_goal(*def);
       // Events below the live positions were processed before this goal existed:
       // a backfill job counts them (and one per series a metric asks for).
-      start_job(def->tenant_id, def->id, m->offset, batch);
-      sync_series(def->tenant_id, m->offset, batch, def->id);
+      start_job(def->tenant_id, def->id, offset, batch);
+      sync_series(def->tenant_id, offset, batch, def->id);
     } else if (type == model::command_type::conversion_goal_deleted) {
-      auto i = cmd->data.find("id");
-      std::string id = i != cmd->data.end() && i->is_string() ? i->get<std::string>() : "";
-      if (id.empty()) return reject(invalid("data.id", "is required"));
-      remove_goal(cmd->tenant_id, id, batch);
-      sync_series(cmd->tenant_id, m->offset, batch, id);
+      auto i = cmd.data.find("id");
+      std::string id = i != cmd.data.end() && i->is_string() ? i->get<std::string>() : "";
+      if (id.empty()) return invalid("data.id", "is required");
+      remove_goal(cmd.tenant_id, id, batch);
+      sync_series(cmd.tenant_id, offset, batch, id);
     } else {
-      return reject(invalid("type", "unknown command type " + type));
+      return invalid("type", "unknown command type " + type);
     }
-    metrics.commands_applied++;
+    return {};
+  }
+
+  // ---- Idempotency-Key ------------------------------------------------------
+
+  // The first command of each (tenant, Idempotency-Key) within
+  // model::kIdempotencyWindowMs: tenant\0key -> its issued_at, and the same
+  // ordered by issued_at for pruning. As of the last applied command (the
+  // latest may still be in the batch being written). Both the records and
+  // their pruning follow the commands log alone (issued_at, log order), so a
+  // rebuild reproduces them and the digest covers them.
+  std::unordered_map<std::string, int64_t> idempotency;
+  std::multimap<int64_t, std::string> idempotency_by_time;
+
+  // Forgets the keys first used more than the window before `now_ms`, the
+  // issued_at of the command being applied.
+  void prune_idempotency(int64_t now_ms, store::Batch& batch) {
+    int64_t horizon = now_ms - model::kIdempotencyWindowMs;
+    while (!idempotency_by_time.empty() && idempotency_by_time.begin()->first < horizon) {
+      const std::string& id = idempotency_by_time.begin()->second;
+      auto nul = id.find('\0');
+      batch.delete_idempotency(id.substr(0, nul), id.substr(nul + 1));
+      idempotency.erase(id);
+      idempotency_by_time.erase(idempotency_by_time.begin());
+    }
+  }
+
+  // Records the outcome of the first command with its Idempotency-Key: what
+  // the API answers to every attempt with that key (docs/api.md).
+  void record_idempotency(const model::Command& cmd, const Status& st, store::Batch& batch) {
+    json record = {{"command_id", cmd.command_id},
+                   {"type", cmd.type},
+                   {"request", cmd.request_hash},
+                   {"issued_at", time::format_rfc3339(cmd.issued_at_ms)},
+                   {"outcome", st.ok() ? "applied" : "rejected"}};
+    for (const char* member : {"id", "name"})
+      if (auto it = cmd.data.find(member); it != cmd.data.end() && it->is_string()) {
+        record["resource"] = *it;
+        break;
+      }
+    if (!st.ok()) record["error"] = {{"field", st.error().field}, {"message", reason(st.error())}};
+    batch.put_idempotency(cmd.tenant_id, cmd.idempotency_key, record);
+    auto id = job_id(cmd.tenant_id, cmd.idempotency_key);
+    idempotency[id] = cmd.issued_at_ms;
+    idempotency_by_time.emplace(cmd.issued_at_ms, std::move(id));
   }
 
   void remove_goal(const std::string& tenant, const std::string& id, store::Batch& batch) {
@@ -584,9 +668,14 @@ struct Processor::Impl {
   bool hand_to_writer(Write w) {
     {
       std::unique_lock lock(mu);
-      writer_cv.wait(lock, [&] { return !writer_busy || failed.load(); });
-      if (failed) return false;
-      if (w.batch.count() == 0) {
+      // A batch with nothing to write or publish (no message, no backfill
+      // hand-over) does not wait for the batch in flight, which publishes
+      // the same positions: so while the writer waits for deadletter
+      // deliveries, the processor goes on to build the next real batch.
+      if (writer_busy && w.batch.count() == 0 && !w.deadletters && w.seq == 0) return true;
+      writer_cv.wait(lock, [&] { return !writer_busy || failed.load() || abandoned.load(); });
+      if (failed || abandoned) return false;
+      if (w.batch.count() == 0 && !w.deadletters) {
         publish_locked(w);
       } else {
         slot = std::move(w);
@@ -606,6 +695,16 @@ struct Processor::Impl {
       Write w = std::move(*slot);
       slot.reset();
       lock.unlock();
+      if (w.deadletters && !await_deadletters(w)) {
+        log::warn("processor stopped before the deadletter messages of a batch were delivered: the batch is "
+                  "not committed and is processed again at the next start");
+        lock.lock();
+        abandoned = true;
+        writer_busy = false;
+        lock.unlock();
+        notify_all();
+        return;
+      }
       auto st = store.write(w.batch);
       lock.lock();
       if (!st.ok()) {
@@ -629,11 +728,57 @@ struct Processor::Impl {
     }
   }
 
+  // Waits until every deadletter message of `w` is delivered, producing
+  // failed ones again (logged, with backoff), so that a batch's offsets are
+  // never written before the invalid messages it skips are on the deadletter
+  // topic. Returns false when the processor stops first: failures are no
+  // longer retried then, and pending deliveries get up to 10 s.
+  bool await_deadletters(Write& w) {
+    DeliveryGroup& g = *w.deadletters;
+    auto backoff = std::chrono::milliseconds(500);
+    std::optional<Clock::time_point> stop_deadline;
+    while (true) {
+      while (!g.wait_until(Clock::now() + std::chrono::milliseconds(100))) {
+        if (!stopping) continue;
+        if (!stop_deadline) stop_deadline = Clock::now() + std::chrono::seconds(10);
+        if (Clock::now() > *stop_deadline) return false;
+      }
+      auto failures = g.take_failed();
+      if (failures.empty()) break;
+      metrics.deadletter_failures += failures.size();
+      log::warn("deadletter: " + std::to_string(failures.size()) + " message(s) of a batch not delivered to " +
+                opts.kafka.deadletter() + " (" + failures.front().error +
+                "); retrying in " + std::to_string(backoff.count()) + " ms; the batch is committed once they are");
+      {
+        std::unique_lock lock(mu);
+        writer_cv.wait_for(lock, backoff, [&] { return stopping.load(); });
+      }
+      if (stopping) return false;
+      for (auto& f : failures) {
+        if (f.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || f.err == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+            f.err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) {
+          // Larger than the deadletter topic takes (a compressed event can be
+          // much larger once decompressed, or the topic was not altered): keep
+          // the reason and the position, and as much of the value as fits.
+          constexpr size_t kKept = 512 * 1024;
+          if (f.value.size() > kKept) {
+            f.headers.emplace_back("value.truncated", std::to_string(f.value.size()));
+            f.value.resize(kKept);
+          }
+        }
+        (void)producer->produce_async(f.topic, f.key, f.value, f.headers, w.deadletters);
+      }
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+    metrics.events_deadlettered += w.invalid_events;
+    return true;
+  }
+
   // Waits for the batch in flight, then stops the writer thread.
   void stop_writer() {
     {
       std::unique_lock lock(mu);
-      writer_cv.wait(lock, [&] { return !writer_busy || failed.load(); });
+      writer_cv.wait(lock, [&] { return !writer_busy || failed.load() || abandoned.load(); });
       writer_stop = true;
     }
     notify_all();
@@ -691,6 +836,7 @@ struct Processor::Impl {
     auto last_lag = Clock::now() - std::chrono::seconds(10);
     while (!stopping && !failed) {
       store::Batch batch = store.batch();
+      if (opts.emit_deadletter) deadletters = std::make_shared<DeliveryGroup>();
       msgs.clear();
       Clock::time_point t0 = next_polled();
       size_t n = msgs.size();
@@ -724,7 +870,7 @@ struct Processor::Impl {
       flush_run(n);
       metrics.events_in += events;
       metrics.events_valid += events - invalid;
-      metrics.events_deadlettered += invalid;
+      metrics.events_invalid += invalid;
       metrics.events_duplicate += dups;
       metrics.events_matched += matched;
       flush_dedup(batch);
@@ -741,6 +887,10 @@ struct Processor::Impl {
       }
       Write w{std::move(batch), cmd_next, seq, applied_commands || seq, n > 0, t0, ev_next, std::move(touched)};
       touched.clear();
+      if (deadletters && deadletters->produced() > 0) {
+        w.deadletters = std::move(deadletters);
+        w.invalid_events = invalid;
+      }
       if (!hand_to_writer(std::move(w))) break;
       for (auto* m : msgs) rd_kafka_message_destroy(m);
       msgs.clear();
@@ -749,6 +899,10 @@ struct Processor::Impl {
         last_lag = Clock::now();
       }
     }
+    // A batch the writer did not take: its messages hold references that
+    // would keep rd_kafka_destroy() of the consumer waiting for ever.
+    for (auto* m : msgs) rd_kafka_message_destroy(m);
+    msgs.clear();
   }
 
   // ---- backfill thread ----------------------------------------------------
@@ -905,7 +1059,7 @@ Processor::~Processor() { stop(); }
 
 Status Processor::start() {
   auto& I = *impl_;
-  auto producer = Producer::create(I.opts.kafka);
+  auto producer = Producer::create(I.opts.kafka, ProducerOptions::deadletter());
   if (!producer.ok()) return producer.error();
   I.producer = std::move(producer).value();
   std::string group = I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
@@ -962,6 +1116,13 @@ Status Processor::start() {
     I.active_jobs[job_id(tenant, goal)] = job;
   for (auto& g : I.store.all_growth_goals()) I.growth_goals[job_id(g.tenant_id, g.id)] = g;
   for (auto& m : I.store.all_metrics()) I.metrics_by_tenant[m.tenant_id][m.name] = m;
+  for (auto& [tenant, key, record] : I.store.all_idempotency()) {
+    auto t = time::parse_rfc3339(record.is_object() ? record.value("issued_at", "") : "");
+    if (!t) return Error{ErrorCode::internal, "data-dir", "malformed idempotency record of tenant " + tenant};
+    auto id = job_id(tenant, key);
+    I.idempotency[id] = *t;
+    I.idempotency_by_time.emplace(*t, std::move(id));
+  }
   // The series metrics ask for, as they were when the store was written.
   for (auto& [tenant, metrics] : I.metrics_by_tenant)
     for (auto& [name, m] : metrics)
@@ -1007,6 +1168,7 @@ Status Processor::start() {
 void Processor::stop() {
   auto& I = *impl_;
   if (I.stopping.exchange(true)) return;
+  I.writer_cv.notify_all();  // a writer backing off between deadletter retries
   I.backfill_cv.notify_all();
   I.applied_cv.notify_all();
   I.poll_cv.notify_all();

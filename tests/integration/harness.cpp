@@ -516,45 +516,11 @@ int ServeProcess::terminate() {
     pid_ = -1;
     return -9;
   }
-int Serve::wait_exit(int timeout_ms) {
-  if (pid_ <= 0) return -1;
-  int status = 0;
-  bool exited = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout_ms);
-  if (!exited) return -1;
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string ServeProcess::log() const { return slurp(log_path_); }
-
-OwnBroker::OwnBroker() {
-  // Two free ports: the client listener and the KRaft controller.
-  port_ = free_port();
-  do controller_port_ = free_port();
-  while (controller_port_ == port_);
-  data_dir_ = temp_dir("kafka");
-}
-
-OwnBroker::~OwnBroker() {
-  stop();
-  fs::remove_all(data_dir_);
-  // tools/kafka's per-port run state (config, pid file, broker log).
-  fs::remove_all(fs::path(GOALSTREAM_SOURCE_DIR) / ".local/kafka" / ("run-" + std::to_string(port_)));
-}
-
-int OwnBroker::tool(const std::string& command) {
-  std::string cmd = "GOALSTREAM_KAFKA_PORT=" + std::to_string(port_) +
-                    " GOALSTREAM_KAFKA_CONTROLLER_PORT=" + std::to_string(controller_port_) +
-                    " GOALSTREAM_KAFKA_DATA=" + data_dir_ + " GOALSTREAM_KAFKA_HEAP_OPTS='-Xms128m -Xmx512m' " +
-                    GOALSTREAM_SOURCE_DIR + "/tools/kafka " + command + " >>" + data_dir_ + ".tool.log 2>&1";
-  return std::system(cmd.c_str());
-}
-
-void OwnBroker::start() {
-  if (tool("start") != 0) throw std::runtime_error("own broker did not start: see " + data_dir_ + ".tool.log");
-}
-
-void OwnBroker::stop() { tool("stop"); }
 
 void ensure_topics_on(const std::string& brokers, const std::string& prefix) {
   auto r = run_cli({"topics", "ensure", "--brokers", brokers, "--topic-prefix", prefix});
@@ -611,6 +577,17 @@ HttpResponse http_within(int timeout_ms, int port, const std::string& method, co
   out.body = res.body();
   for (auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
   return out;
+}
+
+int Serve::wait_exit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  bool exited = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout_ms);
+  if (!exited) return -1;
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 RunResult run_cli_bounded(const std::vector<std::string>& args, int timeout_ms) {
   auto dir = temp_dir("cli");
   auto out = dir + "/out", err = dir + "/err";
@@ -627,6 +604,115 @@ RunResult run_cli_bounded(const std::vector<std::string>& args, int timeout_ms) 
   r.err = slurp(err);
   fs::remove_all(dir);
   return r;
+}
+
+}  // namespace it
+
+// ---- Broker outages, message sizes, topic configs (outage_test) ------------
+
+namespace it {
+
+OwnBroker::OwnBroker() {
+  port_ = free_port();
+  do controller_port_ = free_port();
+  while (controller_port_ == port_);
+  data_ = temp_dir("kafka-" + std::to_string(port_));
+  log_ = data_ + ".log";
+}
+
+OwnBroker::~OwnBroker() {
+  try {
+    stop();
+  } catch (...) {
+  }
+  std::error_code ec;
+  fs::remove_all(data_, ec);
+  fs::remove_all(fs::path(GOALSTREAM_SOURCE_DIR) / ".local" / "kafka" / ("run-" + std::to_string(port_)), ec);
+}
+
+void OwnBroker::run(const std::string& command) {
+  std::string cmd = "GOALSTREAM_KAFKA_PORT=" + std::to_string(port_) +
+                    " GOALSTREAM_KAFKA_CONTROLLER_PORT=" + std::to_string(controller_port_) +
+                     " GOALSTREAM_KAFKA_DATA='" + data_ + "' GOALSTREAM_KAFKA_STOP_TIMEOUT=30" +
+                    " GOALSTREAM_KAFKA_HEAP_OPTS='-Xms128m -Xmx512m' '" +
+                    GOALSTREAM_SOURCE_DIR + "/tools/kafka' " + command + " >>'" + log_ + "' 2>&1";
+  int rc = std::system(cmd.c_str());
+  if (rc != 0) throw std::runtime_error("tools/kafka " + command + " failed:\n" + slurp(log_));
+}
+
+void OwnBroker::start() { run("start"); }
+void OwnBroker::stop() { run("stop"); }
+void OwnBroker::freeze() { signal(SIGSTOP); }
+void OwnBroker::thaw() { signal(SIGCONT); }
+
+void OwnBroker::signal(int sig) {
+  auto pid_file = fs::path(GOALSTREAM_SOURCE_DIR) / ".local" / "kafka" / ("run-" + std::to_string(port_)) / "kafka.pid";
+  int pid = std::stoi(slurp(pid_file.string()));
+  if (pid <= 0 || ::kill(pid, sig) != 0) throw std::runtime_error("cannot signal the broker (pid file " + pid_file.string() + ")");
+}
+
+std::string try_produce(const std::string& topic, const std::string& key, const std::string& value) {
+  static std::string error;
+  static bool done = false;
+  rd_kafka_conf_t* c = conf({{"acks", "all"}, {"message.max.bytes", "4000000"}, {"compression.type", "none"},
+                             {"message.timeout.ms", "30000"}});
+  rd_kafka_conf_set_dr_msg_cb(c, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    error = m->err ? rd_kafka_err2str(m->err) : "";
+    done = true;
+  });
+  char err[512];
+  Kafka k;
+  k.rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+  if (!k.rk) throw std::runtime_error(err);
+  done = false;
+  auto e = rd_kafka_producev(k.rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+  if (e) return rd_kafka_err2str(e);
+  rd_kafka_flush(k.rk, 30000);
+  if (!done) throw std::runtime_error("try_produce: no delivery report");
+  return error;
+}
+
+void set_topic_configs(const std::string& topic, const std::map<std::string, std::string>& configs) {
+  char err[512];
+  Kafka k;
+  k.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf({}), err, sizeof err);
+  if (!k.rk) throw std::runtime_error(err);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(k.rk);
+  rd_kafka_ConfigResource_t* cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  for (auto& [name, value] : configs) rd_kafka_ConfigResource_set_config(cr, name.c_str(), value.c_str());
+  rd_kafka_AlterConfigs(k.rk, &cr, 1, nullptr, q);
+  rd_kafka_ConfigResource_destroy(cr);
+  rd_kafka_event_t* ev = nullptr;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!ev && std::chrono::steady_clock::now() < deadline) {
+    ev = rd_kafka_queue_poll(q, 500);
+    if (ev && rd_kafka_event_type(ev) != RD_KAFKA_EVENT_ALTERCONFIGS_RESULT) {
+      rd_kafka_event_destroy(ev);
+      ev = nullptr;
+    }
+  }
+  std::string problem = !ev ? "timed out" : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev) : "";
+  if (ev && problem.empty()) {
+    size_t n = 0;
+    auto** res = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
+    for (size_t i = 0; i < n; ++i)
+      if (rd_kafka_ConfigResource_error(res[i]))
+        problem = rd_kafka_ConfigResource_error_string(res[i]) ? rd_kafka_ConfigResource_error_string(res[i])
+                                                                : "error";
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  if (!problem.empty()) throw std::runtime_error("set_topic_configs " + topic + ": " + problem);
+}
+
+std::map<std::string, std::string> declared_configs(const std::string& name) {
+  std::ifstream in(std::string(GOALSTREAM_SOURCE_DIR) + "/topics/topics.json");
+  auto j = json::parse(in);
+  for (auto& t : j["topics"])
+    if (t["name"] == name) return t["configs"].get<std::map<std::string, std::string>>();
+  throw std::runtime_error("no topic " + name + " in topics.json");
 }
 
 }  // namespace it

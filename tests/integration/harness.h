@@ -124,7 +124,7 @@ bool it::eventually(F&& pred, int timeout_ms) {
   }
 }
 
-// ---- Additions for api_input_test (issue 7: HTTP server and request input) ----
+// ---- Other serve processes, brokers of a test's own, topic configs ----
 namespace it {
 
 // A `goalstream serve` with what Serve does not set: other brokers, extra
@@ -153,20 +153,27 @@ class ServeProcess {
   int pid_ = -1;
 };
 
-// A Kafka broker of the test's own (tools/kafka on free ports, its own data
-// directory), for tests that stop it; stopped by the destructor.
+// A Kafka broker of the test's own: tools/kafka on free ports, with its own
+// data directory, so a test can stop and start it without disturbing the
+// shared one. Not started by the constructor; stopped and removed by the
+// destructor.
 class OwnBroker {
  public:
   OwnBroker();
   ~OwnBroker();
-  void start();
-  void stop();
+  void start();  // returns when it answers; throws on failure
+  void stop();   // SIGTERM, waits until it is gone
+  // SIGSTOP / SIGCONT the broker's JVM: connections stay open, nothing is
+  // answered (requests sent meanwhile are handled after thaw()).
+  void freeze();
+  void thaw();
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
-  int tool(const std::string& command);
+  void run(const std::string& command);
+  void signal(int sig);
   int port_ = 0, controller_port_ = 0;
-  std::string data_dir_;
+  std::string data_, log_;
 };
 
 // `goalstream topics ensure` and `keys create` against other brokers.
@@ -176,5 +183,17 @@ std::string create_key_on(const std::string& brokers, const std::string& prefix,
 // http() with a bound on the whole exchange; throws on timeout.
 HttpResponse http_within(int timeout_ms, int port, const std::string& method, const std::string& target,
                          const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+
+// Produces one message with a plain (not idempotent) producer that takes
+// messages of up to 4 MB and does not compress; returns librdkafka's or the
+// broker's error, or "" once the broker acknowledged it.
+std::string try_produce(const std::string& topic, const std::string& key, const std::string& value);
+
+// Sets a topic's configuration to exactly `configs` (Kafka's AlterConfigs:
+// what is not named returns to the broker's default).
+void set_topic_configs(const std::string& topic, const std::map<std::string, std::string>& configs);
+
+// The configs topics/topics.json declares for topic `name` (without prefix).
+std::map<std::string, std::string> declared_configs(const std::string& name);
 
 }  // namespace it

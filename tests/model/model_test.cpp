@@ -203,6 +203,53 @@ TEST_CASE("commands round-trip and bad commands are refused with the field") {
   CHECK(gs::model::parse_command(R"({"command_id":"c","type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z"})").error().field == "data");
 }
 
+TEST_CASE("a command carries its Idempotency-Key and request hash; without them it is serialized as before") {
+  gs::model::Command c{"cmd_0123456789abcdef01234567", gs::model::command_type::conversion_goal_deleted, "acme",
+                       1740787200000LL, json{{"id", "cg_1"}}};
+  static valijson::Schema* command_schema = [] {
+    std::ifstream in(GOALSTREAM_SCHEMAS "/command.schema.json");
+    auto doc = json::parse(in);
+    auto* schema = new valijson::Schema();
+    valijson::SchemaParser parser;
+    valijson::adapters::NlohmannJsonAdapter adapter(doc);
+    parser.populateSchema(adapter, *schema);
+    return schema;
+  }();
+  auto schema_accepts_command = [&](const std::string& text) {
+    auto doc = json::parse(text);
+    valijson::Validator v;
+    valijson::adapters::NlohmannJsonAdapter adapter(doc);
+    return v.validate(*command_schema, adapter, nullptr);
+  };
+  auto plain = gs::model::serialize(c);
+  CHECK(plain.find("idempotency_key") == std::string::npos);
+  CHECK(plain.find("request_hash") == std::string::npos);
+  CHECK(gs::model::parse_command(plain)->idempotency_key.empty());
+  CHECK(schema_accepts_command(plain));
+
+  c.idempotency_key = "8c1f6a52-1d0e-4d1b-9a55-0e2c1f3b7a10";
+  c.request_hash = gs::model::sha256_hex("DELETE /api/conversion-goals/cg_1\n");
+  auto back = gs::model::parse_command(gs::model::serialize(c));
+  REQUIRE(back.ok());
+  CHECK(back->idempotency_key == c.idempotency_key);
+  CHECK(back->request_hash == c.request_hash);
+  CHECK(schema_accepts_command(gs::model::serialize(c)));
+  c.idempotency_key = "a b";
+  CHECK_FALSE(schema_accepts_command(gs::model::serialize(c)));
+
+  std::string head = R"({"command_id":"c","type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z","data":{},)";
+  CHECK(gs::model::parse_command(head + R"("idempotency_key":""})").error().field == "idempotency_key");
+  CHECK(gs::model::parse_command(head + R"("idempotency_key":"a b"})").error().field == "idempotency_key");
+  CHECK(gs::model::parse_command(head + R"("idempotency_key":7})").error().field == "idempotency_key");
+  CHECK(gs::model::parse_command(head + R"("request_hash":"ABC"})").error().field == "request_hash");
+
+  CHECK(gs::model::valid_idempotency_key("k"));
+  CHECK(gs::model::valid_idempotency_key(std::string(255, '~')));
+  CHECK_FALSE(gs::model::valid_idempotency_key(std::string(256, 'k')));
+  CHECK_FALSE(gs::model::valid_idempotency_key("caf\xc3\xa9"));
+  CHECK_FALSE(gs::model::valid_idempotency_key("tab\tkey"));
+}
+
 TEST_CASE("API keys are stored hashed") {
   auto secret = "gs_" + gs::model::random_hex(24);
   CHECK(secret.size() == 51);
