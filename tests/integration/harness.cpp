@@ -132,18 +132,10 @@ RunResult run_cli(const std::vector<std::string>& args) {
   return r;
 }
 
-void ensure_topics(const std::string& prefix) {
-  auto r = run_cli({"topics", "ensure", "--brokers", brokers(), "--topic-prefix", prefix});
-  if (r.exit_code != 0) throw std::runtime_error("topics ensure failed: " + r.err);
-}
+void ensure_topics(const std::string& prefix) { ensure_topics_on(brokers(), prefix); }
 
 std::string create_key(const std::string& prefix, const std::string& tenant, const std::string& scopes) {
-  auto r = run_cli({"keys", "create", "--brokers", brokers(), "--topic-prefix", prefix, "--tenant", tenant,
-                    "--scopes", scopes});
-  if (r.exit_code != 0) throw std::runtime_error("keys create failed: " + r.err);
-  auto s = r.out;
-  while (!s.empty() && (s.back() == '\n')) s.pop_back();
-  return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
+  return create_key_on(brokers(), prefix, tenant, scopes);
 }
 
 HttpResponse http(int port, const std::string& method, const std::string& target, const std::string& body,
@@ -175,6 +167,26 @@ HttpResponse http(int port, const std::string& method, const std::string& target
   return out;
 }
 
+// Waits until the serve process `pid` answers /healthz on `port`; throws with
+// its log when it exits first (pid is then -1) or does not answer in 30 s.
+static void wait_serving(int& pid, int port, const std::string& log_path) {
+  bool up = eventually(
+      [&] {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          pid = -1;
+          throw std::runtime_error("goalstream serve exited at start:\n" + slurp(log_path));
+        }
+        try {
+          return http_within(5000, port, "GET", "/healthz").status == 200;
+        } catch (...) {
+          return false;
+        }
+      },
+      30000);
+  if (!up) throw std::runtime_error("goalstream serve did not answer /healthz:\n" + slurp(log_path));
+}
+
 Serve::Serve(std::string prefix, std::string data_dir) : prefix_(std::move(prefix)), data_dir_(std::move(data_dir)) {
   log_path_ = data_dir_ + ".log";
 }
@@ -188,21 +200,7 @@ void Serve::start() {
   pid_ = spawn({"serve", "--brokers", brokers(), "--topic-prefix", prefix_, "--data-dir", data_dir_, "--listen",
                 "127.0.0.1:" + std::to_string(port_)},
                log_path_, log_path_);
-  bool up = eventually(
-      [&] {
-        int status;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-          pid_ = -1;
-          throw std::runtime_error("goalstream serve exited at start:\n" + log());
-        }
-        try {
-          return http(port_, "GET", "/healthz").status == 200;
-        } catch (...) {
-          return false;
-        }
-      },
-      30000);
-  if (!up) throw std::runtime_error("goalstream serve did not answer /healthz:\n" + log());
+  wait_serving(pid_, port_, log_path_);
 }
 
 int Serve::terminate() {
@@ -488,21 +486,7 @@ void ServeProcess::start() {
   ::close(log_fd);
   if (pid < 0) throw std::runtime_error("fork failed");
   pid_ = pid;
-  bool up = eventually(
-      [&] {
-        int status;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-          pid_ = -1;
-          throw std::runtime_error("goalstream serve exited at start:\n" + log());
-        }
-        try {
-          return http_within(5000, port_, "GET", "/healthz").status == 200;
-        } catch (...) {
-          return false;
-        }
-      },
-      30000);
-  if (!up) throw std::runtime_error("goalstream serve did not answer /healthz:\n" + log());
+  wait_serving(pid_, port_, log_path_);
 }
 
 int ServeProcess::terminate() {
@@ -527,8 +511,10 @@ void ensure_topics_on(const std::string& brokers, const std::string& prefix) {
   if (r.exit_code != 0) throw std::runtime_error("topics ensure failed: " + r.err);
 }
 
-std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant) {
-  auto r = run_cli({"keys", "create", "--brokers", brokers, "--topic-prefix", prefix, "--tenant", tenant});
+std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant,
+                          const std::string& scopes) {
+  auto r = run_cli({"keys", "create", "--brokers", brokers, "--topic-prefix", prefix, "--tenant", tenant,
+                    "--scopes", scopes});
   if (r.exit_code != 0) throw std::runtime_error("keys create failed: " + r.err);
   auto s = r.out;
   while (!s.empty() && s.back() == '\n') s.pop_back();

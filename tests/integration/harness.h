@@ -178,7 +178,8 @@ class OwnBroker {
 
 // `goalstream topics ensure` and `keys create` against other brokers.
 void ensure_topics_on(const std::string& brokers, const std::string& prefix);
-std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant);
+std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant,
+                          const std::string& scopes = "goals:read,goals:write");
 
 // http() with a bound on the whole exchange; throws on timeout.
 HttpResponse http_within(int timeout_ms, int port, const std::string& method, const std::string& target,
