@@ -68,9 +68,9 @@ struct Target {
 };
 
 // How long a request with an unknown key may wait for the processor to
-// apply the commands its consumer has already fetched (a key issued a moment
-// ago), and how many such requests may wait at once; the others are
-// answered 401 at once. See docs/api.md#authentication.
+// apply the commands topic up to its end (a key issued a moment ago), and how
+// many such requests may wait at once; the others are answered 401 at once.
+// See docs/api.md#authentication.
 constexpr std::chrono::milliseconds kUnknownKeyWait{500};
 constexpr int kMaxUnknownKeyWaiters = 2;
 
@@ -226,9 +226,9 @@ class Router {
     auto hash = model::sha256_hex(token);
     auto key = ctx_.store.find_key(hash);
     if (!key) {
-      // Perhaps a key issued a moment ago: wait, bounded, until the processor
-      // applied what its consumer has fetched of the commands topic (no
-      // broker round trip, whatever the broker does), then look again. When
+      // Perhaps a key issued a moment ago: wait, bounded in all (the broker
+      // question included, whatever the broker does), until the processor
+      // applied the commands topic up to its end, then look again. When
       // enough requests wait already, this one is answered at once.
       if (key_waiters_.fetch_add(1) < kMaxUnknownKeyWaiters) {
         ctx_.processor.wait_commands_caught_up(kUnknownKeyWait);

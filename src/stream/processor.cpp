@@ -1208,16 +1208,32 @@ bool Processor::wait_applied(int64_t offset, std::chrono::milliseconds timeout) 
 bool Processor::wait_commands_caught_up(std::chrono::milliseconds timeout) {
   auto& I = *impl_;
   if (!I.consumer) return false;
-  // The consumer's cached high watermark, updated by every fetch response:
-  // asking the broker instead would cost a round trip per call, and with the
-  // broker down, the whole timeout. Re-read after each wait, as fetches move it.
+  // The end of the commands topic: asked of the broker once, within the
+  // timeout (a key issued a moment ago may not be fetched yet, and the
+  // consumer's cached end would not include it); with the broker down or
+  // slow, the consumer's cached high watermark, updated by every fetch
+  // response, re-read after each wait as fetches move it.
   auto deadline = Clock::now() + timeout;
+  //
+  // Asked with rd_kafka_offsets_for_times (timestamp -1: the end), not
+  // rd_kafka_query_watermark_offsets: in librdkafka 2.0.2 the latter ignores
+  // its timeout with the broker down (fixed in 2.3.0), this one keeps it.
+  int64_t asked = -1;
+  {
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
+    if (rd_kafka_offsets_for_times(I.consumer.get(), l, static_cast<int>(timeout.count())) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      asked = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+  }
   while (true) {
     int64_t lo = 0, hi = 0;
     if (rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.commands().c_str(), 0, &lo, &hi) !=
         RD_KAFKA_RESP_ERR_NO_ERROR)
-      return false;
-    hi = std::max(hi, I.start_cmd_end);
+      hi = 0;
+    hi = std::max({hi, asked, I.start_cmd_end});
     {
       std::lock_guard lock(I.mu);
       if (I.applied_cmd_next >= hi) return true;

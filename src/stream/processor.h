@@ -87,9 +87,10 @@ class Processor {
   // Blocks until the command at `offset` on the commands topic is applied,
   // up to `timeout`. Returns false on timeout or when stopped.
   bool wait_applied(int64_t offset, std::chrono::milliseconds timeout);
-  // Blocks until every command the consumer has fetched from the commands
-  // topic (its cached high watermark; no broker round trip) is applied, up to
-  // `timeout`. False on timeout or when stopped.
+  // Blocks until every command on the commands topic when called (its end
+  // asked of the broker within `timeout`, else the consumer's cached high
+  // watermark) is applied, up to `timeout` in all. False on timeout or when
+  // stopped.
   bool wait_commands_caught_up(std::chrono::milliseconds timeout);
 
   // Queries the high watermarks of every input partition and reports them

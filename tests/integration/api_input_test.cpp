@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 
 #include "harness.h"
+#include "model/conversion_goal.h"
 
 using it::json;
 
@@ -334,6 +335,45 @@ TEST_CASE("at a 1024 open-files limit, 1100 idle connections: new ones get 503, 
   CHECK(serve.log().find("connection limit reached (384 open)") != std::string::npos);
   CHECK(serve.terminate() == 0);
   CHECK(serve.log().find("stopped cleanly") != std::string::npos);
+}
+
+TEST_CASE("a key issued a moment ago is accepted by its first request, even just after serve started") {
+  // The first request may come before serve's consumer has fetched the
+  // key's command, or anything at all: the end of the commands topic is
+  // asked of the broker (was: only the consumer's cached end, unknown right
+  // after start and stale until the next fetch response, so 401; seen in CI).
+  // The commands are produced here, as `keys create` writes them, so that the
+  // request follows the broker's acknowledgement by well under a millisecond.
+  auto prefix = it::unique_prefix("fresh");
+  it::ensure_topics(prefix);
+  int n = 0;
+  auto issue = [&] {
+    std::string secret = "gs_fresh" + std::to_string(::getpid()) + "x" + std::to_string(n++);
+    json data = {{"key_id", "key_f" + std::to_string(n)},
+                 {"tenant_id", "acme"},
+                 {"scopes", {"goals:read", "goals:write"}},
+                 {"created_at", "2026-12-03T00:00:00Z"},
+                 {"key_hash", gs::model::sha256_hex(secret)}};
+    json cmd = {{"command_id", "cmd_fresh" + std::to_string(n)},
+                {"type", "key.issued"},
+                {"tenant_id", "acme"},
+                {"issued_at", "2026-12-03T00:00:00Z"},
+                {"data", data}};
+    it::produce(prefix + "commands", {{"acme", cmd.dump()}});
+    return secret;
+  };
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    it::ServeProcess serve({prefix, it::temp_dir("fresh")});
+    serve.start();
+    for (int i = 0; i < 10; ++i) {
+      CAPTURE(i);
+      auto key = issue();
+      auto r = it::http_within(10000, serve.port(), "GET", "/api/conversion-goals", "", {{"x-api-key", key}});
+      CHECK_MESSAGE(r.status == 200, r.body);
+    }
+    CHECK(serve.terminate() == 0);
+  }
 }
 
 TEST_CASE("with the broker down, unknown keys are answered 401 at once and /healthz never waits behind them") {
