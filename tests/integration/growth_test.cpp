@@ -15,18 +15,8 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-struct Deployment {
-  std::string prefix = it::unique_prefix("g");
-  std::string data = it::temp_dir("data");
-  it::Serve serve{prefix, data};
-  std::string key;
-  Deployment() {
-    it::ensure_topics(prefix);
-    serve.start();
-    key = it::create_key(prefix, "acme");
-  }
-  std::string events() const { return prefix + "events"; }
-  std::string changes() const { return prefix + "changes"; }
+struct Deployment : it::Deployment {
+  Deployment() : it::Deployment("g", "acme") {}
   it::HttpResponse patch(const std::string& body) {
     return it::http(serve.port(), "PATCH", "/api/goals", body,
                     {{"x-api-key", key}, {"Content-Type", "application/json"}});
@@ -305,12 +295,8 @@ TEST_CASE("metrics: sum of a property, unique subjects and ratios come from reta
   // A rebuild from the topics gives the live digest.
   d.serve.wait_caught_up();
   REQUIRE(d.serve.terminate() == 0);
-  auto live = it::run_cli({"digest", "--data-dir", d.data});
-  REQUIRE(live.exit_code == 0);
-  auto rebuilt_dir = it::temp_dir("rebuilt");
-  auto rebuilt = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", rebuilt_dir});
-  REQUIRE_MESSAGE(rebuilt.exit_code == 0, rebuilt.err);
-  CHECK(rebuilt.out == live.out);
+  auto digests = it::live_and_rebuilt(d.prefix, d.data);
+  CHECK(digests.rebuilt == digests.live);
 }
 
 TEST_CASE("status moves from behind to completed as events arrive; the changes topic holds each transition exactly once across kill -9, and a rebuild announces nothing") {

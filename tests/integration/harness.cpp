@@ -19,6 +19,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <doctest/doctest.h>
 #include <librdkafka/rdkafka.h>
 
 extern char** environ;
@@ -140,31 +141,7 @@ std::string create_key(const std::string& prefix, const std::string& tenant, con
 
 HttpResponse http(int port, const std::string& method, const std::string& target, const std::string& body,
                   const std::map<std::string, std::string>& headers) {
-  namespace beast = boost::beast;
-  namespace bhttp = beast::http;
-  boost::asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(std::chrono::seconds(30));
-  stream.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-  req.set(bhttp::field::host, "127.0.0.1");
-  for (auto& [k, v] : headers) req.set(k, v);
-  if (!body.empty()) {
-    req.set(bhttp::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  bhttp::write(stream, req);
-  beast::flat_buffer buf;
-  bhttp::response<bhttp::string_body> res;
-  bhttp::read(stream, buf, res);
-  beast::error_code ec;
-  stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-  HttpResponse out;
-  out.status = res.result_int();
-  out.body = res.body();
-  for (auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
-  return out;
+  return http_within(30000, port, method, target, body, headers);
 }
 
 // Waits until the serve process `pid` answers /healthz on `port`; throws with
@@ -185,6 +162,22 @@ static void wait_serving(int& pid, int port, const std::string& log_path) {
       },
       30000);
   if (!up) throw std::runtime_error("goalstream serve did not answer /healthz:\n" + slurp(log_path));
+}
+
+Digests live_and_rebuilt(const std::string& prefix, const std::string& data_dir) {
+  auto live = run_cli({"digest", "--data-dir", data_dir});
+  REQUIRE_MESSAGE(live.exit_code == 0, live.err);
+  auto rebuilt = run_cli({"rebuild", "--brokers", brokers(), "--topic-prefix", prefix, "--data-dir",
+                          temp_dir("rebuild") + "/store"});
+  REQUIRE_MESSAGE(rebuilt.exit_code == 0, rebuilt.err);
+  return {live.out, rebuilt.out};
+}
+
+Deployment::Deployment(const std::string& label, const std::string& tenant)
+    : prefix(unique_prefix(label)), data(temp_dir(label)), serve(prefix, data) {
+  ensure_topics(prefix);
+  serve.start();
+  if (!tenant.empty()) key = create_key(prefix, tenant);
 }
 
 Serve::Serve(std::string prefix, std::string data_dir) : prefix_(std::move(prefix)), data_dir_(std::move(data_dir)) {
@@ -272,8 +265,14 @@ rd_kafka_conf_t* conf(const std::map<std::string, std::string>& kv) {
 }  // namespace
 
 void produce(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& messages) {
+  produce_on(brokers(), topic, messages);
+}
+
+void produce_on(const std::string& brokers, const std::string& topic,
+                const std::vector<std::pair<std::string, std::string>>& messages) {
   static std::atomic<int> failures{0};
-  rd_kafka_conf_t* c = conf({{"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "5"}});
+  rd_kafka_conf_t* c = conf(
+      {{"bootstrap.servers", brokers}, {"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "5"}});
   rd_kafka_conf_set_dr_msg_cb(c, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     if (m->err) failures++;
   });
@@ -487,6 +486,18 @@ void ServeProcess::start() {
   if (pid < 0) throw std::runtime_error("fork failed");
   pid_ = pid;
   wait_serving(pid_, port_, log_path_);
+}
+
+void ServeProcess::start_on_new_topics() {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      start();
+      return;
+    } catch (const std::exception&) {
+      if (attempt == 5) throw;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
 }
 
 int ServeProcess::terminate() {

@@ -83,6 +83,26 @@ class Serve {
   int pid_ = -1;
 };
 
+// `goalstream digest` of a (stopped) serve's data dir, and of a rebuild of
+// its topics into a new one; fails the test if either command fails.
+struct Digests {
+  std::string live, rebuilt;
+};
+Digests live_and_rebuilt(const std::string& prefix, const std::string& data_dir);
+
+// A goalstream deployment under a fresh topic prefix (`label`): its topics
+// and one running serve; given a tenant, also an API key of that tenant's,
+// issued once serve answers.
+struct Deployment {
+  explicit Deployment(const std::string& label, const std::string& tenant = "");
+  std::string prefix;
+  std::string data;
+  Serve serve;
+  std::string key;
+  std::string events() const { return prefix + "events"; }
+  std::string changes() const { return prefix + "changes"; }
+};
+
 // Produces messages (key, value) to a topic with acks=all; waits for delivery.
 void produce(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& messages);
 
@@ -141,6 +161,10 @@ class ServeProcess {
   explicit ServeProcess(ServeSpec spec);
   ~ServeProcess();  // SIGKILL if still running
   void start();     // returns when /healthz answers
+  // start(), up to 6 times 1 s apart: on a broker just started, partitions
+  // of topics just created may have no leader for a moment, and serve
+  // refuses to start then.
+  void start_on_new_topics();
   int terminate();  // SIGTERM, wait (at most 60 s, then SIGKILL), return the exit status
   int port() const { return port_; }
   int pid() const { return pid_; }
@@ -176,8 +200,10 @@ class OwnBroker {
   std::string data_, log_;
 };
 
-// `goalstream topics ensure` and `keys create` against other brokers.
+// `goalstream topics ensure`, `keys create` and produce() against other brokers.
 void ensure_topics_on(const std::string& brokers, const std::string& prefix);
+void produce_on(const std::string& brokers, const std::string& topic,
+                const std::vector<std::pair<std::string, std::string>>& messages);
 std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant,
                           const std::string& scopes = "goals:read,goals:write");
 

@@ -13,15 +13,8 @@ using it::json;
 
 namespace {
 
-struct Deployment {
-  std::string prefix = it::unique_prefix("lim");
-  std::string data = it::temp_dir("data");
-  it::Serve serve{prefix, data};
-  std::string events() const { return prefix + "events"; }
-  Deployment() {
-    it::ensure_topics(prefix);
-    serve.start();
-  }
+struct Deployment : it::Deployment {
+  Deployment() : it::Deployment("lim") {}
 };
 
 // An event written by hand: `properties` is JSON text, so that it can hold
@@ -78,12 +71,8 @@ TEST_CASE("value sums beyond 64 bits: four purchases of 9e12 read 36000000000000
   // The March 1st cell is beyond int64 on disk; a rebuild from the topics
   // still stores the same bytes.
   CHECK(d.serve.terminate() == 0);
-  auto live = it::run_cli({"digest", "--data-dir", d.data});
-  REQUIRE(live.exit_code == 0);
-  auto rb = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir",
-                         it::temp_dir("rebuild") + "/store"});
-  REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
-  CHECK(rb.out == live.out);
+  auto digests = it::live_and_rebuilt(d.prefix, d.data);
+  CHECK(digests.rebuilt == digests.live);
 }
 
 TEST_CASE("an event with a 20-digit integer in its properties is counted, not deadlettered; conditions see the nearest double") {

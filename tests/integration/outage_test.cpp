@@ -220,28 +220,39 @@ TEST_CASE("(b) Idempotency-Key: retries and concurrent attempts make one write a
   CHECK(d.serve.get("/api/goals", d.key).json_body().size() == 1);
 
   // The records follow from the commands log: a rebuild has the same digest.
-  auto live = it::run_cli({"digest", "--data-dir", d.data});
-  auto rebuilt = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir",
-                              it::temp_dir("rebuild")});
-  REQUIRE_MESSAGE(rebuilt.exit_code == 0, rebuilt.err);
-  CHECK(rebuilt.out == live.out);
+  auto digests = it::live_and_rebuilt(d.prefix, d.data);
+  CHECK(digests.rebuilt == digests.live);
+}
+
+// Makes the deadletter topic refuse every message (max.message.bytes 1), so
+// that deliveries stay outstanding whatever the timing (on a healthy broker
+// they take milliseconds); returns the configs topics/topics.json declares,
+// to restore them.
+static std::map<std::string, std::string> block(const std::string& deadletter) {
+  auto declared = it::declared_configs("deadletter");
+  auto blocked = declared;
+  blocked["max.message.bytes"] = "1";
+  it::set_topic_configs(deadletter, blocked);
+  return declared;
+}
+
+// Events bad<from>... to bad<from + n - 1> with no timestamp (invalid), over
+// `subjects` keys.
+static std::vector<std::pair<std::string, std::string>> invalid_events(int from, int n, int subjects) {
+  std::vector<std::pair<std::string, std::string>> msgs;
+  for (int i = from; i < from + n; ++i)
+    msgs.push_back({"acme/u" + std::to_string(i % subjects),
+                    json{{"event_id", "bad" + std::to_string(i)}, {"tenant_id", "acme"}, {"type", "purchase"}}.dump()});
+  return msgs;
 }
 
 TEST_CASE("(c) deadletter deliveries failing for longer than librdkafka's message timeout, through a broker outage: all 5000 invalid events get there") {
   Deployment d;
   const std::string deadletter = d.prefix + "deadletter";
-  auto declared = it::declared_configs("deadletter");
-  // First the topic refuses every message (max.message.bytes 1), so the
-  // deliveries are still outstanding when the broker goes down whatever the
-  // timing (on a healthy broker they take milliseconds).
-  auto blocked = declared;
-  blocked["max.message.bytes"] = "1";
-  it::set_topic_configs(deadletter, blocked);
-  std::vector<std::pair<std::string, std::string>> msgs;
-  for (int i = 0; i < 5000; ++i)  // no timestamp: invalid
-    msgs.push_back({"acme/u" + std::to_string(i % 50),
-                    json{{"event_id", "bad" + std::to_string(i)}, {"tenant_id", "acme"}, {"type", "purchase"}}.dump()});
-  it::produce(d.prefix + "events", msgs);
+  // First the topic refuses every message, so the deliveries are still
+  // outstanding when the broker goes down.
+  auto declared = block(deadletter);
+  it::produce(d.prefix + "events", invalid_events(0, 5000, 50));
   REQUIRE(it::eventually([&] { return d.serve.metric("goalstream_events_in_total") > 0; }, 30000));
   std::this_thread::sleep_for(std::chrono::seconds(1));
 
@@ -272,23 +283,14 @@ TEST_CASE("(c) deadletter deliveries failing for longer than librdkafka's messag
 TEST_CASE("(c2) SIGTERM while deadletter deliveries fail: serve exits 0 in bounded time and the next start delivers them") {
   Deployment d;
   const std::string deadletter = d.prefix + "deadletter";
-  auto declared = it::declared_configs("deadletter");
-  auto blocked = declared;
-  blocked["max.message.bytes"] = "1";
-  it::set_topic_configs(deadletter, blocked);
-  auto invalid_events = [&](int from) {
-    std::vector<std::pair<std::string, std::string>> msgs;
-    for (int i = from; i < from + 100; ++i)
-      msgs.push_back({"acme/u", json{{"event_id", "bad" + std::to_string(i)}, {"tenant_id", "acme"}, {"type", "purchase"}}.dump()});
-    it::produce(d.prefix + "events", msgs);
-  };
-  invalid_events(0);
+  auto declared = block(deadletter);
+  it::produce(d.prefix + "events", invalid_events(0, 100, 1));
   REQUIRE(it::eventually([&] { return d.serve.log().find("not delivered to " + deadletter) != std::string::npos; }));
   // A second batch, built and waiting behind the first when SIGTERM comes
   // (events are counted in once their batch is built).
   auto log = d.serve.log();
   int first_batch = std::stoi(log.substr(log.find("WARN deadletter: ") + 17));
-  invalid_events(100);
+  it::produce(d.prefix + "events", invalid_events(100, 100, 1));
   REQUIRE(it::eventually([&] { return d.serve.metric("goalstream_events_in_total") > first_batch; }));
 
   auto t0 = Clock::now();

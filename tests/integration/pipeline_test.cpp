@@ -12,16 +12,8 @@ using it::json;
 
 namespace {
 
-// A goalstream deployment under a fresh topic prefix with one running serve.
-struct Deployment {
-  std::string prefix = it::unique_prefix("p");
-  std::string data = it::temp_dir("data");
-  it::Serve serve{prefix, data};
-  std::string events() const { return prefix + "events"; }
-  Deployment() {
-    it::ensure_topics(prefix);
-    serve.start();
-  }
+struct Deployment : it::Deployment {
+  Deployment() : it::Deployment("p") {}
 };
 
 std::string ts(int day, int hour = 12) {
@@ -178,11 +170,8 @@ TEST_CASE("(c) duplicates count once: the first occurrence in log order wins") {
   it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 8; });
   CHECK(get_goal(d.serve, key, id)["count"] == 22);
   CHECK(d.serve.terminate() == 0);
-  auto live = it::run_cli({"digest", "--data-dir", d.data});
-  auto rb = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir",
-                         it::temp_dir("rebuild-c") + "/store"});
-  REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
-  CHECK(rb.out == live.out);
+  auto digests = it::live_and_rebuilt(d.prefix, d.data);
+  CHECK(digests.rebuilt == digests.live);
 }
 
 TEST_CASE("(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts after restart; rebuild digest equals live") {
