@@ -393,17 +393,21 @@ int main(int argc, char** argv) {
                "keeps progress in RocksDB and serves it over HTTP."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "goalstream 0.1.0");
-  Common c;
+  // One Common per command: CLI11 applies the environment variables of every
+  // command's options, also of commands not given, after the command line;
+  // bound to one shared variable, GOALSTREAM_BROKERS then overrode the
+  // --brokers given to serve.
+  Common serve_c, keys_c, rebuild_c, digest_c, topics_c;
 
   auto* serve = app.add_subcommand("serve", "Run the processor and the HTTP API in one process (SIGTERM drains and exits)");
   std::string data_dir = "./data", listen = "127.0.0.1:8080";
   int workers = 8;
   int max_connections = 0;
-  add_common(serve, c);
-  add_topics_file(serve, c);
+  add_common(serve, serve_c);
+  add_topics_file(serve, serve_c);
   serve->add_option("--data-dir", data_dir, "RocksDB directory of the projections")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
   serve->add_option("--listen", listen, "HTTP address host:port")->envname("GOALSTREAM_LISTEN")->capture_default_str();
-  add_thresholds(serve, c);
+  add_thresholds(serve, serve_c);
   serve->add_option("--http-workers", workers, "Threads that run request handlers")->envname("GOALSTREAM_HTTP_WORKERS")->capture_default_str();
   serve->add_option("--max-connections", max_connections,
                     "Open HTTP connections at most; beyond, new ones are answered 503 and closed "
@@ -415,27 +419,27 @@ int main(int argc, char** argv) {
   keys->require_subcommand(1);
   auto* keys_create = keys->add_subcommand("create", "Issue an API key (printed once, last line of stdout); stored hashed via the commands topic");
   std::string tenant, scopes = "goals:read,goals:write";
-  add_common(keys_create, c);
-  add_topics_file(keys_create, c);
+  add_common(keys_create, keys_c);
+  add_topics_file(keys_create, keys_c);
   keys_create->add_option("--tenant", tenant, "Tenant (project) the key belongs to")->envname("GOALSTREAM_TENANT")->required();
   keys_create->add_option("--scopes", scopes, "Comma-separated scopes: goals:read, goals:write")->envname("GOALSTREAM_SCOPES")->capture_default_str();
 
   auto* rebuild = app.add_subcommand("rebuild", "Replay both input topics from the beginning into an empty store; prints the digest when caught up");
   std::string rebuild_dir;
-  add_common(rebuild, c);
-  add_thresholds(rebuild, c);
+  add_common(rebuild, rebuild_c);
+  add_thresholds(rebuild, rebuild_c);
   rebuild->add_option("--data-dir", rebuild_dir, "New, empty RocksDB directory")->envname("GOALSTREAM_REBUILD_DIR")->required();
 
   auto* digest = app.add_subcommand("digest", "Print one SHA-256 digest of all projection state (independent of RocksDB's file layout)");
   std::string digest_dir = "./data";
   digest->add_option("--data-dir", digest_dir, "RocksDB directory (opened read-only; serve may keep running)")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
-  add_common(digest, c);  // accepted like the other commands' (docs/operations.md), not used
+  add_common(digest, digest_c);  // accepted like the other commands' (docs/operations.md), not used
 
   auto* topics = app.add_subcommand("topics", "Manage the Kafka topics declared in topics/topics.json");
   topics->require_subcommand(1);
   auto* topics_ensure = topics->add_subcommand("ensure", "Create missing topics; report (and exit 1 on) topics whose partitions or configs differ");
-  add_common(topics_ensure, c);
-  add_topics_file(topics_ensure, c);
+  add_common(topics_ensure, topics_c);
+  add_topics_file(topics_ensure, topics_c);
 
   try {
     app.parse(argc, argv);
@@ -445,10 +449,10 @@ int main(int argc, char** argv) {
     return cli_error(app, e);
   }
 
-  if (*serve) return run_serve(c, data_dir, listen, workers, max_connections);
-  if (*keys_create) return run_keys_create(c, tenant, scopes);
-  if (*rebuild) return run_rebuild(c, rebuild_dir);
+  if (*serve) return run_serve(serve_c, data_dir, listen, workers, max_connections);
+  if (*keys_create) return run_keys_create(keys_c, tenant, scopes);
+  if (*rebuild) return run_rebuild(rebuild_c, rebuild_dir);
   if (*digest) return run_digest(digest_dir);
-  if (*topics_ensure) return ensure_topics(c, true, false) ? 0 : 1;
+  if (*topics_ensure) return ensure_topics(topics_c, true, false) ? 0 : 1;
   return 1;
 }

@@ -72,6 +72,25 @@ TEST_CASE("CLI errors are one line `goalstream: <field>: <message>` and exit 1")
   }
 }
 
+TEST_CASE("an option on the command line wins over its environment variable, for every command") {
+  // Was: the environment variables of every command's options, also of the
+  // commands not given, were applied after the command line into one shared
+  // variable, so GOALSTREAM_BROKERS overrode `serve --brokers`.
+  const std::string real = it::brokers();
+  auto prefix = it::unique_prefix("clienv");
+  setenv("GOALSTREAM_BROKERS", "127.0.0.1:1", 1);
+  setenv("GOALSTREAM_TOPIC_PREFIX", "wrong.", 1);
+  auto ensured = it::run_cli_bounded({"topics", "ensure", "--brokers", real, "--topic-prefix", prefix}, 60000);
+  auto key = it::run_cli_bounded(
+      {"keys", "create", "--brokers", real, "--topic-prefix", prefix, "--tenant", "acme"}, 60000);
+  setenv("GOALSTREAM_BROKERS", real.c_str(), 1);
+  unsetenv("GOALSTREAM_TOPIC_PREFIX");
+  CHECK_MESSAGE(ensured.exit_code == 0, ensured.err);
+  CHECK(ensured.err.find("topic " + prefix + "events: created") != std::string::npos);
+  CHECK_MESSAGE(key.exit_code == 0, key.err);
+  CHECK(key.out.rfind("gs_", 0) == 0);
+}
+
 // tools/demo checked whether the broker still knows its saved key with
 // `kcat | grep -q` under pipefail: grep stops at the first match, kcat dies
 // of SIGPIPE, and the demo took that for "Kafka was reset": it issued a new
