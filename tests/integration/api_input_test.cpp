@@ -360,7 +360,7 @@ TEST_CASE("a key issued a moment ago is accepted by its first request, even just
   };
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    it::ServeProcess serve({prefix, it::temp_dir("fresh")});
+    it::ServeProcess serve({prefix, it::temp_dir("fresh"), it::brokers(), {}, 0});
     serve.start();
     for (int i = 0; i < 10; ++i) {
       CAPTURE(i);
@@ -378,7 +378,7 @@ TEST_CASE("with the broker down, unknown keys are answered 401 at once and /heal
   auto prefix = it::unique_prefix("keys");
   it::ensure_topics_on(broker.address(), prefix);
   auto key = it::create_key_on(broker.address(), prefix, "acme");
-  it::ServeProcess serve({prefix, it::temp_dir("keys"), broker.address()});
+  it::ServeProcess serve({prefix, it::temp_dir("keys"), broker.address(), {}, 0});
   serve.start_on_new_topics();
   CHECK(it::http_within(10000, serve.port(), "GET", "/api/goals", "", {{"x-api-key", key}}).status == 200);
   broker.stop();
