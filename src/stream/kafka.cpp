@@ -1,5 +1,6 @@
 #include "stream/kafka.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -332,10 +333,23 @@ Result<int> partition_count(rd_kafka_t* rk, const std::string& topic, int timeou
 
 Result<std::pair<int64_t, int64_t>> query_watermarks(rd_kafka_t* rk, const std::string& topic,
                                                      int32_t partition, int timeout_ms) {
-  int64_t lo = 0, hi = 0;
-  auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi, timeout_ms);
-  if (err) return unavailable("cannot query offsets of " + topic + ": " + rd_kafka_err2str(err));
-  return std::pair{lo, hi};
+  // A partition of a topic created a moment ago may have no leader yet, or
+  // the broker answering may not know it is the leader yet: ask again, within
+  // the same timeout (serve exited at start on this, once in CI).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    int64_t lo = 0, hi = 0;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi,
+                                                static_cast<int>(std::max<int64_t>(left.count(), 1)));
+    if (!err) return std::pair{lo, hi};
+    bool no_leader_yet = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                         err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                         err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (!no_leader_yet || std::chrono::steady_clock::now() + std::chrono::milliseconds(200) >= deadline)
+      return unavailable("cannot query offsets of " + topic + ": " + rd_kafka_err2str(err));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 Result<std::vector<TopicSpec>> load_topic_specs(const std::string& path) {

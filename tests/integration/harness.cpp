@@ -488,18 +488,6 @@ void ServeProcess::start() {
   wait_serving(pid_, port_, log_path_);
 }
 
-void ServeProcess::start_on_new_topics() {
-  for (int attempt = 0;; ++attempt) {
-    try {
-      start();
-      return;
-    } catch (const std::exception&) {
-      if (attempt == 5) throw;
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-  }
-}
-
 int ServeProcess::terminate() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);

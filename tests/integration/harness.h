@@ -161,10 +161,6 @@ class ServeProcess {
   explicit ServeProcess(ServeSpec spec);
   ~ServeProcess();  // SIGKILL if still running
   void start();     // returns when /healthz answers
-  // start(), up to 6 times 1 s apart: on a broker just started, partitions
-  // of topics just created may have no leader for a moment, and serve
-  // refuses to start then.
-  void start_on_new_topics();
   int terminate();  // SIGTERM, wait (at most 60 s, then SIGKILL), return the exit status
   int port() const { return port_; }
   int pid() const { return pid_; }
