@@ -446,7 +446,7 @@ class Router {
     return it->second;
   }
 
-  // ---- growth goals (reference 000: /api/goals) ----------------------------
+  // ---- growth goals (docs/api.md: /api/goals) ----------------------------
 
   Response goals_route(const Request& req, const Target& target) {
     auto method = req.method();

@@ -1,5 +1,5 @@
 // URL path extraction and path globs, the part of urlPattern matching that
-// looks at paths (design §5). Pure and allocation-free at match time.
+// looks at paths (docs/matching.md). Pure and allocation-free at match time.
 #pragma once
 
 #include <array>

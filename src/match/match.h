@@ -1,4 +1,4 @@
-// Conversion-goal matcher (design §5). Pure: no I/O, no Kafka/RocksDB/Beast.
+// Conversion-goal matcher (docs/matching.md). Pure: no I/O, no Kafka/RocksDB/Beast.
 //
 // A definition {eventType, urlPattern?, conditions?} is compiled once (RE2
 // patterns compiled, operators checked); compile() refuses anything that could

@@ -1,4 +1,4 @@
-// Conversion-goal definitions (reference 000: POST /api/conversion-goals) and
+// Conversion-goal definitions (docs/api.md: POST /api/conversion-goals) and
 // the commands that carry every API write through the commands topic.
 // Plain value types; parsing never throws and names the offending field.
 #pragma once

@@ -1,4 +1,4 @@
-// Activity events (design §4, schemas/event.schema.json): parsing and
+// Activity events (schemas/event.schema.json, docs/architecture.md#topics): parsing and
 // validation on the hot ingest path. The validator implements the schema by
 // hand on simdjson's DOM for speed; tests/model holds it to the schema file.
 #pragma once

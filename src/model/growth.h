@@ -1,5 +1,5 @@
-// Growth goals (reference 000: /api/goals), the metrics they measure
-// (design §6; /api/metrics is goalstream's own) and tenant settings.
+// Growth goals (docs/api.md: /api/goals), the metrics they measure
+// (docs/api.md; /api/metrics is goalstream's own) and tenant settings.
 // Plain value types; request parsing never throws and names the offending
 // field. Window names are checked here by shape only; projection/pacing.h
 // gives them meaning.

@@ -1,4 +1,4 @@
-// Dedup state of the ingest path (design §3.3): the set of events seen, as
+// Dedup state of the ingest path (docs/architecture.md, invariant 3): the set of events seen, as
 // 128-bit fingerprints of (tenant, event_id). Pure, no I/O.
 //
 // The processor keeps every fingerprint in memory (about 24 bytes per

@@ -1,4 +1,4 @@
-// Growth-goal arithmetic (design §6), pure and thread-safe: the window a
+// Growth-goal arithmetic (docs/api.md: /api/goals), pure and thread-safe: the window a
 // metric is measured over (calendar windows in the tenant's IANA time zone,
 // rolling windows, the goal's own span), the pacing status of a goal, and
 // ratio metrics. The API and the processor build on these; no I/O here.
@@ -57,7 +57,7 @@ enum class Status { completed, on_track, at_risk, behind };
 std::string_view to_string(Status s);
 std::optional<Status> parse_status(std::string_view s);
 
-// Configurable thresholds (design §6): `at_risk` from this fraction of the
+// Configurable thresholds (docs/operations.md): `at_risk` from this fraction of the
 // expectation, `behind` below it.
 struct PacingThresholds {
   double at_risk_from = 0.8;

@@ -1,5 +1,5 @@
 // Computes a growth goal's `current`, `expected`, `forecast` and `status`
-// (design §6) from the store at an instant. Read-only and thread-safe; the
+// (docs/api.md: /api/goals) from the store at an instant. Read-only and thread-safe; the
 // API and the changes publisher both use it, so they always agree.
 //
 // Rules (docs/api.md, "Pacing"):

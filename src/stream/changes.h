@@ -1,5 +1,5 @@
 // The changes publisher: tells downstream consumers (alerts, webhooks) when a
-// growth goal's status changes, on the changes topic (design §2).
+// growth goal's status changes, on the changes topic (docs/architecture.md#the-changes-publisher).
 //
 // Messages (key "<tenant>/<goal id>", JSON):
 //   {"type": "goal.status_changed" | "goal.completed", "tenant_id", "goal_id",

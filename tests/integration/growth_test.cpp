@@ -1,4 +1,4 @@
-// Integration tests of the growth-goals API (reference 000: /api/goals), its
+// Integration tests of the growth-goals API (docs/api.md: /api/goals), its
 // metrics and the changes topic, against a real Kafka broker and real RocksDB
 // directories, driving the real `goalstream` binary as a user would.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// Table-driven tests for the conversion-goal matcher (design §5,
+// Table-driven tests for the conversion-goal matcher (docs/matching.md,
 // docs/matching.md). Each row is a definition, an event and the expected
 // outcome; the error table pins the `field` the API reports for a 422.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// Growth goals and metrics (reference 000: /api/goals; /api/metrics): request
+// Growth goals and metrics (docs/api.md: /api/goals; /api/metrics): request
 // validation that names the offending field, PATCH bodies, the stored form's
 // round trip, and which series of cells a metric reads.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// Event validation (design §4) held to schemas/event.schema.json, and the
+// Event validation (docs/architecture.md#topics) held to schemas/event.schema.json, and the
 // conversion-goal request and command parsers.
 #include <doctest/doctest.h>
 
