@@ -1213,11 +1213,11 @@ bool Processor::wait_commands_caught_up(std::chrono::milliseconds timeout) {
   // consumer's cached end would not include it); with the broker down or
   // slow, the consumer's cached high watermark, updated by every fetch
   // response, re-read after each wait as fetches move it.
-  auto deadline = Clock::now() + timeout;
   //
   // Asked with rd_kafka_offsets_for_times (timestamp -1: the end), not
   // rd_kafka_query_watermark_offsets: in librdkafka 2.0.2 the latter ignores
   // its timeout with the broker down (fixed in 2.3.0), this one keeps it.
+  auto deadline = Clock::now() + timeout;
   int64_t asked = -1;
   {
     rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
