@@ -47,11 +47,13 @@ class BodySax {
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
     auto field = path();
     if (e.id == 406)  // out_of_range.406: a number beyond a double's range
-      return fail(field, (field.empty() ? std::string("request body") : field) +
-                             ": number is out of range (a number must be within ±1.7976931348623157e308)");
+      return fail(field,
+                  (field.empty() ? std::string("request body") : field) +
+                      ": number is out of range (a number must be within ±1.7976931348623157e308)");
     std::string what = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
-    if (auto close = what.find("] "); what.starts_with("[json.exception.") && close != std::string::npos)
+    if (auto close = what.find("] ");
+        what.starts_with("[json.exception.") && close != std::string::npos)
       what = what.substr(close + 2);
     // The position says where; the path would name the last member read,
     // which may not be where the text went wrong.
@@ -82,7 +84,8 @@ class BodySax {
 
   bool open(json::value_t type) {
     if (static_cast<int>(stack_.size()) + 1 > model::kMaxRequestDepth)
-      return fail(path(), "request body nests deeper than " + std::to_string(model::kMaxRequestDepth) + " levels");
+      return fail(path(), "request body nests deeper than " +
+                              std::to_string(model::kMaxRequestDepth) + " levels");
     json* v = slot();
     *v = json(type);
     stack_.push_back({v, {}});
@@ -182,14 +185,16 @@ void write(std::string& out, const J& j) {
 
 Result<json> parse_body(std::string_view text) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
-    return Error{ErrorCode::invalid, "", "request body is not valid JSON: it is empty; send a JSON object"};
+    return Error{ErrorCode::invalid, "",
+                 "request body is not valid JSON: it is empty; send a JSON object"};
   json root;
   BodySax sax(root);
   bool ok = false;
   try {
     ok = json::sax_parse(text, &sax);
   } catch (const std::exception& e) {  // not expected: errors go to BodySax::parse_error
-    return Error{ErrorCode::invalid, "", std::string("request body is not valid JSON: ") + e.what()};
+    return Error{ErrorCode::invalid, "",
+                 std::string("request body is not valid JSON: ") + e.what()};
   }
   if (!ok) {
     if (sax.error()) return *sax.error();

@@ -43,8 +43,9 @@ Response from_error(const Request& req, const Error& e) {
   switch (e.code) {
     case ErrorCode::invalid:
       return error_response(req, http::status::unprocessable_entity, "validation_error",
-                            e.field.empty() || e.message.starts_with(e.field + ":") ? e.message
-                                                                                   : e.field + ": " + e.message,
+                            e.field.empty() || e.message.starts_with(e.field + ":")
+                                ? e.message
+                                : e.field + ": " + e.message,
                             e.field);
     case ErrorCode::not_found:
       return error_response(req, http::status::not_found, "not_found", e.message);
@@ -95,7 +96,8 @@ Result<Target> parse_target(std::string_view t) {
   Target out;
   auto q = t.find('?');
   out.path = url_decode(t.substr(0, q));
-  if (!text::valid_utf8(out.path)) return invalid("path", "is not valid UTF-8 once percent-decoded");
+  if (!text::valid_utf8(out.path))
+    return invalid("path", "is not valid UTF-8 once percent-decoded");
   if (out.path.size() > 1 && out.path.back() == '/') out.path.pop_back();
   if (q == std::string_view::npos) return out;
   std::string_view rest = t.substr(q + 1);
@@ -105,8 +107,10 @@ Result<Target> parse_target(std::string_view t) {
     auto eq = part.find('=');
     std::string name = url_decode(part.substr(0, eq));
     std::string value = eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1));
-    if (!text::valid_utf8(name)) return invalid("query", "a parameter name is not valid UTF-8 once percent-decoded");
-    if (!text::valid_utf8(value)) return invalid(name, "is not valid UTF-8 once percent-decoded (query parameter)");
+    if (!text::valid_utf8(name))
+      return invalid("query", "a parameter name is not valid UTF-8 once percent-decoded");
+    if (!text::valid_utf8(value))
+      return invalid(name, "is not valid UTF-8 once percent-decoded (query parameter)");
     out.query[std::move(name)] = std::move(value);
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
@@ -115,7 +119,8 @@ Result<Target> parse_target(std::string_view t) {
 }
 
 Response bad_request(const Request& req, const Error& e) {
-  return error_response(req, http::status::bad_request, "bad_request", e.field + ": " + e.message, e.field);
+  return error_response(req, http::status::bad_request, "bad_request", e.field + ": " + e.message,
+                        e.field);
 }
 
 class Router {
@@ -149,7 +154,8 @@ class Router {
     const auto& path = target.path;
     auto method = req.method();
     if (path == "/api/goals" || path.starts_with("/api/goals/")) return goals_route(req, target);
-    if (path == "/api/metrics" || path.starts_with("/api/metrics/")) return metrics_route(req, target);
+    if (path == "/api/metrics" || path.starts_with("/api/metrics/"))
+      return metrics_route(req, target);
     if (path == "/api/settings") {
       if (reads(method))
         return with_key(req, model::kScopeRead, [&](auto& k) { return get_settings(req, k); });
@@ -159,8 +165,10 @@ class Router {
     }
     static const std::string base = "/api/conversion-goals";
     if (path == base) {
-      if (reads(method)) return with_key(req, model::kScopeRead, [&](auto& k) { return list(req, k); });
-      if (method == http::verb::post) return with_key(req, model::kScopeWrite, [&](auto& k) { return create(req, k); });
+      if (reads(method))
+        return with_key(req, model::kScopeRead, [&](auto& k) { return list(req, k); });
+      if (method == http::verb::post)
+        return with_key(req, model::kScopeWrite, [&](auto& k) { return create(req, k); });
       if (method == http::verb::delete_)
         return with_key(req, model::kScopeWrite, [&](auto& k) {
           auto it = target.query.find("id");
@@ -174,7 +182,8 @@ class Router {
     if (path.starts_with(base + "/")) {
       std::string id = path.substr(base.size() + 1);
       if (id.find('/') != std::string::npos) return not_found(req);
-      if (reads(method)) return with_key(req, model::kScopeRead, [&](auto& k) { return get(req, k, id); });
+      if (reads(method))
+        return with_key(req, model::kScopeRead, [&](auto& k) { return get(req, k, id); });
       if (method == http::verb::delete_)
         return with_key(req, model::kScopeWrite, [&](auto& k) { return remove(req, k, id); });
       return not_allowed(req, "GET, HEAD, DELETE");
@@ -205,7 +214,9 @@ class Router {
       body["ready"] = false;
       body["error"] = fatal;
     }
-    return json_response(req, body["ready"].get<bool>() ? http::status::ok : http::status::service_unavailable, body);
+    return json_response(
+        req, body["ready"].get<bool>() ? http::status::ok : http::status::service_unavailable,
+        body);
   }
 
   // Resolves the API key from x-api-key or Authorization: Bearer, checks the
@@ -236,7 +247,8 @@ class Router {
       }
       key_waiters_--;
     }
-    if (!key) return error_response(req, http::status::unauthorized, "unauthorized", "invalid API key");
+    if (!key)
+      return error_response(req, http::status::unauthorized, "unauthorized", "invalid API key");
     if (!key->has_scope(scope))
       return error_response(req, http::status::forbidden, "forbidden",
                             std::string("this API key lacks the ") + scope + " scope");
@@ -277,13 +289,16 @@ class Router {
 
   Response list(const Request& req, const model::ApiKey& key) {
     json out = json::array();
-    for (auto& g : ctx_.store.goals(key.tenant_id)) out.push_back(with_progress(g, key.tenant_id, false));
+    for (auto& g : ctx_.store.goals(key.tenant_id))
+      out.push_back(with_progress(g, key.tenant_id, false));
     return json_response(req, http::status::ok, out);
   }
 
   Response get(const Request& req, const model::ApiKey& key, const std::string& id) {
     auto g = ctx_.store.goal(key.tenant_id, id);
-    if (!g) return error_response(req, http::status::not_found, "not_found", "conversion goal " + id + " not found");
+    if (!g)
+      return error_response(req, http::status::not_found, "not_found",
+                            "conversion goal " + id + " not found");
     return json_response(req, http::status::ok, with_progress(*g, key.tenant_id, true));
   }
 
@@ -306,36 +321,43 @@ class Router {
                                 " bytes; the commands topic takes at most " +
                                 std::to_string(stream::kMaxCommandBytes) + ": send a smaller body");
     auto d = ctx_.producer.produce_wait(ctx_.kafka.commands(), cmd.tenant_id, payload);
-    if (d.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || d.err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE)
+    if (d.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+        d.err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE)
       return error_response(req, http::status::payload_too_large, "payload_too_large",
-                            "Kafka refused this write's command of " + std::to_string(payload.size()) +
-                                " bytes as too large (" + d.error + "); nothing was written: send a smaller body");
+                            "Kafka refused this write's command of " +
+                                std::to_string(payload.size()) + " bytes as too large (" + d.error +
+                                "); nothing was written: send a smaller body");
     if (!d.ok()) {
       // librdkafka's delivery report says whether the command may be in the
       // log (sent, no acknowledgement) or certainly is not.
-      auto res = d.possibly_persisted
-                     ? error_response(req, http::status::service_unavailable, "outcome_unknown",
-                                      "Kafka did not confirm the write (" + d.error +
-                                          "); it may have been stored and then it will be applied: send it again "
-                                          "with the same Idempotency-Key to get its outcome (without one, "
-                                          "a retry may apply it twice)")
-                     : error_response(req, http::status::service_unavailable, "not_written",
-                                      "Kafka did not take the write (" + d.error +
-                                          "); nothing was written: it is safe to send it again");
+      auto res =
+          d.possibly_persisted
+              ? error_response(
+                    req, http::status::service_unavailable, "outcome_unknown",
+                    "Kafka did not confirm the write (" + d.error +
+                        "); it may have been stored and then it will be applied: send it again "
+                        "with the same Idempotency-Key to get its outcome (without one, "
+                        "a retry may apply it twice)")
+              : error_response(req, http::status::service_unavailable, "not_written",
+                               "Kafka did not take the write (" + d.error +
+                                   "); nothing was written: it is safe to send it again");
       res.set(http::field::retry_after, "1");
       return res;
     }
     if (!ctx_.processor.wait_applied(d.offset, ctx_.write_timeout)) {
       auto res = error_response(req, http::status::service_unavailable, "not_applied",
-                                "the write is stored in Kafka but the processor has not applied it yet; retry the read shortly");
+                                "the write is stored in Kafka but the processor has not applied it "
+                                "yet; retry the read shortly");
       res.set(http::field::retry_after, "1");
       return res;
     }
     if (cmd.idempotency_key.empty()) return std::nullopt;
     auto record = ctx_.store.idempotency(cmd.tenant_id, cmd.idempotency_key);
     if (!record) return std::nullopt;
-    if (record->value("command_id", "") != cmd.command_id) return recorded_answer(req, cmd.tenant_id, *record);
-    if (record->value("outcome", "") != "applied") return outcome_answer(req, cmd.tenant_id, *record);
+    if (record->value("command_id", "") != cmd.command_id)
+      return recorded_answer(req, cmd.tenant_id, *record);
+    if (record->value("outcome", "") != "applied")
+      return outcome_answer(req, cmd.tenant_id, *record);
     return std::nullopt;
   }
 
@@ -364,9 +386,10 @@ class Router {
     if (n == 0) return std::nullopt;
     auto v = idempotency_header(req);
     if (n > 1 || !model::valid_idempotency_key(v))
-      return error_response(req, http::status::bad_request, "invalid_header",
-                            "Idempotency-Key: must be sent once, 1 to 255 visible ASCII characters (e.g. a UUID)",
-                            "Idempotency-Key");
+      return error_response(
+          req, http::status::bad_request, "invalid_header",
+          "Idempotency-Key: must be sent once, 1 to 255 visible ASCII characters (e.g. a UUID)",
+          "Idempotency-Key");
     auto record = ctx_.store.idempotency(key.tenant_id, std::string(v));
     if (!record) return std::nullopt;
     // Past the window the processor forgets the key when this write's
@@ -379,10 +402,11 @@ class Router {
   // The answer to a request whose Idempotency-Key a write already used.
   Response recorded_answer(const Request& req, const std::string& tenant, const json& record) {
     if (record.value("request", "") != request_hash(req))
-      return error_response(req, http::status::unprocessable_entity, "idempotency_key_reused",
-                            "Idempotency-Key: was used for another request (method, path or body differ) in the "
-                            "last 24 hours; use a new key for a new write",
-                            "Idempotency-Key");
+      return error_response(
+          req, http::status::unprocessable_entity, "idempotency_key_reused",
+          "Idempotency-Key: was used for another request (method, path or body differ) in the "
+          "last 24 hours; use a new key for a new write",
+          "Idempotency-Key");
     auto res = outcome_answer(req, tenant, record);
     res.set("Idempotent-Replayed", "true");
     return res;
@@ -399,8 +423,10 @@ class Router {
     namespace type = model::command_type;
     std::string t = record.value("type", ""), id = record.value("resource", "");
     auto gone = [&](const std::string& what) {
-      return error_response(req, http::status::gone, "gone",
-                            what + " " + id + " was written by the request with this Idempotency-Key and has been deleted since");
+      return error_response(
+          req, http::status::gone, "gone",
+          what + " " + id +
+              " was written by the request with this Idempotency-Key and has been deleted since");
     };
     auto created = [&](Response res, const std::string& location) {
       res.set(http::field::location, location + id);
@@ -415,7 +441,8 @@ class Router {
     if (t == type::growth_goal_created || t == type::growth_goal_updated) {
       auto g = ctx_.store.growth_goal(tenant, id);
       if (!g) return gone("goal");
-      if (t == type::growth_goal_updated) return json_response(req, http::status::ok, goal_view(*g));
+      if (t == type::growth_goal_updated)
+        return json_response(req, http::status::ok, goal_view(*g));
       return created(json_response(req, http::status::created, goal_view(*g)), "/api/goals/");
     }
     if (t == type::metric_defined) {
@@ -425,10 +452,12 @@ class Router {
     }
     if (t == type::conversion_goal_deleted || t == type::growth_goal_deleted)
       return json_response(req, http::status::ok, json{{"id", id}, {"deleted", true}});
-    if (t == type::metric_deleted) return json_response(req, http::status::ok, json{{"name", id}, {"deleted", true}});
+    if (t == type::metric_deleted)
+      return json_response(req, http::status::ok, json{{"name", id}, {"deleted", true}});
     if (t == type::timezone_set)
       return json_response(req, http::status::ok, json{{"timezone", ctx_.store.timezone(tenant)}});
-    return error_response(req, http::status::internal_server_error, "internal", "unknown recorded write " + t);
+    return error_response(req, http::status::internal_server_error, "internal",
+                          "unknown recorded write " + t);
   }
 
   // Parses a request body without throwing (api::parse_body); a 400
@@ -436,7 +465,8 @@ class Router {
   static std::variant<json, Response> parse_body(const Request& req) {
     auto body = api::parse_body(req.body());
     if (!body.ok())
-      return error_response(req, http::status::bad_request, "invalid_json", body.error().message, body.error().field);
+      return error_response(req, http::status::bad_request, "invalid_json", body.error().message,
+                            body.error().field);
     return std::move(body).value();
   }
 
@@ -503,7 +533,8 @@ class Router {
     j["computedStatus"] = projection::to_string(e.pacing.status);
     j["manualStatus"] = g.status_override ? ojson(*g.status_override) : ojson(nullptr);
     j["metricDefined"] = e.metric_defined;
-    j["period"] = {{"start", time::format_rfc3339(e.period.start_ms)}, {"end", time::format_rfc3339(e.period.end_ms)}};
+    j["period"] = {{"start", time::format_rfc3339(e.period.start_ms)},
+                   {"end", time::format_rfc3339(e.period.end_ms)}};
     return j;
   }
 
@@ -522,10 +553,13 @@ class Router {
     g->tenant_id = key.tenant_id;
     g->id = "goal_" + model::random_hex(8);
     g->created_at_ms = time::now_ms();
-    model::Command cmd{"", model::command_type::growth_goal_created, key.tenant_id, 0, model::to_json(*g)};
+    model::Command cmd{"", model::command_type::growth_goal_created, key.tenant_id, 0,
+                       model::to_json(*g)};
     if (auto err = write_command(req, std::move(cmd))) return *err;
     auto stored = ctx_.store.growth_goal(key.tenant_id, g->id);
-    if (!stored) return error_response(req, http::status::internal_server_error, "internal", "goal vanished after write");
+    if (!stored)
+      return error_response(req, http::status::internal_server_error, "internal",
+                            "goal vanished after write");
     auto res = json_response(req, http::status::created, goal_view(*stored));
     res.set(http::field::location, "/api/goals/" + g->id);
     return res;
@@ -539,8 +573,10 @@ class Router {
     if (!patch.ok()) return from_error(req, patch.error());
     auto current = ctx_.store.growth_goal(key.tenant_id, patch->id);
     if (!current) return goal_not_found(req, patch->id);
-    if (auto updated = model::apply(*current, *patch); !updated.ok()) return from_error(req, updated.error());
-    model::Command cmd{"", model::command_type::growth_goal_updated, key.tenant_id, 0, model::to_json(*patch)};
+    if (auto updated = model::apply(*current, *patch); !updated.ok())
+      return from_error(req, updated.error());
+    model::Command cmd{"", model::command_type::growth_goal_updated, key.tenant_id, 0,
+                       model::to_json(*patch)};
     if (auto err = write_command(req, std::move(cmd))) return *err;
     auto stored = ctx_.store.growth_goal(key.tenant_id, patch->id);
     if (!stored) return goal_not_found(req, patch->id);  // deleted meanwhile
@@ -550,7 +586,8 @@ class Router {
   Response delete_goal(const Request& req, const model::ApiKey& key, const std::string& id) {
     if (auto r = replay(req, key)) return *r;
     if (!ctx_.store.growth_goal(key.tenant_id, id)) return goal_not_found(req, id);
-    model::Command cmd{"", model::command_type::growth_goal_deleted, key.tenant_id, 0, {{"id", id}}};
+    model::Command cmd{
+        "", model::command_type::growth_goal_deleted, key.tenant_id, 0, {{"id", id}}};
     if (auto err = write_command(req, std::move(cmd))) return *err;
     return json_response(req, http::status::ok, json{{"id", id}, {"deleted", true}});
   }
@@ -587,12 +624,14 @@ class Router {
         return json_response(req, http::status::ok, metric_view(*m));
       });
     if (method == http::verb::delete_)
-      return with_key(req, model::kScopeWrite, [&](auto& k) { return delete_metric(req, k, name); });
+      return with_key(req, model::kScopeWrite,
+                      [&](auto& k) { return delete_metric(req, k, name); });
     return not_allowed(req, "GET, HEAD, DELETE");
   }
 
   static Response metric_not_found(const Request& req, const std::string& name) {
-    return error_response(req, http::status::not_found, "not_found", "metric " + name + " not found");
+    return error_response(req, http::status::not_found, "not_found",
+                          "metric " + name + " not found");
   }
 
   // A metric with its value now. A `span` metric has no window of its own
@@ -605,7 +644,8 @@ class Router {
     int64_t now = time::now_ms();
     auto v = store::metric_value(ctx_.store, m.tenant_id, m.name, now, tz, now, 0, &period);
     j["current"] = number(v.value_or(0));
-    j["period"] = {{"start", time::format_rfc3339(period.start_ms)}, {"end", time::format_rfc3339(period.end_ms)}};
+    j["period"] = {{"start", time::format_rfc3339(period.start_ms)},
+                   {"end", time::format_rfc3339(period.end_ms)}};
     return j;
   }
 
@@ -617,22 +657,28 @@ class Router {
     if (!m.ok()) return from_error(req, m.error());
     if (auto w = projection::parse_window(m->window); !w.ok()) return from_error(req, w.error());
     if (m->aggregation != "ratio" && !ctx_.store.goal(key.tenant_id, m->conversion_goal))
-      return error_response(req, http::status::unprocessable_entity, "validation_error",
-                            "conversionGoal: no conversion goal " + m->conversion_goal + " in this project",
-                            "conversionGoal");
+      return error_response(
+          req, http::status::unprocessable_entity, "validation_error",
+          "conversionGoal: no conversion goal " + m->conversion_goal + " in this project",
+          "conversionGoal");
     if (m->aggregation == "sum") {
-      if (auto p = match::PropertyPath::parse(m->property); !p.ok()) return from_error(req, p.error());
+      if (auto p = match::PropertyPath::parse(m->property); !p.ok())
+        return from_error(req, p.error());
     }
     if (ctx_.store.metric(key.tenant_id, m->name))
       return error_response(req, http::status::conflict, "conflict",
-                            "metric " + m->name + " already exists; DELETE /api/metrics/" + m->name +
-                                " first to redefine it", "name");
+                            "metric " + m->name + " already exists; DELETE /api/metrics/" +
+                                m->name + " first to redefine it",
+                            "name");
     m->tenant_id = key.tenant_id;
     m->created_at_ms = time::now_ms();
-    model::Command cmd{"", model::command_type::metric_defined, key.tenant_id, 0, model::to_json(*m)};
+    model::Command cmd{"", model::command_type::metric_defined, key.tenant_id, 0,
+                       model::to_json(*m)};
     if (auto err = write_command(req, std::move(cmd))) return *err;
     auto stored = ctx_.store.metric(key.tenant_id, m->name);
-    if (!stored) return error_response(req, http::status::internal_server_error, "internal", "metric vanished after write");
+    if (!stored)
+      return error_response(req, http::status::internal_server_error, "internal",
+                            "metric vanished after write");
     auto res = json_response(req, http::status::created, metric_view(*stored));
     res.set(http::field::location, "/api/metrics/" + m->name);
     return res;
@@ -649,7 +695,8 @@ class Router {
   // ---- settings (the tenant's time zone) ------------------------------------
 
   Response get_settings(const Request& req, const model::ApiKey& key) {
-    return json_response(req, http::status::ok, json{{"timezone", ctx_.store.timezone(key.tenant_id)}});
+    return json_response(req, http::status::ok,
+                         json{{"timezone", ctx_.store.timezone(key.tenant_id)}});
   }
 
   Response put_settings(const Request& req, const model::ApiKey& key) {
@@ -657,15 +704,20 @@ class Router {
     auto parsed = parse_body(req);
     if (auto* r = std::get_if<Response>(&parsed)) return *r;
     const json& body = std::get<json>(parsed);
-    if (!body.is_object()) return from_error(req, invalid("", "request body must be a JSON object"));
+    if (!body.is_object())
+      return from_error(req, invalid("", "request body must be a JSON object"));
     for (auto it = body.begin(); it != body.end(); ++it)
-      if (it.key() != "timezone") return from_error(req, invalid(it.key(), "unknown field; expected timezone"));
+      if (it.key() != "timezone")
+        return from_error(req, invalid(it.key(), "unknown field; expected timezone"));
     auto tz = body.find("timezone");
-    if (tz == body.end() || tz->is_null()) return from_error(req, invalid("timezone", "is required"));
+    if (tz == body.end() || tz->is_null())
+      return from_error(req, invalid("timezone", "is required"));
     if (!tz->is_string()) return from_error(req, invalid("timezone", "must be a string"));
     if (!projection::valid_time_zone(tz->get<std::string>()))
-      return from_error(req, invalid("timezone", "must be an IANA time zone such as Europe/Berlin or UTC"));
-    model::Command cmd{"", model::command_type::timezone_set, key.tenant_id, 0, {{"timezone", *tz}}};
+      return from_error(
+          req, invalid("timezone", "must be an IANA time zone such as Europe/Berlin or UTC"));
+    model::Command cmd{
+        "", model::command_type::timezone_set, key.tenant_id, 0, {{"timezone", *tz}}};
     if (auto err = write_command(req, std::move(cmd))) return *err;
     return get_settings(req, key);
   }
@@ -682,11 +734,15 @@ class Router {
     def->created_at_ms = time::now_ms();
     if (auto compiled = projection::compile(def.value()); !compiled.ok())
       return from_error(req, compiled.error());
-    model::Command cmd{"", model::command_type::conversion_goal_defined, key.tenant_id, 0, model::to_json(*def)};
+    model::Command cmd{"", model::command_type::conversion_goal_defined, key.tenant_id, 0,
+                       model::to_json(*def)};
     if (auto err = write_command(req, std::move(cmd))) return *err;
     auto stored = ctx_.store.goal(key.tenant_id, def->id);
-    if (!stored) return error_response(req, http::status::internal_server_error, "internal", "goal vanished after write");
-    auto res = json_response(req, http::status::created, with_progress(*stored, key.tenant_id, false));
+    if (!stored)
+      return error_response(req, http::status::internal_server_error, "internal",
+                            "goal vanished after write");
+    auto res =
+        json_response(req, http::status::created, with_progress(*stored, key.tenant_id, false));
     res.set(http::field::location, "/api/conversion-goals/" + def->id);
     return res;
   }
@@ -694,8 +750,10 @@ class Router {
   Response remove(const Request& req, const model::ApiKey& key, const std::string& id) {
     if (auto r = replay(req, key)) return *r;
     if (!ctx_.store.goal(key.tenant_id, id))
-      return error_response(req, http::status::not_found, "not_found", "conversion goal " + id + " not found");
-    model::Command cmd{"", model::command_type::conversion_goal_deleted, key.tenant_id, 0, {{"id", id}}};
+      return error_response(req, http::status::not_found, "not_found",
+                            "conversion goal " + id + " not found");
+    model::Command cmd{
+        "", model::command_type::conversion_goal_deleted, key.tenant_id, 0, {{"id", id}}};
     if (auto err = write_command(req, std::move(cmd))) return *err;
     return json_response(req, http::status::ok, {{"id", id}, {"deleted", true}});
   }

@@ -1,8 +1,8 @@
 // The route table of the HTTP API: health, readiness, metrics and the
-// growth goals and conversion goals API (docs/api.md), metrics and settings. Every write is produced to the
-// commands topic and answered only once the processor has applied it (read
-// your writes). Handlers are thread-safe; /healthz, /readyz and /metrics run on
-// the server's I/O threads, the rest on its workers.
+// growth goals and conversion goals API (docs/api.md), metrics and settings. Every write is
+// produced to the commands topic and answered only once the processor has applied it (read your
+// writes). Handlers are thread-safe; /healthz, /readyz and /metrics run on the server's I/O
+// threads, the rest on its workers.
 #pragma once
 
 #include <chrono>

@@ -26,7 +26,8 @@ constexpr int kMaxDefaultConnections = 10000;
 // descriptor for up to 1 s); the others close right after the answer.
 constexpr int kMaxRejectionsInFlight = 64;
 
-Response plain_error(unsigned version, http::status status, const std::string& code, const std::string& message) {
+Response plain_error(unsigned version, http::status status, const std::string& code,
+                     const std::string& message) {
   Response res{status, version};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::server, "goalstream");
@@ -52,14 +53,18 @@ struct Slots {
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, net::thread_pool& workers, const Routes& routes, size_t body_limit,
-               std::shared_ptr<Slots> slots)
-      : stream_(std::move(socket)), workers_(workers), routes_(routes), body_limit_(body_limit),
+  http_session(tcp::socket&& socket, net::thread_pool& workers, const Routes& routes,
+               size_t body_limit, std::shared_ptr<Slots> slots)
+      : stream_(std::move(socket)),
+        workers_(workers),
+        routes_(routes),
+        body_limit_(body_limit),
         slots_(std::move(slots)) {}
   ~http_session() { slots_->open--; }
 
   void run() {
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&http_session::do_read, shared_from_this()));
   }
 
  private:
@@ -76,13 +81,16 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (ec == http::error::end_of_stream) return do_close();
     if (ec == http::error::body_limit)
       return send(plain_error(11, http::status::payload_too_large, "payload_too_large",
-                              "request body exceeds the limit"), true);
+                              "request body exceeds the limit"),
+                  true);
     if (ec) {
       if (ec != beast::error::timeout && ec != net::error::operation_aborted &&
           ec != net::error::connection_reset && ec != net::error::eof) {
         // A malformed request gets a 400 when the connection is still usable.
         if (ec.category() == http::make_error_code(http::error::bad_method).category())
-          return send(plain_error(11, http::status::bad_request, "bad_request", "malformed HTTP request"), true);
+          return send(
+              plain_error(11, http::status::bad_request, "bad_request", "malformed HTTP request"),
+              true);
       }
       return do_close();
     }
@@ -95,7 +103,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
       now = routes_.now(*req);
     } catch (const std::exception& e) {
       log::error(std::string("handler threw: ") + e.what());
-      now = plain_error(req->version(), http::status::internal_server_error, "internal", "internal error");
+      now = plain_error(req->version(), http::status::internal_server_error, "internal",
+                        "internal error");
     }
     if (now) {
       finish_for(*req, *now);
@@ -108,7 +117,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
         res = self->routes_.work(*req);
       } catch (const std::exception& e) {
         log::error(std::string("handler threw: ") + e.what());
-        res = plain_error(req->version(), http::status::internal_server_error, "internal", "internal error");
+        res = plain_error(req->version(), http::status::internal_server_error, "internal",
+                          "internal error");
       }
       finish_for(*req, res);
       net::post(self->stream_.get_executor(), [self, res = std::move(res), close]() mutable {
@@ -121,8 +131,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res.keep_alive(!close);
     res_ = std::make_shared<Response>(std::move(res));
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_write(stream_, *res_,
-                      beast::bind_front_handler(&http_session::on_write, shared_from_this(), close));
+    http::async_write(
+        stream_, *res_,
+        beast::bind_front_handler(&http_session::on_write, shared_from_this(), close));
   }
 
   void on_write(bool close, beast::error_code ec, size_t) {
@@ -162,8 +173,10 @@ class rejection : public std::enable_shared_from_this<rejection> {
 
   static void answer(tcp::socket& socket) {
     static const std::string text = [] {
-      std::string body = R"({"error":"unavailable","message":"too many open connections; retry shortly"})";
-      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nServer: goalstream\r\n"
+      std::string body =
+          R"({"error":"unavailable","message":"too many open connections; retry shortly"})";
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nServer: "
+             "goalstream\r\n"
              "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
              std::to_string(body.size()) + "\r\n\r\n" + body;
     }();
@@ -177,9 +190,10 @@ class rejection : public std::enable_shared_from_this<rejection> {
 
   void linger() {
     stream_.expires_after(std::chrono::seconds(1));
-    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (!ec) self->linger();
-    });
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (!ec) self->linger();
+                            });
   }
 
  private:
@@ -190,10 +204,17 @@ class rejection : public std::enable_shared_from_this<rejection> {
 
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  listener(net::io_context& ioc, tcp::acceptor&& acceptor, net::thread_pool& workers, const Routes& routes,
-           size_t body_limit, int max_connections, std::shared_ptr<Slots> slots)
-      : ioc_(ioc), acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()), workers_(workers),
-        routes_(routes), body_limit_(body_limit), max_connections_(max_connections), slots_(std::move(slots)) {}
+  listener(net::io_context& ioc, tcp::acceptor&& acceptor, net::thread_pool& workers,
+           const Routes& routes, size_t body_limit, int max_connections,
+           std::shared_ptr<Slots> slots)
+      : ioc_(ioc),
+        acceptor_(std::move(acceptor)),
+        retry_(acceptor_.get_executor()),
+        workers_(workers),
+        routes_(routes),
+        body_limit_(body_limit),
+        max_connections_(max_connections),
+        slots_(std::move(slots)) {}
   void run() { do_accept(); }
   void close() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -214,8 +235,9 @@ class listener : public std::enable_shared_from_this<listener> {
     if (ec) {
       // EMFILE, ENFILE, ENOBUFS...: the connection stays in the backlog;
       // retrying at once would spin. Back off 10 ms, doubling to 1 s.
-      backoff_ = std::min(backoff_ == std::chrono::milliseconds(0) ? std::chrono::milliseconds(10) : backoff_ * 2,
-                          std::chrono::milliseconds(1000));
+      backoff_ = std::min(
+          backoff_ == std::chrono::milliseconds(0) ? std::chrono::milliseconds(10) : backoff_ * 2,
+          std::chrono::milliseconds(1000));
       if (!warned_) log::warn("accept failed: " + ec.message() + "; retrying with back-off");
       warned_ = true;
       retry_.expires_after(backoff_);
@@ -226,8 +248,9 @@ class listener : public std::enable_shared_from_this<listener> {
     }
     backoff_ = std::chrono::milliseconds(0);
     if (slots_->open.load() >= max_connections_) {
-      if (!full_) log::warn("connection limit reached (" + std::to_string(max_connections_) +
-                            " open); new connections are answered 503 until some close");
+      if (!full_)
+        log::warn("connection limit reached (" + std::to_string(max_connections_) +
+                  " open); new connections are answered 503 until some close");
       full_ = true;
       rejection::answer(socket);
       if (slots_->rejecting.load() < kMaxRejectionsInFlight)
@@ -237,7 +260,8 @@ class listener : public std::enable_shared_from_this<listener> {
       full_ = false;
       warned_ = false;
       slots_->open++;
-      std::make_shared<http_session>(std::move(socket), workers_, routes_, body_limit_, slots_)->run();
+      std::make_shared<http_session>(std::move(socket), workers_, routes_, body_limit_, slots_)
+          ->run();
     }
     do_accept();
   }
@@ -262,7 +286,8 @@ Result<ServerOptions> parse_listen(const std::string& listen) {
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
     return invalid("listen", "must be host:port, e.g. 127.0.0.1:8080");
   o.address = listen.substr(0, colon);
-  if (o.address.front() == '[' && o.address.back() == ']') o.address = o.address.substr(1, o.address.size() - 2);
+  if (o.address.front() == '[' && o.address.back() == ']')
+    o.address = o.address.substr(1, o.address.size() - 2);
   try {
     int port = std::stoi(listen.substr(colon + 1));
     if (port < 0 || port > 65535) throw std::out_of_range("port");
@@ -295,7 +320,9 @@ struct Server::Impl {
   bool running = false;
 };
 
-Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>()) { impl_->opts = std::move(opts); }
+Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>()) {
+  impl_->opts = std::move(opts);
+}
 
 Server::~Server() { stop(); }
 
@@ -312,7 +339,8 @@ Status Server::bind() {
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec)
     return Error{ErrorCode::unavailable, "listen",
-                 "cannot listen on " + I.opts.address + ":" + std::to_string(I.opts.port) + ": " + ec.message()};
+                 "cannot listen on " + I.opts.address + ":" + std::to_string(I.opts.port) + ": " +
+                     ec.message()};
   I.bound_port = acceptor.local_endpoint().port();
   I.acceptor.emplace(std::move(acceptor));
   return {};
@@ -323,8 +351,8 @@ Status Server::start(Routes routes) {
   if (auto st = bind(); !st.ok()) return st;
   I.routes = std::move(routes);
   I.workers = std::make_unique<net::thread_pool>(I.opts.worker_threads);
-  I.lst = std::make_shared<listener>(I.ioc, std::move(*I.acceptor), *I.workers, I.routes, I.opts.body_limit,
-                                     I.opts.max_connections, I.slots);
+  I.lst = std::make_shared<listener>(I.ioc, std::move(*I.acceptor), *I.workers, I.routes,
+                                     I.opts.body_limit, I.opts.max_connections, I.slots);
   I.acceptor.reset();
   I.lst->run();
   I.work.emplace(I.ioc.get_executor());

@@ -3,14 +3,14 @@
 // variable (shown in --help).
 #include <sys/resource.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <limits>
 #include <thread>
-#include <cmath>
-#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 
@@ -22,9 +22,10 @@
 #include "model/conversion_goal.h"
 #include "model/event.h"
 #include "store/store.h"
-#include "stream/kafka.h"
 #include "stream/changes.h"
+#include "stream/kafka.h"
 #include "stream/processor.h"
+#include "version.h"
 
 namespace {
 
@@ -36,8 +37,8 @@ using namespace gs;
 void exit_within(std::chrono::seconds limit, int code, std::string what) {
   std::thread([limit, code, what = std::move(what)] {
     std::this_thread::sleep_for(limit);
-    std::fprintf(stderr, "goalstream: shutdown: %s did not finish within %llds; exiting\n", what.c_str(),
-                 static_cast<long long>(limit.count()));
+    std::fprintf(stderr, "goalstream: shutdown: %s did not finish within %llds; exiting\n",
+                 what.c_str(), static_cast<long long>(limit.count()));
     std::fflush(stderr);
     std::_Exit(code);
   }).detach();
@@ -65,23 +66,27 @@ void add_common(CLI::App* cmd, Common& c) {
   cmd->add_option("--brokers", c.kafka.brokers, "Kafka bootstrap servers")
       ->envname("GOALSTREAM_BROKERS")
       ->capture_default_str();
-  cmd->add_option("--topic-prefix", c.kafka.topic_prefix, "Prefix of every topic name (isolates deployments and tests on one broker)")
+  cmd->add_option("--topic-prefix", c.kafka.topic_prefix,
+                  "Prefix of every topic name (isolates deployments and tests on one broker)")
       ->envname("GOALSTREAM_TOPIC_PREFIX")
       ->capture_default_str();
 }
 
 void add_thresholds(CLI::App* cmd, Common& c) {
   cmd->add_option("--at-risk-from", c.thresholds.at_risk_from,
-                  "Pacing: a goal below its linear expectation is at_risk from this fraction of it, behind below")
+                  "Pacing: a goal below its linear expectation is at_risk from this fraction of "
+                  "it, behind below")
       ->envname("GOALSTREAM_AT_RISK_FROM")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
 }
 
 void add_topics_file(CLI::App* cmd, Common& c) {
-  cmd->add_option("--topics-file", c.topics_file, "Topic declarations (default: topics/topics.json of this install)")
+  cmd->add_option("--topics-file", c.topics_file,
+                  "Topic declarations (default: topics/topics.json of this install)")
       ->envname("GOALSTREAM_TOPICS_FILE");
-  cmd->add_option("--replication-factor", c.replication_factor, "Replication factor for topics created")
+  cmd->add_option("--replication-factor", c.replication_factor,
+                  "Replication factor for topics created")
       ->envname("GOALSTREAM_REPLICATION_FACTOR")
       ->capture_default_str();
 }
@@ -89,7 +94,8 @@ void add_topics_file(CLI::App* cmd, Common& c) {
 // Creates missing topics; prints the report. Returns false on Kafka failure
 // (differences are reported but not fatal unless `strict`).
 bool ensure_topics(const Common& c, bool strict, bool quiet) {
-  auto specs = stream::load_topic_specs(c.topics_file.empty() ? stream::default_topics_file() : c.topics_file);
+  auto specs = stream::load_topic_specs(c.topics_file.empty() ? stream::default_topics_file()
+                                                              : c.topics_file);
   if (!specs.ok()) {
     fail(specs.error());
     return false;
@@ -97,7 +103,8 @@ bool ensure_topics(const Common& c, bool strict, bool quiet) {
   std::vector<std::string> report;
   auto st = stream::ensure_topics(c.kafka, *specs, c.replication_factor, report);
   for (auto& line : report)
-    if (!quiet || line.find(": ok") == std::string::npos) std::fprintf(stderr, "topic %s\n", line.c_str());
+    if (!quiet || line.find(": ok") == std::string::npos)
+      std::fprintf(stderr, "topic %s\n", line.c_str());
   if (!st.ok()) {
     if (st.error().code == ErrorCode::conflict && !strict) {
       log::warn(st.error().message);
@@ -129,18 +136,25 @@ long raise_fd_limit() {
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
   }
-  auto show = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
-  log::info("open files limit " + show(rl.rlim_cur) + (rl.rlim_cur != before ? " (raised from " + show(before) + ")" : ""));
-  return rl.rlim_cur == RLIM_INFINITY ? std::numeric_limits<long>::max() : static_cast<long>(rl.rlim_cur);
+  auto show = [](rlim_t v) {
+    return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
+  };
+  log::info("open files limit " + show(rl.rlim_cur) +
+            (rl.rlim_cur != before ? " (raised from " + show(before) + ")" : ""));
+  return rl.rlim_cur == RLIM_INFINITY ? std::numeric_limits<long>::max()
+                                      : static_cast<long>(rl.rlim_cur);
 }
 
-int run_serve(Common& c, const std::string& data_dir, const std::string& listen, int workers, int max_connections) {
+int run_serve(Common& c, const std::string& data_dir, const std::string& listen, int workers,
+              int max_connections) {
   auto listen_opts = api::parse_listen(listen);
   if (!listen_opts.ok()) return fail(listen_opts.error());
   listen_opts->worker_threads = workers;
-  if (max_connections < 0) return fail("--max-connections: must be at least 1 (0: derived from the open files limit)");
+  if (max_connections < 0)
+    return fail("--max-connections: must be at least 1 (0: derived from the open files limit)");
   long fd_limit = raise_fd_limit();
-  listen_opts->max_connections = max_connections > 0 ? max_connections : api::default_max_connections(fd_limit);
+  listen_opts->max_connections =
+      max_connections > 0 ? max_connections : api::default_max_connections(fd_limit);
   // The listen address first: a taken port fails before the data dir is
   // created or Kafka touched.
   api::Server server(*listen_opts);
@@ -165,22 +179,27 @@ int run_serve(Common& c, const std::string& data_dir, const std::string& listen,
     processor.stop();
     return fail(st.error());
   }
-  api::ApiContext ctx{**store, processor, **producer, c.kafka, metrics};
-  ctx.thresholds = c.thresholds;
+  api::ApiContext ctx{.store = **store,
+                      .processor = processor,
+                      .producer = **producer,
+                      .kafka = c.kafka,
+                      .metrics = metrics,
+                      .thresholds = c.thresholds};
   if (auto st = server.start(api::make_router(ctx)); !st.ok()) {
     processor.stop();
     return fail(st.error());
   }
-  log::info("goalstream serving on http://" + listen_opts->address + ":" + std::to_string(server.port()) +
-            " (brokers " + c.kafka.brokers + ", topics " + c.kafka.topic_prefix + "*, data " + data_dir +
-            ", at most " + std::to_string(listen_opts->max_connections) + " connections)");
+  log::info("goalstream serving on http://" + listen_opts->address + ":" +
+            std::to_string(server.port()) + " (brokers " + c.kafka.brokers + ", topics " +
+            c.kafka.topic_prefix + "*, data " + data_dir + ", at most " +
+            std::to_string(listen_opts->max_connections) + " connections)");
   // While shutting down, a (further) SIGTERM or SIGINT ends the process at once.
   auto exit_on_signal = [signals](const char* during) {
     std::thread([signals, during] {
       int again = 0;
       if (sigwait(&signals, &again) == 0) {
-        std::fprintf(stderr, "goalstream: received %s %s; exiting at once\n", again == SIGTERM ? "SIGTERM" : "SIGINT",
-                     during);
+        std::fprintf(stderr, "goalstream: received %s %s; exiting at once\n",
+                     again == SIGTERM ? "SIGTERM" : "SIGINT", during);
         std::fflush(stderr);
         std::_Exit(1);
       }
@@ -237,21 +256,26 @@ int run_keys_create(Common& c, const std::string& tenant, const std::string& sco
   model::ApiKey key{"key_" + model::random_hex(4), tenant, scopes, time::now_ms()};
   nlohmann::json data = model::to_json(key);
   data["key_hash"] = model::sha256_hex(secret);
-  model::Command cmd{"cmd_" + model::random_hex(12), model::command_type::key_issued, tenant, time::now_ms(), data};
+  model::Command cmd{"cmd_" + model::random_hex(12), model::command_type::key_issued, tenant,
+                     time::now_ms(), data};
   auto producer = stream::Producer::create(c.kafka);
   if (!producer.ok()) return fail(producer.error());
   auto r = (*producer)->produce_sync(c.kafka.commands(), tenant, model::serialize(cmd));
   if (!r.ok()) return fail(r.error());
-  std::fprintf(stderr, "issued %s for tenant %s with scopes %s (command offset %lld); the key is shown once:\n",
-               key.key_id.c_str(), tenant.c_str(), scopes_csv.c_str(), static_cast<long long>(r->second));
+  std::fprintf(
+      stderr,
+      "issued %s for tenant %s with scopes %s (command offset %lld); the key is shown once:\n",
+      key.key_id.c_str(), tenant.c_str(), scopes_csv.c_str(), static_cast<long long>(r->second));
   std::printf("%s\n", secret.c_str());
   return 0;
 }
 
 std::string fmt_duration(double s) {
   char buf[32];
-  if (s < 120) std::snprintf(buf, sizeof buf, "%.0fs", s);
-  else std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(s / 60), std::fmod(s, 60));
+  if (s < 120)
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else
+    std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(s / 60), std::fmod(s, 60));
   return buf;
 }
 
@@ -259,7 +283,8 @@ int run_rebuild(Common& c, const std::string& data_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(data_dir, ec) && !fs::is_empty(data_dir, ec))
-    return fail("--data-dir: " + data_dir + " is not empty; rebuild writes a new store into an empty directory");
+    return fail("--data-dir: " + data_dir +
+                " is not empty; rebuild writes a new store into an empty directory");
   fs::create_directories(data_dir, ec);
   auto store = store::Store::open(data_dir);
   if (!store.ok()) return fail(store.error());
@@ -274,8 +299,9 @@ int run_rebuild(Common& c, const std::string& data_dir) {
   auto first = processor.progress(caught_up);  // ends as of the start: the goal line
   int64_t total = 0;
   for (auto& p : first) total += p.end;
-  std::fprintf(stderr, "rebuilding %s from %s (%lld messages) into %s\n", c.kafka.topic_prefix.c_str(),
-               c.kafka.brokers.c_str(), static_cast<long long>(total), data_dir.c_str());
+  std::fprintf(stderr, "rebuilding %s from %s (%lld messages) into %s\n",
+               c.kafka.topic_prefix.c_str(), c.kafka.brokers.c_str(), static_cast<long long>(total),
+               data_dir.c_str());
   while (true) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     if (auto failure = processor.failure()) return fail(*failure);
@@ -288,15 +314,17 @@ int run_rebuild(Common& c, const std::string& data_dir) {
       int64_t pos = std::min(now[i].position, goal);
       done += pos;
       if (now[i].position < goal) reached = false;
-      parts += " " + now[i].topic.substr(c.kafka.topic_prefix.size()) + "/" + std::to_string(now[i].partition) +
-               "=" + std::to_string(now[i].position) + "/" + std::to_string(goal);
+      parts += " " + now[i].topic.substr(c.kafka.topic_prefix.size()) + "/" +
+               std::to_string(now[i].partition) + "=" + std::to_string(now[i].position) + "/" +
+               std::to_string(goal);
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double rate = secs > 0 ? done / secs : 0;
     std::string eta = rate > 0 && total > done ? fmt_duration((total - done) / rate) : "-";
     std::fprintf(stderr, "%5.1f%% %lld/%lld msgs  %.0f msg/s  ETA %s  jobs %lld |%s\n",
-                 total ? 100.0 * done / total : 100.0, static_cast<long long>(done), static_cast<long long>(total),
-                 rate, eta.c_str(), static_cast<long long>(metrics.backfill_jobs_pending.load()), parts.c_str());
+                 total ? 100.0 * done / total : 100.0, static_cast<long long>(done),
+                 static_cast<long long>(total), rate, eta.c_str(),
+                 static_cast<long long>(metrics.backfill_jobs_pending.load()), parts.c_str());
     if (reached && (*store)->jobs().empty()) break;
   }
   processor.stop();
@@ -304,8 +332,11 @@ int run_rebuild(Common& c, const std::string& data_dir) {
   auto seeded = stream::ChangesPublisher::seed(**store, c.thresholds, time::now_ms());
   if (!seeded.ok()) return fail(seeded.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "rebuild caught up in %s: %llu events (%llu invalid, skipped; %llu duplicates), %llu commands\n",
-               fmt_duration(secs).c_str(), static_cast<unsigned long long>(metrics.events_in.load()),
+  std::fprintf(stderr,
+               "rebuild caught up in %s: %llu events (%llu invalid, skipped; %llu duplicates), "
+               "%llu commands\n",
+               fmt_duration(secs).c_str(),
+               static_cast<unsigned long long>(metrics.events_in.load()),
                static_cast<unsigned long long>(metrics.events_invalid.load()),
                static_cast<unsigned long long>(metrics.events_duplicate.load()),
                static_cast<unsigned long long>(metrics.commands_applied.load()));
@@ -314,7 +345,8 @@ int run_rebuild(Common& c, const std::string& data_dir) {
 }
 
 int run_digest(const std::string& data_dir) {
-  if (!std::filesystem::exists(data_dir)) return fail("--data-dir: " + data_dir + " does not exist");
+  if (!std::filesystem::exists(data_dir))
+    return fail("--data-dir: " + data_dir + " does not exist");
   auto store = store::Store::open(data_dir, true);
   if (!store.ok()) return fail(store.error());
   std::printf("%s\n", (*store)->digest().c_str());
@@ -332,13 +364,15 @@ const CLI::App* deepest(const CLI::App* app) {
 std::string command_path(const CLI::App* app) {
   std::string path;
   for (const CLI::App* a = app; a; a = a->get_parent())
-    path = (a->get_parent() ? a->get_name() : std::string("goalstream")) + (path.empty() ? "" : " " + path);
+    path = (a->get_parent() ? a->get_name() : std::string("goalstream")) +
+           (path.empty() ? "" : " " + path);
   return path;
 }
 
 std::string subcommand_names(const CLI::App* app) {
   std::string names;
-  for (const CLI::App* sub : app->get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
+  for (const CLI::App* sub : app->get_subcommands({}))
+    names += (names.empty() ? "" : ", ") + sub->get_name();
   return names;
 }
 
@@ -348,7 +382,9 @@ int cli_error(const CLI::App& app, const CLI::ParseError& e) {
   const CLI::App* at = deepest(&app);
   std::string cmd = command_path(at), what = e.what();
   std::string help = " (see " + cmd + " --help)";
-  auto after = [&](std::string_view marker) { return what.substr(what.find(marker) + marker.size()); };
+  auto after = [&](std::string_view marker) {
+    return what.substr(what.find(marker) + marker.size());
+  };
   if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
     std::string arg = after(": ");
     arg = arg.substr(0, arg.find(' '));
@@ -361,7 +397,8 @@ int cli_error(const CLI::App& app, const CLI::ParseError& e) {
     if (what.starts_with("A subcommand")) {
       auto rest = at->remaining();
       if (!rest.empty() && !rest.front().starts_with("-"))
-        return fail(rest.front() + ": unknown command; " + cmd + " has: " + subcommand_names(at) + help);
+        return fail(rest.front() + ": unknown command; " + cmd + " has: " + subcommand_names(at) +
+                    help);
       return fail("command: " + cmd + " needs one of: " + subcommand_names(at) + help);
     }
     if (auto is = what.find(" is required"); is != std::string::npos)
@@ -369,17 +406,21 @@ int cli_error(const CLI::App& app, const CLI::ParseError& e) {
   }
   if (dynamic_cast<const CLI::ConversionError*>(&e)) {
     if (what.find(" is not an allowed value for ") != std::string::npos)
-      return fail(after(" for ") + ": " + what.substr(0, what.find(" is not")) + " is not allowed" + help);
+      return fail(after(" for ") + ": " + what.substr(0, what.find(" is not")) + " is not allowed" +
+                  help);
     if (what.starts_with("Could not convert: ")) {
       auto rest = after("Could not convert: ");
       auto eq = rest.find(" = ");
-      return fail(rest.substr(0, eq) + ": '" + rest.substr(eq + 3) + "' is not a valid value" + help);
+      return fail(rest.substr(0, eq) + ": '" + rest.substr(eq + 3) + "' is not a valid value" +
+                  help);
     }
   }
   if (dynamic_cast<const CLI::ArgumentMismatch*>(&e)) {
     if (what.starts_with("Expected "))
-      return fail(after(" arguments to ").substr(0, after(" arguments to ").find(',')) + ": needs a value" + help);
-    if (what.ends_with(" missing")) return fail(what.substr(0, what.find(':')) + ": needs a value" + help);
+      return fail(after(" arguments to ").substr(0, after(" arguments to ").find(',')) +
+                  ": needs a value" + help);
+    if (what.ends_with(" missing"))
+      return fail(what.substr(0, what.find(':')) + ": needs a value" + help);
   }
   // ValidationError and the rest already read "<option>: <message>".
   return fail(what + help);
@@ -388,56 +429,84 @@ int cli_error(const CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"goalstream: an event-sourced streaming processor for goal tracking.\n"
-               "Consumes activity events from Kafka, matches them against conversion goals,\n"
-               "keeps progress in RocksDB and serves it over HTTP."};
+  CLI::App app{
+      "goalstream: an event-sourced streaming processor for goal tracking.\n"
+      "Consumes activity events from Kafka, matches them against conversion goals,\n"
+      "keeps progress in RocksDB and serves it over HTTP."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "goalstream 0.1.0");
+  app.set_version_flag("--version", std::string("goalstream ") + kGoalstreamVersion);
   // One Common per command: CLI11 applies the environment variables of every
   // command's options, also of commands not given, after the command line;
   // bound to one shared variable, GOALSTREAM_BROKERS then overrode the
   // --brokers given to serve.
   Common serve_c, keys_c, rebuild_c, digest_c, topics_c;
 
-  auto* serve = app.add_subcommand("serve", "Run the processor and the HTTP API in one process (SIGTERM drains and exits)");
+  auto* serve = app.add_subcommand(
+      "serve", "Run the processor and the HTTP API in one process (SIGTERM drains and exits)");
   std::string data_dir = "./data", listen = "127.0.0.1:8080";
   int workers = 8;
   int max_connections = 0;
   add_common(serve, serve_c);
   add_topics_file(serve, serve_c);
-  serve->add_option("--data-dir", data_dir, "RocksDB directory of the projections")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
-  serve->add_option("--listen", listen, "HTTP address host:port")->envname("GOALSTREAM_LISTEN")->capture_default_str();
+  serve->add_option("--data-dir", data_dir, "RocksDB directory of the projections")
+      ->envname("GOALSTREAM_DATA_DIR")
+      ->capture_default_str();
+  serve->add_option("--listen", listen, "HTTP address host:port")
+      ->envname("GOALSTREAM_LISTEN")
+      ->capture_default_str();
   add_thresholds(serve, serve_c);
-  serve->add_option("--http-workers", workers, "Threads that run request handlers")->envname("GOALSTREAM_HTTP_WORKERS")->capture_default_str();
-  serve->add_option("--max-connections", max_connections,
-                    "Open HTTP connections at most; beyond, new ones are answered 503 and closed "
-                    "(0: the open files limit minus 640, at most 10000)")
+  serve->add_option("--http-workers", workers, "Threads that run request handlers")
+      ->envname("GOALSTREAM_HTTP_WORKERS")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections", max_connections,
+                   "Open HTTP connections at most; beyond, new ones are answered 503 and closed "
+                   "(0: the open files limit minus 640, at most 10000)")
       ->envname("GOALSTREAM_MAX_CONNECTIONS")
       ->capture_default_str();
 
   auto* keys = app.add_subcommand("keys", "Manage API keys");
   keys->require_subcommand(1);
-  auto* keys_create = keys->add_subcommand("create", "Issue an API key (printed once, last line of stdout); stored hashed via the commands topic");
+  auto* keys_create = keys->add_subcommand(
+      "create",
+      "Issue an API key (printed once, last line of stdout); stored hashed via the commands topic");
   std::string tenant, scopes = "goals:read,goals:write";
   add_common(keys_create, keys_c);
   add_topics_file(keys_create, keys_c);
-  keys_create->add_option("--tenant", tenant, "Tenant (project) the key belongs to")->envname("GOALSTREAM_TENANT")->required();
-  keys_create->add_option("--scopes", scopes, "Comma-separated scopes: goals:read, goals:write")->envname("GOALSTREAM_SCOPES")->capture_default_str();
+  keys_create->add_option("--tenant", tenant, "Tenant (project) the key belongs to")
+      ->envname("GOALSTREAM_TENANT")
+      ->required();
+  keys_create->add_option("--scopes", scopes, "Comma-separated scopes: goals:read, goals:write")
+      ->envname("GOALSTREAM_SCOPES")
+      ->capture_default_str();
 
-  auto* rebuild = app.add_subcommand("rebuild", "Replay both input topics from the beginning into an empty store; prints the digest when caught up");
+  auto* rebuild = app.add_subcommand("rebuild",
+                                     "Replay both input topics from the beginning into an empty "
+                                     "store; prints the digest when caught up");
   std::string rebuild_dir;
   add_common(rebuild, rebuild_c);
   add_thresholds(rebuild, rebuild_c);
-  rebuild->add_option("--data-dir", rebuild_dir, "New, empty RocksDB directory")->envname("GOALSTREAM_REBUILD_DIR")->required();
+  rebuild->add_option("--data-dir", rebuild_dir, "New, empty RocksDB directory")
+      ->envname("GOALSTREAM_REBUILD_DIR")
+      ->required();
 
-  auto* digest = app.add_subcommand("digest", "Print one SHA-256 digest of all projection state (independent of RocksDB's file layout)");
+  auto* digest = app.add_subcommand(
+      "digest",
+      "Print one SHA-256 digest of all projection state (independent of RocksDB's file layout)");
   std::string digest_dir = "./data";
-  digest->add_option("--data-dir", digest_dir, "RocksDB directory (opened read-only; serve may keep running)")->envname("GOALSTREAM_DATA_DIR")->capture_default_str();
+  digest
+      ->add_option("--data-dir", digest_dir,
+                   "RocksDB directory (opened read-only; serve may keep running)")
+      ->envname("GOALSTREAM_DATA_DIR")
+      ->capture_default_str();
   add_common(digest, digest_c);  // accepted like the other commands' (docs/operations.md), not used
 
-  auto* topics = app.add_subcommand("topics", "Manage the Kafka topics declared in topics/topics.json");
+  auto* topics =
+      app.add_subcommand("topics", "Manage the Kafka topics declared in topics/topics.json");
   topics->require_subcommand(1);
-  auto* topics_ensure = topics->add_subcommand("ensure", "Create missing topics; report (and exit 1 on) topics whose partitions or configs differ");
+  auto* topics_ensure = topics->add_subcommand(
+      "ensure",
+      "Create missing topics; report (and exit 1 on) topics whose partitions or configs differ");
   add_common(topics_ensure, topics_c);
   add_topics_file(topics_ensure, topics_c);
 

@@ -14,31 +14,49 @@ std::string Metrics::prometheus() const {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
       << name << ' ' << v << '\n';
   };
-  counter("goalstream_events_in_total", "Event messages consumed from the events topic.", events_in);
+  counter("goalstream_events_in_total", "Event messages consumed from the events topic.",
+          events_in);
   counter("goalstream_events_valid_total", "Events that passed validation.", events_valid);
-  counter("goalstream_events_duplicate_total", "Events dropped because their event_id was seen before.", events_duplicate);
-  counter("goalstream_events_invalid_total", "Events that failed validation and were skipped.", events_invalid);
-  counter("goalstream_events_deadlettered_total", "Invalid events delivered to the deadletter topic (acknowledged by Kafka).", events_deadlettered);
-  counter("goalstream_events_matched_total", "Event-goal matches counted by live processing.", events_matched);
-  counter("goalstream_commands_applied_total", "Commands applied from the commands topic.", commands_applied);
-  counter("goalstream_commands_rejected_total", "Invalid commands sent to the deadletter topic.", commands_rejected);
-  counter("goalstream_commands_duplicate_total", "Commands skipped because an earlier command used their Idempotency-Key.", commands_duplicate);
-  counter("goalstream_deadletter_failures_total", "Deadletter deliveries that failed; each is retried until delivered.", deadletter_failures);
+  counter("goalstream_events_duplicate_total",
+          "Events dropped because their event_id was seen before.", events_duplicate);
+  counter("goalstream_events_invalid_total", "Events that failed validation and were skipped.",
+          events_invalid);
+  counter("goalstream_events_deadlettered_total",
+          "Invalid events delivered to the deadletter topic (acknowledged by Kafka).",
+          events_deadlettered);
+  counter("goalstream_events_matched_total", "Event-goal matches counted by live processing.",
+          events_matched);
+  counter("goalstream_commands_applied_total", "Commands applied from the commands topic.",
+          commands_applied);
+  counter("goalstream_commands_rejected_total", "Invalid commands sent to the deadletter topic.",
+          commands_rejected);
+  counter("goalstream_commands_duplicate_total",
+          "Commands skipped because an earlier command used their Idempotency-Key.",
+          commands_duplicate);
+  counter("goalstream_deadletter_failures_total",
+          "Deadletter deliveries that failed; each is retried until delivered.",
+          deadletter_failures);
   counter("goalstream_batches_total", "Batches committed to the store.", batches);
-  counter("goalstream_backfill_events_scanned_total", "Events read by backfill jobs.", backfill_events_scanned);
-  counter("goalstream_backfill_jobs_completed_total", "Backfill jobs completed.", backfill_jobs_completed);
-  counter("goalstream_changes_total", "Goal status transitions queued for the changes topic.", changes_published);
+  counter("goalstream_backfill_events_scanned_total", "Events read by backfill jobs.",
+          backfill_events_scanned);
+  counter("goalstream_backfill_jobs_completed_total", "Backfill jobs completed.",
+          backfill_jobs_completed);
+  counter("goalstream_changes_total", "Goal status transitions queued for the changes topic.",
+          changes_published);
   counter("goalstream_kafka_errors_total", "Errors reported by librdkafka.", kafka_errors);
   counter("goalstream_http_requests_total", "HTTP requests served.", http_requests);
-  gauge("goalstream_events_lag", "Messages on the events topic not yet processed (sum over partitions).", events_lag);
+  gauge("goalstream_events_lag",
+        "Messages on the events topic not yet processed (sum over partitions).", events_lag);
   gauge("goalstream_commands_lag", "Messages on the commands topic not yet applied.", commands_lag);
-  gauge("goalstream_backfill_jobs_pending", "Backfill jobs not yet completed.", backfill_jobs_pending);
+  gauge("goalstream_backfill_jobs_pending", "Backfill jobs not yet completed.",
+        backfill_jobs_pending);
   o << "# HELP goalstream_batch_latency_seconds Time from a batch's first message to its commit.\n"
        "# TYPE goalstream_batch_latency_seconds histogram\n";
   uint64_t cumulative = 0;
   for (size_t i = 0; i < kBuckets.size(); ++i) {
     cumulative += batch_latency_buckets[i];
-    o << "goalstream_batch_latency_seconds_bucket{le=\"" << kBuckets[i] << "\"} " << cumulative << '\n';
+    o << "goalstream_batch_latency_seconds_bucket{le=\"" << kBuckets[i] << "\"} " << cumulative
+      << '\n';
   }
   cumulative += batch_latency_buckets[kBuckets.size()];
   o << "goalstream_batch_latency_seconds_bucket{le=\"+Inf\"} " << cumulative << '\n'

@@ -10,23 +10,24 @@
 namespace gs {
 
 struct Metrics {
-  std::atomic<uint64_t> events_in{0};           // event messages consumed
-  std::atomic<uint64_t> events_valid{0};        // passed validation
-  std::atomic<uint64_t> events_duplicate{0};    // dropped as duplicates
-  std::atomic<uint64_t> events_invalid{0};      // failed validation (skipped)
-  std::atomic<uint64_t> events_deadlettered{0}; // invalid events delivered to the deadletter topic
-  std::atomic<uint64_t> events_matched{0};      // (event, goal) matches counted live
+  std::atomic<uint64_t> events_in{0};            // event messages consumed
+  std::atomic<uint64_t> events_valid{0};         // passed validation
+  std::atomic<uint64_t> events_duplicate{0};     // dropped as duplicates
+  std::atomic<uint64_t> events_invalid{0};       // failed validation (skipped)
+  std::atomic<uint64_t> events_deadlettered{0};  // invalid events delivered to the deadletter topic
+  std::atomic<uint64_t> events_matched{0};       // (event, goal) matches counted live
   std::atomic<uint64_t> commands_applied{0};
   std::atomic<uint64_t> commands_rejected{0};
   std::atomic<uint64_t> commands_duplicate{0};  // skipped: their Idempotency-Key was used before
-  std::atomic<uint64_t> deadletter_failures{0}; // deadletter deliveries that failed (each is retried)
+  std::atomic<uint64_t> deadletter_failures{
+      0};  // deadletter deliveries that failed (each is retried)
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> backfill_events_scanned{0};
   std::atomic<uint64_t> backfill_jobs_completed{0};
   std::atomic<uint64_t> changes_published{0};
   std::atomic<uint64_t> kafka_errors{0};
   std::atomic<uint64_t> http_requests{0};
-  std::atomic<int64_t> events_lag{0};     // sum over partitions: high watermark - position
+  std::atomic<int64_t> events_lag{0};  // sum over partitions: high watermark - position
   std::atomic<int64_t> commands_lag{0};
   std::atomic<int64_t> backfill_jobs_pending{0};
 

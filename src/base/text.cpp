@@ -16,7 +16,8 @@ char32_t next(std::string_view s, size_t& i) {
   size_t n;
   char32_t cp;
   unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1F;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 1, cp = c & 0x1F;
   else if (c >= 0xE0 && c <= 0xEF) {
     n = 2, cp = c & 0x0F;
     if (c == 0xE0) lo = 0xA0;  // no overlong forms
@@ -42,8 +43,8 @@ bool is_control(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
 // Unicode's White_Space property, minus the controls (refused anyway).
 bool is_space(char32_t cp) {
-  return cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  return cp == 0x20 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 }  // namespace

@@ -78,8 +78,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  int64_t ms = *day * kMsPerDay + (hh * 3600LL + mm * 60LL + ss) * 1000LL + frac_ms -
-               offset_min * 60'000LL;
+  int64_t ms =
+      *day * kMsPerDay + (hh * 3600LL + mm * 60LL + ss) * 1000LL + frac_ms - offset_min * 60'000LL;
   // The bounds hold after the zone offset is applied, so whatever parses
   // formats back to text that parses (a 5-digit year would not).
   if (ms < 0 || ms > kMaxMs) return std::nullopt;

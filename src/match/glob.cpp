@@ -57,12 +57,13 @@ Result<PathGlob> PathGlob::compile(std::string_view pattern) {
   if (pattern.empty() || pattern.front() != '/')
     return invalid("urlPattern", "urlPattern: a path pattern must start with '/'");
   if (pattern.size() > kMaxPatternLength)
-    return invalid("urlPattern", "urlPattern: longer than " + std::to_string(kMaxPatternLength) +
-                                     " characters");
-  if (pattern.find_first_of("?#") != std::string_view::npos)
     return invalid("urlPattern",
-                   "urlPattern: a path pattern cannot contain '?' or '#' because query strings "
-                   "and fragments are ignored when matching paths; use a re: pattern to match them");
+                   "urlPattern: longer than " + std::to_string(kMaxPatternLength) + " characters");
+  if (pattern.find_first_of("?#") != std::string_view::npos)
+    return invalid(
+        "urlPattern",
+        "urlPattern: a path pattern cannot contain '?' or '#' because query strings "
+        "and fragments are ignored when matching paths; use a re: pattern to match them");
 
   PathGlob g;
   g.pattern_ = std::string(pattern);

@@ -58,8 +58,8 @@ class PathGlob {
   std::size_t states_ = 0;
   std::size_t words_ = 0;
   std::array<std::uint16_t, 256> class_of_{};
-  std::vector<std::uint64_t> step_;  // [class][word]: states that move to i+1 on the byte
-  std::vector<std::uint64_t> loop_;  // [class][word]: states that stay on the byte
+  std::vector<std::uint64_t> step_;       // [class][word]: states that move to i+1 on the byte
+  std::vector<std::uint64_t> loop_;       // [class][word]: states that stay on the byte
   std::vector<std::uint64_t> skip_next_;  // [word]: epsilon i -> i+1
   std::vector<std::uint64_t> skip_over_;  // [word]: epsilon i -> i+2 (empty side of "/**")
   bool has_skips_ = false;

@@ -22,7 +22,20 @@ using simdjson::dom::element_type;
 constexpr std::size_t kMaxConditions = 50;
 constexpr std::size_t kMaxSetSize = 1000;  // elements of an `in` / `nin` operand
 
-enum class Op : std::uint8_t { eq, neq, in, nin, contains, icontains, regex, gt, gte, lt, lte, exists };
+enum class Op : std::uint8_t {
+  eq,
+  neq,
+  in,
+  nin,
+  contains,
+  icontains,
+  regex,
+  gt,
+  gte,
+  lt,
+  lte,
+  exists
+};
 
 struct OpName {
   std::string_view name;
@@ -45,11 +58,11 @@ constexpr std::array<OpName, 12> kOps{{{"eq", Op::eq},
 // on `op`.
 struct Operator {
   Op op = Op::eq;
-  Literal operand;           // eq, neq, contains, gt/gte/lt/lte
-  LiteralSet set;            // in, nin
-  std::string lowered;       // icontains: operand in ASCII lower case
-  std::unique_ptr<RE2> re;   // regex
-  bool exists = false;       // exists
+  Literal operand;          // eq, neq, contains, gt/gte/lt/lte
+  LiteralSet set;           // in, nin
+  std::string lowered;      // icontains: operand in ASCII lower case
+  std::unique_ptr<RE2> re;  // regex
+  bool exists = false;      // exists
 };
 
 // One entry of `conditions`: a property path and the operators that must all
@@ -107,10 +120,14 @@ bool holds(const Operator& o, const std::optional<element>& value) {
   if (!value) return o.op == Op::neq || o.op == Op::nin || (o.op == Op::exists && !o.exists);
   const element& e = *value;
   switch (o.op) {
-    case Op::eq: return o.operand.equals(e);
-    case Op::neq: return !o.operand.equals(e);
-    case Op::in: return o.set.contains(e);
-    case Op::nin: return !o.set.contains(e);
+    case Op::eq:
+      return o.operand.equals(e);
+    case Op::neq:
+      return !o.operand.equals(e);
+    case Op::in:
+      return o.set.contains(e);
+    case Op::nin:
+      return !o.set.contains(e);
     case Op::contains:
       if (e.type() == element_type::STRING)
         return o.operand.kind() == Literal::Kind::string &&
@@ -123,17 +140,23 @@ bool holds(const Operator& o, const std::optional<element>& value) {
       }
       return false;
     case Op::icontains:
-      return e.type() == element_type::STRING && icontains(e.get_string().value_unsafe(), o.lowered);
+      return e.type() == element_type::STRING &&
+             icontains(e.get_string().value_unsafe(), o.lowered);
     case Op::regex: {
       if (e.type() != element_type::STRING) return false;
       const std::string_view s = e.get_string().value_unsafe();
       return RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *o.re);
     }
-    case Op::gt: return order(e, o.operand) > 0;
-    case Op::gte: return order(e, o.operand) >= 0;
-    case Op::lt: return order(e, o.operand) < 0;
-    case Op::lte: return order(e, o.operand) <= 0;
-    case Op::exists: return o.exists;
+    case Op::gt:
+      return order(e, o.operand) > 0;
+    case Op::gte:
+      return order(e, o.operand) >= 0;
+    case Op::lt:
+      return order(e, o.operand) < 0;
+    case Op::lte:
+      return order(e, o.operand) <= 0;
+    case Op::exists:
+      return o.exists;
   }
   return false;
 }
@@ -162,10 +185,11 @@ std::optional<element> resolve(const std::optional<element>& properties, const s
 
 Result<Operator> compile_operator(std::string_view name, const nlohmann::json& operand,
                                   const std::string& field) {
-  const auto found = std::find_if(kOps.begin(), kOps.end(),
-                                  [&](const OpName& o) { return o.name == name; });
+  const auto found =
+      std::find_if(kOps.begin(), kOps.end(), [&](const OpName& o) { return o.name == name; });
   if (found == kOps.end()) {
-    std::string message = field + ": unknown operator \"" + std::string(name) + "\"; expected one of";
+    std::string message =
+        field + ": unknown operator \"" + std::string(name) + "\"; expected one of";
     for (const auto& o : kOps) message += (o.op == Op::eq ? " " : ", ") + std::string(o.name);
     message += " (to compare with an object, use {\"eq\": {...}})";
     return invalid(field, std::move(message));
@@ -184,7 +208,8 @@ Result<Operator> compile_operator(std::string_view name, const nlohmann::json& o
       if (!operand.is_array()) return invalid(field, field + ": operand must be an array");
       if (operand.size() > kMaxSetSize)
         return invalid(field, field + ": operand has " + std::to_string(operand.size()) +
-                                  " values; at most " + std::to_string(kMaxSetSize) + " are allowed");
+                                  " values; at most " + std::to_string(kMaxSetSize) +
+                                  " are allowed");
       o.set = LiteralSet(operand);
       break;
     case Op::icontains: {
@@ -241,8 +266,9 @@ Result<Condition> compile_condition(const std::string& path, const nlohmann::jso
     return c;
   }
   if (value.empty())
-    return invalid(field, field + ": operator object is empty; give at least one operator, "
-                                  "or use {\"eq\": {}} to compare with an empty object");
+    return invalid(field, field +
+                              ": operator object is empty; give at least one operator, "
+                              "or use {\"eq\": {}} to compare with an empty object");
   for (const auto& [name, operand] : value.items()) {
     auto o = compile_operator(name, operand, field + "." + name);
     if (!o) return o.error();
@@ -263,11 +289,14 @@ struct Matcher::Impl {
 
   bool url_matches(const std::optional<std::string_view>& url) const {
     switch (url_kind) {
-      case UrlKind::none: return true;
-      case UrlKind::path: return url && url_glob->matches(url_path(*url));
+      case UrlKind::none:
+        return true;
+      case UrlKind::path:
+        return url && url_glob->matches(url_path(*url));
       case UrlKind::regex:
         return url && RE2::FullMatch(re2::StringPiece(url->data(), url->size()), *url_re);
-      case UrlKind::substring: return url && url->find(url_substring) != std::string_view::npos;
+      case UrlKind::substring:
+        return url && url->find(url_substring) != std::string_view::npos;
     }
     return false;
   }
@@ -345,7 +374,8 @@ Result<PropertyPath> PropertyPath::parse(const std::string& path, const std::str
   p.path_ = path;
   for (std::size_t start = 0;;) {
     const auto dot = path.find('.', start);
-    p.segments_.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    p.segments_.push_back(
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
     if (p.segments_.back().empty())
       return invalid(field, field + ": property path \"" + path + "\" has an empty segment");
     if (dot == std::string::npos) break;

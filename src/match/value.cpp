@@ -9,8 +9,9 @@ namespace {
 using simdjson::dom::element_type;
 
 std::partial_ordering order(__int128 a, __int128 b) {
-  return a < b ? std::partial_ordering::less
-               : a > b ? std::partial_ordering::greater : std::partial_ordering::equivalent;
+  return a < b   ? std::partial_ordering::less
+         : a > b ? std::partial_ordering::greater
+                 : std::partial_ordering::equivalent;
 }
 
 // Exact: an int64/uint64 never exceeds ±2^64, so outside that range the answer
@@ -43,26 +44,36 @@ std::partial_ordering compare(const Number& a, const Number& b) {
 
 std::optional<Number> number_of(simdjson::dom::element e) {
   switch (e.type()) {
-    case element_type::INT64: return Number{true, e.get_int64().value_unsafe(), 0};
-    case element_type::UINT64: return Number{true, e.get_uint64().value_unsafe(), 0};
-    case element_type::DOUBLE: return Number{false, 0, e.get_double().value_unsafe()};
-    default: return std::nullopt;
+    case element_type::INT64:
+      return Number{true, e.get_int64().value_unsafe(), 0};
+    case element_type::UINT64:
+      return Number{true, e.get_uint64().value_unsafe(), 0};
+    case element_type::DOUBLE:
+      return Number{false, 0, e.get_double().value_unsafe()};
+    default:
+      return std::nullopt;
   }
 }
 
 std::optional<Number> number_of(const nlohmann::json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::number_integer: return Number{true, j.get<std::int64_t>(), 0};
-    case nlohmann::json::value_t::number_unsigned: return Number{true, j.get<std::uint64_t>(), 0};
-    case nlohmann::json::value_t::number_float: return Number{false, 0, j.get<double>()};
-    default: return std::nullopt;
+    case nlohmann::json::value_t::number_integer:
+      return Number{true, j.get<std::int64_t>(), 0};
+    case nlohmann::json::value_t::number_unsigned:
+      return Number{true, j.get<std::uint64_t>(), 0};
+    case nlohmann::json::value_t::number_float:
+      return Number{false, 0, j.get<double>()};
+    default:
+      return std::nullopt;
   }
 }
 
 bool json_equals(const nlohmann::json& a, simdjson::dom::element b) {
   switch (b.type()) {
-    case element_type::NULL_VALUE: return a.is_null();
-    case element_type::BOOL: return a.is_boolean() && a.get<bool>() == b.get_bool().value_unsafe();
+    case element_type::NULL_VALUE:
+      return a.is_null();
+    case element_type::BOOL:
+      return a.is_boolean() && a.get<bool>() == b.get_bool().value_unsafe();
     case element_type::STRING:
       return a.is_string() && a.get_ref<const std::string&>() == b.get_string().value_unsafe();
     case element_type::INT64:
@@ -101,7 +112,9 @@ bool json_equals(const nlohmann::json& a, simdjson::dom::element b) {
 Literal::Literal(const nlohmann::json& j) {
   using vt = nlohmann::json::value_t;
   switch (j.type()) {
-    case vt::null: kind_ = Kind::null; break;
+    case vt::null:
+      kind_ = Kind::null;
+      break;
     case vt::boolean:
       kind_ = Kind::boolean;
       boolean_ = j.get<bool>();
@@ -131,8 +144,10 @@ Literal::Literal(const nlohmann::json& j) {
 
 bool Literal::equals(simdjson::dom::element e) const {
   switch (e.type()) {
-    case element_type::NULL_VALUE: return kind_ == Kind::null;
-    case element_type::BOOL: return kind_ == Kind::boolean && boolean_ == e.get_bool().value_unsafe();
+    case element_type::NULL_VALUE:
+      return kind_ == Kind::null;
+    case element_type::BOOL:
+      return kind_ == Kind::boolean && boolean_ == e.get_bool().value_unsafe();
     case element_type::STRING:
       return kind_ == Kind::string && string_ == e.get_string().value_unsafe();
     case element_type::ARRAY:
@@ -158,8 +173,7 @@ LiteralSet::LiteralSet(const nlohmann::json& array) {
 bool LiteralSet::contains(simdjson::dom::element e) const {
   if (e.type() == element_type::STRING)
     return std::binary_search(strings_.begin(), strings_.end(), e.get_string().value_unsafe());
-  return std::any_of(others_.begin(), others_.end(),
-                     [&](const Literal& l) { return l.equals(e); });
+  return std::any_of(others_.begin(), others_.end(), [&](const Literal& l) { return l.equals(e); });
 }
 
 }  // namespace gs::match::detail

@@ -71,7 +71,8 @@ Result<ConversionGoal> conversion_goal_from_request(const json& body) {
   for (auto it = body.begin(); it != body.end(); ++it)
     if (std::find_if(std::begin(known), std::end(known),
                      [&](const char* k) { return it.key() == k; }) == std::end(known))
-      return err(it.key(), "unknown field; expected one of name, eventType, urlPattern, conditions, since");
+      return err(it.key(),
+                 "unknown field; expected one of name, eventType, urlPattern, conditions, since");
   ConversionGoal g;
   auto* name = member(body, "name");
   if (!name || name->is_null()) return err("name", "is required");
@@ -87,7 +88,8 @@ Result<ConversionGoal> conversion_goal_from_request(const json& body) {
   if (auto* u = member(body, "urlPattern"); u && !u->is_null()) {
     if (!u->is_string()) return err("urlPattern", "must be a string");
     g.url_pattern = u->get<std::string>();
-    if (g.url_pattern->empty()) return err("urlPattern", "must not be empty; omit it to match any URL");
+    if (g.url_pattern->empty())
+      return err("urlPattern", "must not be empty; omit it to match any URL");
     if (g.url_pattern->size() > 1000) return err("urlPattern", "must be at most 1000 characters");
   }
   if (auto* c = member(body, "conditions"); c && !c->is_null()) {
@@ -99,7 +101,8 @@ Result<ConversionGoal> conversion_goal_from_request(const json& body) {
     g.since_ms = parse_since(s->get<std::string>());
     if (!g.since_ms)
       return err("since",
-                 "must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from 1970-01-01T00:00:00Z to "
+                 "must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from "
+                 "1970-01-01T00:00:00Z to "
                  "9999-12-31T23:59:59.999Z once in UTC");
   }
   return g;
@@ -126,7 +129,8 @@ Result<Command> parse_command(std::string_view bytes) {
   // The limit counts the levels below the envelope (kMaxJsonDepth), as the
   // API counts a request body's.
   if (!json_depth_within(bytes, kMaxCommandDepth))
-    return err("", "command nests deeper than " + std::to_string(kMaxCommandDepth - kCommandEnvelopeDepth) + " levels");
+    return err("", "command nests deeper than " +
+                       std::to_string(kMaxCommandDepth - kCommandEnvelopeDepth) + " levels");
   json j = json::parse(bytes, nullptr, false);
   if (j.is_discarded()) return err("", "command is not valid JSON");
   if (!j.is_object()) return err("", "command must be a JSON object");
@@ -154,7 +158,8 @@ Result<Command> parse_command(std::string_view bytes) {
   }
   if (auto* h = member(j, "request_hash")) {
     if (!h->is_string() || h->get_ref<const std::string&>().size() != 64 ||
-        !std::all_of(h->get_ref<const std::string&>().begin(), h->get_ref<const std::string&>().end(),
+        !std::all_of(h->get_ref<const std::string&>().begin(),
+                     h->get_ref<const std::string&>().end(),
                      [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); }))
       return err("request_hash", "must be a lowercase hex SHA-256");
     c.request_hash = h->get<std::string>();

@@ -23,7 +23,7 @@ struct ConversionGoal {
   std::string name;
   std::string event_type;
   std::optional<std::string> url_pattern;
-  json conditions;                 // null or an object
+  json conditions;                  // null or an object
   std::optional<int64_t> since_ms;  // count only events at or after this event time
   int64_t created_at_ms = 0;
 };
@@ -48,10 +48,10 @@ Result<ConversionGoal> conversion_goal_from_request(const json& body);
 // (schemas/command.schema.json).
 struct Command {
   std::string command_id;
-  std::string type;       // see kCommandTypes in conversion_goal.cpp
+  std::string type;  // see kCommandTypes in conversion_goal.cpp
   std::string tenant_id;
   int64_t issued_at_ms = 0;
-  json data;              // type-specific payload
+  json data;  // type-specific payload
   // The request's Idempotency-Key header and the SHA-256 (hex) of its method,
   // target and body; empty when the request had no key. See docs/api.md.
   std::string idempotency_key{};

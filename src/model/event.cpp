@@ -33,7 +33,8 @@ std::optional<Error> check_string(const element* e, size_t min_len, size_t max_l
   out.reset();
   if (!e) return std::nullopt;
   std::string_view s;
-  if (e->get_string().get(s) != simdjson::SUCCESS) return err(std::string(path), "must be a string");
+  if (e->get_string().get(s) != simdjson::SUCCESS)
+    return err(std::string(path), "must be a string");
   // Code points <= bytes: count them only when the byte length is too long.
   if (min_len > 0 && s.empty()) return err(std::string(path), "must not be empty");
   if (s.size() > max_len && code_points(s) > max_len)
@@ -57,11 +58,25 @@ bool all_of(std::string_view s, size_t min, size_t max, bool (*ok)(char)) {
 }
 
 // The members the validator knows, found in one pass over the object.
-enum Member { kEventId, kTenantId, kType, kTimestamp, kSubjectId, kUrl, kProperties, kAgentId,
-              kChannelId, kCallId, kGoalId, kNodeId, kGoalResults, kMemberCount };
+enum Member {
+  kEventId,
+  kTenantId,
+  kType,
+  kTimestamp,
+  kSubjectId,
+  kUrl,
+  kProperties,
+  kAgentId,
+  kChannelId,
+  kCallId,
+  kGoalId,
+  kNodeId,
+  kGoalResults,
+  kMemberCount
+};
 constexpr std::string_view kMemberNames[kMemberCount] = {
-    "event_id", "tenant_id", "type", "timestamp", "subject_id", "url", "properties",
-    "agent_id", "channel_id", "call_id", "goal_id", "node_id", "goal_results"};
+    "event_id", "tenant_id",  "type",    "timestamp", "subject_id", "url",         "properties",
+    "agent_id", "channel_id", "call_id", "goal_id",   "node_id",    "goal_results"};
 
 int member_of(std::string_view key) {
   for (int i = 0; i < kMemberCount; ++i)
@@ -80,7 +95,8 @@ std::optional<Error> validate_goal_results(element e) {
     std::optional<std::string_view> goal_id;
     element gid;
     bool has_gid = o["goal_id"].get(gid) == simdjson::SUCCESS;
-    if (auto er = check_string(has_gid ? &gid : nullptr, 1, 200, goal_id, base + ".goal_id")) return er;
+    if (auto er = check_string(has_gid ? &gid : nullptr, 1, 200, goal_id, base + ".goal_id"))
+      return er;
     if (!goal_id) return err(base + ".goal_id", "is required");
     element achieved;
     if (o["achieved"].get(achieved) != simdjson::SUCCESS)
@@ -129,7 +145,9 @@ class BigIntegerRewriter {
     after_key_ = true;
     return true;
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
 
  private:
   // A comma before every value or key but the first of its container; none
@@ -204,8 +222,8 @@ bool rewrite_big_integers(std::string_view bytes, std::string& out) {
 
 bool valid_tenant_id(std::string_view s) {
   return all_of(s, 1, 64, [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
@@ -223,7 +241,8 @@ Result<Event> EventParser::parse(std::string_view bytes) {
   // DOM keeps copies of strings, so the rewritten text need not outlive it.
   if (code == simdjson::NUMBER_ERROR && rewrite_big_integers(bytes, rewritten_))
     code = parser_.parse(rewritten_.data(), rewritten_.size(), true).get(root);
-  if (code != simdjson::SUCCESS) return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
+  if (code != simdjson::SUCCESS)
+    return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
   return validate(root);
 }
 
@@ -232,13 +251,15 @@ Result<Event> EventParser::parse(std::string_view bytes, simdjson::dom::document
   auto code = parser_.parse_into_document(doc, bytes.data(), bytes.size(), true).get(root);
   if (code == simdjson::NUMBER_ERROR && rewrite_big_integers(bytes, rewritten_))
     code = parser_.parse_into_document(doc, rewritten_.data(), rewritten_.size(), true).get(root);
-  if (code != simdjson::SUCCESS) return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
+  if (code != simdjson::SUCCESS)
+    return err("", std::string("not valid JSON: ") + simdjson::error_message(code));
   return validate(root);
 }
 
 Result<Event> EventParser::validate(simdjson::dom::element root) {
   object obj;
-  if (root.get_object().get(obj) != simdjson::SUCCESS) return err("", "an event must be a JSON object");
+  if (root.get_object().get(obj) != simdjson::SUCCESS)
+    return err("", "an event must be a JSON object");
 
   // One pass over the members; the first occurrence of a key wins.
   element found[kMemberCount];
@@ -266,7 +287,8 @@ Result<Event> EventParser::validate(simdjson::dom::element root) {
   ev.type = *s;
   if (auto e = require_string(at(kTimestamp), 0, 1000, s, "timestamp")) return *e;
   auto ts = time::parse_rfc3339(*s);
-  if (!ts) return err("timestamp", "must be an RFC 3339 date-time with a zone, e.g. 2025-03-01T12:00:00Z");
+  if (!ts)
+    return err("timestamp", "must be an RFC 3339 date-time with a zone, e.g. 2025-03-01T12:00:00Z");
   ev.timestamp_ms = *ts;
   if (auto e = check_string(at(kSubjectId), 0, 200, ev.subject_id, "subject_id")) return *e;
   if (auto e = check_string(at(kUrl), 0, 4096, ev.url, "url")) return *e;

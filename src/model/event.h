@@ -20,7 +20,7 @@ struct Event {
   std::string_view event_id;
   std::string_view tenant_id;
   std::string_view type;
-  int64_t timestamp_ms = 0;                       // event time, UTC
+  int64_t timestamp_ms = 0;  // event time, UTC
   std::optional<std::string_view> subject_id;
   std::optional<std::string_view> url;
   std::optional<simdjson::dom::element> properties;  // a JSON object when present

@@ -19,7 +19,8 @@ const json* member(const json& obj, const char* key) {
 // Refuses members outside `known`, naming the first one.
 std::optional<Error> only(const json& body, std::initializer_list<const char*> known) {
   for (auto it = body.begin(); it != body.end(); ++it) {
-    if (std::find_if(known.begin(), known.end(), [&](const char* k) { return it.key() == k; }) != known.end())
+    if (std::find_if(known.begin(), known.end(), [&](const char* k) { return it.key() == k; }) !=
+        known.end())
       continue;
     std::string list;
     for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
@@ -82,7 +83,8 @@ std::optional<Error> read_target(const json& body, bool stored, std::optional<do
   if (t > kMaxTarget) return invalid("target", "must be at most 1e15");
   if (!stored) {
     t = round6(t);
-    if (t < kMinTarget) return invalid("target", "must be at least 0.000001 (targets have 6 decimal places)");
+    if (t < kMinTarget)
+      return invalid("target", "must be at least 0.000001 (targets have 6 decimal places)");
   }
   out = t;
   return std::nullopt;
@@ -91,7 +93,8 @@ std::optional<Error> read_target(const json& body, bool stored, std::optional<do
 bool valid_window_shape(const std::string& w) {
   if (w == "day" || w == "week" || w == "month" || w == "quarter" || w == "span") return true;
   if (w.size() < 2 || w.size() > 5 || w.back() != 'd' || w[0] == '0') return false;
-  if (!std::all_of(w.begin(), w.end() - 1, [](char c) { return c >= '0' && c <= '9'; })) return false;
+  if (!std::all_of(w.begin(), w.end() - 1, [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
   return std::stoi(w.substr(0, w.size() - 1)) <= 3660;  // ten years, as projection::parse_window
 }
 
@@ -131,28 +134,32 @@ json to_json(const Metric& m) {
 namespace {
 Result<Metric> metric_fields(const json& body, bool stored) {
   if (!body.is_object()) return invalid("", "request body must be a JSON object");
-  if (auto e = only(body, {"name", "aggregation", "conversionGoal", "property", "numerator", "denominator",
-                           "window", "description"}))
+  if (auto e = only(body, {"name", "aggregation", "conversionGoal", "property", "numerator",
+                           "denominator", "window", "description"}))
     return *e;
   Metric m;
   std::optional<std::string> s;
   if (auto e = read_string(body, "name", true, 64, s)) return *e;
   m.name = *s;
-  if (!valid_metric_name(m.name)) return invalid("name", "must match ^[A-Za-z0-9_.:-]{1,64}$ (e.g. monthly_signups)");
+  if (!valid_metric_name(m.name))
+    return invalid("name", "must match ^[A-Za-z0-9_.:-]{1,64}$ (e.g. monthly_signups)");
   s.reset();
   if (auto e = read_string(body, "aggregation", true, 16, s)) return *e;
   m.aggregation = *s;
-  if (m.aggregation != "count" && m.aggregation != "sum" && m.aggregation != "unique" && m.aggregation != "ratio")
+  if (m.aggregation != "count" && m.aggregation != "sum" && m.aggregation != "unique" &&
+      m.aggregation != "ratio")
     return invalid("aggregation", "must be one of count, sum, unique, ratio");
   auto forbid = [&](const char* key, const char* why) -> std::optional<Error> {
     if (member(body, key)) return invalid(key, std::string("does not apply to ") + why);
     return std::nullopt;
   };
   if (m.aggregation == "ratio") {
-    for (auto [key, out] : {std::pair{"numerator", &m.numerator}, std::pair{"denominator", &m.denominator}}) {
+    for (auto [key, out] :
+         {std::pair{"numerator", &m.numerator}, std::pair{"denominator", &m.denominator}}) {
       s.reset();
       if (auto e = read_string(body, key, true, 64, s)) return *e;
-      if (!valid_metric_name(*s)) return invalid(key, "must name a metric (^[A-Za-z0-9_.:-]{1,64}$)");
+      if (!valid_metric_name(*s))
+        return invalid(key, "must name a metric (^[A-Za-z0-9_.:-]{1,64}$)");
       if (*s == m.name) return invalid(key, "must name another metric, not the ratio itself");
       *out = *s;
     }
@@ -162,14 +169,16 @@ Result<Metric> metric_fields(const json& body, bool stored) {
     s.reset();
     if (auto e = read_string(body, "conversionGoal", true, 128, s)) return *e;
     m.conversion_goal = *s;
-    if (m.conversion_goal.find('\0') != std::string::npos || m.conversion_goal.find('\x1f') != std::string::npos)
+    if (m.conversion_goal.find('\0') != std::string::npos ||
+        m.conversion_goal.find('\x1f') != std::string::npos)
       return invalid("conversionGoal", "must be a conversion goal id");
     if (auto e = forbid("numerator", "this aggregation; only to ratio")) return *e;
     if (auto e = forbid("denominator", "this aggregation; only to ratio")) return *e;
     if (m.aggregation == "sum") {
       s.reset();
       if (auto e = read_string(body, "property", true, 200, s)) return *e;
-      if (!valid_property_path(*s)) return invalid("property", "must be a property path such as value or plan.amount");
+      if (!valid_property_path(*s))
+        return invalid("property", "must be a property path such as value or plan.amount");
       m.property = *s;
     } else if (auto e = forbid("property", "count or unique; only to sum")) {
       return *e;
@@ -179,8 +188,11 @@ Result<Metric> metric_fields(const json& body, bool stored) {
   if (auto e = read_string(body, "window", false, 8, s)) return *e;
   m.window = s.value_or("span");
   if (!valid_window_shape(m.window))
-    return invalid("window", "must be day, week, month, quarter, span, or a rolling <N>d such as 7d (N at most 3660)");
-  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, m.description)) return *e;
+    return invalid(
+        "window",
+        "must be day, week, month, quarter, span, or a rolling <N>d such as 7d (N at most 3660)");
+  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, m.description))
+    return *e;
   return m;
 }
 }  // namespace
@@ -192,7 +204,8 @@ Result<Metric> metric_from_json(const json& j, std::string tenant_id) {
   json body = j;
   auto created = j.find("createdAt");
   std::optional<int64_t> created_ms;
-  if (created != j.end() && created->is_string()) created_ms = time::parse_rfc3339(created->get<std::string>());
+  if (created != j.end() && created->is_string())
+    created_ms = time::parse_rfc3339(created->get<std::string>());
   if (!created_ms) return invalid("createdAt", "must be an RFC 3339 date-time");
   body.erase("createdAt");
   auto m = metric_fields(body, true);
@@ -210,7 +223,10 @@ std::optional<std::string> series_of(const Metric& m) {
 }
 
 json to_json(const GrowthGoal& g) {
-  json j = {{"id", g.id}, {"metric", g.metric}, {"target", g.target}, {"deadline", time::format_date(g.deadline_date)}};
+  json j = {{"id", g.id},
+            {"metric", g.metric},
+            {"target", g.target},
+            {"deadline", time::format_date(g.deadline_date)}};
   if (g.start_date) j["start"] = time::format_date(*g.start_date);
   if (g.description) j["description"] = *g.description;
   if (g.unit) j["unit"] = *g.unit;
@@ -224,7 +240,9 @@ Result<GrowthGoal> goal_fields(const json& body, bool stored) {
   GrowthGoal g;
   std::optional<std::string> s;
   if (auto e = read_string(body, "metric", true, 64, s)) return *e;
-  if (!valid_metric_name(*s)) return invalid("metric", "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$, e.g. monthly_signups)");
+  if (!valid_metric_name(*s))
+    return invalid("metric",
+                   "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$, e.g. monthly_signups)");
   g.metric = *s;
   if (!member(body, "target")) return invalid("target", "is required");
   std::optional<double> target;
@@ -235,8 +253,10 @@ Result<GrowthGoal> goal_fields(const json& body, bool stored) {
   if (auto e = read_date(body, "deadline", deadline)) return *e;
   g.deadline_date = *deadline;
   if (auto e = read_date(body, "start", g.start_date)) return *e;
-  if (g.start_date && *g.start_date > g.deadline_date) return invalid("start", "must not be after the deadline");
-  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, g.description)) return *e;
+  if (g.start_date && *g.start_date > g.deadline_date)
+    return invalid("start", "must not be after the deadline");
+  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, g.description))
+    return *e;
   if (auto e = read_label(body, "unit", kMaxUnitChars, stored, g.unit)) return *e;
   if (stored) {
     if (auto e = read_string(body, "statusOverride", false, 16, g.status_override)) return *e;
@@ -252,7 +272,8 @@ Result<GrowthGoal> goal_fields(const json& body, bool stored) {
 
 Result<GrowthGoal> growth_goal_from_request(const json& body) {
   if (!body.is_object()) return invalid("", "request body must be a JSON object");
-  if (auto e = only(body, {"metric", "target", "deadline", "description", "unit", "start"})) return *e;
+  if (auto e = only(body, {"metric", "target", "deadline", "description", "unit", "start"}))
+    return *e;
   return goal_fields(body, false);
 }
 
@@ -272,17 +293,21 @@ Result<GrowthGoal> growth_goal_from_json(const json& j, std::string tenant_id) {
 namespace {
 Result<GoalPatch> patch_fields(const json& body, bool stored) {
   if (!body.is_object()) return invalid("", "request body must be a JSON object");
-  if (auto e = only(body, {"id", "metric", "target", "deadline", "start", "description", "unit", "status"})) return *e;
+  if (auto e = only(
+          body, {"id", "metric", "target", "deadline", "start", "description", "unit", "status"}))
+    return *e;
   GoalPatch p;
   std::optional<std::string> s;
   if (auto e = read_string(body, "id", true, 128, s)) return *e;
   p.id = *s;
   if (auto e = read_string(body, "metric", false, 64, p.metric)) return *e;
-  if (p.metric && !valid_metric_name(*p.metric)) return invalid("metric", "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$)");
+  if (p.metric && !valid_metric_name(*p.metric))
+    return invalid("metric", "must be a metric name (^[A-Za-z0-9_.:-]{1,64}$)");
   if (auto e = read_target(body, stored, p.target)) return *e;
   if (auto e = read_date(body, "deadline", p.deadline_date)) return *e;
   if (auto e = read_date(body, "start", p.start_date)) return *e;
-  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, p.description)) return *e;
+  if (auto e = read_label(body, "description", kMaxDescriptionChars, stored, p.description))
+    return *e;
   if (auto e = read_label(body, "unit", kMaxUnitChars, stored, p.unit)) return *e;
   for (const char* key : {"metric", "target", "deadline"}) {
     auto it = body.find(key);
@@ -300,7 +325,9 @@ Result<GoalPatch> patch_fields(const json& body, bool stored) {
     p.status_set = true;
     if (!st->is_null()) {
       if (!st->is_string() || !valid_status(st->get_ref<const std::string&>()))
-        return invalid("status", "must be one of on_track, at_risk, behind, completed, or null to clear the manual status");
+        return invalid("status",
+                       "must be one of on_track, at_risk, behind, completed, or null to clear the "
+                       "manual status");
       p.status = st->get<std::string>();
     }
   }

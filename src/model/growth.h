@@ -30,11 +30,11 @@ inline constexpr double kMaxTarget = 1e15;
 struct Metric {
   std::string name;  // ^[A-Za-z0-9_.:-]{1,64}$, e.g. monthly_signups
   std::string tenant_id;
-  std::string aggregation;      // count | sum | unique | ratio
-  std::string conversion_goal;  // count, sum, unique: a conversion goal id
-  std::string property;         // sum: a property path (plan.amount)
+  std::string aggregation;             // count | sum | unique | ratio
+  std::string conversion_goal;         // count, sum, unique: a conversion goal id
+  std::string property;                // sum: a property path (plan.amount)
   std::string numerator, denominator;  // ratio: metric names
-  std::string window;           // day | week | month | quarter | span | <N>d
+  std::string window;                  // day | week | month | quarter | span | <N>d
   std::optional<std::string> description;
   int64_t created_at_ms = 0;
 };
@@ -56,8 +56,8 @@ struct GrowthGoal {
   std::string tenant_id;
   std::string metric;
   double target = 0;
-  int64_t deadline_date = 0;           // days since the epoch
-  std::optional<int64_t> start_date;   // days since the epoch; default: the day of createdAt
+  int64_t deadline_date = 0;          // days since the epoch
+  std::optional<int64_t> start_date;  // days since the epoch; default: the day of createdAt
   std::optional<std::string> description;
   std::optional<std::string> unit;
   std::optional<std::string> status_override;  // set by PATCH, cleared by "status": null

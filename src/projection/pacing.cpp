@@ -12,7 +12,8 @@ namespace {
 using std::chrono::milliseconds;
 
 Error tz_error(std::string_view tz) {
-  return invalid("timezone", "unknown IANA time zone '" + std::string(tz) + "' (e.g. Europe/Berlin, UTC)");
+  return invalid("timezone",
+                 "unknown IANA time zone '" + std::string(tz) + "' (e.g. Europe/Berlin, UTC)");
 }
 
 const date::time_zone* find_zone(std::string_view tz) {
@@ -40,17 +41,25 @@ Result<Window> parse_window(std::string_view t) {
     if (ec == std::errc() && p == digits.data() + digits.size() && n >= 1 && n <= 3660)
       return Window{WindowKind::rolling, n};
   }
-  return invalid("window", "must be day, week, month, quarter, span or a rolling <N>d with N from 1 to 3660 (e.g. 30d)");
+  return invalid(
+      "window",
+      "must be day, week, month, quarter, span or a rolling <N>d with N from 1 to 3660 (e.g. 30d)");
 }
 
 std::string to_string(const Window& w) {
   switch (w.kind) {
-    case WindowKind::day: return "day";
-    case WindowKind::week: return "week";
-    case WindowKind::month: return "month";
-    case WindowKind::quarter: return "quarter";
-    case WindowKind::span: return "span";
-    case WindowKind::rolling: return std::to_string(w.days) + "d";
+    case WindowKind::day:
+      return "day";
+    case WindowKind::week:
+      return "week";
+    case WindowKind::month:
+      return "month";
+    case WindowKind::quarter:
+      return "quarter";
+    case WindowKind::span:
+      return "span";
+    case WindowKind::rolling:
+      return std::to_string(w.days) + "d";
   }
   return "span";
 }
@@ -83,8 +92,8 @@ Result<int64_t> local_date(int64_t t_ms, std::string_view tz) {
   return date::floor<date::days>(local).time_since_epoch().count();
 }
 
-Result<Interval> window_at(const Window& w, int64_t now_ms, std::string_view tz, int64_t span_start_ms,
-                           int64_t deadline_date) {
+Result<Interval> window_at(const Window& w, int64_t now_ms, std::string_view tz,
+                           int64_t span_start_ms, int64_t deadline_date) {
   if (w.kind == WindowKind::rolling)
     return Interval{now_ms - int64_t{w.days} * 86'400'000 + 1, now_ms + 1};
   if (w.kind == WindowKind::span) {
@@ -130,10 +139,14 @@ Result<Interval> window_at(const Window& w, int64_t now_ms, std::string_view tz,
 
 std::string_view to_string(Status s) {
   switch (s) {
-    case Status::completed: return "completed";
-    case Status::on_track: return "on_track";
-    case Status::at_risk: return "at_risk";
-    case Status::behind: return "behind";
+    case Status::completed:
+      return "completed";
+    case Status::on_track:
+      return "on_track";
+    case Status::at_risk:
+      return "at_risk";
+    case Status::behind:
+      return "behind";
   }
   return "on_track";
 }

@@ -49,8 +49,8 @@ Result<int64_t> local_date(int64_t t_ms, std::string_view tz);
 // The window `w` that contains `now_ms`, in time zone `tz`. For `span`, the
 // goal's span: from `span_start_ms` to the end of the deadline's local day.
 // For `rolling`, (now - days×24h, now]: as an interval, [now - d + 1, now + 1).
-Result<Interval> window_at(const Window& w, int64_t now_ms, std::string_view tz, int64_t span_start_ms,
-                           int64_t deadline_date);
+Result<Interval> window_at(const Window& w, int64_t now_ms, std::string_view tz,
+                           int64_t span_start_ms, int64_t deadline_date);
 
 // Pacing status of a growth goal.
 enum class Status { completed, on_track, at_risk, behind };
@@ -65,8 +65,9 @@ struct PacingThresholds {
 
 struct Pacing {
   Status status = Status::on_track;
-  double expected = 0;              // target × elapsed / span, clamped to [0, target]
-  std::optional<double> forecast;  // current projected linearly to the deadline; none before the start
+  double expected = 0;  // target × elapsed / span, clamped to [0, target]
+  std::optional<double>
+      forecast;  // current projected linearly to the deadline; none before the start
 };
 
 // `completed` once current >= target. Otherwise the linear expectation at

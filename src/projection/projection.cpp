@@ -27,11 +27,13 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
   return {target.substr(0, sep), target.substr(sep + 1)};
 }
 
-Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def, const std::string& series) {
+Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def,
+                                                    const std::string& series) {
   if (!valid_series(series)) return invalid("series", "unknown series " + series);
   auto m = match::Matcher::compile(def.event_type, def.url_pattern, def.conditions);
   if (!m.ok()) return m.error();
-  CompiledGoal g{std::move(def), std::move(m).value(), series, "", std::nullopt, series == "unique"};
+  CompiledGoal g{std::move(def), std::move(m).value(), series, "",
+                 std::nullopt,   series == "unique"};
   g.target = series_target(g.def.id, series);
   if (series.starts_with("sum:")) {
     auto path = match::PropertyPath::parse(series.substr(4));
@@ -91,7 +93,8 @@ const CompiledGoal* GoalIndex::find(std::string_view tenant, std::string_view ta
   return it == by_id_.end() ? nullptr : it->second.get();
 }
 
-const std::vector<const GoalFamily*>& GoalIndex::candidates(std::string_view tenant, std::string_view type) const {
+const std::vector<const GoalFamily*>& GoalIndex::candidates(std::string_view tenant,
+                                                            std::string_view type) const {
   static const std::vector<const GoalFamily*> none;
   // One buffer per thread: this runs once per event on the hot path.
   thread_local std::string scratch;
@@ -128,7 +131,8 @@ std::string cell_prefix(std::string_view tenant, std::string_view goal_id) {
   return k;
 }
 
-void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double value, std::string_view subject) {
+void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double value,
+                     std::string_view subject) {
   scratch_.assign(goal.def.tenant_id).push_back('\0');
   scratch_.append(goal.target).push_back('\0');
   append_be64(scratch_, bucket_of(timestamp_ms));

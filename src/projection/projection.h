@@ -34,12 +34,15 @@ struct CompiledGoal {
   bool unique = false;
   bool counts(const model::Event& e) const;  // window (since) + matcher
   // The amount this event adds to the series' sum.
-  double value_of(const model::Event& e) const { return sum_path ? sum_path->number(e.properties).value_or(0) : e.value; }
+  double value_of(const model::Event& e) const {
+    return sum_path ? sum_path->number(e.properties).value_or(0) : e.value;
+  }
 };
 
 // Compiles a definition for one of its series; the Error names the field
 // (for the API's 422).
-Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def, const std::string& series = "");
+Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def,
+                                                    const std::string& series = "");
 bool valid_series(std::string_view series);
 // The cell id of a series of a goal, and back.
 std::string series_target(std::string_view goal_id, std::string_view series);
@@ -65,15 +68,16 @@ class GoalIndex {
   void remove(std::string_view tenant, std::string_view target);
   const CompiledGoal* find(std::string_view tenant, std::string_view target) const;
   // The families of `tenant` whose goal's eventType is `type`; empty when none.
-  const std::vector<const GoalFamily*>& candidates(std::string_view tenant, std::string_view type) const;
+  const std::vector<const GoalFamily*>& candidates(std::string_view tenant,
+                                                   std::string_view type) const;
   size_t size() const { return by_id_.size(); }  // bases and series
 
  private:
   static std::string key(std::string_view a, std::string_view b);
   void unlist(const GoalFamily* family, const CompiledGoal& base);
   std::unordered_map<std::string, std::shared_ptr<const CompiledGoal>> by_id_;  // tenant\0target
-  std::unordered_map<std::string, GoalFamily> families_;                        // tenant\0goal id; nodes are stable
-  std::unordered_map<std::string, std::vector<const GoalFamily*>> by_type_;     // tenant\0eventType
+  std::unordered_map<std::string, GoalFamily> families_;  // tenant\0goal id; nodes are stable
+  std::unordered_map<std::string, std::vector<const GoalFamily*>> by_type_;  // tenant\0eventType
 };
 
 // A sum in fixed-point micro-units (value x 10^6). 128 bits: one event adds
@@ -115,7 +119,8 @@ class Aggregator {
     add(goal, e.timestamp_ms, goal.value_of(e), e.subject_id.value_or(std::string_view()));
   }
   // `subject` matters for unique series only (empty: not counted there).
-  void add(const CompiledGoal& goal, int64_t timestamp_ms, double value, std::string_view subject = {});
+  void add(const CompiledGoal& goal, int64_t timestamp_ms, double value,
+           std::string_view subject = {});
   // Cell key bytes -> delta; key layout: tenant \0 target \0 bucket (8 bytes BE).
   const std::unordered_map<std::string, Cell>& cells() const { return cells_; }
   // Unique series: cell key + subject, one per (cell, subject) seen.

@@ -14,9 +14,10 @@ int64_t ceil_bucket(int64_t ms) { return (ms + projection::kBucketMs - 1) / proj
 
 }  // namespace
 
-std::optional<double> metric_value(const Store& store, const std::string& tenant, const std::string& name,
-                                   int64_t at_ms, const std::string& tz, int64_t span_start_ms,
-                                   int64_t deadline_date, projection::Interval* period, int depth) {
+std::optional<double> metric_value(const Store& store, const std::string& tenant,
+                                   const std::string& name, int64_t at_ms, const std::string& tz,
+                                   int64_t span_start_ms, int64_t deadline_date,
+                                   projection::Interval* period, int depth) {
   if (depth > kMaxRatioDepth) return 0.0;
   auto m = store.metric(tenant, name);
   if (!m) return std::nullopt;
@@ -26,8 +27,10 @@ std::optional<double> metric_value(const Store& store, const std::string& tenant
   if (!interval.ok()) return std::nullopt;
   if (period) *period = *interval;
   if (m->aggregation == "ratio") {
-    auto num = metric_value(store, tenant, m->numerator, at_ms, tz, span_start_ms, deadline_date, nullptr, depth + 1);
-    auto den = metric_value(store, tenant, m->denominator, at_ms, tz, span_start_ms, deadline_date, nullptr, depth + 1);
+    auto num = metric_value(store, tenant, m->numerator, at_ms, tz, span_start_ms, deadline_date,
+                            nullptr, depth + 1);
+    auto den = metric_value(store, tenant, m->denominator, at_ms, tz, span_start_ms, deadline_date,
+                            nullptr, depth + 1);
     return projection::ratio_percent(num.value_or(0), den.value_or(0)).value_or(0);
   }
   // Calendar and span windows start and end on 15-minute boundaries; a
@@ -36,14 +39,15 @@ std::optional<double> metric_value(const Store& store, const std::string& tenant
   int64_t to = ceil_bucket(std::max<int64_t>(interval->end_ms, 0));
   auto series = model::series_of(*m).value_or("");
   auto target = projection::series_target(m->conversion_goal, series);
-  if (m->aggregation == "unique") return static_cast<double>(store.unique_subjects(tenant, target, from, to));
+  if (m->aggregation == "unique")
+    return static_cast<double>(store.unique_subjects(tenant, target, from, to));
   auto cell = store.cells(tenant, target, from, to);
   if (m->aggregation == "count") return static_cast<double>(cell.count);
   return projection::micros_to_value(cell.sum_micros);
 }
 
-std::vector<std::string> metric_targets(const Store& store, const std::string& tenant, const std::string& name,
-                                        int depth) {
+std::vector<std::string> metric_targets(const Store& store, const std::string& tenant,
+                                        const std::string& name, int depth) {
   if (depth > kMaxRatioDepth) return {};
   auto m = store.metric(tenant, name);
   if (!m) return {};
@@ -62,20 +66,27 @@ GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64
   std::string tz = store.timezone(goal.tenant_id);
   // Default start: the day the goal was created, or its deadline day when it
   // was created after the deadline (an empty span would pace nothing).
-  int64_t start_date = goal.start_date ? *goal.start_date
-                                       : std::min(goal.deadline_date,
-                                                  projection::local_date(goal.created_at_ms, tz).value_or(
-                                                      time::floor_div(goal.created_at_ms, time::kMsPerDay)));
-  int64_t start_ms = projection::start_of_day(start_date, tz).value_or(start_date * time::kMsPerDay);
-  int64_t end_ms = projection::start_of_day(goal.deadline_date + 1, tz).value_or((goal.deadline_date + 1) * time::kMsPerDay);
+  int64_t start_date =
+      goal.start_date
+          ? *goal.start_date
+          : std::min(goal.deadline_date,
+                     projection::local_date(goal.created_at_ms, tz)
+                         .value_or(time::floor_div(goal.created_at_ms, time::kMsPerDay)));
+  int64_t start_ms =
+      projection::start_of_day(start_date, tz).value_or(start_date * time::kMsPerDay);
+  int64_t end_ms = projection::start_of_day(goal.deadline_date + 1, tz)
+                       .value_or((goal.deadline_date + 1) * time::kMsPerDay);
   int64_t at = std::min(now_ms, end_ms - 1);
   projection::Interval period{start_ms, end_ms};
-  auto value = metric_value(store, goal.tenant_id, goal.metric, at, tz, start_ms, goal.deadline_date, &period);
+  auto value = metric_value(store, goal.tenant_id, goal.metric, at, tz, start_ms,
+                            goal.deadline_date, &period);
   out.metric_defined = value.has_value();
   out.current = value.value_or(0);
   out.period = period;
-  out.pacing = projection::pace(out.current, goal.target, period.start_ms, period.end_ms, at, thresholds);
-  out.status = goal.status_override ? *goal.status_override : std::string(projection::to_string(out.pacing.status));
+  out.pacing =
+      projection::pace(out.current, goal.target, period.start_ms, period.end_ms, at, thresholds);
+  out.status = goal.status_override ? *goal.status_override
+                                    : std::string(projection::to_string(out.pacing.status));
   return out;
 }
 

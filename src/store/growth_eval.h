@@ -27,9 +27,9 @@ namespace gs::store {
 struct GoalEvaluation {
   double current = 0;
   bool metric_defined = false;
-  projection::Pacing pacing;           // computed status, expected, forecast
-  std::string status;                  // the effective status: manual or computed
-  projection::Interval period;         // the window `current` covers
+  projection::Pacing pacing;    // computed status, expected, forecast
+  std::string status;           // the effective status: manual or computed
+  projection::Interval period;  // the window `current` covers
 };
 
 GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64_t now_ms,
@@ -37,14 +37,14 @@ GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64
 
 // The value of metric `name` of `tenant` at `at_ms` for a goal spanning
 // [span_start_ms, end of deadline_date); nullopt when the metric is not defined.
-std::optional<double> metric_value(const Store& store, const std::string& tenant, const std::string& name,
-                                   int64_t at_ms, const std::string& tz, int64_t span_start_ms,
-                                   int64_t deadline_date, projection::Interval* period = nullptr,
-                                   int depth = 0);
+std::optional<double> metric_value(const Store& store, const std::string& tenant,
+                                   const std::string& name, int64_t at_ms, const std::string& tz,
+                                   int64_t span_start_ms, int64_t deadline_date,
+                                   projection::Interval* period = nullptr, int depth = 0);
 
 // The cell targets (conversion goal or series) whose changes can move metric
 // `name`, following ratios; used to tell which event time caused a change.
-std::vector<std::string> metric_targets(const Store& store, const std::string& tenant, const std::string& name,
-                                        int depth = 0);
+std::vector<std::string> metric_targets(const Store& store, const std::string& tenant,
+                                        const std::string& name, int depth = 0);
 
 }  // namespace gs::store

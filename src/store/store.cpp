@@ -106,8 +106,10 @@ bool no_space(const rocksdb::Status& s) {
 // A failed write or open of the store: field "data-dir", so that a fatal one
 // ends serve with `goalstream: data-dir: ...`.
 Error io_error(const rocksdb::Status& s, const std::string& dir) {
-  if (no_space(s)) return Error{ErrorCode::internal, "data-dir", "no space left on device in " + dir};
-  return Error{ErrorCode::internal, "data-dir", "cannot write the store in " + dir + ": " + s.ToString()};
+  if (no_space(s))
+    return Error{ErrorCode::internal, "data-dir", "no space left on device in " + dir};
+  return Error{ErrorCode::internal, "data-dir",
+               "cannot write the store in " + dir + ": " + s.ToString()};
 }
 
 // RocksDB's own log, at WARN and above, as goalstream's log lines on stderr
@@ -119,7 +121,9 @@ class StderrLogger : public rocksdb::Logger {
  public:
   StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
   using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
     if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
     char buf[1024];
@@ -164,7 +168,9 @@ void Batch::delete_series(const std::string& tenant, const std::string& target) 
   wb_->DeleteRange(store_->uniq_, p, prefix_end(p));
 }
 
-void Batch::put_presence(const std::string& presence_key) { wb_->Put(store_->uniq_, presence_key, ""); }
+void Batch::put_presence(const std::string& presence_key) {
+  wb_->Put(store_->uniq_, presence_key, "");
+}
 
 void Batch::put_metric(const model::Metric& m) {
   wb_->Put(store_->growth_, "m/" + two(m.tenant_id, m.name), model::to_json(m).dump());
@@ -181,14 +187,19 @@ void Batch::delete_growth_goal(const std::string& tenant, const std::string& id)
 void Batch::put_timezone(const std::string& tenant, const std::string& tz) {
   wb_->Put(store_->growth_, "tz/" + tenant, tz);
 }
-void Batch::put_status(const std::string& tenant, const std::string& goal_id, const std::string& status) {
+void Batch::put_status(const std::string& tenant, const std::string& goal_id,
+                       const std::string& status) {
   wb_->Put(store_->meta_, "st/" + two(tenant, goal_id), status);
 }
 void Batch::delete_status(const std::string& tenant, const std::string& goal_id) {
   wb_->Delete(store_->meta_, "st/" + two(tenant, goal_id));
 }
-void Batch::put_outbox(uint64_t seq, const json& change) { wb_->Put(store_->meta_, seq_key("out/", seq), change.dump()); }
-void Batch::put_meta(const std::string& key, const std::string& value) { wb_->Put(store_->meta_, "x/" + key, value); }
+void Batch::put_outbox(uint64_t seq, const json& change) {
+  wb_->Put(store_->meta_, seq_key("out/", seq), change.dump());
+}
+void Batch::put_meta(const std::string& key, const std::string& value) {
+  wb_->Put(store_->meta_, "x/" + key, value);
+}
 void Batch::delete_outbox(uint64_t seq) { wb_->Delete(store_->meta_, seq_key("out/", seq)); }
 void Batch::put_idempotency(const std::string& tenant, const std::string& key, const json& record) {
   wb_->Put(store_->growth_, "i/" + two(tenant, key), record.dump());
@@ -276,24 +287,33 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   rocksdb::ColumnFamilyOptions uniq(options);
   uniq.max_write_buffer_number = 6;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, plain}, {"meta", plain}, {"keys", plain},  {"goals", plain},
-      {"dedup", dedup}, {"agg", agg}, {"uniq", uniq}, {"growth", plain}};
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, plain},
+                                                      {"meta", plain},
+                                                      {"keys", plain},
+                                                      {"goals", plain},
+                                                      {"dedup", dedup},
+                                                      {"agg", agg},
+                                                      {"uniq", uniq},
+                                                      {"growth", plain}};
   // A format-1 store has no uniq/growth column families: refuse it before
   // opening creates them (which would lock older binaries out of it).
   std::vector<std::string> existing;
-  if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(options), dir, &existing).ok() && !existing.empty() &&
-      std::find(existing.begin(), existing.end(), "growth") == existing.end())
+  if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(options), dir, &existing).ok() &&
+      !existing.empty() && std::find(existing.begin(), existing.end(), "growth") == existing.end())
     return Error{ErrorCode::conflict, "data-dir",
-                 "the store in " + dir + " has format 1; this goalstream reads format " + std::string(kFormat) +
+                 "the store in " + dir + " has format 1; this goalstream reads format " +
+                     std::string(kFormat) +
                      ": rebuild into a new --data-dir (goalstream rebuild) and serve from there"};
   std::unique_ptr<Store> s(new Store());
   rocksdb::DB* raw = nullptr;
-  auto st = read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw)
-                      : rocksdb::DB::Open(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw);
+  auto st =
+      read_only
+          ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw)
+          : rocksdb::DB::Open(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw);
   if (!st.ok()) {
     if (no_space(st)) return io_error(st, dir);
-    return Error{ErrorCode::internal, "data-dir", "cannot open store in " + dir + ": " + st.ToString()};
+    return Error{ErrorCode::internal, "data-dir",
+                 "cannot open store in " + dir + ": " + st.ToString()};
   }
   s->db_.reset(raw);
   s->dir_ = dir;
@@ -310,7 +330,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool read_onl
   if (!has_format && !s->empty()) format = "1";
   if (!format.empty() && format != kFormat)
     return Error{ErrorCode::conflict, "data-dir",
-                 "the store in " + dir + " has format " + format + "; this goalstream reads format " + kFormat +
+                 "the store in " + dir + " has format " + format +
+                     "; this goalstream reads format " + kFormat +
                      ": rebuild into a new --data-dir (goalstream rebuild) and serve from there"};
   if (!has_format && !read_only) {
     rocksdb::WriteBatch wb;
@@ -407,7 +428,8 @@ std::vector<model::ConversionGoal> Store::all_goals() const {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto key = it->key().ToStringView();
     auto tenant = std::string(key.substr(0, key.find('\0')));
-    auto g = model::conversion_goal_from_json(json::parse(it->value().ToStringView(), nullptr, false), tenant);
+    auto g = model::conversion_goal_from_json(
+        json::parse(it->value().ToStringView(), nullptr, false), tenant);
     if (g.ok()) out.push_back(std::move(g).value());
   }
   return out;
@@ -415,7 +437,8 @@ std::vector<model::ConversionGoal> Store::all_goals() const {
 
 namespace {
 template <class F>
-void for_each_fingerprint(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::ReadOptions& ro, F&& f) {
+void for_each_fingerprint(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                          const rocksdb::ReadOptions& ro, F&& f) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
   for (it->Seek("f"); it->Valid() && it->key().starts_with("f"); it->Next()) {
     auto v = it->value();
@@ -431,10 +454,13 @@ void for_each_fingerprint(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, cons
 
 uint64_t Store::load_fingerprints(projection::FingerprintSet& set) const {
   uint64_t next = 0;
-  for_each_fingerprint(db_.get(), dedup_, rocksdb::ReadOptions(), [&](projection::Fingerprint fp, rocksdb::Slice key) {
-    set.insert(fp);
-    next = std::max<uint64_t>(next, static_cast<uint64_t>(projection::read_be64(key.ToStringView().substr(1))) + 1);
-  });
+  for_each_fingerprint(
+      db_.get(), dedup_, rocksdb::ReadOptions(),
+      [&](projection::Fingerprint fp, rocksdb::Slice key) {
+        set.insert(fp);
+        next = std::max<uint64_t>(
+            next, static_cast<uint64_t>(projection::read_be64(key.ToStringView().substr(1))) + 1);
+      });
   return next;
 }
 
@@ -461,8 +487,9 @@ namespace {
 // Calls f(key without the series prefix) for each key of `target` in buckets
 // [from, to) of column family `cf`.
 template <class F>
-void for_each_in_buckets(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& tenant,
-                         const std::string& target, int64_t from_bucket, int64_t to_bucket, F&& f) {
+void for_each_in_buckets(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                         const std::string& tenant, const std::string& target, int64_t from_bucket,
+                         int64_t to_bucket, F&& f) {
   if (to_bucket <= from_bucket) return;
   auto prefix = projection::cell_prefix(tenant, target);
   std::string from = prefix, to = prefix;
@@ -472,32 +499,36 @@ void for_each_in_buckets(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
-  for (it->Seek(from); it->Valid(); it->Next()) f(it->key().ToStringView().substr(prefix.size()), it->value());
+  for (it->Seek(from); it->Valid(); it->Next())
+    f(it->key().ToStringView().substr(prefix.size()), it->value());
 }
 }  // namespace
 
 Cell Store::cells(const std::string& tenant, const std::string& target, int64_t from_bucket,
                   int64_t to_bucket) const {
   Cell total;
-  for_each_in_buckets(db_.get(), agg_, tenant, target, from_bucket, to_bucket, [&](std::string_view, rocksdb::Slice v) {
-    Cell c = decode_cell(v.ToStringView());
-    total.count += c.count;
-    total.sum_micros += c.sum_micros;
-  });
+  for_each_in_buckets(db_.get(), agg_, tenant, target, from_bucket, to_bucket,
+                      [&](std::string_view, rocksdb::Slice v) {
+                        Cell c = decode_cell(v.ToStringView());
+                        total.count += c.count;
+                        total.sum_micros += c.sum_micros;
+                      });
   return total;
 }
 
-int64_t Store::unique_subjects(const std::string& tenant, const std::string& target, int64_t from_bucket,
-                               int64_t to_bucket) const {
+int64_t Store::unique_subjects(const std::string& tenant, const std::string& target,
+                               int64_t from_bucket, int64_t to_bucket) const {
   std::unordered_set<std::string> subjects;
-  for_each_in_buckets(db_.get(), uniq_, tenant, target, from_bucket, to_bucket,
-                      [&](std::string_view key, rocksdb::Slice) { subjects.emplace(key.substr(8)); });
+  for_each_in_buckets(
+      db_.get(), uniq_, tenant, target, from_bucket, to_bucket,
+      [&](std::string_view key, rocksdb::Slice) { subjects.emplace(key.substr(8)); });
   return static_cast<int64_t>(subjects.size());
 }
 
 namespace {
 template <class T, class Parse>
-std::vector<T> scan_growth(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix, Parse parse) {
+std::vector<T> scan_growth(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                           const std::string& prefix, Parse parse) {
   std::vector<T> out;
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -509,8 +540,8 @@ std::vector<T> scan_growth(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, con
   return out;
 }
 template <class T, class Parse>
-std::optional<T> get_growth(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const std::string& key,
-                            const std::string& tenant, Parse parse) {
+std::optional<T> get_growth(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                            const std::string& key, const std::string& tenant, Parse parse) {
   std::string v;
   if (!db->Get(rocksdb::ReadOptions(), cf, key, &v).ok()) return std::nullopt;
   auto r = parse(json::parse(v, nullptr, false), tenant);
@@ -520,18 +551,23 @@ std::optional<T> get_growth(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, co
 }  // namespace
 
 std::vector<model::Metric> Store::metrics(const std::string& tenant) const {
-  return scan_growth<model::Metric>(db_.get(), growth_, "m/" + tenant + '\0', model::metric_from_json);
+  return scan_growth<model::Metric>(db_.get(), growth_, "m/" + tenant + '\0',
+                                    model::metric_from_json);
 }
-std::optional<model::Metric> Store::metric(const std::string& tenant, const std::string& name) const {
-  return get_growth<model::Metric>(db_.get(), growth_, "m/" + two(tenant, name), tenant, model::metric_from_json);
+std::optional<model::Metric> Store::metric(const std::string& tenant,
+                                           const std::string& name) const {
+  return get_growth<model::Metric>(db_.get(), growth_, "m/" + two(tenant, name), tenant,
+                                   model::metric_from_json);
 }
 std::vector<model::Metric> Store::all_metrics() const {
   return scan_growth<model::Metric>(db_.get(), growth_, "m/", model::metric_from_json);
 }
 std::vector<model::GrowthGoal> Store::growth_goals(const std::string& tenant) const {
-  return scan_growth<model::GrowthGoal>(db_.get(), growth_, "g/" + tenant + '\0', model::growth_goal_from_json);
+  return scan_growth<model::GrowthGoal>(db_.get(), growth_, "g/" + tenant + '\0',
+                                        model::growth_goal_from_json);
 }
-std::optional<model::GrowthGoal> Store::growth_goal(const std::string& tenant, const std::string& id) const {
+std::optional<model::GrowthGoal> Store::growth_goal(const std::string& tenant,
+                                                    const std::string& id) const {
   return get_growth<model::GrowthGoal>(db_.get(), growth_, "g/" + two(tenant, id), tenant,
                                        model::growth_goal_from_json);
 }
@@ -543,9 +579,11 @@ std::string Store::timezone(const std::string& tenant) const {
   if (!db_->Get(rocksdb::ReadOptions(), growth_, "tz/" + tenant, &v).ok()) return "UTC";
   return v;
 }
-std::optional<std::string> Store::status(const std::string& tenant, const std::string& goal_id) const {
+std::optional<std::string> Store::status(const std::string& tenant,
+                                         const std::string& goal_id) const {
   std::string v;
-  if (!db_->Get(rocksdb::ReadOptions(), meta_, "st/" + two(tenant, goal_id), &v).ok()) return std::nullopt;
+  if (!db_->Get(rocksdb::ReadOptions(), meta_, "st/" + two(tenant, goal_id), &v).ok())
+    return std::nullopt;
   return v;
 }
 std::optional<std::string> Store::meta(const std::string& key) const {
@@ -560,14 +598,16 @@ std::vector<std::pair<uint64_t, json>> Store::outbox() const {
   std::vector<std::pair<uint64_t, json>> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
   for (it->Seek("out/"); it->Valid() && it->key().starts_with("out/"); it->Next())
-    out.emplace_back(static_cast<uint64_t>(projection::read_be64(it->key().ToStringView().substr(4))),
-                     json::parse(it->value().ToStringView(), nullptr, false));
+    out.emplace_back(
+        static_cast<uint64_t>(projection::read_be64(it->key().ToStringView().substr(4))),
+        json::parse(it->value().ToStringView(), nullptr, false));
   return out;
 }
 
 std::optional<json> Store::job(const std::string& tenant, const std::string& goal_id) const {
   std::string v;
-  if (!db_->Get(rocksdb::ReadOptions(), meta_, job_key(tenant, goal_id), &v).ok()) return std::nullopt;
+  if (!db_->Get(rocksdb::ReadOptions(), meta_, job_key(tenant, goal_id), &v).ok())
+    return std::nullopt;
   return json::parse(v, nullptr, false);
 }
 
@@ -585,7 +625,8 @@ std::vector<std::tuple<std::string, std::string, json>> Store::jobs() const {
 
 std::optional<json> Store::idempotency(const std::string& tenant, const std::string& key) const {
   std::string v;
-  if (!db_->Get(rocksdb::ReadOptions(), growth_, "i/" + two(tenant, key), &v).ok()) return std::nullopt;
+  if (!db_->Get(rocksdb::ReadOptions(), growth_, "i/" + two(tenant, key), &v).ok())
+    return std::nullopt;
   auto j = json::parse(v, nullptr, false);
   if (j.is_discarded()) return std::nullopt;
   return j;
@@ -616,7 +657,8 @@ std::string Store::digest() const {
   rocksdb::ReadOptions ro;
   const rocksdb::Snapshot* snap = db_->GetSnapshot();
   ro.snapshot = snap;
-  std::pair<const char*, rocksdb::ColumnFamilyHandle*> cfs[] = {{"keys", keys_}, {"goals", goals_}, {"agg", agg_}, {"uniq", uniq_}, {"growth", growth_}};
+  std::pair<const char*, rocksdb::ColumnFamilyHandle*> cfs[] = {
+      {"keys", keys_}, {"goals", goals_}, {"agg", agg_}, {"uniq", uniq_}, {"growth", growth_}};
   for (auto [name, h] : cfs) {
     feed(name);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h));
@@ -630,7 +672,8 @@ std::string Store::digest() const {
   // order), are bookkeeping, not content.
   feed("dedup");
   std::vector<projection::Fingerprint> fps;
-  for_each_fingerprint(db_.get(), dedup_, ro, [&](projection::Fingerprint fp, rocksdb::Slice) { fps.push_back(fp); });
+  for_each_fingerprint(db_.get(), dedup_, ro,
+                       [&](projection::Fingerprint fp, rocksdb::Slice) { fps.push_back(fp); });
   std::sort(fps.begin(), fps.end());
   for (const auto& fp : fps) {
     unsigned char b[16];

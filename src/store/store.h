@@ -113,7 +113,8 @@ class Batch {
 
 struct GoalTotals {
   projection::Cell total;
-  std::vector<std::pair<int64_t, projection::Cell>> buckets;  // 15-minute bucket since epoch -> cell
+  std::vector<std::pair<int64_t, projection::Cell>>
+      buckets;  // 15-minute bucket since epoch -> cell
 };
 
 // The bytes of a cell in `agg`: count and sum (16 bytes) while the sum fits in
@@ -171,7 +172,8 @@ class Store {
   std::optional<model::Metric> metric(const std::string& tenant, const std::string& name) const;
   std::vector<model::Metric> all_metrics() const;
   std::vector<model::GrowthGoal> growth_goals(const std::string& tenant) const;  // in id order
-  std::optional<model::GrowthGoal> growth_goal(const std::string& tenant, const std::string& id) const;
+  std::optional<model::GrowthGoal> growth_goal(const std::string& tenant,
+                                               const std::string& id) const;
   std::vector<model::GrowthGoal> all_growth_goals() const;
   // The tenant's time zone; "UTC" when never set.
   std::string timezone(const std::string& tenant) const;

@@ -76,7 +76,8 @@ struct ChangesPublisher::Impl {
       if (wm->second <= wm->first) continue;
       // Entries in the outbox were produced, if at all, after everything else
       // this store published: the last messages of each partition hold them.
-      int64_t from = std::max<int64_t>(wm->first, wm->second - static_cast<int64_t>(pending.size()) - 64);
+      int64_t from =
+          std::max<int64_t>(wm->first, wm->second - static_cast<int64_t>(pending.size()) - 64);
       rd_kafka_topic_partition_list_add(l, opts.kafka.changes().c_str(), p)->offset = from;
       ends[p] = wm->second;
     }
@@ -88,20 +89,26 @@ struct ChangesPublisher::Impl {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
       if (!m) continue;
       if (!m->err) {
-        auto j = json::parse(std::string_view(static_cast<const char*>(m->payload), m->len), nullptr, false);
-        if (j.is_object() && j.value("origin", "") == origin && j.contains("seq") && j["seq"].is_number_unsigned())
+        auto j = json::parse(std::string_view(static_cast<const char*>(m->payload), m->len),
+                             nullptr, false);
+        if (j.is_object() && j.value("origin", "") == origin && j.contains("seq") &&
+            j["seq"].is_number_unsigned())
           published.insert(j["seq"].get<uint64_t>());
         if (m->offset + 1 >= ends[m->partition]) ends.erase(m->partition);
       }
       rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(rk);
-    if (!ends.empty()) return Error{ErrorCode::unavailable, "", "could not read back the tail of " + opts.kafka.changes()};
+    if (!ends.empty())
+      return Error{ErrorCode::unavailable, "",
+                   "could not read back the tail of " + opts.kafka.changes()};
     auto b = store.batch();
     size_t dropped = 0;
     for (auto& [seq, change] : pending)
       if (published.count(seq)) b.delete_outbox(seq), ++dropped;
-    if (dropped) log::info("changes: " + std::to_string(dropped) + " change(s) were already published before a restart");
+    if (dropped)
+      log::info("changes: " + std::to_string(dropped) +
+                " change(s) were already published before a restart");
     return store.write(b);
   }
 
@@ -116,7 +123,9 @@ struct ChangesPublisher::Impl {
         return;
       }
       if (exit_after_publish) {
-        log::warn("changes: GOALSTREAM_FAULT=exit-after-publish: exiting before the outbox entry is removed");
+        log::warn(
+            "changes: GOALSTREAM_FAULT=exit-after-publish: exiting before the outbox entry is "
+            "removed");
         std::_Exit(137);
       }
       auto b = store.batch();
@@ -128,8 +137,9 @@ struct ChangesPublisher::Impl {
     }
   }
 
-  json change(const char* type, const model::GrowthGoal& g, const std::string& before, const std::string& after,
-              const store::GoalEvaluation& e, int64_t event_time, const char* cause, int64_t now, uint64_t seq) {
+  json change(const char* type, const model::GrowthGoal& g, const std::string& before,
+              const std::string& after, const store::GoalEvaluation& e, int64_t event_time,
+              const char* cause, int64_t now, uint64_t seq) {
     return {{"type", type},
             {"cause", cause},
             {"tenant_id", g.tenant_id},
@@ -177,11 +187,13 @@ struct ChangesPublisher::Impl {
       if (!before) continue;  // a new goal: its first status is not a transition
       const char* cause = event_time > 0 ? "events" : by_command ? "command" : "time";
       uint64_t seq = next_seq++;
-      b.put_outbox(seq, change("goal.status_changed", g, *before, e.status, e, event_time, cause, now, seq));
+      b.put_outbox(
+          seq, change("goal.status_changed", g, *before, e.status, e, event_time, cause, now, seq));
       ++transitions;
       if (e.status == "completed") {
         seq = next_seq++;
-        b.put_outbox(seq, change("goal.completed", g, *before, e.status, e, event_time, cause, now, seq));
+        b.put_outbox(
+            seq, change("goal.completed", g, *before, e.status, e, event_time, cause, now, seq));
         ++transitions;
       }
     }
@@ -204,7 +216,8 @@ struct ChangesPublisher::Impl {
       bool full = std::chrono::steady_clock::now() - last_full >= opts.full_pass;
       if (full) last_full = std::chrono::steady_clock::now();
       if (full || !changed.empty()) {
-        if (auto st = evaluate(changed, full); !st.ok()) log::error("changes: " + st.error().message);
+        if (auto st = evaluate(changed, full); !st.ok())
+          log::error("changes: " + st.error().message);
       }
       drain();
     }
@@ -260,7 +273,8 @@ void ChangesPublisher::notify(const std::unordered_map<std::string, int64_t>& to
   I.cv.notify_all();
 }
 
-Result<size_t> ChangesPublisher::seed(store::Store& store, const projection::PacingThresholds& thresholds,
+Result<size_t> ChangesPublisher::seed(store::Store& store,
+                                      const projection::PacingThresholds& thresholds,
                                       int64_t now_ms) {
   auto b = store.batch();
   size_t n = 0;

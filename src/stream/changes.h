@@ -56,7 +56,8 @@ class ChangesPublisher {
   // Records every goal's current status without publishing anything: after
   // a rebuild, so that serving the rebuilt store does not announce again
   // what was announced before. Returns the number of goals recorded.
-  static Result<size_t> seed(store::Store& store, const projection::PacingThresholds& thresholds, int64_t now_ms);
+  static Result<size_t> seed(store::Store& store, const projection::PacingThresholds& thresholds,
+                             int64_t now_ms);
 
  private:
   struct Impl;

@@ -1,5 +1,6 @@
 #include "stream/kafka.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -95,8 +95,10 @@ void DeliveryGroup::report(Failed* failed) {
   {
     std::lock_guard lock(mu_);
     --pending_;
-    if (failed) failed_.push_back(std::move(*failed));
-    else ++delivered_;
+    if (failed)
+      failed_.push_back(std::move(*failed));
+    else
+      ++delivered_;
   }
   cv_.notify_all();
 }
@@ -154,8 +156,10 @@ void delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
       const char* name;
       const void* val;
       size_t size;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
-        f.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+        f.headers.emplace_back(
+            name, val ? std::string(static_cast<const char*>(val), size) : std::string());
     }
     f.err = m->err;
     f.error = describe(m->err);
@@ -177,14 +181,15 @@ struct Producer::Impl {
 
   Result<std::shared_ptr<Client>> new_client() {
     auto c = std::make_shared<Client>();
-    auto rk = make_client(RD_KAFKA_PRODUCER, kafka,
-                          {{"enable.idempotence", "true"},
-                           {"acks", "all"},
-                           {"linger.ms", "1"},
-                           {"compression.type", "lz4"},
-                           {"message.timeout.ms", std::to_string(options.message_timeout_ms)},
-                           {"message.max.bytes", std::to_string(options.message_max_bytes)}},
-                          [](rd_kafka_conf_t* conf) { rd_kafka_conf_set_dr_msg_cb(conf, delivery_report); });
+    auto rk = make_client(
+        RD_KAFKA_PRODUCER, kafka,
+        {{"enable.idempotence", "true"},
+         {"acks", "all"},
+         {"linger.ms", "1"},
+         {"compression.type", "lz4"},
+         {"message.timeout.ms", std::to_string(options.message_timeout_ms)},
+         {"message.max.bytes", std::to_string(options.message_max_bytes)}},
+        [](rd_kafka_conf_t* conf) { rd_kafka_conf_set_dr_msg_cb(conf, delivery_report); });
     if (!rk.ok()) return rk.error();
     c->rk = std::move(rk).value();
     Client* raw = c.get();
@@ -201,10 +206,12 @@ struct Producer::Impl {
   std::shared_ptr<Client> current() {
     std::lock_guard lock(mu);
     char errstr[512];
-    if (rd_kafka_fatal_error(client->rk.get(), errstr, sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_fatal_error(client->rk.get(), errstr, sizeof errstr) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
       auto fresh = new_client();
       if (fresh.ok()) {
-        log::warn(std::string("Kafka producer hit a fatal error (") + errstr + "); starting a new one");
+        log::warn(std::string("Kafka producer hit a fatal error (") + errstr +
+                  "); starting a new one");
         retired.push_back(std::move(client));
         client = std::move(fresh).value();
       }
@@ -213,7 +220,8 @@ struct Producer::Impl {
   }
 };
 
-Result<std::unique_ptr<Producer>> Producer::create(const KafkaOptions& opts, ProducerOptions popts) {
+Result<std::unique_ptr<Producer>> Producer::create(const KafkaOptions& opts,
+                                                   ProducerOptions popts) {
   std::unique_ptr<Producer> p(new Producer());
   p->impl_ = std::make_unique<Impl>();
   p->impl_->kafka = opts;
@@ -238,14 +246,14 @@ static rd_kafka_resp_err_t produce(rd_kafka_t* rk, const std::string& topic, std
   rd_kafka_resp_err_t err = rd_kafka_producev(
       rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
+      RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err && hdrs) rd_kafka_headers_destroy(hdrs);
   return err;
 }
 
-Delivery Producer::produce_wait(const std::string& topic, std::string_view key, std::string_view value,
-                                const Headers& headers) {
+Delivery Producer::produce_wait(const std::string& topic, std::string_view key,
+                                std::string_view value, const Headers& headers) {
   auto client = impl_->current();
   auto w = std::make_shared<Waiter>();
   auto* p = new Pending{&impl_->failed, w, nullptr};
@@ -272,16 +280,20 @@ Delivery Producer::produce_wait(const std::string& topic, std::string_view key, 
   return w->delivery;
 }
 
-Result<std::pair<int32_t, int64_t>> Producer::produce_sync(const std::string& topic, std::string_view key,
-                                                           std::string_view value, const Headers& headers) {
+Result<std::pair<int32_t, int64_t>> Producer::produce_sync(const std::string& topic,
+                                                           std::string_view key,
+                                                           std::string_view value,
+                                                           const Headers& headers) {
   auto d = produce_wait(topic, key, value, headers);
   if (d.ok()) return std::pair{d.partition, d.offset};
   return unavailable("Kafka did not take the write to " + topic + ": " + d.error +
-                     (d.possibly_persisted ? " (it may have been written nonetheless)" : " (nothing was written)"));
+                     (d.possibly_persisted ? " (it may have been written nonetheless)"
+                                           : " (nothing was written)"));
 }
 
-Status Producer::produce_async(const std::string& topic, std::string_view key, std::string_view value,
-                               const Headers& headers, const std::shared_ptr<DeliveryGroup>& group) {
+Status Producer::produce_async(const std::string& topic, std::string_view key,
+                               std::string_view value, const Headers& headers,
+                               const std::shared_ptr<DeliveryGroup>& group) {
   auto client = impl_->current();
   auto* p = new Pending{&impl_->failed, nullptr, group};
   if (group) group->add();
@@ -293,7 +305,8 @@ Status Producer::produce_async(const std::string& topic, std::string_view key, s
   if (!err) return {};
   delete p;
   if (group) {
-    DeliveryGroup::Failed f{topic, std::string(key), std::string(value), headers, err, describe(err)};
+    DeliveryGroup::Failed f{topic, std::string(key), std::string(value), headers,
+                            err,   describe(err)};
     group->report(&f);
   } else {
     impl_->failed++;
@@ -317,7 +330,8 @@ Result<int> partition_count(rd_kafka_t* rk, const std::string& topic, int timeou
   const rd_kafka_metadata_t* md = nullptr;
   auto err = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
   rd_kafka_topic_destroy(t);
-  if (err) return unavailable("cannot read Kafka metadata for " + topic + ": " + rd_kafka_err2str(err));
+  if (err)
+    return unavailable("cannot read Kafka metadata for " + topic + ": " + rd_kafka_err2str(err));
   int n = 0;
   rd_kafka_resp_err_t terr = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
   if (md->topic_cnt == 1) {
@@ -339,14 +353,17 @@ Result<std::pair<int64_t, int64_t>> query_watermarks(rd_kafka_t* rk, const std::
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
     int64_t lo = 0, hi = 0;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi,
-                                                static_cast<int>(std::max<int64_t>(left.count(), 1)));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto err =
+        rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &lo, &hi,
+                                         static_cast<int>(std::max<int64_t>(left.count(), 1)));
     if (!err) return std::pair{lo, hi};
     bool no_leader_yet = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
                          err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
                          err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    if (!no_leader_yet || std::chrono::steady_clock::now() + std::chrono::milliseconds(200) >= deadline)
+    if (!no_leader_yet ||
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(200) >= deadline)
       return unavailable("cannot query offsets of " + topic + ": " + rd_kafka_err2str(err));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -363,7 +380,8 @@ Result<std::vector<TopicSpec>> load_topic_specs(const std::string& path) {
     TopicSpec s;
     if (!t.contains("name") || !t["name"].is_string() || !t.contains("partitions") ||
         !t["partitions"].is_number_integer())
-      return Error{ErrorCode::invalid, "topics-file", path + ": each topic needs name and partitions"};
+      return Error{ErrorCode::invalid, "topics-file",
+                   path + ": each topic needs name and partitions"};
     s.name = t["name"];
     s.partitions = t["partitions"];
     if (t.contains("configs"))
@@ -435,8 +453,8 @@ Status ensure_topics(const KafkaOptions& opts, const std::vector<TopicSpec>& spe
       created[name] = "created";
     else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
       created[name] = std::string("error: ") + (rd_kafka_topic_result_error_string(res[i])
-                                                     ? rd_kafka_topic_result_error_string(res[i])
-                                                     : rd_kafka_err2str(err));
+                                                    ? rd_kafka_topic_result_error_string(res[i])
+                                                    : rd_kafka_err2str(err));
       differs = true;
     }
   }
@@ -456,7 +474,8 @@ Status ensure_topics(const KafkaOptions& opts, const std::vector<TopicSpec>& spe
     else if (*parts != s.partitions)
       diffs.push_back("partitions " + std::to_string(*parts) + " (declared " +
                       std::to_string(s.partitions) + ")");
-    rd_kafka_ConfigResource_t* cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str());
+    rd_kafka_ConfigResource_t* cr =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str());
     rd_kafka_DescribeConfigs(rk, &cr, 1, nullptr, q);
     rd_kafka_event_t* dev = wait_admin(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, 30000);
     rd_kafka_ConfigResource_destroy(cr);
@@ -464,8 +483,8 @@ Status ensure_topics(const KafkaOptions& opts, const std::vector<TopicSpec>& spe
       diffs.push_back("timed out describing configs");
     } else {
       size_t rc = 0;
-      const rd_kafka_ConfigResource_t** rs =
-          rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(dev), &rc);
+      const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(
+          rd_kafka_event_DescribeConfigs_result(dev), &rc);
       std::map<std::string, std::string> actual;
       for (size_t i = 0; i < rc; ++i) {
         size_t ec = 0;
@@ -498,8 +517,10 @@ std::string default_topics_file() {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
-    if (fs::exists(dir / "topics" / "topics.json")) return (dir / "topics" / "topics.json").string();
+  for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+       dir = dir.parent_path())
+    if (fs::exists(dir / "topics" / "topics.json"))
+      return (dir / "topics" / "topics.json").string();
   if (fs::exists("topics/topics.json")) return "topics/topics.json";
   return "/usr/local/share/goalstream/topics.json";
 }

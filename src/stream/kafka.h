@@ -128,7 +128,8 @@ class DeliveryGroup {
 // starts a new client. Thread-safe.
 class Producer {
  public:
-  static Result<std::unique_ptr<Producer>> create(const KafkaOptions& opts, ProducerOptions popts = {});
+  static Result<std::unique_ptr<Producer>> create(const KafkaOptions& opts,
+                                                  ProducerOptions popts = {});
   ~Producer();
 
   // Produces and waits for the delivery report, which librdkafka gives within
@@ -139,12 +140,14 @@ class Producer {
   // produce_wait as a Result: the (partition, offset), or an Error
   // (unavailable) that says whether the message may have been written.
   Result<std::pair<int32_t, int64_t>> produce_sync(const std::string& topic, std::string_view key,
-                                                   std::string_view value, const Headers& headers = {});
+                                                   std::string_view value,
+                                                   const Headers& headers = {});
   // Produces without waiting. With a group, the delivery report goes to the
   // group (a message librdkafka refuses at once counts there as failed);
   // without, failures are counted in `failed()`.
   Status produce_async(const std::string& topic, std::string_view key, std::string_view value,
-                       const Headers& headers = {}, const std::shared_ptr<DeliveryGroup>& group = nullptr);
+                       const Headers& headers = {},
+                       const std::shared_ptr<DeliveryGroup>& group = nullptr);
   // Waits for outstanding messages. Returns false on timeout.
   bool flush(int timeout_ms);
   uint64_t failed() const;

@@ -31,7 +31,9 @@ std::string job_id(std::string_view tenant, std::string_view goal) {
   return k;
 }
 
-std::string reason(const Error& e) { return e.field.empty() ? e.message : e.field + ": " + e.message; }
+std::string reason(const Error& e) {
+  return e.field.empty() ? e.message : e.field + ": " + e.message;
+}
 
 // A header value cut to `max` bytes (on a UTF-8 boundary), so that a
 // deadletter message stays within kDeadletterHeaderBytes of its event.
@@ -137,7 +139,7 @@ struct Processor::Impl {
     std::vector<int64_t> ev_next;
     std::unordered_map<std::string, int64_t> touched;
     std::shared_ptr<DeliveryGroup> deadletters{};  // null when the batch deadlettered nothing
-    uint64_t invalid_events = 0;                 // of which are invalid events
+    uint64_t invalid_events = 0;                   // of which are invalid events
   };
   std::thread writer_thread;
   std::atomic<bool> failed{false};
@@ -165,7 +167,8 @@ struct Processor::Impl {
   std::set<std::string> cancelled;
   std::map<std::string, std::pair<int64_t, int64_t>> backfill_status;  // job -> (scanned, total)
 
-  Impl(store::Store& s, ProcessorOptions o, Metrics& m) : store(s), opts(std::move(o)), metrics(m) {}
+  Impl(store::Store& s, ProcessorOptions o, Metrics& m)
+      : store(s), opts(std::move(o)), metrics(m) {}
 
   // ---- processor thread -------------------------------------------------
 
@@ -252,7 +255,8 @@ struct Processor::Impl {
       size_t first_msg = c == 0 ? begin : mid;
       invalid += chunk.invalid;
       constexpr size_t kAhead = 16;
-      for (size_t i = 0; i < std::min(kAhead, chunk.items.size()); ++i) seen.prefetch(chunk.items[i].fp);
+      for (size_t i = 0; i < std::min(kAhead, chunk.items.size()); ++i)
+        seen.prefetch(chunk.items[i].fp);
       for (size_t i = 0; i < chunk.items.size(); ++i) {
         if (i + kAhead < chunk.items.size()) seen.prefetch(chunk.items[i + kAhead].fp);
         const Prepared& p = chunk.items[i];
@@ -321,7 +325,8 @@ struct Processor::Impl {
   std::set<std::string> active_series;
 
   // Starts a backfill job for `target` over the events processed so far.
-  void start_job(const std::string& tenant, const std::string& target, int64_t generation, store::Batch& batch) {
+  void start_job(const std::string& tenant, const std::string& target, int64_t generation,
+                 store::Batch& batch) {
     json snapshot = json::object();
     for (int p = 0; p < event_partitions; ++p)
       if (ev_next[p] > 0) snapshot[std::to_string(p)] = ev_next[p];
@@ -351,7 +356,8 @@ struct Processor::Impl {
   // metric asks for is counted from now on and backfilled over the events
   // before; a series no metric asks for any more is dropped. `reset_goal`:
   // that conversion goal was (re)defined or deleted, so its series restart.
-  void sync_series(const std::string& tenant, int64_t offset, store::Batch& batch, const std::string& reset_goal = "") {
+  void sync_series(const std::string& tenant, int64_t offset, store::Batch& batch,
+                   const std::string& reset_goal = "") {
     std::set<std::string> needed;
     auto mt = metrics_by_tenant.find(tenant);
     if (mt != metrics_by_tenant.end())
@@ -361,10 +367,12 @@ struct Processor::Impl {
           needed.insert(projection::series_target(m.conversion_goal, *series));
       }
     std::string prefix = tenant + '\0';
-    for (auto it = active_series.lower_bound(prefix); it != active_series.end() && it->starts_with(prefix);) {
+    for (auto it = active_series.lower_bound(prefix);
+         it != active_series.end() && it->starts_with(prefix);) {
       std::string target = it->substr(prefix.size());
       ++it;
-      if (!needed.count(target) || (!reset_goal.empty() && projection::split_target(target).first == reset_goal))
+      if (!needed.count(target) ||
+          (!reset_goal.empty() && projection::split_target(target).first == reset_goal))
         drop_series(tenant, target, batch);
     }
     for (const auto& target : needed)
@@ -380,7 +388,8 @@ struct Processor::Impl {
     if (!base) return false;
     auto compiled = projection::compile(base->def, std::string(series));
     if (!compiled.ok()) {
-      log::warn("metric series " + std::string(series) + " of " + std::string(goal_id) + ": " + compiled.error().message);
+      log::warn("metric series " + std::string(series) + " of " + std::string(goal_id) + ": " +
+                compiled.error().message);
       return false;
     }
     index.put(*compiled);
@@ -390,7 +399,8 @@ struct Processor::Impl {
 
   // Applies a growth-goal, metric or time-zone command: an Error when the
   // command is invalid, nullopt when its type is none of these.
-  std::optional<Status> apply_growth_command(const model::Command& cmd, int64_t offset, store::Batch& batch) {
+  std::optional<Status> apply_growth_command(const model::Command& cmd, int64_t offset,
+                                             store::Batch& batch) {
     const auto& type = cmd.type;
     const auto& tenant = cmd.tenant_id;
     auto string_member = [&](const char* key) {
@@ -419,7 +429,8 @@ struct Processor::Impl {
     } else if (type == model::command_type::metric_defined) {
       auto m = model::metric_from_json(cmd.data, tenant);
       if (!m.ok()) return Status(m.error());
-      if (!projection::parse_window(m->window).ok()) return Status(invalid("data.window", "is not a window"));
+      if (!projection::parse_window(m->window).ok())
+        return Status(invalid("data.window", "is not a window"));
       batch.put_metric(*m);
       metrics_by_tenant[tenant][m->name] = std::move(m).value();
       sync_series(tenant, offset, batch);
@@ -431,7 +442,8 @@ struct Processor::Impl {
       sync_series(tenant, offset, batch);
     } else if (type == model::command_type::timezone_set) {
       auto tz = string_member("timezone");
-      if (!projection::valid_time_zone(tz)) return Status(invalid("data.timezone", "is not an IANA time zone"));
+      if (!projection::valid_time_zone(tz))
+        return Status(invalid("data.timezone", "is not an IANA time zone"));
       batch.put_timezone(tenant, tz);
     } else {
       return std::nullopt;
@@ -458,15 +470,17 @@ struct Processor::Impl {
         // A retry of a write that was stored already: its first command's
         // outcome is recorded, and that is what the API answers.
         metrics.commands_duplicate++;
-        log::info("command at offset " + std::to_string(m->offset) + " skipped: tenant " + cmd->tenant_id +
-                  " used its Idempotency-Key before");
+        log::info("command at offset " + std::to_string(m->offset) + " skipped: tenant " +
+                  cmd->tenant_id + " used its Idempotency-Key before");
         return;
       }
     }
     if (opts.on_applied) touched.emplace(cmd->tenant_id + '\0', 0);
     auto st = apply(*cmd, m->offset, batch);
-    if (st.ok()) metrics.commands_applied++;
-    else reject(st.error());
+    if (st.ok())
+      metrics.commands_applied++;
+    else
+      reject(st.error());
     if (!idem_id.empty()) record_idempotency(*cmd, st, batch);
   }
 
@@ -480,7 +494,8 @@ struct Processor::Impl {
       auto key = model::api_key_from_json(cmd.data);
       if (hash.size() != 64 || !key.ok())
         return key.ok() ? invalid("data.key_hash", "must be a SHA-256 hex digest") : key.error();
-      if (key->tenant_id != cmd.tenant_id) return invalid("data.tenant_id", "does not match tenant_id");
+      if (key->tenant_id != cmd.tenant_id)
+        return invalid("data.tenant_id", "does not match tenant_id");
       batch.put_key(hash, *key);
     } else if (type == model::command_type::conversion_goal_defined) {
       auto def = model::conversion_goal_from_json(cmd.data, cmd.tenant_id);
@@ -605,15 +620,15 @@ struct Processor::Impl {
     // Cached watermarks are unknown until the first fetch of a partition:
     // the ends queried at start are a floor.
     for (int p = 0; p < event_partitions; ++p) {
-      if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.events().c_str(), p, &lo, &hi) !=
-          RD_KAFKA_RESP_ERR_NO_ERROR)
+      if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.events().c_str(), p, &lo,
+                                         &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
         hi = 0;
       lag += std::max<int64_t>(0, std::max(hi, start_ends[p]) - ev_next[p]);
       if (ev_next[p] < start_ends[p]) caught_up = false;
     }
     metrics.events_lag = lag;
-    if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.commands().c_str(), 0, &lo, &hi) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_get_watermark_offsets(consumer.get(), opts.kafka.commands().c_str(), 0, &lo,
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
       hi = 0;
     metrics.commands_lag = std::max<int64_t>(0, std::max(hi, start_cmd_end) - cmd_next);
     if (cmd_next < start_cmd_end) caught_up = false;
@@ -629,9 +644,12 @@ struct Processor::Impl {
   bool events_paused = false;
   void pause_events(bool pause) {
     rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(event_partitions);
-    for (int p = 0; p < event_partitions; ++p) rd_kafka_topic_partition_list_add(l, opts.kafka.events().c_str(), p);
-    if (pause) rd_kafka_pause_partitions(consumer.get(), l);
-    else rd_kafka_resume_partitions(consumer.get(), l);
+    for (int p = 0; p < event_partitions; ++p)
+      rd_kafka_topic_partition_list_add(l, opts.kafka.events().c_str(), p);
+    if (pause)
+      rd_kafka_pause_partitions(consumer.get(), l);
+    else
+      rd_kafka_resume_partitions(consumer.get(), l);
     rd_kafka_topic_partition_list_destroy(l);
     events_paused = pause;
   }
@@ -696,8 +714,10 @@ struct Processor::Impl {
       slot.reset();
       lock.unlock();
       if (w.deadletters && !await_deadletters(w)) {
-        log::warn("processor stopped before the deadletter messages of a batch were delivered: the batch is "
-                  "not committed and is processed again at the next start");
+        log::warn(
+            "processor stopped before the deadletter messages of a batch were delivered: the batch "
+            "is "
+            "not committed and is processed again at the next start");
         lock.lock();
         abandoned = true;
         writer_busy = false;
@@ -723,7 +743,8 @@ struct Processor::Impl {
       notify_all();
       metrics.batches++;
       if (opts.on_applied && !w.touched.empty()) opts.on_applied(w.touched);
-      if (w.timed) metrics.observe_batch_latency(std::chrono::duration<double>(Clock::now() - w.t0).count());
+      if (w.timed)
+        metrics.observe_batch_latency(std::chrono::duration<double>(Clock::now() - w.t0).count());
       commit_kafka(w.ev_next, w.cmd_next);
     }
   }
@@ -746,16 +767,18 @@ struct Processor::Impl {
       auto failures = g.take_failed();
       if (failures.empty()) break;
       metrics.deadletter_failures += failures.size();
-      log::warn("deadletter: " + std::to_string(failures.size()) + " message(s) of a batch not delivered to " +
-                opts.kafka.deadletter() + " (" + failures.front().error +
-                "); retrying in " + std::to_string(backoff.count()) + " ms; the batch is committed once they are");
+      log::warn("deadletter: " + std::to_string(failures.size()) +
+                " message(s) of a batch not delivered to " + opts.kafka.deadletter() + " (" +
+                failures.front().error + "); retrying in " + std::to_string(backoff.count()) +
+                " ms; the batch is committed once they are");
       {
         std::unique_lock lock(mu);
         writer_cv.wait_for(lock, backoff, [&] { return stopping.load(); });
       }
       if (stopping) return false;
       for (auto& f : failures) {
-        if (f.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || f.err == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+        if (f.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+            f.err == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
             f.err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) {
           // Larger than the deadletter topic takes (a compressed event can be
           // much larger once decompressed, or the topic was not altered): keep
@@ -799,7 +822,8 @@ struct Processor::Impl {
       std::unique_lock lock(poll_mu);
       poll_cv.wait(lock, [&] { return polled.size() < kPolledMax || stopping || failed; });
       if (stopping || failed) {
-        for (auto* m : b.msgs) rd_kafka_message_destroy(m);  // not processed: consumed again next start
+        for (auto* m : b.msgs)
+          rd_kafka_message_destroy(m);  // not processed: consumed again next start
         break;
       }
       polled.push_back(std::move(b));
@@ -812,7 +836,8 @@ struct Processor::Impl {
   // when it first consumed message was consumed (now when none).
   Clock::time_point next_polled() {
     std::unique_lock lock(poll_mu);
-    poll_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !polled.empty() || stopping.load(); });
+    poll_cv.wait_for(lock, std::chrono::milliseconds(100),
+                     [&] { return !polled.empty() || stopping.load(); });
     if (polled.empty()) return Clock::now();
     Polled b = std::move(polled.front());
     polled.pop_front();
@@ -879,13 +904,15 @@ struct Processor::Impl {
       uint64_t seq = apply_partials(batch);
       bool applied_commands = false;  // one may have created a backfill job
       for (int p = 0; p < event_partitions; ++p)
-        if (ev_dirty[p]) batch.set_offset(store::Source::events, p, ev_next[p]), ev_dirty[p] = false;
+        if (ev_dirty[p])
+          batch.set_offset(store::Source::events, p, ev_next[p]), ev_dirty[p] = false;
       if (cmd_dirty) {
         batch.set_offset(store::Source::commands, 0, cmd_next);
         cmd_dirty = false;
         applied_commands = true;
       }
-      Write w{std::move(batch), cmd_next, seq, applied_commands || seq, n > 0, t0, ev_next, std::move(touched)};
+      Write w{std::move(batch), cmd_next,          seq, applied_commands || seq, n > 0, t0,
+              ev_next,          std::move(touched)};
       touched.clear();
       if (deadletters && deadletters->produced() > 0) {
         w.deadletters = std::move(deadletters);
@@ -914,7 +941,8 @@ struct Processor::Impl {
     p.seq = ++next_seq;
     uint64_t seq = p.seq;
     partials.push_back(std::move(p));
-    backfill_cv.wait(lock, [&] { return partial_applied_seq >= seq || stopping || !fatal.empty(); });
+    backfill_cv.wait(lock,
+                     [&] { return partial_applied_seq >= seq || stopping || !fatal.empty(); });
     return partial_applied_seq >= seq;
   }
 
@@ -964,7 +992,8 @@ struct Processor::Impl {
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     // Series targets hold a 0x1f separator: show it as " series ".
-    std::string shown = tenant + "/" + std::string(base_id) + (series.empty() ? "" : " series " + std::string(series));
+    std::string shown = tenant + "/" + std::string(base_id) +
+                        (series.empty() ? "" : " series " + std::string(series));
     log::info("backfill of " + shown + " started: " + std::to_string(total - scanned) +
               " events to scan");
 
@@ -973,7 +1002,8 @@ struct Processor::Impl {
     size_t since_flush = 0;
     auto last_flush = Clock::now();
     auto flush = [&](bool done) {
-      Partial part{tenant, goal_id, generation, local_agg.cells(), local_agg.presence(), position, done, 0};
+      Partial part{tenant,   goal_id, generation, local_agg.cells(), local_agg.presence(),
+                   position, done,    0};
       local_agg.clear();
       since_flush = 0;
       last_flush = Clock::now();
@@ -993,7 +1023,8 @@ struct Processor::Impl {
       if (!m) {
         // Offsets can have gaps (e.g. transaction markers): trust the position.
         rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(remaining.size());
-        for (int32_t p : remaining) rd_kafka_topic_partition_list_add(pos, opts.kafka.events().c_str(), p);
+        for (int32_t p : remaining)
+          rd_kafka_topic_partition_list_add(pos, opts.kafka.events().c_str(), p);
         rd_kafka_position(rk, pos);
         for (int i = 0; i < pos->cnt; ++i)
           if (pos->elems[i].offset >= snapshot[pos->elems[i].partition])
@@ -1044,7 +1075,8 @@ struct Processor::Impl {
       }
       std::unique_lock lock(mu);
       cancelled.clear();
-      backfill_cv.wait_for(lock, std::chrono::seconds(1), [&] { return backfill_wake || stopping.load(); });
+      backfill_cv.wait_for(lock, std::chrono::seconds(1),
+                           [&] { return backfill_wake || stopping.load(); });
       backfill_wake = false;
     }
   }
@@ -1062,7 +1094,8 @@ Status Processor::start() {
   auto producer = Producer::create(I.opts.kafka, ProducerOptions::deadletter());
   if (!producer.ok()) return producer.error();
   I.producer = std::move(producer).value();
-  std::string group = I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
+  std::string group =
+      I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
   auto consumer = make_client(RD_KAFKA_CONSUMER, I.opts.kafka,
                               {{"group.id", group},
                                {"enable.auto.commit", "false"},
@@ -1085,7 +1118,8 @@ Status Processor::start() {
     if (p >= I.event_partitions)
       return Error{ErrorCode::conflict, "data-dir",
                    "the store has offsets for partition " + std::to_string(p) + " of " +
-                       I.opts.kafka.events() + ", which has only " + std::to_string(I.event_partitions) +
+                       I.opts.kafka.events() + ", which has only " +
+                       std::to_string(I.event_partitions) +
                        " partitions; was the topic recreated? rebuild into a new --data-dir"};
     I.ev_next[p] = off;
   }
@@ -1105,20 +1139,26 @@ Status Processor::start() {
 
   for (auto& def : I.store.all_goals()) {
     auto g = projection::compile(def);
-    if (g.ok()) I.index.put(*g);
-    else log::warn("stored goal " + def.id + " does not compile: " + g.error().message);
+    if (g.ok())
+      I.index.put(*g);
+    else
+      log::warn("stored goal " + def.id + " does not compile: " + g.error().message);
   }
   auto t_fp = std::chrono::steady_clock::now();
   I.fingerprint_seq = I.store.load_fingerprints(I.seen);
   log::info("dedup: " + std::to_string(I.seen.size()) + " events seen before, loaded in " +
-            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t_fp).count()) + " ms");
-  for (auto& [tenant, goal, job] : I.store.jobs())
-    I.active_jobs[job_id(tenant, goal)] = job;
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - t_fp)
+                               .count()) +
+            " ms");
+  for (auto& [tenant, goal, job] : I.store.jobs()) I.active_jobs[job_id(tenant, goal)] = job;
   for (auto& g : I.store.all_growth_goals()) I.growth_goals[job_id(g.tenant_id, g.id)] = g;
   for (auto& m : I.store.all_metrics()) I.metrics_by_tenant[m.tenant_id][m.name] = m;
   for (auto& [tenant, key, record] : I.store.all_idempotency()) {
     auto t = time::parse_rfc3339(record.is_object() ? record.value("issued_at", "") : "");
-    if (!t) return Error{ErrorCode::internal, "data-dir", "malformed idempotency record of tenant " + tenant};
+    if (!t)
+      return Error{ErrorCode::internal, "data-dir",
+                   "malformed idempotency record of tenant " + tenant};
     auto id = job_id(tenant, key);
     I.idempotency[id] = *t;
     I.idempotency_by_time.emplace(*t, std::move(id));
@@ -1137,10 +1177,12 @@ Status Processor::start() {
         I.ev_next[p] == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.ev_next[p];
   auto err = rd_kafka_assign(I.consumer.get(), l);
   rd_kafka_topic_partition_list_destroy(l);
-  if (err) return Error{ErrorCode::unavailable, "", std::string("cannot assign partitions: ") + rd_kafka_err2str(err)};
+  if (err)
+    return Error{ErrorCode::unavailable, "",
+                 std::string("cannot assign partitions: ") + rd_kafka_err2str(err)};
 
-  log::info("processor starting: " + std::to_string(I.index.size() - I.active_series.size()) + " conversion goals, " +
-            std::to_string(I.active_series.size()) + " metric series, " +
+  log::info("processor starting: " + std::to_string(I.index.size() - I.active_series.size()) +
+            " conversion goals, " + std::to_string(I.active_series.size()) + " metric series, " +
             std::to_string(I.event_partitions) + " event partitions, commands at offset " +
             std::to_string(I.cmd_next));
   I.update_lag();
@@ -1175,9 +1217,7 @@ void Processor::stop() {
   if (I.loop_thread.joinable()) I.loop_thread.join();
   I.stop_poller();
   I.stop_writer();
-  {
-    std::lock_guard lock(I.mu);
-  }
+  { std::lock_guard lock(I.mu); }
   I.backfill_cv.notify_all();
   if (I.backfill_thread.joinable()) I.backfill_thread.join();
   if (I.consumer) rd_kafka_consumer_close(I.consumer.get());
@@ -1221,7 +1261,8 @@ bool Processor::wait_commands_caught_up(std::chrono::milliseconds timeout) {
   int64_t asked = -1;
   {
     rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset =
+        RD_KAFKA_OFFSET_END;
     if (rd_kafka_offsets_for_times(I.consumer.get(), l, static_cast<int>(timeout.count())) ==
             RD_KAFKA_RESP_ERR_NO_ERROR &&
         l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -1230,8 +1271,8 @@ bool Processor::wait_commands_caught_up(std::chrono::milliseconds timeout) {
   }
   while (true) {
     int64_t lo = 0, hi = 0;
-    if (rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.commands().c_str(), 0, &lo, &hi) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.commands().c_str(), 0, &lo,
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
       hi = 0;
     hi = std::max({hi, asked, I.start_cmd_end});
     {
@@ -1270,8 +1311,8 @@ std::vector<PartitionProgress> Processor::progress(bool& caught_up) {
   return out;
 }
 
-std::optional<std::pair<int64_t, int64_t>> Processor::backfill_progress(const std::string& tenant,
-                                                                        const std::string& goal_id) const {
+std::optional<std::pair<int64_t, int64_t>> Processor::backfill_progress(
+    const std::string& tenant, const std::string& goal_id) const {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->backfill_status.find(job_id(tenant, goal_id));
   if (it == impl_->backfill_status.end()) return std::nullopt;

@@ -30,8 +30,9 @@ std::string body_of_depth(int depth) {
 }  // namespace
 
 TEST_CASE("parse_body accepts JSON as json::parse does") {
-  for (const char* text : {R"({"name":"x","n":[1,2.5,-3,true,null,{"a":"b"}]})", "[]", "7", R"("s")",
-                           " {\"a\" : 1e308} ", R"({"big":123456789012345678901234567890})"}) {
+  for (const char* text :
+       {R"({"name":"x","n":[1,2.5,-3,true,null,{"a":"b"}]})", "[]", "7", R"("s")",
+        " {\"a\" : 1e308} ", R"({"big":123456789012345678901234567890})"}) {
     CAPTURE(text);
     auto r = parse_body(text);
     REQUIRE(r.ok());
@@ -45,22 +46,30 @@ TEST_CASE("parse_body refuses with 400-kind errors that say where") {
   };
   std::vector<Case> cases = {
       {R"({"name":"a","name":"b"})", "name", "name: appears more than once"},
-      {R"({"conditions":{"plan":{"eq":1,"eq":2}}})", "conditions.plan.eq", "conditions.plan.eq: appears more than once"},
-      {R"({"target":1e400})", "target", "target: number is out of range (a number must be within ±1.7976931348623157e308)"},
-      {R"({"target":-1e400})", "target", "target: number is out of range (a number must be within ±1.7976931348623157e308)"},
+      {R"({"conditions":{"plan":{"eq":1,"eq":2}}})", "conditions.plan.eq",
+       "conditions.plan.eq: appears more than once"},
+      {R"({"target":1e400})", "target",
+       "target: number is out of range (a number must be within ±1.7976931348623157e308)"},
+      {R"({"target":-1e400})", "target",
+       "target: number is out of range (a number must be within ±1.7976931348623157e308)"},
       {R"({"conditions":{"p":{"in":[1,2,1e999]}}})", "conditions.p.in[2]",
-       "conditions.p.in[2]: number is out of range (a number must be within ±1.7976931348623157e308)"},
-      {"1e400", "", "request body: number is out of range (a number must be within ±1.7976931348623157e308)"},
+       "conditions.p.in[2]: number is out of range (a number must be within "
+       "±1.7976931348623157e308)"},
+      {"1e400", "",
+       "request body: number is out of range (a number must be within ±1.7976931348623157e308)"},
       {"", "", "request body is not valid JSON: it is empty; send a JSON object"},
       {"  \n", "", "request body is not valid JSON: it is empty; send a JSON object"},
       {"{nope", "",
-       "request body is not valid JSON: parse error at line 1, column 3: syntax error while parsing object key - "
+       "request body is not valid JSON: parse error at line 1, column 3: syntax error while "
+       "parsing object key - "
        "invalid literal; last read: '{no'; expected string literal"},
       {"{\"a\":1}\n{\"b\":2}", "",
-       "request body is not valid JSON: parse error at line 2, column 1: syntax error while parsing value - "
+       "request body is not valid JSON: parse error at line 2, column 1: syntax error while "
+       "parsing value - "
        "unexpected '{'; expected end of input"},
       {"{\"name\":\"caf\xC3\"}", "",
-       "request body is not valid JSON: parse error at line 1, column 14: syntax error while parsing value - "
+       "request body is not valid JSON: parse error at line 1, column 14: syntax error while "
+       "parsing value - "
        "invalid string: ill-formed UTF-8 byte; last read: '\"caf\xC3\"'"},
   };
   for (auto& c : cases) {
@@ -72,7 +81,8 @@ TEST_CASE("parse_body refuses with 400-kind errors that say where") {
   }
 }
 
-TEST_CASE("parse_body's depth limit is the commands topic's, less the envelope, at the exact boundary") {
+TEST_CASE(
+    "parse_body's depth limit is the commands topic's, less the envelope, at the exact boundary") {
   using namespace gs::model;
   static_assert(kMaxRequestDepth == kMaxCommandDepth - kCommandEnvelopeDepth);
   CHECK(kMaxRequestDepth == gs::kMaxJsonDepth);
@@ -86,7 +96,8 @@ TEST_CASE("parse_body's depth limit is the commands topic's, less the envelope, 
   Command cmd{"cmd_1", command_type::conversion_goal_defined, "acme", 0, *ok};
   auto bytes = serialize(cmd);
   CHECK(gs::json_depth_within(bytes, kMaxCommandDepth));
-  CHECK_FALSE(gs::json_depth_within(bytes, kMaxCommandDepth - 1));  // the envelope is kCommandEnvelopeDepth deep
+  CHECK_FALSE(gs::json_depth_within(
+      bytes, kMaxCommandDepth - 1));  // the envelope is kCommandEnvelopeDepth deep
   CHECK(parse_command(bytes).ok());
 
   // ... and one level more is refused by the API, naming the place.
@@ -144,7 +155,10 @@ TEST_CASE("numbers: whole ones as integers, others rounded to 6 decimals and pri
 }
 
 TEST_CASE("to_text prints like dump() otherwise, and never throws on invalid UTF-8") {
-  json j = {{"b", {1, "two", nullptr, true}}, {"a", 2.0}, {"c", json::object()}, {"u", "caf\xC3\xA9 \"q\"\n"}};
+  json j = {{"b", {1, "two", nullptr, true}},
+            {"a", 2.0},
+            {"c", json::object()},
+            {"u", "caf\xC3\xA9 \"q\"\n"}};
   CHECK(to_text(j) == j.dump());
   ojson o;
   o["z"] = 1;

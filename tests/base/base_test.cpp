@@ -14,9 +14,10 @@ TEST_CASE("RFC 3339 timestamps parse to UTC milliseconds") {
   CHECK(parse_rfc3339("2025-03-01T14:00:00+02:00") == 1740830400000LL);
   CHECK(parse_rfc3339("2025-03-01T07:00:00-05:00") == 1740830400000LL);
   CHECK(parse_rfc3339("2024-02-29T00:00:00Z").has_value());  // leap day
-  for (const char* bad : {"", "2025-03-01", "2025-03-01T12:00:00", "2025-02-29T00:00:00Z", "2025-03-01T12:00Z",
-                          "2025-03-01T12:00:00+2:00", "2025-03-01T12:00:00Zjunk", "1969-12-31T23:59:59Z",
-                          "2025-03-01T12:00:00.Z", "25-03-01T12:00:00Z"}) {
+  for (const char* bad :
+       {"", "2025-03-01", "2025-03-01T12:00:00", "2025-02-29T00:00:00Z", "2025-03-01T12:00Z",
+        "2025-03-01T12:00:00+2:00", "2025-03-01T12:00:00Zjunk", "1969-12-31T23:59:59Z",
+        "2025-03-01T12:00:00.Z", "25-03-01T12:00:00Z"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_rfc3339(bad).has_value());
   }
@@ -40,12 +41,15 @@ TEST_CASE("JSON nesting guard counts brackets outside strings only") {
   CHECK(gs::json_depth_within(std::string(64, '[') + std::string(64, ']'), 64));
 }
 
-TEST_CASE("date-times are bounded after the zone offset: whatever parses formats back to text that parses") {
+TEST_CASE(
+    "date-times are bounded after the zone offset: whatever parses formats back to text that "
+    "parses") {
   CHECK(parse_rfc3339("9999-12-31T23:59:59.999Z") == kMaxMs);
   CHECK(format_rfc3339(kMaxMs) == "9999-12-31T23:59:59.999Z");
   CHECK(parse_rfc3339("9999-12-31T23:59:59.999+05:00").has_value());
   // Year 10000 once converted to UTC (issue 7 item 12).
-  for (const char* bad : {"9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59-00:01", "1970-01-01T00:30:00+01:00"}) {
+  for (const char* bad :
+       {"9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59-00:01", "1970-01-01T00:30:00+01:00"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_rfc3339(bad).has_value());
   }

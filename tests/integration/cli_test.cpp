@@ -33,18 +33,26 @@ TEST_CASE("CLI errors are one line `goalstream: <field>: <message>` and exit 1")
   auto missing = it::temp_dir("cli-missing") + "/nothing-here";
   std::vector<Case> cases = {
       {{"foo"},
-       "goalstream: foo: unknown command; goalstream has: serve, keys, rebuild, digest, topics (see goalstream "
+       "goalstream: foo: unknown command; goalstream has: serve, keys, rebuild, digest, topics "
+       "(see goalstream "
        "--help)\n"},
-      {{}, "goalstream: command: goalstream needs one of: serve, keys, rebuild, digest, topics (see goalstream --help)\n"},
-      {{"keys"}, "goalstream: command: goalstream keys needs one of: create (see goalstream keys --help)\n"},
-      {{"keys", "create"}, "goalstream: --tenant: is required (see goalstream keys create --help)\n"},
-      {{"serve", "--bogus"}, "goalstream: --bogus: unknown option for goalstream serve (see goalstream serve --help)\n"},
+      {{},
+       "goalstream: command: goalstream needs one of: serve, keys, rebuild, digest, topics (see "
+       "goalstream --help)\n"},
+      {{"keys"},
+       "goalstream: command: goalstream keys needs one of: create (see goalstream keys --help)\n"},
+      {{"keys", "create"},
+       "goalstream: --tenant: is required (see goalstream keys create --help)\n"},
+      {{"serve", "--bogus"},
+       "goalstream: --bogus: unknown option for goalstream serve (see goalstream serve --help)\n"},
       {{"serve", "--http-workers", "abc"},
        "goalstream: --http-workers: 'abc' is not a valid value (see goalstream serve --help)\n"},
-      {{"serve", "--listen"}, "goalstream: --listen: needs a value (see goalstream serve --help)\n"},
+      {{"serve", "--listen"},
+       "goalstream: --listen: needs a value (see goalstream serve --help)\n"},
       {{"topics", "ensure", "extra"},
        "goalstream: extra: unexpected argument (see goalstream topics ensure --help)\n"},
-      // digest accepts --brokers and --topic-prefix like every other command (and does not use them).
+      // digest accepts --brokers and --topic-prefix like every other command (and does not use
+      // them).
       {{"digest", "--brokers", "127.0.0.1:1", "--topic-prefix", "x.", "--data-dir", missing},
        "goalstream: --data-dir: " + missing + " does not exist\n"},
   };
@@ -63,7 +71,8 @@ TEST_CASE("CLI errors are one line `goalstream: <field>: <message>` and exit 1")
   CHECK(std::regex_match(r.err, std::regex("goalstream: --at-risk-from: [^\n]+\n")));
 
   // Help and version are not errors.
-  for (std::vector<std::string> ok : {std::vector<std::string>{"--help"}, {"serve", "--help"}, {"--version"}}) {
+  for (std::vector<std::string> ok :
+       {std::vector<std::string>{"--help"}, {"serve", "--help"}, {"--version"}}) {
     auto h = it::run_cli(ok);
     INFO(ok[0]);
     CHECK(h.exit_code == 0);
@@ -80,7 +89,8 @@ TEST_CASE("an option on the command line wins over its environment variable, for
   auto prefix = it::unique_prefix("clienv");
   setenv("GOALSTREAM_BROKERS", "127.0.0.1:1", 1);
   setenv("GOALSTREAM_TOPIC_PREFIX", "wrong.", 1);
-  auto ensured = it::run_cli_bounded({"topics", "ensure", "--brokers", real, "--topic-prefix", prefix}, 60000);
+  auto ensured =
+      it::run_cli_bounded({"topics", "ensure", "--brokers", real, "--topic-prefix", prefix}, 60000);
   auto key = it::run_cli_bounded(
       {"keys", "create", "--brokers", real, "--topic-prefix", prefix, "--tenant", "acme"}, 60000);
   setenv("GOALSTREAM_BROKERS", real.c_str(), 1);
@@ -108,17 +118,20 @@ TEST_CASE("tools/demo keeps its key and data across restarts") {
   // Runs tools/demo until goalstream serves, then stops it with SIGTERM.
   auto run_demo = [&](int round) {
     auto log = state + "/demo-" + std::to_string(round) + ".log";
-    int pid = it::spawn_command({"/bin/bash", std::string(GOALSTREAM_SOURCE_DIR) + "/tools/demo", "--port", port},
-                                log, log);
-    bool serving = it::eventually([&] { return read_file(log).find("goalstream serving on http://") != std::string::npos; },
-                                  240000);
+    int pid = it::spawn_command(
+        {"/bin/bash", std::string(GOALSTREAM_SOURCE_DIR) + "/tools/demo", "--port", port}, log,
+        log);
+    bool serving = it::eventually(
+        [&] { return read_file(log).find("goalstream serving on http://") != std::string::npos; },
+        240000);
     ::kill(pid, SIGTERM);  // tools/demo execs goalstream: this is goalstream's pid
     int status = 0;
     waitpid(pid, &status, 0);
     auto text = read_file(log);
     INFO("tools/demo log, round " << round << ":\n" << text);
     REQUIRE(serving);
-    CHECK_MESSAGE(WIFEXITED(status), "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+    CHECK_MESSAGE(WIFEXITED(status),
+                  "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
     CHECK(WEXITSTATUS(status) == 0);
     return text;
   };
@@ -130,13 +143,15 @@ TEST_CASE("tools/demo keeps its key and data across restarts") {
 
   // 10 MB of later commands (invalid ones: deadlettered, harmless) after the key.issued.
   std::vector<std::pair<std::string, std::string>> filler;
-  for (int i = 0; i < 200; ++i) filler.emplace_back("demo", "{\"pad\":\"" + std::string(50000, 'x') + "\"}");
+  for (int i = 0; i < 200; ++i)
+    filler.emplace_back("demo", "{\"pad\":\"" + std::string(50000, 'x') + "\"}");
   it::produce(prefix + "commands", filler);
 
   for (int round = 1; round <= 2; ++round) {
     // A topic made by an older goalstream (here: the deadletter topic with a
     // 1 MB message limit) differs from topics/topics.json: the demo says so and runs.
-    if (round == 2) it::set_topic_configs(prefix + "deadletter", {{"max.message.bytes", "1000000"}});
+    if (round == 2)
+      it::set_topic_configs(prefix + "deadletter", {{"max.message.bytes", "1000000"}});
     auto text = run_demo(round);
     if (round == 2) {
       CHECK(text.find(prefix + "deadletter: DIFFERS") != std::string::npos);

@@ -26,7 +26,8 @@ namespace {
 struct SmallDisk {
   std::string dir = it::temp_dir("small-disk");
   explicit SmallDisk(int size_mb) {
-    REQUIRE_MESSAGE(geteuid() == 0, "this test mounts a tmpfs as the data directory and must run as root");
+    REQUIRE_MESSAGE(geteuid() == 0,
+                    "this test mounts a tmpfs as the data directory and must run as root");
     std::string opts = "size=" + std::to_string(size_mb) + "m";
     REQUIRE_MESSAGE(::mount("tmpfs", dir.c_str(), "tmpfs", 0, opts.c_str()) == 0,
                     "mount tmpfs on " << dir << ": " << std::strerror(errno));
@@ -67,10 +68,11 @@ std::vector<std::string> exit_lines(const std::string& log) {
 std::vector<std::pair<std::string, std::string>> events(int from, int n) {
   std::vector<std::pair<std::string, std::string>> msgs;
   for (int i = from; i < from + n; ++i)
-    msgs.push_back({"acme/u" + std::to_string(i),
-                    it::event("e" + std::to_string(i), "acme", "form_submit", "2025-03-01T12:00:00Z",
-                              "https://acme.com/signup/complete?padding=" + std::string(200, 'p'), {{"value", 1}},
-                              "u" + std::to_string(i))});
+    msgs.push_back(
+        {"acme/u" + std::to_string(i),
+         it::event("e" + std::to_string(i), "acme", "form_submit", "2025-03-01T12:00:00Z",
+                   "https://acme.com/signup/complete?padding=" + std::string(200, 'p'),
+                   {{"value", 1}}, "u" + std::to_string(i))});
   return msgs;
 }
 
@@ -81,7 +83,9 @@ int64_t count_of(it::Serve& s, const std::string& key, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("a full data directory ends serve with exit 1 and `goalstream: data-dir: no space left on device`, at run time and at start; nothing is lost") {
+TEST_CASE(
+    "a full data directory ends serve with exit 1 and `goalstream: data-dir: no space left on "
+    "device`, at run time and at start; nothing is lost") {
   SmallDisk disk(16);
   const std::string data = disk.dir + "/data";
   const std::string expected = "goalstream: data-dir: no space left on device in " + data;
@@ -93,7 +97,8 @@ TEST_CASE("a full data directory ends serve with exit 1 and `goalstream: data-di
   {
     it::Serve serve(prefix, data);
     serve.start();
-    auto r = serve.post("/api/conversion-goals", key, R"({"name":"Signups","eventType":"form_submit"})");
+    auto r =
+        serve.post("/api/conversion-goals", key, R"({"name":"Signups","eventType":"form_submit"})");
     REQUIRE_MESSAGE(r.status == 201, r.body);
     id = r.json_body()["id"];
     it::produce(prefix + "events", events(0, 100));
@@ -115,9 +120,10 @@ TEST_CASE("a full data directory ends serve with exit 1 and `goalstream: data-di
   it::produce(prefix + "events", events(2100, 100));
   for (int attempt = 0; attempt < 2; ++attempt) {
     SmallDisk::fill(disk.dir + "/filler" + std::to_string(attempt));
-    auto r = it::run_cli_bounded({"serve", "--brokers", it::brokers(), "--topic-prefix", prefix, "--data-dir", data,
-                                  "--listen", "127.0.0.1:" + std::to_string(it::free_port())},
-                                 60000);
+    auto r = it::run_cli_bounded(
+        {"serve", "--brokers", it::brokers(), "--topic-prefix", prefix, "--data-dir", data,
+         "--listen", "127.0.0.1:" + std::to_string(it::free_port())},
+        60000);
     INFO("attempt " << attempt << ", serve stderr:\n" << r.err);
     CHECK(r.exit_code == 1);
     CHECK(exit_lines(r.err) == std::vector<std::string>{expected});

@@ -1,12 +1,12 @@
 #include "harness.h"
 
 #include <fcntl.h>
-#include <cstdio>
-#include <mutex>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cstdio>
+#include <mutex>
 
 #include <atomic>
 #include <cstdlib>
@@ -16,11 +16,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <doctest/doctest.h>
+#include <librdkafka/rdkafka.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <doctest/doctest.h>
-#include <librdkafka/rdkafka.h>
 
 extern char** environ;
 
@@ -53,8 +53,8 @@ struct PrefixRegistry {
       try {
         delete_topics(p, b);
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "harness: could not delete the topics of %s on %s: %s\n", p.c_str(), b.c_str(),
-                     e.what());
+        std::fprintf(stderr, "harness: could not delete the topics of %s on %s: %s\n", p.c_str(),
+                     b.c_str(), e.what());
       }
     }
   }
@@ -67,16 +67,19 @@ PrefixRegistry& registry() {
 
 std::string unique_prefix(const std::string& label) {
   static std::atomic<int> n{0};
-  auto prefix = "it-" + label + "-" + std::to_string(getpid()) + "-" + std::to_string(n++) + "-" + random_suffix() + ".";
+  auto prefix = "it-" + label + "-" + std::to_string(getpid()) + "-" + std::to_string(n++) + "-" +
+                random_suffix() + ".";
   std::lock_guard lock(registry().mu);
   registry().prefixes.emplace_back(brokers(), prefix);
   fs::create_directories(GOALSTREAM_TEST_TMP);
-  std::ofstream(fs::path(GOALSTREAM_TEST_TMP) / "prefixes.log", std::ios::app) << brokers() << ' ' << prefix << '\n';
+  std::ofstream(fs::path(GOALSTREAM_TEST_TMP) / "prefixes.log", std::ios::app)
+      << brokers() << ' ' << prefix << '\n';
   return prefix;
 }
 
 std::string temp_dir(const std::string& label) {
-  auto base = fs::path(GOALSTREAM_TEST_TMP) / (label + "-" + std::to_string(getpid()) + "-" + random_suffix());
+  auto base = fs::path(GOALSTREAM_TEST_TMP) /
+              (label + "-" + std::to_string(getpid()) + "-" + random_suffix());
   fs::remove_all(base);
   fs::create_directories(base);
   return base.string();
@@ -88,7 +91,8 @@ int free_port() {
   return a.local_endpoint().port();
 }
 
-int spawn_command(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
+int spawn_command(const std::vector<std::string>& args, const std::string& out_path,
+                  const std::string& err_path) {
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
   for (auto& a : copy) argv.push_back(a.data());
@@ -106,7 +110,8 @@ int spawn_command(const std::vector<std::string>& args, const std::string& out_p
   return pid;
 }
 
-static int spawn(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
+static int spawn(const std::vector<std::string>& args, const std::string& out_path,
+                 const std::string& err_path) {
   std::vector<std::string> argv{GOALSTREAM_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
   return spawn_command(argv, out_path, err_path);
@@ -135,12 +140,13 @@ RunResult run_cli(const std::vector<std::string>& args) {
 
 void ensure_topics(const std::string& prefix) { ensure_topics_on(brokers(), prefix); }
 
-std::string create_key(const std::string& prefix, const std::string& tenant, const std::string& scopes) {
+std::string create_key(const std::string& prefix, const std::string& tenant,
+                       const std::string& scopes) {
   return create_key_on(brokers(), prefix, tenant, scopes);
 }
 
-HttpResponse http(int port, const std::string& method, const std::string& target, const std::string& body,
-                  const std::map<std::string, std::string>& headers) {
+HttpResponse http(int port, const std::string& method, const std::string& target,
+                  const std::string& body, const std::map<std::string, std::string>& headers) {
   return http_within(30000, port, method, target, body, headers);
 }
 
@@ -161,7 +167,8 @@ static void wait_serving(int& pid, int port, const std::string& log_path) {
         }
       },
       30000);
-  if (!up) throw std::runtime_error("goalstream serve did not answer /healthz:\n" + slurp(log_path));
+  if (!up)
+    throw std::runtime_error("goalstream serve did not answer /healthz:\n" + slurp(log_path));
 }
 
 Digests live_and_rebuilt(const std::string& prefix, const std::string& data_dir) {
@@ -180,7 +187,8 @@ Deployment::Deployment(const std::string& label, const std::string& tenant)
   if (!tenant.empty()) key = create_key(prefix, tenant);
 }
 
-Serve::Serve(std::string prefix, std::string data_dir) : prefix_(std::move(prefix)), data_dir_(std::move(data_dir)) {
+Serve::Serve(std::string prefix, std::string data_dir)
+    : prefix_(std::move(prefix)), data_dir_(std::move(data_dir)) {
   log_path_ = data_dir_ + ".log";
 }
 
@@ -190,8 +198,8 @@ Serve::~Serve() {
 
 void Serve::start() {
   port_ = free_port();
-  pid_ = spawn({"serve", "--brokers", brokers(), "--topic-prefix", prefix_, "--data-dir", data_dir_, "--listen",
-                "127.0.0.1:" + std::to_string(port_)},
+  pid_ = spawn({"serve", "--brokers", brokers(), "--topic-prefix", prefix_, "--data-dir", data_dir_,
+                "--listen", "127.0.0.1:" + std::to_string(port_)},
                log_path_, log_path_);
   wait_serving(pid_, port_, log_path_);
 }
@@ -229,7 +237,8 @@ void Serve::wait_caught_up(int timeout_ms) {
       [&] {
         auto r = http(port_, "GET", "/readyz");
         auto j = r.json_body();
-        return r.status == 200 && j.value("events_lag", -1) == 0 && j.value("commands_lag", -1) == 0;
+        return r.status == 200 && j.value("events_lag", -1) == 0 &&
+               j.value("commands_lag", -1) == 0;
       },
       timeout_ms);
   if (!ok) throw std::runtime_error("goalstream did not catch up:\n" + log());
@@ -238,7 +247,8 @@ void Serve::wait_caught_up(int timeout_ms) {
 HttpResponse Serve::get(const std::string& target, const std::string& key) {
   return http(port_, "GET", target, "", {{"x-api-key", key}});
 }
-HttpResponse Serve::post(const std::string& target, const std::string& key, const std::string& body) {
+HttpResponse Serve::post(const std::string& target, const std::string& key,
+                         const std::string& body) {
   return http(port_, "POST", target, body, {{"x-api-key", key}});
 }
 HttpResponse Serve::del(const std::string& target, const std::string& key) {
@@ -264,15 +274,18 @@ rd_kafka_conf_t* conf(const std::map<std::string, std::string>& kv) {
 }
 }  // namespace
 
-void produce(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& messages) {
+void produce(const std::string& topic,
+             const std::vector<std::pair<std::string, std::string>>& messages) {
   produce_on(brokers(), topic, messages);
 }
 
 void produce_on(const std::string& brokers, const std::string& topic,
                 const std::vector<std::pair<std::string, std::string>>& messages) {
   static std::atomic<int> failures{0};
-  rd_kafka_conf_t* c = conf(
-      {{"bootstrap.servers", brokers}, {"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "5"}});
+  rd_kafka_conf_t* c = conf({{"bootstrap.servers", brokers},
+                             {"acks", "all"},
+                             {"enable.idempotence", "true"},
+                             {"linger.ms", "5"}});
   rd_kafka_conf_set_dr_msg_cb(c, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     if (m->err) failures++;
   });
@@ -283,9 +296,10 @@ void produce_on(const std::string& brokers, const std::string& topic,
   int before = failures;
   for (auto& [key, value] : messages) {
     while (true) {
-      auto e = rd_kafka_producev(k.rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+      auto e = rd_kafka_producev(
+          k.rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(k.rk, 50);
         continue;
@@ -295,7 +309,8 @@ void produce_on(const std::string& brokers, const std::string& topic,
     }
     rd_kafka_poll(k.rk, 0);
   }
-  if (rd_kafka_flush(k.rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("produce: flush timed out");
+  if (rd_kafka_flush(k.rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw std::runtime_error("produce: flush timed out");
   if (failures != before) throw std::runtime_error("produce: some deliveries failed");
 }
 
@@ -303,18 +318,22 @@ std::vector<Message> read_topic(const std::string& topic, size_t expected, int t
   std::vector<Message> out;
   char err[512];
   Kafka k;
-  k.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf({{"group.id", "it-reader-" + random_suffix()}, {"enable.auto.commit", "false"}}),
-                      err, sizeof err);
+  k.rk = rd_kafka_new(
+      RD_KAFKA_CONSUMER,
+      conf({{"group.id", "it-reader-" + random_suffix()}, {"enable.auto.commit", "false"}}), err,
+      sizeof err);
   if (!k.rk) throw std::runtime_error(err);
   rd_kafka_poll_set_consumer(k.rk);
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_topic_t* t = rd_kafka_topic_new(k.rk, topic.c_str(), nullptr);
-  if (rd_kafka_metadata(k.rk, 0, t, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error("metadata");
+  if (rd_kafka_metadata(k.rk, 0, t, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw std::runtime_error("metadata");
   int parts = md->topics[0].partition_cnt;
   rd_kafka_metadata_destroy(md);
   rd_kafka_topic_destroy(t);
   auto* l = rd_kafka_topic_partition_list_new(parts);
-  for (int p = 0; p < parts; ++p) rd_kafka_topic_partition_list_add(l, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  for (int p = 0; p < parts; ++p)
+    rd_kafka_topic_partition_list_add(l, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_assign(k.rk, l);
   rd_kafka_topic_partition_list_destroy(l);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -332,7 +351,9 @@ std::vector<Message> read_topic(const std::string& topic, size_t expected, int t
         const char* name;
         const void* val;
         size_t size;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+        for (size_t i = 0;
+             rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i)
           msg.headers[name] = std::string(static_cast<const char*>(val), size);
       }
       out.push_back(std::move(msg));
@@ -384,7 +405,8 @@ std::vector<std::string> list_topics(const std::string& prefix, const std::strin
     throw std::runtime_error(std::string("metadata: ") + rd_kafka_err2str(e));
   std::vector<std::string> out;
   for (int i = 0; i < md->topic_cnt; ++i)
-    if (std::string_view(md->topics[i].topic).starts_with(prefix)) out.emplace_back(md->topics[i].topic);
+    if (std::string_view(md->topics[i].topic).starts_with(prefix))
+      out.emplace_back(md->topics[i].topic);
   rd_kafka_metadata_destroy(md);
   return out;
 }
@@ -397,7 +419,8 @@ std::vector<std::string> list_groups(const std::string& prefix, const std::strin
     throw std::runtime_error(std::string("list groups: ") + rd_kafka_err2str(e));
   std::vector<std::string> out;
   for (int i = 0; i < groups->group_cnt; ++i)
-    if (std::string_view(groups->groups[i].group).starts_with(prefix)) out.emplace_back(groups->groups[i].group);
+    if (std::string_view(groups->groups[i].group).starts_with(prefix))
+      out.emplace_back(groups->groups[i].group);
   rd_kafka_group_list_destroy(groups);
   return out;
 }
@@ -417,12 +440,14 @@ void delete_topics(const std::string& prefix, const std::string& broker_list) {
     rd_kafka_DeleteTopics(k.rk, del.data(), del.size(), nullptr, q);
     rd_kafka_DeleteTopic_destroy_array(del.data(), del.size());
     rd_kafka_event_t* ev = admin_result(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, 30000);
-    if (!ev) failed += " (DeleteTopics timed out)";
+    if (!ev)
+      failed += " (DeleteTopics timed out)";
     else {
       size_t n = 0;
       auto** res = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
       for (size_t i = 0; i < n; ++i)
-        if (rd_kafka_topic_result_error(res[i]) && rd_kafka_topic_result_error(res[i]) != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        if (rd_kafka_topic_result_error(res[i]) &&
+            rd_kafka_topic_result_error(res[i]) != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
           failed += std::string(" ") + rd_kafka_topic_result_name(res[i]) + ": " +
                     rd_kafka_err2str(rd_kafka_topic_result_error(res[i]));
       rd_kafka_event_destroy(ev);
@@ -434,7 +459,8 @@ void delete_topics(const std::string& prefix, const std::string& broker_list) {
     rd_kafka_DeleteGroups(k.rk, del.data(), del.size(), nullptr, q);
     rd_kafka_DeleteGroup_destroy_array(del.data(), del.size());
     // Groups are bookkeeping: a group still in use (or already gone) is left to the broker.
-    if (rd_kafka_event_t* ev = admin_result(q, RD_KAFKA_EVENT_DELETEGROUPS_RESULT, 30000)) rd_kafka_event_destroy(ev);
+    if (rd_kafka_event_t* ev = admin_result(q, RD_KAFKA_EVENT_DELETEGROUPS_RESULT, 30000))
+      rd_kafka_event_destroy(ev);
   }
   rd_kafka_queue_destroy(q);
   if (!failed.empty()) throw std::runtime_error("delete topics of " + prefix + ":" + failed);
@@ -447,7 +473,9 @@ void delete_topics(const std::string& prefix, const std::string& broker_list) {
 
 namespace it {
 
-ServeProcess::ServeProcess(ServeSpec spec) : spec_(std::move(spec)) { log_path_ = spec_.data_dir + ".log"; }
+ServeProcess::ServeProcess(ServeSpec spec) : spec_(std::move(spec)) {
+  log_path_ = spec_.data_dir + ".log";
+}
 
 ServeProcess::~ServeProcess() {
   if (pid_ > 0) {
@@ -459,9 +487,11 @@ ServeProcess::~ServeProcess() {
 
 void ServeProcess::start() {
   port_ = free_port();
-  std::vector<std::string> args = {GOALSTREAM_BIN, "serve",    "--brokers", spec_.brokers, "--topic-prefix",
-                                   spec_.prefix,   "--data-dir", spec_.data_dir, "--listen",
-                                   "127.0.0.1:" + std::to_string(port_)};
+  std::vector<std::string> args = {GOALSTREAM_BIN,   "serve",
+                                   "--brokers",      spec_.brokers,
+                                   "--topic-prefix", spec_.prefix,
+                                   "--data-dir",     spec_.data_dir,
+                                   "--listen",       "127.0.0.1:" + std::to_string(port_)};
   args.insert(args.end(), spec_.extra_args.begin(), spec_.extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -510,18 +540,19 @@ void ensure_topics_on(const std::string& brokers, const std::string& prefix) {
   if (r.exit_code != 0) throw std::runtime_error("topics ensure failed: " + r.err);
 }
 
-std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant,
-                          const std::string& scopes) {
-  auto r = run_cli({"keys", "create", "--brokers", brokers, "--topic-prefix", prefix, "--tenant", tenant,
-                    "--scopes", scopes});
+std::string create_key_on(const std::string& brokers, const std::string& prefix,
+                          const std::string& tenant, const std::string& scopes) {
+  auto r = run_cli({"keys", "create", "--brokers", brokers, "--topic-prefix", prefix, "--tenant",
+                    tenant, "--scopes", scopes});
   if (r.exit_code != 0) throw std::runtime_error("keys create failed: " + r.err);
   auto s = r.out;
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
 }
 
-HttpResponse http_within(int timeout_ms, int port, const std::string& method, const std::string& target,
-                         const std::string& body, const std::map<std::string, std::string>& headers) {
+HttpResponse http_within(int timeout_ms, int port, const std::string& method,
+                         const std::string& target, const std::string& body,
+                         const std::map<std::string, std::string>& headers) {
   namespace beast = boost::beast;
   namespace bhttp = beast::http;
   boost::asio::io_context ioc;
@@ -546,7 +577,8 @@ HttpResponse http_within(int timeout_ms, int port, const std::string& method, co
     ec = e;
     done = true;
   };
-  boost::asio::ip::tcp::endpoint ep{boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)};
+  boost::asio::ip::tcp::endpoint ep{boost::asio::ip::make_address("127.0.0.1"),
+                                    static_cast<unsigned short>(port)};
   stream.async_connect(ep, [&](beast::error_code e) {
     if (e) return finish(e);
     bhttp::async_write(stream, req, [&](beast::error_code e1, size_t) {
@@ -555,7 +587,8 @@ HttpResponse http_within(int timeout_ms, int port, const std::string& method, co
     });
   });
   ioc.run();
-  if (!done || ec) throw std::runtime_error(method + " " + target + ": " + (ec ? ec.message() : "no answer"));
+  if (!done || ec)
+    throw std::runtime_error(method + " " + target + ": " + (ec ? ec.message() : "no answer"));
   auto res = parser.release();
   HttpResponse out;
   out.status = res.result_int();
@@ -612,15 +645,16 @@ OwnBroker::~OwnBroker() {
   }
   std::error_code ec;
   fs::remove_all(data_, ec);
-  fs::remove_all(fs::path(GOALSTREAM_SOURCE_DIR) / ".local" / "kafka" / ("run-" + std::to_string(port_)), ec);
+  fs::remove_all(
+      fs::path(GOALSTREAM_SOURCE_DIR) / ".local" / "kafka" / ("run-" + std::to_string(port_)), ec);
 }
 
 void OwnBroker::run(const std::string& command) {
   std::string cmd = "GOALSTREAM_KAFKA_PORT=" + std::to_string(port_) +
                     " GOALSTREAM_KAFKA_CONTROLLER_PORT=" + std::to_string(controller_port_) +
-                     " GOALSTREAM_KAFKA_DATA='" + data_ + "' GOALSTREAM_KAFKA_STOP_TIMEOUT=30" +
-                    " GOALSTREAM_KAFKA_HEAP_OPTS='-Xms128m -Xmx512m' '" +
-                    GOALSTREAM_SOURCE_DIR + "/tools/kafka' " + command + " >>'" + log_ + "' 2>&1";
+                    " GOALSTREAM_KAFKA_DATA='" + data_ + "' GOALSTREAM_KAFKA_STOP_TIMEOUT=30" +
+                    " GOALSTREAM_KAFKA_HEAP_OPTS='-Xms128m -Xmx512m' '" + GOALSTREAM_SOURCE_DIR +
+                    "/tools/kafka' " + command + " >>'" + log_ + "' 2>&1";
   int rc = std::system(cmd.c_str());
   if (rc != 0) throw std::runtime_error("tools/kafka " + command + " failed:\n" + slurp(log_));
 }
@@ -631,15 +665,20 @@ void OwnBroker::freeze() { signal(SIGSTOP); }
 void OwnBroker::thaw() { signal(SIGCONT); }
 
 void OwnBroker::signal(int sig) {
-  auto pid_file = fs::path(GOALSTREAM_SOURCE_DIR) / ".local" / "kafka" / ("run-" + std::to_string(port_)) / "kafka.pid";
+  auto pid_file = fs::path(GOALSTREAM_SOURCE_DIR) / ".local" / "kafka" /
+                  ("run-" + std::to_string(port_)) / "kafka.pid";
   int pid = std::stoi(slurp(pid_file.string()));
-  if (pid <= 0 || ::kill(pid, sig) != 0) throw std::runtime_error("cannot signal the broker (pid file " + pid_file.string() + ")");
+  if (pid <= 0 || ::kill(pid, sig) != 0)
+    throw std::runtime_error("cannot signal the broker (pid file " + pid_file.string() + ")");
 }
 
-std::string try_produce(const std::string& topic, const std::string& key, const std::string& value) {
+std::string try_produce(const std::string& topic, const std::string& key,
+                        const std::string& value) {
   static std::string error;
   static bool done = false;
-  rd_kafka_conf_t* c = conf({{"acks", "all"}, {"message.max.bytes", "4000000"}, {"compression.type", "none"},
+  rd_kafka_conf_t* c = conf({{"acks", "all"},
+                             {"message.max.bytes", "4000000"},
+                             {"compression.type", "none"},
                              {"message.timeout.ms", "30000"}});
   rd_kafka_conf_set_dr_msg_cb(c, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     error = m->err ? rd_kafka_err2str(m->err) : "";
@@ -650,23 +689,27 @@ std::string try_produce(const std::string& topic, const std::string& key, const 
   k.rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
   if (!k.rk) throw std::runtime_error(err);
   done = false;
-  auto e = rd_kafka_producev(k.rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+  auto e = rd_kafka_producev(
+      k.rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
   if (e) return rd_kafka_err2str(e);
   rd_kafka_flush(k.rk, 30000);
   if (!done) throw std::runtime_error("try_produce: no delivery report");
   return error;
 }
 
-void set_topic_configs(const std::string& topic, const std::map<std::string, std::string>& configs) {
+void set_topic_configs(const std::string& topic,
+                       const std::map<std::string, std::string>& configs) {
   char err[512];
   Kafka k;
   k.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf({}), err, sizeof err);
   if (!k.rk) throw std::runtime_error(err);
   rd_kafka_queue_t* q = rd_kafka_queue_new(k.rk);
-  rd_kafka_ConfigResource_t* cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
-  for (auto& [name, value] : configs) rd_kafka_ConfigResource_set_config(cr, name.c_str(), value.c_str());
+  rd_kafka_ConfigResource_t* cr =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  for (auto& [name, value] : configs)
+    rd_kafka_ConfigResource_set_config(cr, name.c_str(), value.c_str());
   rd_kafka_AlterConfigs(k.rk, &cr, 1, nullptr, q);
   rd_kafka_ConfigResource_destroy(cr);
   rd_kafka_event_t* ev = nullptr;
@@ -678,14 +721,17 @@ void set_topic_configs(const std::string& topic, const std::map<std::string, std
       ev = nullptr;
     }
   }
-  std::string problem = !ev ? "timed out" : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev) : "";
+  std::string problem = !ev                        ? "timed out"
+                        : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
+                                                   : "";
   if (ev && problem.empty()) {
     size_t n = 0;
     auto** res = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
     for (size_t i = 0; i < n; ++i)
       if (rd_kafka_ConfigResource_error(res[i]))
-        problem = rd_kafka_ConfigResource_error_string(res[i]) ? rd_kafka_ConfigResource_error_string(res[i])
-                                                                : "error";
+        problem = rd_kafka_ConfigResource_error_string(res[i])
+                      ? rd_kafka_ConfigResource_error_string(res[i])
+                      : "error";
   }
   if (ev) rd_kafka_event_destroy(ev);
   rd_kafka_queue_destroy(q);

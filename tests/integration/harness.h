@@ -22,8 +22,10 @@ std::string brokers();
 std::string unique_prefix(const std::string& label);
 // Topics and consumer groups on the broker (default brokers()) whose names
 // start with `prefix`.
-std::vector<std::string> list_topics(const std::string& prefix, const std::string& broker_list = "");
-std::vector<std::string> list_groups(const std::string& prefix, const std::string& broker_list = "");
+std::vector<std::string> list_topics(const std::string& prefix,
+                                     const std::string& broker_list = "");
+std::vector<std::string> list_groups(const std::string& prefix,
+                                     const std::string& broker_list = "");
 // Deletes them. unique_prefix() registers each prefix it hands out, and the
 // test process deletes their topics and groups when it exits.
 void delete_topics(const std::string& prefix, const std::string& broker_list = "");
@@ -37,7 +39,8 @@ struct RunResult {
 };
 // Starts ARGV[0] (a path) with stdin from /dev/null and stdout/stderr appended
 // to the two files; returns its pid.
-int spawn_command(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path);
+int spawn_command(const std::vector<std::string>& argv, const std::string& out_path,
+                  const std::string& err_path);
 // Runs `goalstream ARGS...` to completion.
 RunResult run_cli(const std::vector<std::string>& args);
 
@@ -53,16 +56,17 @@ struct HttpResponse {
   json json_body() const { return json::parse(body, nullptr, false); }
 };
 HttpResponse http(int port, const std::string& method, const std::string& target,
-                  const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+                  const std::string& body = "",
+                  const std::map<std::string, std::string>& headers = {});
 
 // A running `goalstream serve`.
 class Serve {
  public:
   Serve(std::string prefix, std::string data_dir);
-  ~Serve();  // SIGKILL if still running
-  void start();            // returns when /healthz answers
-  int terminate();         // SIGTERM, wait, return exit status
-  void kill9();            // SIGKILL, wait
+  ~Serve();         // SIGKILL if still running
+  void start();     // returns when /healthz answers
+  int terminate();  // SIGTERM, wait, return exit status
+  void kill9();     // SIGKILL, wait
   // Waits up to `timeout_ms` for serve to exit on its own; returns its exit
   // status (128 + signal if killed), or -1 if it is still running.
   int wait_exit(int timeout_ms);
@@ -104,7 +108,8 @@ struct Deployment {
 };
 
 // Produces messages (key, value) to a topic with acks=all; waits for delivery.
-void produce(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& messages);
+void produce(const std::string& topic,
+             const std::vector<std::pair<std::string, std::string>>& messages);
 
 struct Message {
   std::string key, value;
@@ -200,12 +205,14 @@ class OwnBroker {
 void ensure_topics_on(const std::string& brokers, const std::string& prefix);
 void produce_on(const std::string& brokers, const std::string& topic,
                 const std::vector<std::pair<std::string, std::string>>& messages);
-std::string create_key_on(const std::string& brokers, const std::string& prefix, const std::string& tenant,
+std::string create_key_on(const std::string& brokers, const std::string& prefix,
+                          const std::string& tenant,
                           const std::string& scopes = "goals:read,goals:write");
 
 // http() with a bound on the whole exchange; throws on timeout.
-HttpResponse http_within(int timeout_ms, int port, const std::string& method, const std::string& target,
-                         const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+HttpResponse http_within(int timeout_ms, int port, const std::string& method,
+                         const std::string& target, const std::string& body = "",
+                         const std::map<std::string, std::string>& headers = {});
 
 // Produces one message with a plain (not idempotent) producer that takes
 // messages of up to 4 MB and does not compress; returns librdkafka's or the

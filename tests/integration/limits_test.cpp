@@ -19,8 +19,10 @@ struct Deployment : it::Deployment {
 
 // An event written by hand: `properties` is JSON text, so that it can hold
 // numbers nlohmann would not write as they are (20-digit integers).
-std::string raw_event(const std::string& id, const std::string& day, const std::string& properties) {
-  return R"({"event_id":")" + id + R"(","tenant_id":"acme","type":"purchase","timestamp":"2025-03-)" + day +
+std::string raw_event(const std::string& id, const std::string& day,
+                      const std::string& properties) {
+  return R"({"event_id":")" + id +
+         R"(","tenant_id":"acme","type":"purchase","timestamp":"2025-03-)" + day +
          R"(T12:00:00Z","properties":)" + properties + "}";
 }
 
@@ -42,14 +44,18 @@ json wait_count(it::Serve& s, const std::string& key, const std::string& id, int
 
 }  // namespace
 
-TEST_CASE("value sums beyond 64 bits: four purchases of 9e12 read 36000000000000, per day and in total; a rebuild agrees") {
+TEST_CASE(
+    "value sums beyond 64 bits: four purchases of 9e12 read 36000000000000, per day and in total; "
+    "a rebuild agrees") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string id = create_goal(d.serve, key, {{"name", "Revenue"}, {"eventType", "purchase"}})["id"];
+  std::string id =
+      create_goal(d.serve, key, {{"name", "Revenue"}, {"eventType", "purchase"}})["id"];
   std::vector<std::pair<std::string, std::string>> msgs;
   // March 1st: 4 x 9e12 (the per-event limit), once written as an integer.
   for (const char* v : {"9e12", "9000000000000", "9.0e12", "9e12"})
-    msgs.push_back({"acme/u", raw_event("a" + std::to_string(msgs.size()), "01", std::string(R"({"value":)") + v + "}")});
+    msgs.push_back({"acme/u", raw_event("a" + std::to_string(msgs.size()), "01",
+                                        std::string(R"({"value":)") + v + "}")});
   // March 2nd: two refunds at the limit and one amount above it (clamped to 9e12).
   msgs.push_back({"acme/u", raw_event("r1", "02", R"({"value":-9e12})")});
   msgs.push_back({"acme/u", raw_event("r2", "02", R"({"value":-9000000000000})")});
@@ -75,22 +81,28 @@ TEST_CASE("value sums beyond 64 bits: four purchases of 9e12 read 36000000000000
   CHECK(digests.rebuilt == digests.live);
 }
 
-TEST_CASE("an event with a 20-digit integer in its properties is counted, not deadlettered; conditions see the nearest double") {
+TEST_CASE(
+    "an event with a 20-digit integer in its properties is counted, not deadlettered; conditions "
+    "see the nearest double") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string all = create_goal(d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
+  std::string all =
+      create_goal(d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
   std::string big = create_goal(d.serve, key,
                                 {{"name", "Big order numbers"},
                                  {"eventType", "purchase"},
                                  {"conditions", {{"order_no", {{"gt", 1e19}}}}}})["id"];
-  it::produce(d.events(),
-              {{"acme/u1", raw_event("o1", "01", R"({"order_no":12345678901234567890123,"value":10})")},
-               {"acme/u2", raw_event("o2", "01", R"({"order_no":123,"value":5})")},
-               {"acme/u3", raw_event("o3", "01", R"({"order_no":-99999999999999999999,"nested":{"id":[18446744073709551616]}})")},
-               // A big integer as the value: a double beyond the limit, clamped to 9e12.
-               {"acme/u4", raw_event("o4", "01", R"({"value":99999999999999999999})")},
-               // Still invalid: no number at all.
-               {"acme/u5", raw_event("o5", "01", R"({"value":01})")}});
+  it::produce(
+      d.events(),
+      {{"acme/u1", raw_event("o1", "01", R"({"order_no":12345678901234567890123,"value":10})")},
+       {"acme/u2", raw_event("o2", "01", R"({"order_no":123,"value":5})")},
+       {"acme/u3",
+        raw_event("o3", "01",
+                  R"({"order_no":-99999999999999999999,"nested":{"id":[18446744073709551616]}})")},
+       // A big integer as the value: a double beyond the limit, clamped to 9e12.
+       {"acme/u4", raw_event("o4", "01", R"({"value":99999999999999999999})")},
+       // Still invalid: no number at all.
+       {"acme/u5", raw_event("o5", "01", R"({"value":01})")}});
 
   auto g = wait_count(d.serve, key, all, 4);
   CHECK(g["count"] == 4);

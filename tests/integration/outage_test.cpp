@@ -48,8 +48,9 @@ struct Deployment {
   }
 };
 
-it::HttpResponse send(it::Serve& s, const std::string& method, const std::string& target, const std::string& key,
-                      const std::string& body = "", const std::string& idempotency_key = "") {
+it::HttpResponse send(it::Serve& s, const std::string& method, const std::string& target,
+                      const std::string& key, const std::string& body = "",
+                      const std::string& idempotency_key = "") {
   std::map<std::string, std::string> headers{{"x-api-key", key}};
   if (!idempotency_key.empty()) headers["Idempotency-Key"] = idempotency_key;
   return it::http(s.port(), method, target, body, headers);
@@ -74,7 +75,8 @@ void kill_serve_on(const std::string& data_dir) {
   for (auto& entry : std::filesystem::directory_iterator("/proc")) {
     std::ifstream in(entry.path() / "cmdline");
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmdline.find(std::string("serve") + '\0') != std::string::npos && cmdline.find(data_dir + '\0') != std::string::npos)
+    if (cmdline.find(std::string("serve") + '\0') != std::string::npos &&
+        cmdline.find(data_dir + '\0') != std::string::npos)
       ::kill(std::stoi(entry.path().filename().string()), SIGKILL);
   }
 }
@@ -89,11 +91,14 @@ std::vector<std::string> goal_names(Deployment& d) {
 
 }  // namespace
 
-TEST_CASE("(a) broker down: a write answers 503 not_written in bounded time and is not applied once the broker is back") {
+TEST_CASE(
+    "(a) broker down: a write answers 503 not_written in bounded time and is not applied once the "
+    "broker is back") {
   Deployment d;
   broker().stop();
   auto t0 = Clock::now();
-  auto r = send(d.serve, "POST", "/api/conversion-goals", d.key, R"({"name":"Ghost","eventType":"purchase"})", "ghost-1");
+  auto r = send(d.serve, "POST", "/api/conversion-goals", d.key,
+                R"({"name":"Ghost","eventType":"purchase"})", "ghost-1");
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   CHECK_MESSAGE(r.status == 503, r.body);
   CHECK_MESSAGE(r.json_body()["error"] == "not_written", r.body);
@@ -106,8 +111,8 @@ TEST_CASE("(a) broker down: a write answers 503 not_written in bounded time and 
   it::HttpResponse after;
   bool written = it::eventually(
       [&] {
-        after = send(d.serve, "POST", "/api/conversion-goals", d.key, R"({"name":"After","eventType":"purchase"})",
-                     "after-1");
+        after = send(d.serve, "POST", "/api/conversion-goals", d.key,
+                     R"({"name":"After","eventType":"purchase"})", "after-1");
         return after.status == 201;
       },
       60000);
@@ -115,12 +120,12 @@ TEST_CASE("(a) broker down: a write answers 503 not_written in bounded time and 
   CHECK(goal_names(d) == std::vector<std::string>{"After"});
 
   // The refused write, sent again with its key, is a new write; once more, a replay.
-  auto again = send(d.serve, "POST", "/api/conversion-goals", d.key, R"({"name":"Ghost","eventType":"purchase"})",
-                    "ghost-1");
+  auto again = send(d.serve, "POST", "/api/conversion-goals", d.key,
+                    R"({"name":"Ghost","eventType":"purchase"})", "ghost-1");
   REQUIRE_MESSAGE(again.status == 201, again.body);
   CHECK(again.headers.count("Idempotent-Replayed") == 0);
-  auto replay = send(d.serve, "POST", "/api/conversion-goals", d.key, R"({"name":"Ghost","eventType":"purchase"})",
-                     "ghost-1");
+  auto replay = send(d.serve, "POST", "/api/conversion-goals", d.key,
+                     R"({"name":"Ghost","eventType":"purchase"})", "ghost-1");
   CHECK_MESSAGE(replay.status == 201, replay.body);
   CHECK(replay.json_body()["id"] == again.json_body()["id"]);
   CHECK(replay.headers["Idempotent-Replayed"] == "true");
@@ -129,7 +134,9 @@ TEST_CASE("(a) broker down: a write answers 503 not_written in bounded time and 
   CHECK(names == std::vector<std::string>{"After", "Ghost"});
 }
 
-TEST_CASE("(a2) broker frozen: a write answers 503 outcome_unknown; sent again with its key it answers the write's outcome") {
+TEST_CASE(
+    "(a2) broker frozen: a write answers 503 outcome_unknown; sent again with its key it answers "
+    "the write's outcome") {
   Deployment d;
   const std::string body = R"({"name":"Signups","eventType":"form_submit"})";
   // A first write, so that the API's producer knows where the commands
@@ -153,9 +160,11 @@ TEST_CASE("(a2) broker frozen: a write answers 503 outcome_unknown; sent again w
   CHECK(goal_names(d) == std::vector<std::string>{"Signups"});
 }
 
-TEST_CASE("(b) Idempotency-Key: retries and concurrent attempts make one write and all get its answer") {
+TEST_CASE(
+    "(b) Idempotency-Key: retries and concurrent attempts make one write and all get its answer") {
   Deployment d;
-  const std::string body = R"({"name":"Trial Signup","eventType":"form_submit","urlPattern":"/signup"})";
+  const std::string body =
+      R"({"name":"Trial Signup","eventType":"form_submit","urlPattern":"/signup"})";
   auto first = send(d.serve, "POST", "/api/conversion-goals", d.key, body, "create-1");
   REQUIRE_MESSAGE(first.status == 201, first.body);
   std::string id = first.json_body()["id"];
@@ -184,15 +193,16 @@ TEST_CASE("(b) Idempotency-Key: retries and concurrent attempts make one write a
   CHECK(names == std::vector<std::string>{"Purchases", "Trial Signup"});
 
   // The key of another request: refused, naming the header.
-  auto reused = send(d.serve, "POST", "/api/conversion-goals", d.key, R"({"name":"Other","eventType":"purchase"})",
-                     "create-1");
+  auto reused = send(d.serve, "POST", "/api/conversion-goals", d.key,
+                     R"({"name":"Other","eventType":"purchase"})", "create-1");
   CHECK(reused.status == 422);
   CHECK(reused.json_body()["error"] == "idempotency_key_reused");
   CHECK(reused.json_body()["field"] == "Idempotency-Key");
   auto malformed = send(d.serve, "POST", "/api/conversion-goals", d.key, body, "two words");
   CHECK(malformed.status == 400);
   CHECK(malformed.json_body()["field"] == "Idempotency-Key");
-  CHECK(send(d.serve, "POST", "/api/conversion-goals", d.key, body, std::string(256, 'k')).status == 400);
+  CHECK(send(d.serve, "POST", "/api/conversion-goals", d.key, body, std::string(256, 'k')).status ==
+        400);
 
   // A DELETE retried with its key answers the original 200, not 404.
   auto del = send(d.serve, "DELETE", "/api/conversion-goals/" + id, d.key, "", "delete-1");
@@ -210,7 +220,8 @@ TEST_CASE("(b) Idempotency-Key: retries and concurrent attempts make one write a
   // Other writes: settings and a growth goal.
   auto tz = send(d.serve, "PUT", "/api/settings", d.key, R"({"timezone":"Europe/Berlin"})", "tz-1");
   CHECK(tz.status == 200);
-  CHECK(send(d.serve, "PUT", "/api/settings", d.key, R"({"timezone":"Europe/Berlin"})", "tz-1").headers["Idempotent-Replayed"] == "true");
+  CHECK(send(d.serve, "PUT", "/api/settings", d.key, R"({"timezone":"Europe/Berlin"})", "tz-1")
+            .headers["Idempotent-Replayed"] == "true");
   const std::string goal = R"({"metric":"m","target":10,"deadline":"2030-01-01"})";
   auto g1 = send(d.serve, "POST", "/api/goals", d.key, goal, "goal-1");
   auto g2 = send(d.serve, "POST", "/api/goals", d.key, goal, "goal-1");
@@ -238,15 +249,20 @@ static std::map<std::string, std::string> block(const std::string& deadletter) {
 
 // Events bad<from>... to bad<from + n - 1> with no timestamp (invalid), over
 // `subjects` keys.
-static std::vector<std::pair<std::string, std::string>> invalid_events(int from, int n, int subjects) {
+static std::vector<std::pair<std::string, std::string>> invalid_events(int from, int n,
+                                                                       int subjects) {
   std::vector<std::pair<std::string, std::string>> msgs;
   for (int i = from; i < from + n; ++i)
-    msgs.push_back({"acme/u" + std::to_string(i % subjects),
-                    json{{"event_id", "bad" + std::to_string(i)}, {"tenant_id", "acme"}, {"type", "purchase"}}.dump()});
+    msgs.push_back(
+        {"acme/u" + std::to_string(i % subjects),
+         json{{"event_id", "bad" + std::to_string(i)}, {"tenant_id", "acme"}, {"type", "purchase"}}
+             .dump()});
   return msgs;
 }
 
-TEST_CASE("(c) deadletter deliveries failing for longer than librdkafka's message timeout, through a broker outage: all 5000 invalid events get there") {
+TEST_CASE(
+    "(c) deadletter deliveries failing for longer than librdkafka's message timeout, through a "
+    "broker outage: all 5000 invalid events get there") {
   Deployment d;
   const std::string deadletter = d.prefix + "deadletter";
   // First the topic refuses every message, so the deliveries are still
@@ -257,7 +273,8 @@ TEST_CASE("(c) deadletter deliveries failing for longer than librdkafka's messag
   std::this_thread::sleep_for(std::chrono::seconds(1));
 
   broker().stop();
-  std::this_thread::sleep_for(std::chrono::seconds(32));  // > librdkafka's default message.timeout.ms (30 s)
+  std::this_thread::sleep_for(
+      std::chrono::seconds(32));  // > librdkafka's default message.timeout.ms (30 s)
   broker().start();
   it::set_topic_configs(deadletter, declared);
 
@@ -273,25 +290,31 @@ TEST_CASE("(c) deadletter deliveries failing for longer than librdkafka's messag
       },
       90000);
   CHECK(offsets.size() == 5000);
-  CHECK(it::eventually([&] { return d.serve.metric("goalstream_events_deadlettered_total") == 5000; }, 30000));
+  CHECK(it::eventually(
+      [&] { return d.serve.metric("goalstream_events_deadlettered_total") == 5000; }, 30000));
   CHECK(d.serve.metric("goalstream_events_invalid_total") == 5000);
   CHECK(d.serve.metric("goalstream_deadletter_failures_total") > 0);
-  CHECK_MESSAGE(d.serve.log().find("not delivered to " + deadletter) != std::string::npos, d.serve.log());
+  CHECK_MESSAGE(d.serve.log().find("not delivered to " + deadletter) != std::string::npos,
+                d.serve.log());
   d.serve.wait_caught_up();
 }
 
-TEST_CASE("(c2) SIGTERM while deadletter deliveries fail: serve exits 0 in bounded time and the next start delivers them") {
+TEST_CASE(
+    "(c2) SIGTERM while deadletter deliveries fail: serve exits 0 in bounded time and the next "
+    "start delivers them") {
   Deployment d;
   const std::string deadletter = d.prefix + "deadletter";
   auto declared = block(deadletter);
   it::produce(d.prefix + "events", invalid_events(0, 100, 1));
-  REQUIRE(it::eventually([&] { return d.serve.log().find("not delivered to " + deadletter) != std::string::npos; }));
+  REQUIRE(it::eventually(
+      [&] { return d.serve.log().find("not delivered to " + deadletter) != std::string::npos; }));
   // A second batch, built and waiting behind the first when SIGTERM comes
   // (events are counted in once their batch is built).
   auto log = d.serve.log();
   int first_batch = std::stoi(log.substr(log.find("WARN deadletter: ") + 17));
   it::produce(d.prefix + "events", invalid_events(100, 100, 1));
-  REQUIRE(it::eventually([&] { return d.serve.metric("goalstream_events_in_total") > first_batch; }));
+  REQUIRE(
+      it::eventually([&] { return d.serve.metric("goalstream_events_in_total") > first_batch; }));
 
   auto t0 = Clock::now();
   auto exit_code = std::async(std::launch::async, [&] { return d.serve.terminate(); });
@@ -300,8 +323,10 @@ TEST_CASE("(c2) SIGTERM while deadletter deliveries fail: serve exits 0 in bound
     FAIL("serve did not exit within 60 s of SIGTERM:\n" << d.serve.log());
   }
   CHECK(exit_code.get() == 0);
-  MESSAGE("exited " << std::chrono::duration<double>(Clock::now() - t0).count() << " s after SIGTERM");
-  CHECK(d.serve.log().find("the batch is not committed and is processed again at the next start") != std::string::npos);
+  MESSAGE("exited " << std::chrono::duration<double>(Clock::now() - t0).count()
+                    << " s after SIGTERM");
+  CHECK(d.serve.log().find("the batch is not committed and is processed again at the next start") !=
+        std::string::npos);
 
   it::set_topic_configs(deadletter, declared);
   d.serve.start();
@@ -309,7 +334,8 @@ TEST_CASE("(c2) SIGTERM while deadletter deliveries fail: serve exits 0 in bound
   it::eventually(
       [&] {
         offsets.clear();
-        for (auto& m : it::read_topic(deadletter, 200, 2000)) offsets.insert(m.headers["source.partition"] + "/" + m.headers["source.offset"]);
+        for (auto& m : it::read_topic(deadletter, 200, 2000))
+          offsets.insert(m.headers["source.partition"] + "/" + m.headers["source.offset"]);
         return offsets.size() == 200;
       },
       60000);
@@ -317,11 +343,14 @@ TEST_CASE("(c2) SIGTERM while deadletter deliveries fail: serve exits 0 in bound
   d.serve.wait_caught_up();
 }
 
-TEST_CASE("(d) an invalid event of the largest size the events topic takes reaches the deadletter with its headers") {
+TEST_CASE(
+    "(d) an invalid event of the largest size the events topic takes reaches the deadletter with "
+    "its headers") {
   Deployment d;
   const std::string events = d.prefix + "events";
   auto event = [](size_t size) {  // valid JSON, no timestamp
-    std::string head = R"({"event_id":"big","tenant_id":"acme","type":"purchase","pad":")", tail = "\"}";
+    std::string head = R"({"event_id":"big","tenant_id":"acme","type":"purchase","pad":")",
+                tail = "\"}";
     return head + incompressible(size - head.size() - tail.size()) + tail;
   };
   // The largest value the topic takes (1 MiB less the batch framing).
@@ -331,8 +360,10 @@ TEST_CASE("(d) an invalid event of the largest size the events topic takes reach
   int accepted = 1;
   while (hi - lo > 1) {
     size_t mid = (lo + hi) / 2;
-    if (it::try_produce(events, "acme/big", event(mid)).empty()) lo = mid, ++accepted;
-    else hi = mid;
+    if (it::try_produce(events, "acme/big", event(mid)).empty())
+      lo = mid, ++accepted;
+    else
+      hi = mid;
   }
   MESSAGE("largest event the topic takes: " << lo << " bytes");
 
@@ -349,20 +380,23 @@ TEST_CASE("(d) an invalid event of the largest size the events topic takes reach
     CHECK(!m.headers["source.offset"].empty());
   }
   CHECK(found);
-  CHECK(it::eventually([&] { return d.serve.metric("goalstream_events_deadlettered_total") == accepted; }));
+  CHECK(it::eventually(
+      [&] { return d.serve.metric("goalstream_events_deadlettered_total") == accepted; }));
 }
 
 TEST_CASE("(e) a write body just under 1 MiB: taken when its command fits, else 413; never 503") {
   Deployment d;
   // A valid definition of 1 MiB less 64 bytes: the command (the body plus
   // its envelope) fits the commands topic.
-  std::string head = R"({"name":"Big","eventType":"purchase","conditions":{"plan":")", tail = "\"}}";
+  std::string head = R"({"name":"Big","eventType":"purchase","conditions":{"plan":")",
+              tail = "\"}}";
   std::string body = head + incompressible(1048576 - 64 - head.size() - tail.size()) + tail;
   auto r = d.serve.post("/api/conversion-goals", d.key, body);
   REQUIRE_MESSAGE(r.status == 201, r.body.substr(0, 300));
   auto g = d.serve.get("/api/conversion-goals/" + r.json_body()["id"].get<std::string>(), d.key);
   CHECK(g.status == 200);
-  CHECK(g.json_body()["conditions"]["plan"].get<std::string>().size() == body.size() - head.size() - tail.size());
+  CHECK(g.json_body()["conditions"]["plan"].get<std::string>().size() ==
+        body.size() - head.size() - tail.size());
 
   // 1e5 is written back as 100000.0: this body makes a command of ~2 MB.
   std::string nums = R"({"name":"Nums","eventType":"purchase","conditions":{"n":[1e5)";

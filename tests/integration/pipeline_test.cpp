@@ -35,7 +35,8 @@ json get_goal(it::Serve& s, const std::string& key, const std::string& id) {
 }
 
 // Waits until the goal's count reaches `count` and its backfill is complete.
-json wait_count(it::Serve& s, const std::string& key, const std::string& id, int64_t count, int timeout_ms = 30000) {
+json wait_count(it::Serve& s, const std::string& key, const std::string& id, int64_t count,
+                int timeout_ms = 30000) {
   json last;
   it::eventually(
       [&] {
@@ -48,10 +49,13 @@ json wait_count(it::Serve& s, const std::string& key, const std::string& id, int
 
 }  // namespace
 
-TEST_CASE("(a) events produced by a Kafka client count exactly, with value sums and a daily series") {
+TEST_CASE(
+    "(a) events produced by a Kafka client count exactly, with value sums and a daily series") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  auto goal = create_goal(d.serve, key, {{"name", "Trial Signup"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/complete"}});
+  auto goal = create_goal(
+      d.serve, key,
+      {{"name", "Trial Signup"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/complete"}});
   CHECK(goal["name"] == "Trial Signup");
   CHECK(goal["eventType"] == "form_submit");
   CHECK(goal["urlPattern"] == "/signup/complete");
@@ -63,10 +67,13 @@ TEST_CASE("(a) events produced by a Kafka client count exactly, with value sums 
   for (int i = 0; i < 30; ++i)
     msgs.push_back({"acme/u" + std::to_string(i),
                     it::event("m" + std::to_string(i), "acme", "form_submit", ts(1 + i % 3),
-                              "https://acme.com/signup/complete?ref=ad", {{"value", 2.5}}, "u" + std::to_string(i))});
+                              "https://acme.com/signup/complete?ref=ad", {{"value", 2.5}},
+                              "u" + std::to_string(i))});
   for (int i = 0; i < 10; ++i) {
-    msgs.push_back({"acme/x", it::event("n" + std::to_string(i), "acme", "form_submit", ts(1), "https://acme.com/signup/start")});
-    msgs.push_back({"acme/y", it::event("p" + std::to_string(i), "acme", "purchase", ts(1), "https://acme.com/signup/complete")});
+    msgs.push_back({"acme/x", it::event("n" + std::to_string(i), "acme", "form_submit", ts(1),
+                                        "https://acme.com/signup/start")});
+    msgs.push_back({"acme/y", it::event("p" + std::to_string(i), "acme", "purchase", ts(1),
+                                        "https://acme.com/signup/complete")});
   }
   it::produce(d.events(), msgs);
   auto g = wait_count(d.serve, key, id, 30);
@@ -92,23 +99,31 @@ TEST_CASE("(a) events produced by a Kafka client count exactly, with value sums 
   CHECK(d.serve.del("/api/conversion-goals/" + id, key).status == 404);
   CHECK(d.serve.get("/api/conversion-goals/" + id, key).status == 404);
   CHECK(d.serve.get("/api/conversion-goals", key).json_body().empty());
-  it::produce(d.events(), {{"acme/z", it::event("late", "acme", "form_submit", ts(4), "https://acme.com/signup/complete")}});
+  it::produce(d.events(), {{"acme/z", it::event("late", "acme", "form_submit", ts(4),
+                                                "https://acme.com/signup/complete")}});
   it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 51; });
   CHECK(d.serve.get("/api/conversion-goals/" + id, key).status == 404);
   CHECK(d.serve.terminate() == 0);
 }
 
-TEST_CASE("(b) invalid events go to the deadletter topic with the reason and original bytes; the next valid event counts") {
+TEST_CASE(
+    "(b) invalid events go to the deadletter topic with the reason and original bytes; the next "
+    "valid event counts") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string id = create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
+  std::string id =
+      create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
   std::vector<std::pair<std::string, std::string>> bad = {
       {"acme/1", "this is not json"},
       {"acme/2", R"({"event_id":"b2","tenant_id":"acme","type":"form_submit"})"},
-      {"acme/3", R"({"event_id":"b3","tenant_id":"acme","type":"Form Submit","timestamp":"2025-03-01T12:00:00Z"})"},
-      {"acme/4", R"({"event_id":"b4","tenant_id":"acme","type":"form_submit","timestamp":"yesterday"})"},
-      {"acme/5", R"({"event_id":"b5","tenant_id":"acme","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a"})"},
-      {"acme/6", R"({"event_id":"b6","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z","properties":[1]})"},
+      {"acme/3",
+       R"({"event_id":"b3","tenant_id":"acme","type":"Form Submit","timestamp":"2025-03-01T12:00:00Z"})"},
+      {"acme/4",
+       R"({"event_id":"b4","tenant_id":"acme","type":"form_submit","timestamp":"yesterday"})"},
+      {"acme/5",
+       R"({"event_id":"b5","tenant_id":"acme","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a"})"},
+      {"acme/6",
+       R"({"event_id":"b6","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z","properties":[1]})"},
   };
   it::produce(d.events(), bad);
   it::produce(d.events(), {{"acme/7", it::event("good", "acme", "form_submit", ts(2))}});
@@ -136,12 +151,13 @@ TEST_CASE("(b) invalid events go to the deadletter topic with the reason and ori
 TEST_CASE("(c) duplicates count once: the first occurrence in log order wins") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string id = create_goal(d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
+  std::string id =
+      create_goal(d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
   std::vector<std::pair<std::string, std::string>> msgs;
   for (int i = 0; i < 20; ++i)
     for (int copy = 0; copy < 3; ++copy)  // a producer retrying twice; later copies differ in value
-      msgs.push_back({"acme/s", it::event("order-" + std::to_string(i), "acme", "purchase", ts(5), "",
-                                          {{"value", 10.0 + copy}})});
+      msgs.push_back({"acme/s", it::event("order-" + std::to_string(i), "acme", "purchase", ts(5),
+                                          "", {{"value", 10.0 + copy}})});
   // The same event_id in another tenant is a different event.
   msgs.push_back({"other/s", it::event("order-0", "other", "purchase", ts(5))});
   it::produce(d.events(), msgs);
@@ -154,8 +170,10 @@ TEST_CASE("(c) duplicates count once: the first occurrence in log order wins") {
   // A later retry, in another batch and after a restart, is still a duplicate.
   CHECK(d.serve.terminate() == 0);
   d.serve.start();
-  it::produce(d.events(), {{"acme/s", it::event("order-3", "acme", "purchase", ts(5), "", {{"value", 99.0}})},
-                           {"acme/s", it::event("order-new", "acme", "purchase", ts(5), "", {{"value", 1.0}})}});
+  it::produce(
+      d.events(),
+      {{"acme/s", it::event("order-3", "acme", "purchase", ts(5), "", {{"value", 99.0}})},
+       {"acme/s", it::event("order-new", "acme", "purchase", ts(5), "", {{"value", 1.0}})}});
   g = wait_count(d.serve, key, id, 21);
   CHECK(g["count"] == 21);
   CHECK(g["value"].get<double>() == doctest::Approx(201.0));
@@ -174,12 +192,18 @@ TEST_CASE("(c) duplicates count once: the first occurrence in log order wins") {
   CHECK(digests.rebuilt == digests.live);
 }
 
-TEST_CASE("(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts after restart; rebuild digest equals live") {
+TEST_CASE(
+    "(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts after restart; rebuild "
+    "digest equals live") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string signup = create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}})["id"];
-  std::string pro = create_goal(d.serve, key, {{"name", "Pro purchases"}, {"eventType", "purchase"},
-                                               {"conditions", {{"plan", "pro"}, {"value", {{"gte", 3}}}}}})["id"];
+  std::string signup = create_goal(
+      d.serve, key,
+      {{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}})["id"];
+  std::string pro = create_goal(d.serve, key,
+                                {{"name", "Pro purchases"},
+                                 {"eventType", "purchase"},
+                                 {"conditions", {{"plan", "pro"}, {"value", {{"gte", 3}}}}}})["id"];
   const int N = 100000;
   // Expected counts computed here, independently of the matcher.
   int64_t want_signup = 0, want_pro = 0, want_dup = 0, want_bad = 0;
@@ -202,14 +226,17 @@ TEST_CASE("(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts af
     std::string subject = "u" + std::to_string(i % 300);
     if (i % 2 == 0) {
       bool match = i % 3 == 0;
-      std::string url = match ? "https://acme.com/signup/step/" + std::to_string(i % 4) : "https://acme.com/pricing";
-      previous = {"acme/" + subject, it::event(id, "acme", "form_submit", ts(1 + i % 28, i % 24), url, nullptr, subject)};
+      std::string url = match ? "https://acme.com/signup/step/" + std::to_string(i % 4)
+                              : "https://acme.com/pricing";
+      previous = {"acme/" + subject, it::event(id, "acme", "form_submit", ts(1 + i % 28, i % 24),
+                                               url, nullptr, subject)};
       if (match) ++want_signup;
     } else {
       int value = i % 7;
       std::string plan = i % 5 == 0 ? "free" : "pro";
-      previous = {"acme/" + subject, it::event(id, "acme", "purchase", ts(1 + i % 28, i % 24), "",
-                                               {{"plan", plan}, {"value", value}, {"currency", "USD"}}, subject)};
+      previous = {"acme/" + subject,
+                  it::event(id, "acme", "purchase", ts(1 + i % 28, i % 24), "",
+                            {{"plan", plan}, {"value", value}, {"currency", "USD"}}, subject)};
       if (plan == "pro" && value >= 3) ++want_pro, want_pro_value += value;
     }
     chunk.push_back(previous);
@@ -224,7 +251,8 @@ TEST_CASE("(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts af
     }
   });
   for (double threshold : {20000.0, 55000.0}) {
-    bool reached = it::eventually([&] { return d.serve.metric("goalstream_events_in_total") >= threshold; }, 120000);
+    bool reached = it::eventually(
+        [&] { return d.serve.metric("goalstream_events_in_total") >= threshold; }, 120000);
     REQUIRE(reached);
     d.serve.kill9();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -244,7 +272,8 @@ TEST_CASE("(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts af
   REQUIRE(live.exit_code == 0);
   REQUIRE(live.out.size() == 65);
   auto fresh = it::temp_dir("rebuild") + "/store";
-  auto rb = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", fresh});
+  auto rb = it::run_cli(
+      {"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", fresh});
   REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
   CHECK(rb.err.find("rebuild caught up") != std::string::npos);
   CHECK(rb.err.find("msg/s") != std::string::npos);  // progress shown
@@ -253,7 +282,8 @@ TEST_CASE("(d)+(e) kill -9 in the middle of a 100k-event stream: exact counts af
   CHECK(again.out == live.out);
 
   // A rebuild refuses a non-empty directory.
-  auto refused = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", fresh});
+  auto refused = it::run_cli(
+      {"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", fresh});
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("not empty") != std::string::npos);
 
@@ -270,20 +300,26 @@ TEST_CASE("(f) a goal created after its events backfills them, once, while live 
   auto key = it::create_key(d.prefix, "acme");
   std::vector<std::pair<std::string, std::string>> before;
   for (int i = 0; i < 500; ++i)
-    before.push_back({"acme/u" + std::to_string(i % 17),
-                      it::event("old" + std::to_string(i), "acme", "form_submit", ts(1 + i % 10),
-                                "https://acme.com/signup/complete", {{"plan", i % 2 ? "pro" : "free"}})});
+    before.push_back(
+        {"acme/u" + std::to_string(i % 17),
+         it::event("old" + std::to_string(i), "acme", "form_submit", ts(1 + i % 10),
+                   "https://acme.com/signup/complete", {{"plan", i % 2 ? "pro" : "free"}})});
   before.push_back(before[3]);  // a duplicate must not be counted by the backfill
   it::produce(d.events(), before);
   it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 501; });
 
-  auto goal = create_goal(d.serve, key, {{"name", "Pro signups"}, {"eventType", "form_submit"}, {"conditions", {{"plan", "pro"}}}});
+  auto goal = create_goal(
+      d.serve, key,
+      {{"name", "Pro signups"}, {"eventType", "form_submit"}, {"conditions", {{"plan", "pro"}}}});
   std::string id = goal["id"];
-  auto since = create_goal(d.serve, key, {{"name", "Since the 6th"}, {"eventType", "form_submit"}, {"since", "2025-03-06"}});
+  auto since = create_goal(
+      d.serve, key,
+      {{"name", "Since the 6th"}, {"eventType", "form_submit"}, {"since", "2025-03-06"}});
   // Live events arriving while (or after) the backfill runs.
   std::vector<std::pair<std::string, std::string>> after;
   for (int i = 0; i < 100; ++i)
-    after.push_back({"acme/v", it::event("new" + std::to_string(i), "acme", "form_submit", ts(2), "", {{"plan", "pro"}})});
+    after.push_back({"acme/v", it::event("new" + std::to_string(i), "acme", "form_submit", ts(2),
+                                         "", {{"plan", "pro"}})});
   it::produce(d.events(), after);
   auto g = wait_count(d.serve, key, id, 250 + 100);
   CHECK(g["count"] == 350);
@@ -300,11 +336,13 @@ TEST_CASE("(f) a goal created after its events backfills them, once, while live 
   CHECK(get_goal(d.serve, key, id)["count"] == 350);
 }
 
-TEST_CASE("(g) tenant isolation: another tenant's goals are invisible, and its events don't count") {
+TEST_CASE(
+    "(g) tenant isolation: another tenant's goals are invisible, and its events don't count") {
   Deployment d;
   auto a = it::create_key(d.prefix, "tenant-a");
   auto b = it::create_key(d.prefix, "tenant-b");
-  std::string id = create_goal(d.serve, a, {{"name", "A signups"}, {"eventType", "form_submit"}})["id"];
+  std::string id =
+      create_goal(d.serve, a, {{"name", "A signups"}, {"eventType", "form_submit"}})["id"];
   auto missing = d.serve.get("/api/conversion-goals/cg_doesnotexist", b);
   auto foreign = d.serve.get("/api/conversion-goals/" + id, b);
   CHECK(foreign.status == 404);
@@ -321,30 +359,38 @@ TEST_CASE("(g) tenant isolation: another tenant's goals are invisible, and its e
   CHECK(get_goal(d.serve, a, id)["count"] == 1);
 }
 
-TEST_CASE("API auth and validation: 401, 403, 422 naming the field, 400 for bad JSON; SIGTERM exits 0") {
+TEST_CASE(
+    "API auth and validation: 401, 403, 422 naming the field, 400 for bad JSON; SIGTERM exits 0") {
   Deployment d;
   auto rw = it::create_key(d.prefix, "acme");
   auto ro = it::create_key(d.prefix, "acme", "goals:read");
   auto& s = d.serve;
   CHECK(it::http(s.port(), "GET", "/api/conversion-goals").status == 401);
   CHECK(s.get("/api/conversion-goals", "gs_wrong").status == 401);
-  auto bearer = it::http(s.port(), "GET", "/api/conversion-goals", "", {{"Authorization", "Bearer " + rw}});
+  auto bearer =
+      it::http(s.port(), "GET", "/api/conversion-goals", "", {{"Authorization", "Bearer " + rw}});
   CHECK(bearer.status == 200);
   auto forbidden = s.post("/api/conversion-goals", ro, R"({"name":"x","eventType":"form_submit"})");
   CHECK(forbidden.status == 403);
   CHECK(forbidden.json_body()["error"] == "forbidden");
   CHECK(s.get("/api/conversion-goals", ro).status == 200);
 
-  struct Case { std::string body; std::string field; };
+  struct Case {
+    std::string body;
+    std::string field;
+  };
   std::vector<Case> cases = {
       {R"({"eventType":"form_submit"})", "name"},
       {R"({"name":"x"})", "eventType"},
       {R"({"name":5,"eventType":"form_submit"})", "name"},
       {R"({"name":"x","eventType":"Form Submit"})", "eventType"},
       {R"({"name":"x","eventType":"form_submit","urlPattern":"re:(unclosed"})", "urlPattern"},
-      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"matches":"pro"}}})", "conditions.plan.matches"},
-      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"regex":"a("}}})", "conditions.plan.regex"},
-      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"in":"pro"}}})", "conditions.plan.in"},
+      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"matches":"pro"}}})",
+       "conditions.plan.matches"},
+      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"regex":"a("}}})",
+       "conditions.plan.regex"},
+      {R"({"name":"x","eventType":"form_submit","conditions":{"plan":{"in":"pro"}}})",
+       "conditions.plan.in"},
       {R"({"name":"x","eventType":"form_submit","conditions":[1]})", "conditions"},
       {R"({"name":"x","eventType":"form_submit","since":"last week"})", "since"},
       {R"({"name":"x","eventType":"form_submit","colour":"red"})", "colour"},
@@ -356,8 +402,8 @@ TEST_CASE("API auth and validation: 401, 403, 422 naming the field, 400 for bad 
     CHECK(r.json_body()["error"] == "validation_error");
   }
   // Nesting that would exhaust a recursive parser's stack is refused up front.
-  std::string deep = R"({"name":"x","eventType":"a","conditions":{"p":{"eq":)" + std::string(100000, '[') +
-                     std::string(100000, ']') + "}}}";
+  std::string deep = R"({"name":"x","eventType":"a","conditions":{"p":{"eq":)" +
+                     std::string(100000, '[') + std::string(100000, ']') + "}}}";
   auto too_deep = s.post("/api/conversion-goals", rw, deep);
   CHECK(too_deep.status == 400);
   CHECK(too_deep.json_body()["message"] == "request body nests deeper than 64 levels");
@@ -380,10 +426,12 @@ TEST_CASE("API auth and validation: 401, 403, 422 naming the field, 400 for bad 
 
 TEST_CASE("topics ensure is idempotent and reports a topic whose partitions or configs differ") {
   auto prefix = it::unique_prefix("topics");
-  auto first = it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix", prefix});
+  auto first =
+      it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix", prefix});
   CHECK(first.exit_code == 0);
   CHECK(first.err.find("topic " + prefix + "events: created") != std::string::npos);
-  auto second = it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix", prefix});
+  auto second =
+      it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix", prefix});
   CHECK(second.exit_code == 0);
   CHECK(second.err.find("topic " + prefix + "events: ok") != std::string::npos);
   CHECK(second.err.find("topic " + prefix + "commands: ok") != std::string::npos);
@@ -393,17 +441,21 @@ TEST_CASE("topics ensure is idempotent and reports a topic whose partitions or c
   std::ofstream(dir + "/topics.json") << R"({"topics":[
     {"name":"events","partitions":8,"configs":{"retention.ms":"1000"}},
     {"name":"commands","partitions":1,"configs":{"retention.ms":"-1"}}]})";
-  auto differs = it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix", prefix,
-                              "--topics-file", dir + "/topics.json"});
+  auto differs = it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix",
+                              prefix, "--topics-file", dir + "/topics.json"});
   CHECK(differs.exit_code == 1);
-  CHECK(differs.err.find(prefix + "events: DIFFERS: partitions 6 (declared 8); retention.ms=-1 (declared 1000);") !=
+  CHECK(differs.err.find(
+            prefix +
+            "events: DIFFERS: partitions 6 (declared 8); retention.ms=-1 (declared 1000);") !=
         std::string::npos);
   CHECK(differs.err.find(prefix + "commands: ok") != std::string::npos);
 }
 
 TEST_CASE("every subcommand has a --help that names its options and environment variables") {
-  for (auto args : std::vector<std::vector<std::string>>{
-           {"serve", "--help"}, {"keys", "create", "--help"}, {"rebuild", "--help"}, {"topics", "ensure", "--help"}}) {
+  for (auto args : std::vector<std::vector<std::string>>{{"serve", "--help"},
+                                                         {"keys", "create", "--help"},
+                                                         {"rebuild", "--help"},
+                                                         {"topics", "ensure", "--help"}}) {
     auto r = it::run_cli(args);
     CAPTURE(args[0]);
     CHECK(r.exit_code == 0);
@@ -427,18 +479,25 @@ TEST_CASE("invalid commands on the commands topic are deadlettered and the pipel
   auto key = it::create_key(d.prefix, "acme");
   std::vector<std::pair<std::string, std::string>> bad = {
       {"acme", "garbage"},
-      {"acme", R"({"command_id":"c1","type":"conversion_goal.defined","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"id":"cg_x","name":"x","eventType":"a","urlPattern":"re:(","createdAt":"2025-03-01T00:00:00Z"}})"},
-      {"acme", R"({"command_id":"c2","type":"goal.exploded","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{}})"},
-      {"acme", R"({"command_id":"c3","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"a":)" +
-                   std::string(5000, '[') + std::string(5000, ']') + "}}"},
+      {"acme",
+       R"({"command_id":"c1","type":"conversion_goal.defined","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"id":"cg_x","name":"x","eventType":"a","urlPattern":"re:(","createdAt":"2025-03-01T00:00:00Z"}})"},
+      {"acme",
+       R"({"command_id":"c2","type":"goal.exploded","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{}})"},
+      {"acme",
+       R"({"command_id":"c3","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"a":)" +
+           std::string(5000, '[') + std::string(5000, ']') + "}}"},
       // Members of the wrong type must not take the processor down.
-      {"acme", R"({"command_id":"c4","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"key_hash":5,"key_id":"k","tenant_id":"acme","scopes":["goals:read"],"created_at":"2025-03-01T00:00:00Z"}})"},
-      {"acme", R"({"command_id":"c5","type":"conversion_goal.deleted","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"id":7}})"},
-      {"acme", R"({"command_id":"c6","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"key_hash":"x","scopes":"all"}})"},
+      {"acme",
+       R"({"command_id":"c4","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"key_hash":5,"key_id":"k","tenant_id":"acme","scopes":["goals:read"],"created_at":"2025-03-01T00:00:00Z"}})"},
+      {"acme",
+       R"({"command_id":"c5","type":"conversion_goal.deleted","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"id":7}})"},
+      {"acme",
+       R"({"command_id":"c6","type":"key.issued","tenant_id":"acme","issued_at":"2025-03-01T00:00:00Z","data":{"key_hash":"x","scopes":"all"}})"},
   };
   it::produce(d.prefix + "commands", bad);
   // A valid write after them is applied (read your writes) and counts events.
-  std::string id = create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
+  std::string id =
+      create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
   it::produce(d.events(), {{"acme/u", it::event("e1", "acme", "form_submit", ts(1))}});
   CHECK(wait_count(d.serve, key, id, 1)["count"] == 1);
   CHECK(d.serve.metric("goalstream_commands_rejected_total") == 7);
@@ -457,7 +516,8 @@ TEST_CASE("invalid commands on the commands topic are deadlettered and the pipel
   CHECK(d.serve.terminate() == 0);
 }
 
-TEST_CASE("(f2) kill -9 during a backfill: it resumes from its saved progress and counts exactly once") {
+TEST_CASE(
+    "(f2) kill -9 during a backfill: it resumes from its saved progress and counts exactly once") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
   const int N = 300000;
@@ -472,9 +532,12 @@ TEST_CASE("(f2) kill -9 during a backfill: it resumes from its saved progress an
                               {{"plan", pro ? "pro" : "free"}, {"value", 1}})});
   }
   it::produce(d.events(), msgs);
-  REQUIRE(it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == N; }, 120000));
+  REQUIRE(
+      it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == N; }, 120000));
 
-  std::string id = create_goal(d.serve, key, {{"name", "Pro"}, {"eventType", "purchase"}, {"conditions", {{"plan", "pro"}}}})["id"];
+  std::string id = create_goal(
+      d.serve, key,
+      {{"name", "Pro"}, {"eventType", "purchase"}, {"conditions", {{"plan", "pro"}}}})["id"];
   // Kill once the backfill has handed over part of its work, not all of it.
   json seen;
   bool mid = it::eventually(
@@ -482,7 +545,8 @@ TEST_CASE("(f2) kill -9 during a backfill: it resumes from its saved progress an
         seen = get_goal(d.serve, key, id);
         auto& b = seen["backfill"];
         return b["status"] == "complete" ||
-               (b.contains("scanned") && b["scanned"].get<int64_t>() > 0 && b["scanned"] < b["total"]);
+               (b.contains("scanned") && b["scanned"].get<int64_t>() > 0 &&
+                b["scanned"] < b["total"]);
       },
       60000);
   REQUIRE(mid);

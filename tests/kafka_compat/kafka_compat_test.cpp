@@ -14,6 +14,7 @@
 #include <doctest/doctest.h>
 #include <librdkafka/rdkafka.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -24,7 +25,6 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -39,7 +39,7 @@ constexpr int kAdminTimeoutMs = 15000;
 constexpr int kMetadataTimeoutMs = 10000;
 
 std::string brokers() {
-  const char *env = std::getenv("GOALSTREAM_BROKERS");
+  const char* env = std::getenv("GOALSTREAM_BROKERS");
   return (env && *env) ? env : "127.0.0.1:9092";
 }
 
@@ -47,13 +47,13 @@ std::string unique_suffix() {
   std::random_device rd;
   auto now = std::chrono::system_clock::now().time_since_epoch();
   return std::to_string(::getpid()) + "-" +
-         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) +
-         "-" + std::to_string(rd() % 100000);
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) + "-" +
+         std::to_string(rd() % 100000);
 }
 
 // doctest prints `const char *` as a pointer: librdkafka's C strings go
 // through this first.
-std::string str(const char *s) { return s ? std::string(s) : std::string("(null)"); }
+std::string str(const char* s) { return s ? std::string(s) : std::string("(null)"); }
 
 std::string key_of(int i) { return "key-" + std::to_string(i); }
 std::string value_of(int i) { return "value-" + std::to_string(i) + "-payload"; }
@@ -64,25 +64,28 @@ std::string value_of(int i) { return "value-" + std::to_string(i) + "-payload"; 
 template <auto Destroy>
 struct Deleter {
   template <class T>
-  void operator()(T *p) const { Destroy(p); }
+  void operator()(T* p) const {
+    Destroy(p);
+  }
 };
 using Kafka = std::unique_ptr<rd_kafka_t, Deleter<rd_kafka_destroy>>;
 using Queue = std::unique_ptr<rd_kafka_queue_t, Deleter<rd_kafka_queue_destroy>>;
 using Event = std::unique_ptr<rd_kafka_event_t, Deleter<rd_kafka_event_destroy>>;
-using PartList =
-    std::unique_ptr<rd_kafka_topic_partition_list_t, Deleter<rd_kafka_topic_partition_list_destroy>>;
+using PartList = std::unique_ptr<rd_kafka_topic_partition_list_t,
+                                 Deleter<rd_kafka_topic_partition_list_destroy>>;
 using Message = std::unique_ptr<rd_kafka_message_t, Deleter<rd_kafka_message_destroy>>;
 using Metadata = std::unique_ptr<const rd_kafka_metadata_t, Deleter<rd_kafka_metadata_destroy>>;
 using Topic = std::unique_ptr<rd_kafka_topic_t, Deleter<rd_kafka_topic_destroy>>;
-using AdminOptions = std::unique_ptr<rd_kafka_AdminOptions_t, Deleter<rd_kafka_AdminOptions_destroy>>;
+using AdminOptions =
+    std::unique_ptr<rd_kafka_AdminOptions_t, Deleter<rd_kafka_AdminOptions_destroy>>;
 
 // Builds a client; any configuration error fails the test immediately.
 Kafka make_client(rd_kafka_type_t type,
-                  const std::vector<std::pair<std::string, std::string>> &settings,
-                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *) = nullptr,
-                  void *opaque = nullptr) {
+                  const std::vector<std::pair<std::string, std::string>>& settings,
+                  void (*dr_cb)(rd_kafka_t*, const rd_kafka_message_t*, void*) = nullptr,
+                  void* opaque = nullptr) {
   char errstr[512];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
   std::vector<std::pair<std::string, std::string>> all = {
       {"bootstrap.servers", brokers()},
       {"client.id", "goalstream-kafka-compat-test"},
@@ -90,16 +93,15 @@ Kafka make_client(rd_kafka_type_t type,
       {"log_level", "4"},  // warnings and worse only
   };
   all.insert(all.end(), settings.begin(), settings.end());
-  for (const auto &[k, v] : all) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) !=
-        RD_KAFKA_CONF_OK) {
+  for (const auto& [k, v] : all) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
       FAIL("config " << k << "=" << v << ": " << str(errstr));
     }
   }
   if (dr_cb) rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
   if (opaque) rd_kafka_conf_set_opaque(conf, opaque);
-  rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
     FAIL("rd_kafka_new: " << str(errstr));
@@ -107,22 +109,21 @@ Kafka make_client(rd_kafka_type_t type,
   return Kafka(rk);
 }
 
-AdminOptions admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op) {
+AdminOptions admin_options(rd_kafka_t* rk, rd_kafka_admin_op_t op) {
   char errstr[512];
   AdminOptions opts(rd_kafka_AdminOptions_new(rk, op));
   REQUIRE(opts);
   REQUIRE(rd_kafka_AdminOptions_set_request_timeout(opts.get(), kAdminTimeoutMs, errstr,
                                                     sizeof errstr) == RD_KAFKA_RESP_ERR_NO_ERROR);
   if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS) {
-    REQUIRE(rd_kafka_AdminOptions_set_operation_timeout(opts.get(), kAdminTimeoutMs, errstr,
-                                                        sizeof errstr) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR);
+    REQUIRE(rd_kafka_AdminOptions_set_operation_timeout(
+                opts.get(), kAdminTimeoutMs, errstr, sizeof errstr) == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   return opts;
 }
 
 // Waits (bounded) for the result event of an admin request on `q`.
-Event admin_result(rd_kafka_queue_t *q, rd_kafka_event_type_t expected, const char *what) {
+Event admin_result(rd_kafka_queue_t* q, rd_kafka_event_type_t expected, const char* what) {
   Event ev(rd_kafka_queue_poll(q, kAdminTimeoutMs + 5000));
   if (!ev) FAIL(what << ": no result within " << (kAdminTimeoutMs + 5000) << " ms");
   REQUIRE_MESSAGE(rd_kafka_event_type(ev.get()) == expected,
@@ -133,16 +134,16 @@ Event admin_result(rd_kafka_queue_t *q, rd_kafka_event_type_t expected, const ch
 }
 
 // Metadata for one topic; nullptr on a request error.
-Metadata topic_metadata(rd_kafka_t *rk, const std::string &topic, rd_kafka_resp_err_t *err) {
+Metadata topic_metadata(rd_kafka_t* rk, const std::string& topic, rd_kafka_resp_err_t* err) {
   Topic rkt(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
-  const rd_kafka_metadata_t *md = nullptr;
+  const rd_kafka_metadata_t* md = nullptr;
   *err = rd_kafka_metadata(rk, 0, rkt.get(), &md, kMetadataTimeoutMs);
   return Metadata(*err == RD_KAFKA_RESP_ERR_NO_ERROR ? md : nullptr);
 }
 
 // Best-effort topic deletion, used when a check fails half-way.
-void delete_topic_quietly(rd_kafka_t *rk, const std::string &topic) {
-  rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic.c_str());
+void delete_topic_quietly(rd_kafka_t* rk, const std::string& topic) {
+  rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
   Queue q(rd_kafka_queue_new(rk));
   AdminOptions opts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS));
   char errstr[256];
@@ -164,8 +165,8 @@ struct ProduceState {
   int reports = 0;
 };
 
-void on_delivery(rd_kafka_t *, const rd_kafka_message_t *m, void *opaque) {
-  auto *st = static_cast<ProduceState *>(opaque);
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* st = static_cast<ProduceState*>(opaque);
   int idx = static_cast<int>(reinterpret_cast<intptr_t>(m->_private));
   Delivery d;
   d.err = m->err;
@@ -184,8 +185,8 @@ struct Consumed {
 };
 
 // Polls `rk` until `want` messages arrived or `deadline` passed.
-std::vector<Consumed> consume(rd_kafka_t *rk, size_t want, std::chrono::seconds budget,
-                              const std::string &topic) {
+std::vector<Consumed> consume(rd_kafka_t* rk, size_t want, std::chrono::seconds budget,
+                              const std::string& topic) {
   std::vector<Consumed> out;
   auto deadline = Clock::now() + budget;
   while (out.size() < want && Clock::now() < deadline) {
@@ -198,15 +199,15 @@ std::vector<Consumed> consume(rd_kafka_t *rk, size_t want, std::chrono::seconds 
     Consumed c;
     c.partition = m->partition;
     c.offset = m->offset;
-    c.key.assign(static_cast<const char *>(m->key), m->key_len);
-    c.value.assign(static_cast<const char *>(m->payload), m->len);
+    c.key.assign(static_cast<const char*>(m->key), m->key_len);
+    c.value.assign(static_cast<const char*>(m->payload), m->len);
     out.push_back(std::move(c));
   }
   return out;
 }
 
 // Index encoded in "key-<i>".
-int index_of(const std::string &key) {
+int index_of(const std::string& key) {
   REQUIRE(key.rfind("key-", 0) == 0);
   return std::stoi(key.substr(4));
 }
@@ -216,13 +217,13 @@ int index_of(const std::string &key) {
 TEST_CASE("no broker: metadata fails fast instead of hanging") {
   // Port 1 on loopback never runs Kafka: the request must time out quickly.
   char errstr[256];
-  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
   REQUIRE(rd_kafka_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", errstr, sizeof errstr) ==
           RD_KAFKA_CONF_OK);
   REQUIRE(rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr) == RD_KAFKA_CONF_OK);
   Kafka rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr));
   REQUIRE(rk);
-  const rd_kafka_metadata_t *md = nullptr;
+  const rd_kafka_metadata_t* md = nullptr;
   auto t0 = Clock::now();
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk.get(), 1, nullptr, &md, 2000);
   if (md) rd_kafka_metadata_destroy(md);
@@ -239,21 +240,21 @@ TEST_CASE("librdkafka round trip against the broker") {
   // ---------------------------------------------------------------- metadata
   Kafka admin = make_client(RD_KAFKA_PRODUCER, {});
   {
-    const rd_kafka_metadata_t *md = nullptr;
+    const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(admin.get(), 1, nullptr, &md, kMetadataTimeoutMs);
     Metadata guard(md);
     REQUIRE_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR,
                     "no Kafka broker answers at " << brokers() << " (" << str(rd_kafka_err2str(err))
                                                   << "); start one with tools/kafka start");
     REQUIRE(md->broker_cnt >= 1);
-    MESSAGE("metadata: " << md->broker_cnt << " broker(s), first " << str(md->brokers[0].host) << ":"
-                         << md->brokers[0].port << " id " << md->brokers[0].id);
+    MESSAGE("metadata: " << md->broker_cnt << " broker(s), first " << str(md->brokers[0].host)
+                         << ":" << md->brokers[0].port << " id " << md->brokers[0].id);
   }
 
   // ---------------------------------------------------------------- CreateTopics
   {
     char errstr[512];
-    rd_kafka_NewTopic_t *nt =
+    rd_kafka_NewTopic_t* nt =
         rd_kafka_NewTopic_new(topic.c_str(), kPartitions, 1, errstr, sizeof errstr);
     REQUIRE_MESSAGE(nt, str(errstr));
     REQUIRE(rd_kafka_NewTopic_set_config(nt, "retention.ms", "3600000") ==
@@ -266,18 +267,18 @@ TEST_CASE("librdkafka round trip against the broker") {
     rd_kafka_NewTopic_destroy(nt);
     Event ev = admin_result(q.get(), RD_KAFKA_EVENT_CREATETOPICS_RESULT, "CreateTopics");
     size_t n = 0;
-    const rd_kafka_topic_result_t **res =
+    const rd_kafka_topic_result_t** res =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
     REQUIRE(n == 1);
     REQUIRE(std::string(rd_kafka_topic_result_name(res[0])) == topic);
-    const char *msg = rd_kafka_topic_result_error_string(res[0]);
+    const char* msg = rd_kafka_topic_result_error_string(res[0]);
     REQUIRE_MESSAGE(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR,
                     "CreateTopics: " << str(rd_kafka_err2str(rd_kafka_topic_result_error(res[0])))
                                      << " " << str(msg));
   }
   // From here on, remove the topic even if a check fails.
   struct Cleanup {
-    rd_kafka_t *rk;
+    rd_kafka_t* rk;
     std::string topic;
     bool armed = true;
     ~Cleanup() {
@@ -299,7 +300,7 @@ TEST_CASE("librdkafka round trip against the broker") {
       } else if (md->topic_cnt != 1) {
         last = "topic_cnt " + std::to_string(md->topic_cnt);
       } else {
-        const rd_kafka_metadata_topic_t &t = md->topics[0];
+        const rd_kafka_metadata_topic_t& t = md->topics[0];
         if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
           last = rd_kafka_err2str(t.err);
         } else if (t.partition_cnt != kPartitions) {
@@ -333,23 +334,25 @@ TEST_CASE("librdkafka round trip against the broker") {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(i % kPartitions),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(k.data(), k.size()),
-          RD_KAFKA_V_VALUE(const_cast<char *>(v.data()), v.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
           RD_KAFKA_V_HEADER("gs-index", &i, sizeof i),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void *>(static_cast<intptr_t>(i))), RD_KAFKA_V_END);
-      REQUIRE_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR, "producev: " << str(rd_kafka_err2str(err)));
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(i))), RD_KAFKA_V_END);
+      REQUIRE_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR,
+                      "producev: " << str(rd_kafka_err2str(err)));
       rd_kafka_poll(producer.get(), 0);
     }
     rd_kafka_resp_err_t ferr = rd_kafka_flush(producer.get(), 30000);
     REQUIRE_MESSAGE(ferr == RD_KAFKA_RESP_ERR_NO_ERROR, "flush: " << str(rd_kafka_err2str(ferr)));
     char fatal[512];
     rd_kafka_resp_err_t fatal_err = rd_kafka_fatal_error(producer.get(), fatal, sizeof fatal);
-    REQUIRE_MESSAGE(fatal_err == RD_KAFKA_RESP_ERR_NO_ERROR, "idempotent producer fatal: " << str(fatal));
+    REQUIRE_MESSAGE(fatal_err == RD_KAFKA_RESP_ERR_NO_ERROR,
+                    "idempotent producer fatal: " << str(fatal));
   }
   REQUIRE(produced.reports == kMessages);
   REQUIRE(produced.deliveries.size() == static_cast<size_t>(kMessages));
   std::map<std::pair<int32_t, int64_t>, int> at;  // (partition, offset) -> index
   std::map<int32_t, int64_t> per_partition;
-  for (const auto &[i, d] : produced.deliveries) {
+  for (const auto& [i, d] : produced.deliveries) {
     INFO("message " << i);
     CHECK_MESSAGE(d.err == RD_KAFKA_RESP_ERR_NO_ERROR, str(rd_kafka_err2str(d.err)));
     CHECK(d.persisted);
@@ -361,17 +364,18 @@ TEST_CASE("librdkafka round trip against the broker") {
   REQUIRE(at.size() == static_cast<size_t>(kMessages));  // no duplicate offsets
   REQUIRE(per_partition.size() == static_cast<size_t>(kPartitions));
   // Each partition is dense from offset 0 (fresh topic, no duplicates).
-  for (const auto &[p, n] : per_partition) {
+  for (const auto& [p, n] : per_partition) {
     for (int64_t off = 0; off < n; ++off) CHECK(at.count({p, off}) == 1);
   }
 
   // ---------------------------------------------------------------- watermarks (ListOffsets)
   {
-    for (const auto &[p, n] : per_partition) {
+    for (const auto& [p, n] : per_partition) {
       int64_t lo = -1, hi = -1;
       rd_kafka_resp_err_t err =
           rd_kafka_query_watermark_offsets(admin.get(), topic.c_str(), p, &lo, &hi, 10000);
-      REQUIRE_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks: " << str(rd_kafka_err2str(err)));
+      REQUIRE_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR,
+                      "watermarks: " << str(rd_kafka_err2str(err)));
       CHECK(lo == 0);
       CHECK(hi == n);
     }
@@ -395,7 +399,7 @@ TEST_CASE("librdkafka round trip against the broker") {
                     "group consumer received " << got.size() << " of " << kMessages);
     std::set<int> seen;
     std::map<int32_t, int64_t> last_offset;
-    for (const auto &c : got) {
+    for (const auto& c : got) {
       int i = index_of(c.key);
       CHECK(c.value == value_of(i));
       CHECK(at.at({c.partition, c.offset}) == i);
@@ -406,7 +410,7 @@ TEST_CASE("librdkafka round trip against the broker") {
     }
     CHECK(seen.size() == static_cast<size_t>(kMessages));
 
-    rd_kafka_topic_partition_list_t *assigned_raw = nullptr;
+    rd_kafka_topic_partition_list_t* assigned_raw = nullptr;
     REQUIRE(rd_kafka_assignment(consumer.get(), &assigned_raw) == RD_KAFKA_RESP_ERR_NO_ERROR);
     PartList assigned(assigned_raw);
     CHECK(assigned->cnt == kPartitions);
@@ -420,13 +424,14 @@ TEST_CASE("librdkafka round trip against the broker") {
     err = rd_kafka_committed(consumer.get(), query.get(), 10000);
     REQUIRE_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR, "committed: " << str(rd_kafka_err2str(err)));
     for (int j = 0; j < query->cnt; ++j) {
-      const auto &tp = query->elems[j];
+      const auto& tp = query->elems[j];
       INFO("partition " << tp.partition);
       CHECK(tp.err == RD_KAFKA_RESP_ERR_NO_ERROR);
       CHECK(tp.offset == per_partition.at(tp.partition));
     }
     err = rd_kafka_consumer_close(consumer.get());
-    CHECK_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR, "consumer_close: " << str(rd_kafka_err2str(err)));
+    CHECK_MESSAGE(err == RD_KAFKA_RESP_ERR_NO_ERROR,
+                  "consumer_close: " << str(rd_kafka_err2str(err)));
   }
 
   // ---------------------------------------------------------------- assign() at explicit offsets
@@ -439,7 +444,7 @@ TEST_CASE("librdkafka round trip against the broker") {
     const std::map<int32_t, int64_t> start = {{0, 10}, {1, 0}, {2, 30}};
     PartList assignment(rd_kafka_topic_partition_list_new(kPartitions));
     size_t expected = 0;
-    for (const auto &[p, off] : start) {
+    for (const auto& [p, off] : start) {
       rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset = off;
       expected += static_cast<size_t>(per_partition.at(p) - off);
     }
@@ -450,7 +455,7 @@ TEST_CASE("librdkafka round trip against the broker") {
     REQUIRE_MESSAGE(got.size() == expected,
                     "assign() consumer received " << got.size() << " of " << expected);
     std::set<std::pair<int32_t, int64_t>> seen;
-    for (const auto &c : got) {
+    for (const auto& c : got) {
       CHECK(c.offset >= start.at(c.partition));
       int i = at.at({c.partition, c.offset});
       CHECK(c.key == key_of(i));
@@ -467,24 +472,24 @@ TEST_CASE("librdkafka round trip against the broker") {
 
   // ---------------------------------------------------------------- DescribeConfigs
   {
-    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
-                                                                 topic.c_str());
+    rd_kafka_ConfigResource_t* res =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
     Queue q(rd_kafka_queue_new(admin.get()));
     auto opts = admin_options(admin.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
     rd_kafka_DescribeConfigs(admin.get(), &res, 1, opts.get(), q.get());
     rd_kafka_ConfigResource_destroy(res);
     Event ev = admin_result(q.get(), RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, "DescribeConfigs");
     size_t n = 0;
-    const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(
+    const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(
         rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
     REQUIRE(n == 1);
     REQUIRE_MESSAGE(rd_kafka_ConfigResource_error(rs[0]) == RD_KAFKA_RESP_ERR_NO_ERROR,
                     "DescribeConfigs: " << str(rd_kafka_ConfigResource_error_string(rs[0])));
     size_t cnt = 0;
-    const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(rs[0], &cnt);
+    const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[0], &cnt);
     std::map<std::string, std::pair<std::string, rd_kafka_ConfigSource_t>> configs;
     for (size_t j = 0; j < cnt; ++j) {
-      const char *v = rd_kafka_ConfigEntry_value(entries[j]);
+      const char* v = rd_kafka_ConfigEntry_value(entries[j]);
       configs[rd_kafka_ConfigEntry_name(entries[j])] = {v ? v : "",
                                                         rd_kafka_ConfigEntry_source(entries[j])};
     }
@@ -499,14 +504,14 @@ TEST_CASE("librdkafka round trip against the broker") {
 
   // ---------------------------------------------------------------- DeleteTopics
   {
-    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic.c_str());
+    rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
     Queue q(rd_kafka_queue_new(admin.get()));
     auto opts = admin_options(admin.get(), RD_KAFKA_ADMIN_OP_DELETETOPICS);
     rd_kafka_DeleteTopics(admin.get(), &dt, 1, opts.get(), q.get());
     rd_kafka_DeleteTopic_destroy(dt);
     Event ev = admin_result(q.get(), RD_KAFKA_EVENT_DELETETOPICS_RESULT, "DeleteTopics");
     size_t n = 0;
-    const rd_kafka_topic_result_t **res =
+    const rd_kafka_topic_result_t** res =
         rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.get()), &n);
     REQUIRE(n == 1);
     REQUIRE_MESSAGE(rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR,

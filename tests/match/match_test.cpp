@@ -22,7 +22,8 @@ gs::Result<Matcher> compile_def(const std::string& text) {
   const auto def = nlohmann::json::parse(text);
   std::optional<std::string> url_pattern;
   if (def.contains("urlPattern")) url_pattern = def["urlPattern"].get<std::string>();
-  const nlohmann::json conditions = def.contains("conditions") ? def["conditions"] : nlohmann::json();
+  const nlohmann::json conditions =
+      def.contains("conditions") ? def["conditions"] : nlohmann::json();
   return Matcher::compile(def.value("eventType", ""), url_pattern, conditions);
 }
 
@@ -429,7 +430,8 @@ TEST_CASE("glob matching has no exponential blow-up") {
   CHECK_FALSE(run(*m, event));
   auto deep = Matcher::compile("v", "/**a**a**a**a**a**a**b", nullptr);
   REQUIRE(deep.ok());
-  CHECK_FALSE(run(*deep, R"({"type":"v","url":"/)" + std::string(2000, 'a') + std::string(2000, '/') + R"("})"));
+  CHECK_FALSE(run(*deep, R"({"type":"v","url":"/)" + std::string(2000, 'a') +
+                             std::string(2000, '/') + R"("})"));
   const auto elapsed = std::chrono::steady_clock::now() - start;
   CHECK(elapsed < std::chrono::seconds(2));
 }
@@ -456,7 +458,8 @@ bool reference_glob(const std::string& p, const std::string& s) {
       if (!r && j < s.size() && s[j] == '/')
         for (std::size_t k = j + 1; k <= s.size() && !r; ++k) r = self(self, after, k);
     } else if (p[i] == '*' && stars(i) == 1) {  // one or more non-'/'
-      for (std::size_t k = j + 1; k <= s.size() && s[k - 1] != '/' && !r; ++k) r = self(self, i + 1, k);
+      for (std::size_t k = j + 1; k <= s.size() && s[k - 1] != '/' && !r; ++k)
+        r = self(self, i + 1, k);
     } else if (p[i] == '*') {  // "**": anything
       for (std::size_t k = j; k <= s.size() && !r; ++k) r = self(self, i + stars(i), k);
     } else {

@@ -41,7 +41,8 @@ void check_cases(const std::vector<Case>& cases, auto parse_fn) {
     CAPTURE(std::string(c.body));
     auto r = parse_fn(parse(c.body));
     if (!c.field) {
-      std::string why = r.ok() ? std::string() : "refused: " + r.error().field + ": " + r.error().message;
+      std::string why =
+          r.ok() ? std::string() : "refused: " + r.error().field + ": " + r.error().message;
       CHECK_MESSAGE(r.ok(), why);
       continue;
     }
@@ -58,7 +59,8 @@ void check_cases(const std::vector<Case>& cases, auto parse_fn) {
 
 }  // namespace
 
-TEST_CASE("growth_goal_from_request accepts the reference body and names the field of every refusal") {
+TEST_CASE(
+    "growth_goal_from_request accepts the reference body and names the field of every refusal") {
   const char* reference =
       R"({"metric":"monthly_signups","target":500,"deadline":"2025-03-31","description":"Reach 500 signups per month by end of Q1"})";
   auto g = growth_goal_from_request(parse(reference));
@@ -73,31 +75,53 @@ TEST_CASE("growth_goal_from_request accepts the reference body and names the fie
 
   std::vector<Case> cases = {
       {"reference", reference, nullptr},
-      {"with start and unit", R"({"metric":"m","target":1.5,"deadline":"2025-03-31","start":"2025-01-01","unit":"EUR"})", nullptr},
-      {"start on the deadline", R"({"metric":"m","target":1,"deadline":"2025-03-31","start":"2025-03-31"})", nullptr},
+      {"with start and unit",
+       R"({"metric":"m","target":1.5,"deadline":"2025-03-31","start":"2025-01-01","unit":"EUR"})",
+       nullptr},
+      {"start on the deadline",
+       R"({"metric":"m","target":1,"deadline":"2025-03-31","start":"2025-03-31"})", nullptr},
       {"leap day", R"({"metric":"m","target":1,"deadline":"2024-02-29"})", nullptr},
       {"missing metric", R"({"target":500,"deadline":"2025-03-31"})", "metric"},
       {"null metric", R"({"metric":null,"target":500,"deadline":"2025-03-31"})", "metric"},
       {"empty metric", R"({"metric":"","target":500,"deadline":"2025-03-31"})", "metric"},
-      {"metric with a space", R"({"metric":"monthly signups","target":500,"deadline":"2025-03-31"})", "metric"},
+      {"metric with a space",
+       R"({"metric":"monthly signups","target":500,"deadline":"2025-03-31"})", "metric"},
       {"missing target", R"({"metric":"monthly_signups","deadline":"2025-03-31"})", "target"},
       {"missing deadline", R"({"metric":"monthly_signups","target":500})", "deadline"},
-      {"target as a string", R"({"metric":"monthly_signups","target":"500","deadline":"2025-03-31"})", "target", "number"},
-      {"deadline as a number", R"({"metric":"monthly_signups","target":500,"deadline":20250331})", "deadline"},
-      {"metric as a number", R"({"metric":5,"target":500,"deadline":"2025-03-31"})", "metric", "string"},
-      {"target 0", R"({"metric":"monthly_signups","target":0,"deadline":"2025-03-31"})", "target", "positive"},
-      {"target -1", R"({"metric":"monthly_signups","target":-1,"deadline":"2025-03-31"})", "target", "positive"},
-      {"target too large", R"({"metric":"monthly_signups","target":1e16,"deadline":"2025-03-31"})", "target"},
-      {"February 30th", R"({"metric":"monthly_signups","target":500,"deadline":"2025-02-30"})", "deadline"},
-      {"February 29th of a common year", R"({"metric":"monthly_signups","target":500,"deadline":"2025-02-29"})", "deadline"},
-      {"day/month/year", R"({"metric":"monthly_signups","target":500,"deadline":"31/03/2025"})", "deadline"},
-      {"a date-time", R"({"metric":"monthly_signups","target":500,"deadline":"2025-03-31T00:00:00Z"})", "deadline"},
-      {"bad start", R"({"metric":"m","target":1,"deadline":"2025-03-31","start":"2025-13-01"})", "start"},
-      {"start after the deadline", R"({"metric":"m","target":1,"deadline":"2025-03-31","start":"2025-04-01"})", "start"},
-      {"unknown member", R"({"metric":"m","target":1,"deadline":"2025-03-31","owner":"bob"})", "owner", "unknown"},
-      {"status is PATCH only", R"({"metric":"m","target":1,"deadline":"2025-03-31","status":"at_risk"})", "status"},
-      {"id is not the client's", R"({"id":"goal_1","metric":"m","target":1,"deadline":"2025-03-31"})", "id"},
-      {"description not a string", R"({"metric":"m","target":1,"deadline":"2025-03-31","description":7})", "description"},
+      {"target as a string",
+       R"({"metric":"monthly_signups","target":"500","deadline":"2025-03-31"})", "target",
+       "number"},
+      {"deadline as a number", R"({"metric":"monthly_signups","target":500,"deadline":20250331})",
+       "deadline"},
+      {"metric as a number", R"({"metric":5,"target":500,"deadline":"2025-03-31"})", "metric",
+       "string"},
+      {"target 0", R"({"metric":"monthly_signups","target":0,"deadline":"2025-03-31"})", "target",
+       "positive"},
+      {"target -1", R"({"metric":"monthly_signups","target":-1,"deadline":"2025-03-31"})", "target",
+       "positive"},
+      {"target too large", R"({"metric":"monthly_signups","target":1e16,"deadline":"2025-03-31"})",
+       "target"},
+      {"February 30th", R"({"metric":"monthly_signups","target":500,"deadline":"2025-02-30"})",
+       "deadline"},
+      {"February 29th of a common year",
+       R"({"metric":"monthly_signups","target":500,"deadline":"2025-02-29"})", "deadline"},
+      {"day/month/year", R"({"metric":"monthly_signups","target":500,"deadline":"31/03/2025"})",
+       "deadline"},
+      {"a date-time",
+       R"({"metric":"monthly_signups","target":500,"deadline":"2025-03-31T00:00:00Z"})",
+       "deadline"},
+      {"bad start", R"({"metric":"m","target":1,"deadline":"2025-03-31","start":"2025-13-01"})",
+       "start"},
+      {"start after the deadline",
+       R"({"metric":"m","target":1,"deadline":"2025-03-31","start":"2025-04-01"})", "start"},
+      {"unknown member", R"({"metric":"m","target":1,"deadline":"2025-03-31","owner":"bob"})",
+       "owner", "unknown"},
+      {"status is PATCH only",
+       R"({"metric":"m","target":1,"deadline":"2025-03-31","status":"at_risk"})", "status"},
+      {"id is not the client's",
+       R"({"id":"goal_1","metric":"m","target":1,"deadline":"2025-03-31"})", "id"},
+      {"description not a string",
+       R"({"metric":"m","target":1,"deadline":"2025-03-31","description":7})", "description"},
       {"not an object", R"([1,2])", ""},
   };
   check_cases(cases, [](const json& j) { return growth_goal_from_request(j); });
@@ -123,7 +147,8 @@ TEST_CASE("goal_patch_from_request: the reference PATCH, clearing the manual sta
   CHECK_FALSE(untouched->status_set);
 
   // null clears start, description and unit too, through the command payload.
-  auto wipe = goal_patch_from_request(parse(R"({"id":"goal_001","start":null,"description":null,"unit":null})"));
+  auto wipe = goal_patch_from_request(
+      parse(R"({"id":"goal_001","start":null,"description":null,"unit":null})"));
   REQUIRE(wipe.ok());
   auto wipe_back = goal_patch_from_json(to_json(*wipe));
   REQUIRE(wipe_back.ok());
@@ -163,7 +188,9 @@ TEST_CASE("goal_patch_from_request: the reference PATCH, clearing the manual sta
       {"each status", R"({"id":"g","status":"completed"})", nullptr},
       {"on_track", R"({"id":"g","status":"on_track"})", nullptr},
       {"behind", R"({"id":"g","status":"behind"})", nullptr},
-      {"all members", R"({"id":"g","metric":"m2","target":3,"deadline":"2025-06-30","start":"2025-01-01","description":"d","unit":"u"})", nullptr},
+      {"all members",
+       R"({"id":"g","metric":"m2","target":3,"deadline":"2025-06-30","start":"2025-01-01","description":"d","unit":"u"})",
+       nullptr},
       {"status done", R"({"id":"goal_001","status":"done"})", "status", "on_track"},
       {"status a number", R"({"id":"goal_001","status":1})", "status"},
       {"missing id", R"({"target":600})", "id"},
@@ -179,15 +206,16 @@ TEST_CASE("goal_patch_from_request: the reference PATCH, clearing the manual sta
 }
 
 TEST_CASE("apply() of a patch, and the stored form round-trips through growth_goal_from_json") {
-  auto created = growth_goal_from_request(
-      parse(R"({"metric":"monthly_signups","target":500,"deadline":"2025-03-31","description":"Reach 500 signups per month by end of Q1","start":"2025-01-01"})"));
+  auto created = growth_goal_from_request(parse(
+      R"({"metric":"monthly_signups","target":500,"deadline":"2025-03-31","description":"Reach 500 signups per month by end of Q1","start":"2025-01-01"})"));
   REQUIRE(created.ok());
   GrowthGoal g = *created;
   g.id = "goal_001";
   g.tenant_id = "acme";
   g.created_at_ms = *gs::time::parse_rfc3339("2025-01-02T03:04:05.678Z");
 
-  auto patch = goal_patch_from_request(parse(R"({"id":"goal_001","target":600,"status":"at_risk","unit":"signups"})"));
+  auto patch = goal_patch_from_request(
+      parse(R"({"id":"goal_001","target":600,"status":"at_risk","unit":"signups"})"));
   REQUIRE(patch.ok());
   auto patched = apply(g, *patch);
   REQUIRE(patched.ok());
@@ -250,61 +278,97 @@ TEST_CASE("apply() of a patch, and the stored form round-trips through growth_go
 }
 
 TEST_CASE("metric_from_request over a table: aggregations, their members, windows") {
-  auto count = metric_from_request(parse(R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})"));
+  auto count = metric_from_request(parse(
+      R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})"));
   REQUIRE(count.ok());
   CHECK(count->name == "monthly_signups");
   CHECK(count->aggregation == "count");
   CHECK(count->conversion_goal == "cg_1");
   CHECK(count->window == "month");
 
-  auto defaulted = metric_from_request(parse(R"({"name":"signups","aggregation":"count","conversionGoal":"cg_1"})"));
+  auto defaulted = metric_from_request(
+      parse(R"({"name":"signups","aggregation":"count","conversionGoal":"cg_1"})"));
   REQUIRE(defaulted.ok());
   CHECK(defaulted->window == "span");
 
-  auto ratio = metric_from_request(parse(R"({"name":"conv_rate","aggregation":"ratio","numerator":"signups","denominator":"visits"})"));
+  auto ratio = metric_from_request(parse(
+      R"({"name":"conv_rate","aggregation":"ratio","numerator":"signups","denominator":"visits"})"));
   REQUIRE(ratio.ok());
   CHECK(ratio->numerator == "signups");
   CHECK(ratio->denominator == "visits");
   CHECK(ratio->conversion_goal.empty());
 
-  auto sum = metric_from_request(parse(R"({"name":"mrr","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount","window":"30d"})"));
+  auto sum = metric_from_request(parse(
+      R"({"name":"mrr","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount","window":"30d"})"));
   REQUIRE(sum.ok());
   CHECK(sum->property == "plan.amount");
   CHECK(sum->window == "30d");
 
   std::vector<Case> cases = {
       {"count", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1"})", nullptr},
-      {"sum", R"({"name":"a","aggregation":"sum","conversionGoal":"cg_1","property":"value"})", nullptr},
-      {"unique", R"({"name":"a","aggregation":"unique","conversionGoal":"cg_1","description":"distinct buyers"})", nullptr},
+      {"sum", R"({"name":"a","aggregation":"sum","conversionGoal":"cg_1","property":"value"})",
+       nullptr},
+      {"unique",
+       R"({"name":"a","aggregation":"unique","conversionGoal":"cg_1","description":"distinct buyers"})",
+       nullptr},
       {"ratio", R"({"name":"a","aggregation":"ratio","numerator":"b","denominator":"c"})", nullptr},
-      {"window 7d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"7d"})", nullptr},
-      {"window 30d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"30d"})", nullptr},
-      {"window 3660d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"3660d"})", nullptr},
-      {"window 3661d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"3661d"})", "window"},
-      {"window month", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"month"})", nullptr},
-      {"window span", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"span"})", nullptr},
-      {"window day", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"day"})", nullptr},
-      {"window week", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"week"})", nullptr},
-      {"window quarter", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"quarter"})", nullptr},
-      {"window 0d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"0d"})", "window"},
-      {"window week2", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"week2"})", "window"},
-      {"window 7", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"7"})", "window"},
-      {"window d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"d"})", "window"},
-      {"window a number", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":7})", "window"},
-      {"sum without property", R"({"name":"a","aggregation":"sum","conversionGoal":"cg_1"})", "property"},
-      {"sum with a bad path", R"({"name":"a","aggregation":"sum","conversionGoal":"cg_1","property":".amount"})", "property"},
-      {"count with property", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","property":"value"})", "property"},
-      {"ratio with conversionGoal", R"({"name":"a","aggregation":"ratio","numerator":"b","denominator":"c","conversionGoal":"cg_1"})", "conversionGoal"},
-      {"ratio of itself", R"({"name":"a","aggregation":"ratio","numerator":"a","denominator":"c"})", "numerator"},
-      {"ratio over itself", R"({"name":"a","aggregation":"ratio","numerator":"b","denominator":"a"})", "denominator"},
-      {"ratio without denominator", R"({"name":"a","aggregation":"ratio","numerator":"b"})", "denominator"},
-      {"count with numerator", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","numerator":"b"})", "numerator"},
+      {"window 7d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"7d"})",
+       nullptr},
+      {"window 30d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"30d"})",
+       nullptr},
+      {"window 3660d",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"3660d"})", nullptr},
+      {"window 3661d",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"3661d"})", "window"},
+      {"window month",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"month"})", nullptr},
+      {"window span",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"span"})", nullptr},
+      {"window day", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"day"})",
+       nullptr},
+      {"window week",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"week"})", nullptr},
+      {"window quarter",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"quarter"})", nullptr},
+      {"window 0d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"0d"})",
+       "window"},
+      {"window week2",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"week2"})", "window"},
+      {"window 7", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"7"})",
+       "window"},
+      {"window d", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":"d"})",
+       "window"},
+      {"window a number",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","window":7})", "window"},
+      {"sum without property", R"({"name":"a","aggregation":"sum","conversionGoal":"cg_1"})",
+       "property"},
+      {"sum with a bad path",
+       R"({"name":"a","aggregation":"sum","conversionGoal":"cg_1","property":".amount"})",
+       "property"},
+      {"count with property",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","property":"value"})",
+       "property"},
+      {"ratio with conversionGoal",
+       R"({"name":"a","aggregation":"ratio","numerator":"b","denominator":"c","conversionGoal":"cg_1"})",
+       "conversionGoal"},
+      {"ratio of itself", R"({"name":"a","aggregation":"ratio","numerator":"a","denominator":"c"})",
+       "numerator"},
+      {"ratio over itself",
+       R"({"name":"a","aggregation":"ratio","numerator":"b","denominator":"a"})", "denominator"},
+      {"ratio without denominator", R"({"name":"a","aggregation":"ratio","numerator":"b"})",
+       "denominator"},
+      {"count with numerator",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","numerator":"b"})",
+       "numerator"},
       {"count without conversionGoal", R"({"name":"a","aggregation":"count"})", "conversionGoal"},
-      {"aggregation avg", R"({"name":"a","aggregation":"avg","conversionGoal":"cg_1"})", "aggregation", "count"},
+      {"aggregation avg", R"({"name":"a","aggregation":"avg","conversionGoal":"cg_1"})",
+       "aggregation", "count"},
       {"missing aggregation", R"({"name":"a","conversionGoal":"cg_1"})", "aggregation"},
       {"missing name", R"({"aggregation":"count","conversionGoal":"cg_1"})", "name"},
-      {"name with a slash", R"({"name":"a/b","aggregation":"count","conversionGoal":"cg_1"})", "name"},
-      {"unknown member", R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","filter":"x"})", "filter"},
+      {"name with a slash", R"({"name":"a/b","aggregation":"count","conversionGoal":"cg_1"})",
+       "name"},
+      {"unknown member",
+       R"({"name":"a","aggregation":"count","conversionGoal":"cg_1","filter":"x"})", "filter"},
   };
   check_cases(cases, [](const json& j) { return metric_from_request(j); });
 }
@@ -316,8 +380,10 @@ TEST_CASE("a metric's stored form round-trips and series_of names the cells it r
   };
   std::vector<SeriesCase> cases = {
       {R"({"name":"n","aggregation":"count","conversionGoal":"cg_1"})", std::string("")},
-      {R"({"name":"n","aggregation":"sum","conversionGoal":"cg_1","property":"value"})", std::string("")},
-      {R"({"name":"n","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount"})", std::string("sum:plan.amount")},
+      {R"({"name":"n","aggregation":"sum","conversionGoal":"cg_1","property":"value"})",
+       std::string("")},
+      {R"({"name":"n","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount"})",
+       std::string("sum:plan.amount")},
       {R"({"name":"n","aggregation":"unique","conversionGoal":"cg_1"})", std::string("unique")},
       {R"({"name":"n","aggregation":"ratio","numerator":"a","denominator":"b"})", std::nullopt},
   };
@@ -347,36 +413,55 @@ TEST_CASE("a metric's stored form round-trips and series_of names the cells it r
   }
 }
 
-TEST_CASE("targets: 0.000001 to 10^15, rounded to 6 decimals; descriptions and units follow the text rule") {
+TEST_CASE(
+    "targets: 0.000001 to 10^15, rounded to 6 decimals; descriptions and units follow the text "
+    "rule") {
   std::vector<Case> cases = {
-      {"target 1e-7 shows as 0", R"({"metric":"m","target":1e-7,"deadline":"2025-03-31"})", "target", "0.000001"},
-      {"target 5e-324", R"({"metric":"m","target":5e-324,"deadline":"2025-03-31"})", "target", "0.000001"},
-      {"target 0.0000004", R"({"metric":"m","target":0.0000004,"deadline":"2025-03-31"})", "target", "0.000001"},
+      {"target 1e-7 shows as 0", R"({"metric":"m","target":1e-7,"deadline":"2025-03-31"})",
+       "target", "0.000001"},
+      {"target 5e-324", R"({"metric":"m","target":5e-324,"deadline":"2025-03-31"})", "target",
+       "0.000001"},
+      {"target 0.0000004", R"({"metric":"m","target":0.0000004,"deadline":"2025-03-31"})", "target",
+       "0.000001"},
       {"target 0.000001", R"({"metric":"m","target":0.000001,"deadline":"2025-03-31"})", nullptr},
       {"target 1e15", R"({"metric":"m","target":1e15,"deadline":"2025-03-31"})", nullptr},
-      {"blank description", R"({"metric":"m","target":1,"deadline":"2025-03-31","description":"  "})", "description", "blank"},
-      {"empty unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":""})", "unit", "1 to 64"},
-      {"control in unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"E\u0000R"})", "unit", "control"},
-      {"newline in description", R"({"metric":"m","target":1,"deadline":"2025-03-31","description":"a\nb"})", "description", "control"},
-      {"64 characters of unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€"})", nullptr},
-      {"65 characters of unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€"})", "unit", "1 to 64"},
+      {"blank description",
+       R"({"metric":"m","target":1,"deadline":"2025-03-31","description":"  "})", "description",
+       "blank"},
+      {"empty unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":""})", "unit",
+       "1 to 64"},
+      {"control in unit", R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"E\u0000R"})",
+       "unit", "control"},
+      {"newline in description",
+       R"({"metric":"m","target":1,"deadline":"2025-03-31","description":"a\nb"})", "description",
+       "control"},
+      {"64 characters of unit",
+       R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€"})",
+       nullptr},
+      {"65 characters of unit",
+       R"({"metric":"m","target":1,"deadline":"2025-03-31","unit":"€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€"})",
+       "unit", "1 to 64"},
   };
   check_cases(cases, [](const json& j) { return growth_goal_from_request(j); });
-  auto rounded = growth_goal_from_request(parse(R"({"metric":"m","target":2.5710479999999998,"deadline":"2025-03-31"})"));
+  auto rounded = growth_goal_from_request(
+      parse(R"({"metric":"m","target":2.5710479999999998,"deadline":"2025-03-31"})"));
   REQUIRE(rounded.ok());
   CHECK(rounded->target == 2.571048);
-  auto tiny = growth_goal_from_request(parse(R"({"metric":"m","target":0.0000014,"deadline":"2025-03-31"})"));
+  auto tiny = growth_goal_from_request(
+      parse(R"({"metric":"m","target":0.0000014,"deadline":"2025-03-31"})"));
   REQUIRE(tiny.ok());
   CHECK(tiny->target == 0.000001);
 
   std::vector<Case> patches = {
       {"patch target 1e-7", R"({"id":"goal_1","target":1e-7})", "target", "0.000001"},
       {"patch blank unit", R"({"id":"goal_1","unit":" "})", "unit", "blank"},
-      {"patch description with a tab", R"({"id":"goal_1","description":"a\tb"})", "description", "control"},
+      {"patch description with a tab", R"({"id":"goal_1","description":"a\tb"})", "description",
+       "control"},
   };
   check_cases(patches, [](const json& j) { return goal_patch_from_request(j); });
   std::vector<Case> metrics = {
-      {"metric blank description", R"({"name":"m","aggregation":"count","conversionGoal":"cg_1","description":"\u3000"})",
+      {"metric blank description",
+       R"({"name":"m","aggregation":"count","conversionGoal":"cg_1","description":"\u3000"})",
        "description", "blank"},
   };
   check_cases(metrics, [](const json& j) { return metric_from_request(j); });
@@ -384,9 +469,15 @@ TEST_CASE("targets: 0.000001 to 10^15, rounded to 6 decimals; descriptions and u
   // Stored forms and command payloads written by earlier versions still
   // fold: only the length (in code points) is checked there.
   auto stored = growth_goal_from_json(
-      parse(R"({"id":"goal_1","metric":"m","target":1e-7,"deadline":"2025-03-31","description":"","unit":"a\nb","createdAt":"2025-03-01T00:00:00Z"})"),
+      parse(
+          R"({"id":"goal_1","metric":"m","target":1e-7,"deadline":"2025-03-31","description":"","unit":"a\nb","createdAt":"2025-03-01T00:00:00Z"})"),
       "acme");
   CHECK(stored.ok());
   CHECK(goal_patch_from_json(parse(R"({"id":"goal_1","description":" ","target":1e-7})")).ok());
-  CHECK(metric_from_json(parse(R"({"name":"m","aggregation":"count","conversionGoal":"cg_1","window":"span","description":"","createdAt":"2025-03-01T00:00:00Z"})"), "acme").ok());
+  CHECK(
+      metric_from_json(
+          parse(
+              R"({"name":"m","aggregation":"count","conversionGoal":"cg_1","window":"span","description":"","createdAt":"2025-03-01T00:00:00Z"})"),
+          "acme")
+          .ok());
 }

@@ -47,49 +47,89 @@ struct Case {
   const char* field;  // nullptr: valid
 };
 
-const std::string base = R"("event_id":"e1","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z")";
-std::string ev(const std::string& extra) { return "{" + base + (extra.empty() ? "" : "," + extra) + "}"; }
+const std::string base =
+    R"("event_id":"e1","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z")";
+std::string ev(const std::string& extra) {
+  return "{" + base + (extra.empty() ? "" : "," + extra) + "}";
+}
 
 }  // namespace
 
 TEST_CASE("event validation agrees with schemas/event.schema.json and names the field") {
   std::vector<Case> cases = {
       {"minimal", ev(""), nullptr},
-      {"full", ev(R"("subject_id":"u1","url":"https://a.com/x","properties":{"plan":"pro","value":49.0}, "extra":1)"), nullptr},
-      {"offset timestamp", R"({"event_id":"e","tenant_id":"t","type":"x","timestamp":"2025-03-01T12:00:00.123+02:00"})", nullptr},
-      {"call_outcome", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c1","channel_id":"ch","goal_results":[{"goal_id":"g","achieved":true}]})",
+      {"full",
+       ev(R"("subject_id":"u1","url":"https://a.com/x","properties":{"plan":"pro","value":49.0}, "extra":1)"),
        nullptr},
-      {"todo_completed", R"({"event_id":"c","tenant_id":"t","type":"todo_completed","timestamp":"2025-03-01T12:00:00Z","goal_id":"g","node_id":"n"})", nullptr},
+      {"offset timestamp",
+       R"({"event_id":"e","tenant_id":"t","type":"x","timestamp":"2025-03-01T12:00:00.123+02:00"})",
+       nullptr},
+      {"call_outcome",
+       R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c1","channel_id":"ch","goal_results":[{"goal_id":"g","achieved":true}]})",
+       nullptr},
+      {"todo_completed",
+       R"({"event_id":"c","tenant_id":"t","type":"todo_completed","timestamp":"2025-03-01T12:00:00Z","goal_id":"g","node_id":"n"})",
+       nullptr},
       {"not an object", "[1,2]", ""},
       {"not json", "{", ""},
-      {"missing event_id", R"({"tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "event_id"},
-      {"empty event_id", R"({"event_id":"","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "event_id"},
-      {"numeric event_id", R"({"event_id":5,"tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "event_id"},
-      {"missing tenant", R"({"event_id":"e","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "tenant_id"},
-      {"bad tenant", R"({"event_id":"e","tenant_id":"a b","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "tenant_id"},
-      {"missing type", R"({"event_id":"e","tenant_id":"a","timestamp":"2025-03-01T12:00:00Z"})", "type"},
-      {"uppercase type", R"({"event_id":"e","tenant_id":"a","type":"Form","timestamp":"2025-03-01T12:00:00Z"})", "type"},
+      {"missing event_id",
+       R"({"tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})",
+       "event_id"},
+      {"empty event_id",
+       R"({"event_id":"","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})",
+       "event_id"},
+      {"numeric event_id",
+       R"({"event_id":5,"tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})",
+       "event_id"},
+      {"missing tenant",
+       R"({"event_id":"e","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})", "tenant_id"},
+      {"bad tenant",
+       R"({"event_id":"e","tenant_id":"a b","type":"form_submit","timestamp":"2025-03-01T12:00:00Z"})",
+       "tenant_id"},
+      {"missing type", R"({"event_id":"e","tenant_id":"a","timestamp":"2025-03-01T12:00:00Z"})",
+       "type"},
+      {"uppercase type",
+       R"({"event_id":"e","tenant_id":"a","type":"Form","timestamp":"2025-03-01T12:00:00Z"})",
+       "type"},
       {"missing timestamp", R"({"event_id":"e","tenant_id":"a","type":"x"})", "timestamp"},
-      {"timestamp without zone", R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01T12:00:00"})", "timestamp"},
-      {"date only timestamp", R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01"})", "timestamp"},
-      {"numeric timestamp", R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":1740830400})", "timestamp"},
+      {"timestamp without zone",
+       R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01T12:00:00"})",
+       "timestamp"},
+      {"date only timestamp",
+       R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01"})", "timestamp"},
+      {"numeric timestamp", R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":1740830400})",
+       "timestamp"},
       {"subject not string", ev(R"("subject_id":42)"), "subject_id"},
       {"url not string", ev(R"("url":["a"])"), "url"},
       {"properties array", ev(R"("properties":[1])"), "properties"},
       {"properties string", ev(R"("properties":"x")"), "properties"},
-      {"call_outcome without call_id", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","goal_results":[]})", "call_id"},
-      {"call_outcome without goal_results", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c"})", "goal_results"},
-      {"goal_results item without achieved", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g"}]})", "goal_results[0].achieved"},
-      {"achieved not bool", R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g","achieved":"yes"}]})", "goal_results[0].achieved"},
-      {"todo without node", R"({"event_id":"c","tenant_id":"t","type":"todo_completed","timestamp":"2025-03-01T12:00:00Z","goal_id":"g"})", "node_id"},
+      {"call_outcome without call_id",
+       R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","goal_results":[]})",
+       "call_id"},
+      {"call_outcome without goal_results",
+       R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c"})",
+       "goal_results"},
+      {"goal_results item without achieved",
+       R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g"}]})",
+       "goal_results[0].achieved"},
+      {"achieved not bool",
+       R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g","achieved":"yes"}]})",
+       "goal_results[0].achieved"},
+      {"todo without node",
+       R"({"event_id":"c","tenant_id":"t","type":"todo_completed","timestamp":"2025-03-01T12:00:00Z","goal_id":"g"})",
+       "node_id"},
       {"agent_id empty on any type", ev(R"("agent_id":"")"), "agent_id"},
       // Integers beyond int64/uint64 are JSON; the schema allows them anywhere.
-      {"20-digit order number", ev(R"("properties":{"order_no":12345678901234567890123,"value":5})"), nullptr},
-      {"big negative integer, nested", ev(R"("properties":{"a":{"b":[-99999999999999999999]}})"), nullptr},
+      {"20-digit order number",
+       ev(R"("properties":{"order_no":12345678901234567890123,"value":5})"), nullptr},
+      {"big negative integer, nested", ev(R"("properties":{"a":{"b":[-99999999999999999999]}})"),
+       nullptr},
       {"big integer outside properties", ev(R"("extra":18446744073709551616)"), nullptr},
-      {"big integer and a bad member", ev(R"("properties":{"n":99999999999999999999},"subject_id":7)"), "subject_id"},
+      {"big integer and a bad member",
+       ev(R"("properties":{"n":99999999999999999999},"subject_id":7)"), "subject_id"},
       {"leading zero", ev(R"("properties":{"n":01})"), ""},
-      {"big integer in a broken document", R"({"event_id":"e1","properties":{"n":99999999999999999999},)", ""},
+      {"big integer in a broken document",
+       R"({"event_id":"e1","properties":{"n":99999999999999999999},)", ""},
   };
   gs::model::EventParser parser;
   for (auto& c : cases) {
@@ -97,25 +137,30 @@ TEST_CASE("event validation agrees with schemas/event.schema.json and names the 
     auto r = parser.parse(c.json);
     CHECK(r.ok() == (c.field == nullptr));
     if (c.field && !r.ok()) CHECK(r.error().field == std::string(c.field));
-    CHECK_MESSAGE(schema_accepts(c.json) == (c.field == nullptr), "schema disagrees with the validator");
+    CHECK_MESSAGE(schema_accepts(c.json) == (c.field == nullptr),
+                  "schema disagrees with the validator");
   }
 }
 
 TEST_CASE("event validation: semantic date checks beyond the schema's pattern") {
   gs::model::EventParser parser;
-  for (const char* t : {"2025-02-30T12:00:00Z", "2025-13-01T12:00:00Z", "2025-03-01T25:00:00Z", "1969-12-31T23:59:59Z"}) {
+  for (const char* t : {"2025-02-30T12:00:00Z", "2025-13-01T12:00:00Z", "2025-03-01T25:00:00Z",
+                        "1969-12-31T23:59:59Z"}) {
     CAPTURE(t);
-    auto r = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":")" + std::string(t) + "\"}");
+    auto r = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":")" +
+                          std::string(t) + "\"}");
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().field == "timestamp");
   }
-  auto ok = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01T12:00:00.5+01:30","properties":{"value":12.25}})");
+  auto ok = parser.parse(
+      R"({"event_id":"e","tenant_id":"a","type":"x","timestamp":"2025-03-01T12:00:00.5+01:30","properties":{"value":12.25}})");
   REQUIRE(ok.ok());
   CHECK(ok->timestamp_ms == 1740825000500LL);  // 10:30:00.5 UTC
   CHECK(ok->value == 12.25);
 }
 
-TEST_CASE("integers beyond 64 bits read as the nearest double; everything else in the event is kept") {
+TEST_CASE(
+    "integers beyond 64 bits read as the nearest double; everything else in the event is kept") {
   gs::model::EventParser parser;
   // Keys escaped and repeated (the first wins), strings with escapes, numbers
   // as written, after a big integer forced the slow path.
@@ -148,7 +193,8 @@ TEST_CASE("integers beyond 64 bits read as the nearest double; everything else i
   REQUIRE(plain.ok());
   CHECK(plain->value == 12.25);
   // Not JSON for any reader: the reason stays simdjson's.
-  for (const char* bad : {R"("properties":{"n":1e400})", R"("properties":{"n":-})", R"("properties":{"n":00})"}) {
+  for (const char* bad :
+       {R"("properties":{"n":1e400})", R"("properties":{"n":-})", R"("properties":{"n":00})"}) {
     CAPTURE(bad);
     auto r = parser.parse(ev(bad));
     REQUIRE_FALSE(r.ok());
@@ -158,10 +204,15 @@ TEST_CASE("integers beyond 64 bits read as the nearest double; everything else i
 }
 
 TEST_CASE("conversion goal request validation names the field") {
-  struct R { const char* body; const char* field; };
+  struct R {
+    const char* body;
+    const char* field;
+  };
   std::vector<R> cases = {
-      {R"({"name":"Trial Signup","eventType":"form_submit","urlPattern":"/signup/complete"})", nullptr},
-      {R"({"name":"x","eventType":"purchase","conditions":{"plan":"pro"},"since":"2025-03-01"})", nullptr},
+      {R"({"name":"Trial Signup","eventType":"form_submit","urlPattern":"/signup/complete"})",
+       nullptr},
+      {R"({"name":"x","eventType":"purchase","conditions":{"plan":"pro"},"since":"2025-03-01"})",
+       nullptr},
       {R"({"name":"x","eventType":"purchase","urlPattern":null,"conditions":null})", nullptr},
       {R"([])", ""},
       {R"({"eventType":"form_submit"})", "name"},
@@ -180,15 +231,23 @@ TEST_CASE("conversion goal request validation names the field") {
     CHECK(r.ok() == (c.field == nullptr));
     if (c.field && !r.ok()) CHECK(r.error().field == std::string(c.field));
   }
-  auto since = gs::model::conversion_goal_from_request(json::parse(R"({"name":"x","eventType":"a","since":"2025-03-01"})"));
+  auto since = gs::model::conversion_goal_from_request(
+      json::parse(R"({"name":"x","eventType":"a","since":"2025-03-01"})"));
   REQUIRE(since.ok());
   CHECK(*since->since_ms == 1740787200000LL);
 }
 
 TEST_CASE("commands round-trip and bad commands are refused with the field") {
-  gs::model::ConversionGoal g{"cg_1", "acme", "Signup", "form_submit", std::string("/signup/*"),
-                              json{{"plan", "pro"}}, std::nullopt, 1740787200000LL};
-  gs::model::Command c{"cmd_1", gs::model::command_type::conversion_goal_defined, "acme", 1740787200000LL, to_json(g)};
+  gs::model::ConversionGoal g{"cg_1",
+                              "acme",
+                              "Signup",
+                              "form_submit",
+                              std::string("/signup/*"),
+                              json{{"plan", "pro"}},
+                              std::nullopt,
+                              1740787200000LL};
+  gs::model::Command c{"cmd_1", gs::model::command_type::conversion_goal_defined, "acme",
+                       1740787200000LL, to_json(g)};
   auto back = gs::model::parse_command(gs::model::serialize(c));
   REQUIRE(back.ok());
   CHECK(back->type == "conversion_goal.defined");
@@ -198,14 +257,27 @@ TEST_CASE("commands round-trip and bad commands are refused with the field") {
   CHECK(g2->tenant_id == "acme");
 
   CHECK(gs::model::parse_command("nope").error().field == "");
-  CHECK(gs::model::parse_command(R"({"type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z","data":{}})").error().field == "command_id");
-  CHECK(gs::model::parse_command(R"({"command_id":"c","type":"x","tenant_id":"a b","issued_at":"2025-03-01T00:00:00Z","data":{}})").error().field == "tenant_id");
-  CHECK(gs::model::parse_command(R"({"command_id":"c","type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z"})").error().field == "data");
+  CHECK(gs::model::parse_command(
+            R"({"type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z","data":{}})")
+            .error()
+            .field == "command_id");
+  CHECK(
+      gs::model::parse_command(
+          R"({"command_id":"c","type":"x","tenant_id":"a b","issued_at":"2025-03-01T00:00:00Z","data":{}})")
+          .error()
+          .field == "tenant_id");
+  CHECK(gs::model::parse_command(
+            R"({"command_id":"c","type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z"})")
+            .error()
+            .field == "data");
 }
 
-TEST_CASE("a command carries its Idempotency-Key and request hash; without them it is serialized as before") {
-  gs::model::Command c{"cmd_0123456789abcdef01234567", gs::model::command_type::conversion_goal_deleted, "acme",
-                       1740787200000LL, json{{"id", "cg_1"}}};
+TEST_CASE(
+    "a command carries its Idempotency-Key and request hash; without them it is serialized as "
+    "before") {
+  gs::model::Command c{"cmd_0123456789abcdef01234567",
+                       gs::model::command_type::conversion_goal_deleted, "acme", 1740787200000LL,
+                       json{{"id", "cg_1"}}};
   static valijson::Schema* command_schema = [] {
     std::ifstream in(GOALSTREAM_SCHEMAS "/command.schema.json");
     auto doc = json::parse(in);
@@ -237,11 +309,16 @@ TEST_CASE("a command carries its Idempotency-Key and request hash; without them 
   c.idempotency_key = "a b";
   CHECK_FALSE(schema_accepts_command(gs::model::serialize(c)));
 
-  std::string head = R"({"command_id":"c","type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z","data":{},)";
-  CHECK(gs::model::parse_command(head + R"("idempotency_key":""})").error().field == "idempotency_key");
-  CHECK(gs::model::parse_command(head + R"("idempotency_key":"a b"})").error().field == "idempotency_key");
-  CHECK(gs::model::parse_command(head + R"("idempotency_key":7})").error().field == "idempotency_key");
-  CHECK(gs::model::parse_command(head + R"("request_hash":"ABC"})").error().field == "request_hash");
+  std::string head =
+      R"({"command_id":"c","type":"x","tenant_id":"a","issued_at":"2025-03-01T00:00:00Z","data":{},)";
+  CHECK(gs::model::parse_command(head + R"("idempotency_key":""})").error().field ==
+        "idempotency_key");
+  CHECK(gs::model::parse_command(head + R"("idempotency_key":"a b"})").error().field ==
+        "idempotency_key");
+  CHECK(gs::model::parse_command(head + R"("idempotency_key":7})").error().field ==
+        "idempotency_key");
+  CHECK(gs::model::parse_command(head + R"("request_hash":"ABC"})").error().field ==
+        "request_hash");
 
   CHECK(gs::model::valid_idempotency_key("k"));
   CHECK(gs::model::valid_idempotency_key(std::string(255, '~')));
@@ -256,7 +333,8 @@ TEST_CASE("API keys are stored hashed") {
   auto h = gs::model::sha256_hex(secret);
   CHECK(h.size() == 64);
   CHECK(h != secret);
-  CHECK(gs::model::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(gs::model::sha256_hex("abc") ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST_CASE("mutated events never crash the validator: each is accepted or refused with a reason") {
@@ -272,9 +350,14 @@ TEST_CASE("mutated events never crash the validator: each is accepted or refused
     for (int e = 0; e < edits && !s.empty(); ++e) {
       size_t pos = rng() % s.size();
       switch (rng() % 3) {
-        case 0: s[pos] = alphabet[rng() % (sizeof alphabet - 1)]; break;
-        case 1: s.erase(pos, 1 + rng() % 8); break;
-        default: s.insert(pos, 1, alphabet[rng() % (sizeof alphabet - 1)]);
+        case 0:
+          s[pos] = alphabet[rng() % (sizeof alphabet - 1)];
+          break;
+        case 1:
+          s.erase(pos, 1 + rng() % 8);
+          break;
+        default:
+          s.insert(pos, 1, alphabet[rng() % (sizeof alphabet - 1)]);
       }
     }
     auto r = parser.parse(s);
@@ -292,12 +375,17 @@ TEST_CASE("mutated events never crash the validator: each is accepted or refused
 }
 
 TEST_CASE("conversion goal names follow the text rule; since stays within what formats back") {
-  struct R { std::string body; const char* field; const char* message; };
+  struct R {
+    std::string body;
+    const char* field;
+    const char* message;
+  };
   std::string euros;  // 200 characters of 3 bytes each
   for (int i = 0; i < 200; ++i) euros += "\xE2\x82\xAC";
   std::vector<R> cases = {
       {R"({"name":")" + euros + R"(","eventType":"a"})", nullptr, ""},
-      {R"({"name":")" + euros + R"(x","eventType":"a"})", "name", "name: must be 1 to 200 characters (Unicode code points)"},
+      {R"({"name":")" + euros + R"(x","eventType":"a"})", "name",
+       "name: must be 1 to 200 characters (Unicode code points)"},
       {R"({"name":"   ","eventType":"a"})", "name", "name: must not be blank"},
       {R"({"name":"a\u0007b","eventType":"a"})", "name",
        "name: must not contain control characters (U+0000-U+001F, U+007F-U+009F)"},
@@ -305,7 +393,8 @@ TEST_CASE("conversion goal names follow the text rule; since stays within what f
        "name: must not contain control characters (U+0000-U+001F, U+007F-U+009F)"},
       // Year 10000 once in UTC (issue 7 item 12): refused, not deadlettered later.
       {R"({"name":"x","eventType":"a","since":"9999-12-31T23:00:00-05:00"})", "since",
-       "since: must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from 1970-01-01T00:00:00Z to "
+       "since: must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from "
+       "1970-01-01T00:00:00Z to "
        "9999-12-31T23:59:59.999Z once in UTC"},
       {R"({"name":"x","eventType":"a","since":"9999-12-31T23:59:59.999Z"})", nullptr, ""},
   };

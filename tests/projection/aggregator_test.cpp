@@ -16,7 +16,8 @@ using namespace gs::projection;
 namespace {
 
 gs::model::ConversionGoal signup_goal() {
-  return {"cg_1", "acme", "Signups", "form_submit", std::nullopt, nullptr, std::nullopt, 1740787200000LL};
+  return {"cg_1",       "acme",  "Signups",    "form_submit",
+          std::nullopt, nullptr, std::nullopt, 1740787200000LL};
 }
 
 int64_t at(const char* rfc3339) {
@@ -38,7 +39,8 @@ std::string event(const std::string& ts, const std::string& extra) {
 
 // Parses and adds one event; the parser's views are only valid until the
 // next parse, and the Aggregator copies what it keeps.
-void add(Aggregator& agg, const CompiledGoal& goal, gs::model::EventParser& parser, const std::string& json) {
+void add(Aggregator& agg, const CompiledGoal& goal, gs::model::EventParser& parser,
+         const std::string& json) {
   auto e = parser.parse(json);
   REQUIRE_MESSAGE(e.ok(), json);
   REQUIRE(goal.counts(*e));
@@ -59,10 +61,11 @@ TEST_CASE("a unique series records one presence key per (cell, subject)") {
   gs::model::EventParser parser;
   Aggregator agg;
   add(agg, goal, parser, event("2025-03-01T12:00:00Z", R"("subject_id":"u1")"));
-  add(agg, goal, parser, event("2025-03-01T12:14:59Z", R"("subject_id":"u1")"));  // same cell, same subject
+  add(agg, goal, parser,
+      event("2025-03-01T12:14:59Z", R"("subject_id":"u1")"));  // same cell, same subject
   add(agg, goal, parser, event("2025-03-01T12:05:00Z", R"("subject_id":"u2")"));
   add(agg, goal, parser, event("2025-03-01T12:15:00Z", R"("subject_id":"u1")"));  // next cell
-  add(agg, goal, parser, event("2025-03-01T12:16:00Z", ""));                       // no subject: not a presence
+  add(agg, goal, parser, event("2025-03-01T12:16:00Z", ""));  // no subject: not a presence
 
   auto noon = cell_key(goal.target, "2025-03-01T12:00:00Z");
   auto quarter_past = cell_key(goal.target, "2025-03-01T12:15:00Z");
@@ -104,7 +107,7 @@ TEST_CASE("a sum:<path> series sums that property; the base series sums properti
       event("2025-03-01T09:00:00Z", R"("properties":{"plan":{"amount":49.5},"value":10})"),
       event("2025-03-01T09:10:00Z", R"("properties":{"plan":{"amount":0.25},"value":1})"),
       event("2025-03-01T09:11:00Z", R"("properties":{"plan":{"amount":"49"}})"),  // not a number: 0
-      event("2025-03-01T09:12:00Z", R"("properties":{"value":7})"),                // no plan: 0
+      event("2025-03-01T09:12:00Z", R"("properties":{"value":7})"),               // no plan: 0
   };
   for (const auto& e : events) {
     add(agg, goal, parser, e);
@@ -144,10 +147,13 @@ TEST_CASE("cells are 15-minute buckets of event time") {
   auto k1 = cell_key("cg_1", "2025-03-01T12:00:00Z");
   auto k2 = cell_key("cg_1", "2025-03-01T12:15:00Z");
   CHECK(k1 < k2);
-  CHECK(read_be64(std::string_view(k2).substr(cell_prefix("acme", "cg_1").size())) == bucket_of(at("2025-03-01T12:15:00Z")));
+  CHECK(read_be64(std::string_view(k2).substr(cell_prefix("acme", "cg_1").size())) ==
+        bucket_of(at("2025-03-01T12:15:00Z")));
 }
 
-TEST_CASE("a metric series joins its goal's family: matched once, fed with the base; redefinition keeps it") {
+TEST_CASE(
+    "a metric series joins its goal's family: matched once, fed with the base; redefinition keeps "
+    "it") {
   GoalIndex index;
   auto base = compile(signup_goal());
   auto sum = compile(signup_goal(), "sum:plan.amount");
@@ -199,8 +205,8 @@ TEST_CASE("a batch's cell sums values at the per-event limit without wrapping, i
   // are clamped to it) in one cell: 3.6e13, beyond int64 micro-units; their
   // order.total is the negative.
   for (const char* v : {"9e12", "9000000000000", "1e13", "99999999999999999999"}) {
-    auto json = event("2025-03-01T12:00:00Z",
-                      std::string(R"("properties":{"value":)") + v + R"(,"order":{"total":-)" + v + "}}");
+    auto json = event("2025-03-01T12:00:00Z", std::string(R"("properties":{"value":)") + v +
+                                                  R"(,"order":{"total":-)" + v + "}}");
     add(agg, **base, parser, json);
     add(agg, **total, parser, json);
   }

@@ -34,18 +34,30 @@ TEST_CASE("pacing: completed, on_track, at_risk and behind over a table of cases
   };
   // A 10-day goal of 100: the expectation grows by 10 a day.
   std::vector<Case> cases = {
-      {"before the start", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-02-20T00:00:00Z", 0, 100, Status::on_track, 0},
-      {"at the start", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-01T00:00:00Z", 0, 100, Status::on_track, 0},
-      {"exactly on pace", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-06T00:00:00Z", 50, 100, Status::on_track, 50},
-      {"ahead", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-03T00:00:00Z", 35, 100, Status::on_track, 20},
-      {"at 80% of the expectation", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-06T00:00:00Z", 40, 100, Status::at_risk, 50},
-      {"just below 80%", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-06T00:00:00Z", 39.99, 100, Status::behind, 50},
-      {"half an hour in, nothing yet", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-01T00:30:00Z", 0, 100, Status::behind, 100.0 / 480},
-      {"target reached early", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-02T00:00:00Z", 100, 100, Status::completed, 10},
-      {"target passed", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-09T00:00:00Z", 130, 100, Status::completed, 80},
-      {"after the deadline, short", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-04-01T00:00:00Z", 90, 100, Status::at_risk, 100},
-      {"after the deadline, far short", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-04-01T00:00:00Z", 10, 100, Status::behind, 100},
-      {"empty span", "2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z", 0, 100, Status::behind, 100},
+      {"before the start", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-02-20T00:00:00Z",
+       0, 100, Status::on_track, 0},
+      {"at the start", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-01T00:00:00Z", 0,
+       100, Status::on_track, 0},
+      {"exactly on pace", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-06T00:00:00Z",
+       50, 100, Status::on_track, 50},
+      {"ahead", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-03T00:00:00Z", 35, 100,
+       Status::on_track, 20},
+      {"at 80% of the expectation", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
+       "2025-03-06T00:00:00Z", 40, 100, Status::at_risk, 50},
+      {"just below 80%", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-06T00:00:00Z",
+       39.99, 100, Status::behind, 50},
+      {"half an hour in, nothing yet", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
+       "2025-03-01T00:30:00Z", 0, 100, Status::behind, 100.0 / 480},
+      {"target reached early", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
+       "2025-03-02T00:00:00Z", 100, 100, Status::completed, 10},
+      {"target passed", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-09T00:00:00Z", 130,
+       100, Status::completed, 80},
+      {"after the deadline, short", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
+       "2025-04-01T00:00:00Z", 90, 100, Status::at_risk, 100},
+      {"after the deadline, far short", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
+       "2025-04-01T00:00:00Z", 10, 100, Status::behind, 100},
+      {"empty span", "2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z", 0, 100,
+       Status::behind, 100},
   };
   for (auto& c : cases) {
     CAPTURE(c.name);
@@ -54,13 +66,16 @@ TEST_CASE("pacing: completed, on_track, at_risk and behind over a table of cases
     CHECK(p.expected == doctest::Approx(c.expected));
   }
   // Forecast: the current pace projected to the deadline.
-  auto p = pace(30, 100, at("2025-03-01T00:00:00Z"), at("2025-03-11T00:00:00Z"), at("2025-03-04T00:00:00Z"));
+  auto p = pace(30, 100, at("2025-03-01T00:00:00Z"), at("2025-03-11T00:00:00Z"),
+                at("2025-03-04T00:00:00Z"));
   REQUIRE(p.forecast.has_value());
   CHECK(*p.forecast == doctest::Approx(100.0));
-  CHECK_FALSE(pace(0, 100, at("2025-03-01T00:00:00Z"), at("2025-03-11T00:00:00Z"), at("2025-02-01T00:00:00Z")).forecast);
+  CHECK_FALSE(pace(0, 100, at("2025-03-01T00:00:00Z"), at("2025-03-11T00:00:00Z"),
+                   at("2025-02-01T00:00:00Z"))
+                  .forecast);
   // Thresholds are configurable.
-  auto strict = pace(45, 100, at("2025-03-01T00:00:00Z"), at("2025-03-11T00:00:00Z"), at("2025-03-06T00:00:00Z"),
-                     PacingThresholds{0.95});
+  auto strict = pace(45, 100, at("2025-03-01T00:00:00Z"), at("2025-03-11T00:00:00Z"),
+                     at("2025-03-06T00:00:00Z"), PacingThresholds{0.95});
   CHECK(to_string(strict.status) == "behind");
   CHECK(parse_status("at_risk") == Status::at_risk);
   CHECK_FALSE(parse_status("late"));
@@ -69,7 +84,8 @@ TEST_CASE("pacing: completed, on_track, at_risk and behind over a table of cases
 TEST_CASE("calendar windows follow the tenant's time zone across DST changes") {
   // Europe/Berlin springs forward on 2025-03-30 (a 23-hour day) and falls
   // back on 2025-10-26 (a 25-hour day).
-  auto spring = window_at(Window{WindowKind::day}, at("2025-03-30T12:00:00Z"), "Europe/Berlin", 0, 0);
+  auto spring =
+      window_at(Window{WindowKind::day}, at("2025-03-30T12:00:00Z"), "Europe/Berlin", 0, 0);
   REQUIRE(spring.ok());
   CHECK(spring->start_ms == at("2025-03-29T23:00:00Z"));
   CHECK(spring->end_ms == at("2025-03-30T22:00:00Z"));
@@ -78,7 +94,8 @@ TEST_CASE("calendar windows follow the tenant's time zone across DST changes") {
   REQUIRE(fall.ok());
   CHECK(fall->end_ms - fall->start_ms == 25 * 3'600'000LL);
   // The same instant is another local day in another zone.
-  auto ny = window_at(Window{WindowKind::day}, at("2025-03-10T02:00:00Z"), "America/New_York", 0, 0);
+  auto ny =
+      window_at(Window{WindowKind::day}, at("2025-03-10T02:00:00Z"), "America/New_York", 0, 0);
   REQUIRE(ny.ok());
   CHECK(ny->start_ms == at("2025-03-09T05:00:00Z"));  // midnight EST
   CHECK(ny->end_ms == at("2025-03-10T04:00:00Z"));    // midnight EDT: a 23-hour day
@@ -103,7 +120,8 @@ TEST_CASE("weeks start on Monday; months and quarters end where the calendar say
   CHECK(feb_leap->start_ms == at("2024-02-01T00:00:00Z"));
   CHECK(feb_leap->end_ms == at("2024-03-01T00:00:00Z"));
   // 2025-01-31T23:30Z is already February 1st in Berlin.
-  auto month_tz = window_at(Window{WindowKind::month}, at("2025-01-31T23:30:00Z"), "Europe/Berlin", 0, 0);
+  auto month_tz =
+      window_at(Window{WindowKind::month}, at("2025-01-31T23:30:00Z"), "Europe/Berlin", 0, 0);
   REQUIRE(month_tz.ok());
   CHECK(month_tz->start_ms == at("2025-01-31T23:00:00Z"));
   CHECK(month_tz->end_ms == at("2025-02-28T23:00:00Z"));
@@ -127,13 +145,17 @@ TEST_CASE("rolling and span windows; window names; unknown zones") {
   CHECK(rolling->contains(at("2025-03-03T12:00:00.001Z")));
   CHECK_FALSE(rolling->contains(at("2025-03-03T12:00:00Z")));
   // The span runs to the end of the deadline's local day.
-  auto span = window_at(Window{WindowKind::span}, now, "Europe/Berlin", at("2025-01-01T00:00:00Z"), date("2025-03-31"));
+  auto span = window_at(Window{WindowKind::span}, now, "Europe/Berlin", at("2025-01-01T00:00:00Z"),
+                        date("2025-03-31"));
   REQUIRE(span.ok());
   CHECK(span->end_ms == at("2025-03-31T22:00:00Z"));  // midnight CEST after March 31st
 
-  for (auto [text, kind, days] : std::vector<std::tuple<const char*, WindowKind, int>>{
-           {"day", WindowKind::day, 0}, {"week", WindowKind::week, 0}, {"quarter", WindowKind::quarter, 0},
-           {"30d", WindowKind::rolling, 30}, {"span", WindowKind::span, 0}}) {
+  for (auto [text, kind, days] :
+       std::vector<std::tuple<const char*, WindowKind, int>>{{"day", WindowKind::day, 0},
+                                                             {"week", WindowKind::week, 0},
+                                                             {"quarter", WindowKind::quarter, 0},
+                                                             {"30d", WindowKind::rolling, 30},
+                                                             {"span", WindowKind::span, 0}}) {
     auto w = parse_window(text);
     REQUIRE(w.ok());
     CHECK(w->kind == kind);
@@ -169,27 +191,44 @@ TEST_CASE("month and quarter windows at their boundaries, in UTC and in other zo
     const char *start, *end;
   };
   std::vector<Case> cases = {
-      {"last millisecond of January", WindowKind::month, "2025-01-31T23:59:59.999Z", "UTC", "2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z"},
-      {"February 1st, a common year: 28 days", WindowKind::month, "2025-02-01T00:00:00Z", "UTC", "2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z"},
-      {"February 1st, a leap year: 29 days", WindowKind::month, "2024-02-01T00:00:00Z", "UTC", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"},
-      {"February 28th of a leap year is not the end", WindowKind::month, "2024-02-28T23:59:59Z", "UTC", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"},
-      {"March 1st after a leap day", WindowKind::month, "2024-03-01T00:00:00Z", "UTC", "2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z"},
-      {"a 30-day month", WindowKind::month, "2025-04-30T23:59:59Z", "UTC", "2025-04-01T00:00:00Z", "2025-05-01T00:00:00Z"},
+      {"last millisecond of January", WindowKind::month, "2025-01-31T23:59:59.999Z", "UTC",
+       "2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z"},
+      {"February 1st, a common year: 28 days", WindowKind::month, "2025-02-01T00:00:00Z", "UTC",
+       "2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z"},
+      {"February 1st, a leap year: 29 days", WindowKind::month, "2024-02-01T00:00:00Z", "UTC",
+       "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"},
+      {"February 28th of a leap year is not the end", WindowKind::month, "2024-02-28T23:59:59Z",
+       "UTC", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"},
+      {"March 1st after a leap day", WindowKind::month, "2024-03-01T00:00:00Z", "UTC",
+       "2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z"},
+      {"a 30-day month", WindowKind::month, "2025-04-30T23:59:59Z", "UTC", "2025-04-01T00:00:00Z",
+       "2025-05-01T00:00:00Z"},
       // Kolkata (+05:30): 2025-02-28T18:30Z is already March 1st.
-      {"February's end in Kolkata", WindowKind::month, "2025-02-28T18:29:59Z", "Asia/Kolkata", "2025-01-31T18:30:00Z", "2025-02-28T18:30:00Z"},
-      {"March 1st in Kolkata", WindowKind::month, "2025-02-28T18:30:00Z", "Asia/Kolkata", "2025-02-28T18:30:00Z", "2025-03-31T18:30:00Z"},
+      {"February's end in Kolkata", WindowKind::month, "2025-02-28T18:29:59Z", "Asia/Kolkata",
+       "2025-01-31T18:30:00Z", "2025-02-28T18:30:00Z"},
+      {"March 1st in Kolkata", WindowKind::month, "2025-02-28T18:30:00Z", "Asia/Kolkata",
+       "2025-02-28T18:30:00Z", "2025-03-31T18:30:00Z"},
       // New York: March 2025 starts in EST and ends in EDT (one hour shorter).
-      {"March in New York", WindowKind::month, "2025-03-15T12:00:00Z", "America/New_York", "2025-03-01T05:00:00Z", "2025-04-01T04:00:00Z"},
-      {"end of Q1", WindowKind::quarter, "2025-03-31T23:59:59.999Z", "UTC", "2025-01-01T00:00:00Z", "2025-04-01T00:00:00Z"},
-      {"start of Q2", WindowKind::quarter, "2025-04-01T00:00:00Z", "UTC", "2025-04-01T00:00:00Z", "2025-07-01T00:00:00Z"},
-      {"end of Q2", WindowKind::quarter, "2025-06-30T23:59:59Z", "UTC", "2025-04-01T00:00:00Z", "2025-07-01T00:00:00Z"},
-      {"start of Q3", WindowKind::quarter, "2025-07-01T00:00:00Z", "UTC", "2025-07-01T00:00:00Z", "2025-10-01T00:00:00Z"},
-      {"Q1 of a leap year", WindowKind::quarter, "2024-02-29T12:00:00Z", "UTC", "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z"},
-      {"New Year's Eve is Q4", WindowKind::quarter, "2025-12-31T23:59:59Z", "UTC", "2025-10-01T00:00:00Z", "2026-01-01T00:00:00Z"},
+      {"March in New York", WindowKind::month, "2025-03-15T12:00:00Z", "America/New_York",
+       "2025-03-01T05:00:00Z", "2025-04-01T04:00:00Z"},
+      {"end of Q1", WindowKind::quarter, "2025-03-31T23:59:59.999Z", "UTC", "2025-01-01T00:00:00Z",
+       "2025-04-01T00:00:00Z"},
+      {"start of Q2", WindowKind::quarter, "2025-04-01T00:00:00Z", "UTC", "2025-04-01T00:00:00Z",
+       "2025-07-01T00:00:00Z"},
+      {"end of Q2", WindowKind::quarter, "2025-06-30T23:59:59Z", "UTC", "2025-04-01T00:00:00Z",
+       "2025-07-01T00:00:00Z"},
+      {"start of Q3", WindowKind::quarter, "2025-07-01T00:00:00Z", "UTC", "2025-07-01T00:00:00Z",
+       "2025-10-01T00:00:00Z"},
+      {"Q1 of a leap year", WindowKind::quarter, "2024-02-29T12:00:00Z", "UTC",
+       "2024-01-01T00:00:00Z", "2024-04-01T00:00:00Z"},
+      {"New Year's Eve is Q4", WindowKind::quarter, "2025-12-31T23:59:59Z", "UTC",
+       "2025-10-01T00:00:00Z", "2026-01-01T00:00:00Z"},
       // Berlin: 2025-03-31T22:30Z is April 1st 00:30 CEST, so Q2; Q2 starts
       // and ends in summer time.
-      {"Q2 starts at local midnight in Berlin", WindowKind::quarter, "2025-03-31T22:30:00Z", "Europe/Berlin", "2025-03-31T22:00:00Z", "2025-06-30T22:00:00Z"},
-      {"still Q1 in Berlin", WindowKind::quarter, "2025-03-31T21:59:59Z", "Europe/Berlin", "2024-12-31T23:00:00Z", "2025-03-31T22:00:00Z"},
+      {"Q2 starts at local midnight in Berlin", WindowKind::quarter, "2025-03-31T22:30:00Z",
+       "Europe/Berlin", "2025-03-31T22:00:00Z", "2025-06-30T22:00:00Z"},
+      {"still Q1 in Berlin", WindowKind::quarter, "2025-03-31T21:59:59Z", "Europe/Berlin",
+       "2024-12-31T23:00:00Z", "2025-03-31T22:00:00Z"},
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.name));

@@ -84,7 +84,8 @@ struct Fixture {
   }
 };
 
-gs::model::GrowthGoal goal(const std::string& metric, double target, const char* start, const char* deadline) {
+gs::model::GrowthGoal goal(const std::string& metric, double target, const char* start,
+                           const char* deadline) {
   gs::model::GrowthGoal g;
   g.id = "goal_001";
   g.tenant_id = "acme";
@@ -102,9 +103,11 @@ std::string status_of(const gs::store::GoalEvaluation& e) {
 
 }  // namespace
 
-TEST_CASE("a monthly count counts only the events of the month containing now, in the tenant's zone") {
+TEST_CASE(
+    "a monthly count counts only the events of the month containing now, in the tenant's zone") {
   Fixture f("month");
-  f.metric(R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
+  f.metric(
+      R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
   auto g = goal("monthly_signups", 500, "2025-01-01", "2025-12-31");
   f.cell("cg_1", "2025-02-28T18:29:00Z");      // Feb 28th in UTC and in Kolkata (23:59 IST)
   f.cell("cg_1", "2025-02-28T18:30:00Z");      // Feb 28th in UTC; March 1st 00:00 in Kolkata
@@ -137,7 +140,8 @@ TEST_CASE("a monthly count counts only the events of the month containing now, i
 
 TEST_CASE("a day window in New York on the day clocks spring forward (23 hours)") {
   Fixture f("dst");
-  f.metric(R"({"name":"daily_signups","aggregation":"count","conversionGoal":"cg_1","window":"day"})");
+  f.metric(
+      R"({"name":"daily_signups","aggregation":"count","conversionGoal":"cg_1","window":"day"})");
   f.timezone("America/New_York");
   auto g = goal("daily_signups", 10, "2025-03-01", "2025-03-31");
   f.cell("cg_1", "2025-03-09T04:59:00Z", 1);   // March 8th 23:59 EST
@@ -154,13 +158,14 @@ TEST_CASE("a day window in New York on the day clocks spring forward (23 hours)"
   CHECK(e.period.end_ms - e.period.start_ms == 23 * gs::time::kMsPerHour);
   // Pacing runs over the 23-hour day: 7 of 23 hours have passed at 12:00Z.
   CHECK(e.pacing.expected == doctest::Approx(10.0 * 7 / 23));
-  CHECK(f.eval(g, "2025-03-09T04:00:00Z").current == 1);  // March 8th
+  CHECK(f.eval(g, "2025-03-09T04:00:00Z").current == 1);   // March 8th
   CHECK(f.eval(g, "2025-03-10T12:00:00Z").current == 32);  // March 10th
 }
 
 TEST_CASE("status moves from behind to completed as cells arrive") {
   Fixture f("status");
-  f.metric(R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
+  f.metric(
+      R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
   auto g = goal("monthly_signups", 10, "2025-01-01", "2025-12-31");
   // April has 30 days: on the 16th at 00:00 half of the month is over, so
   // 5 of the 10 are expected.
@@ -171,7 +176,7 @@ TEST_CASE("status moves from behind to completed as cells arrive") {
     const char* status;
   };
   std::vector<Step> steps = {
-      {0, 0, "behind"},     {3, 3, "behind"},   {1, 4, "at_risk"},  // 80% of the expectation
+      {0, 0, "behind"},     {3, 3, "behind"},     {1, 4, "at_risk"},  // 80% of the expectation
       {1, 5, "on_track"},   {4, 9, "on_track"},  // exactly the expectation, then ahead
       {1, 10, "completed"}, {5, 15, "completed"},
   };
@@ -188,7 +193,8 @@ TEST_CASE("status moves from behind to completed as cells arrive") {
   }
   // Stricter thresholds turn the same 4 of 5 into behind.
   Fixture strict("status-strict");
-  strict.metric(R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
+  strict.metric(
+      R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
   strict.cell("cg_1", "2025-04-02T09:00:00Z", 4);
   strict.thresholds.at_risk_from = 0.9;
   CHECK(strict.eval(g, now).status == "behind");
@@ -196,13 +202,15 @@ TEST_CASE("status moves from behind to completed as cells arrive") {
 
 TEST_CASE("a manual status wins over the computed one until cleared") {
   Fixture f("override");
-  f.metric(R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
+  f.metric(
+      R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
   auto g = goal("monthly_signups", 10, "2025-01-01", "2025-12-31");
   g.status_override = "on_track";
   auto e = f.eval(g, "2025-04-16T00:00:00Z");
   CHECK(e.status == "on_track");
   CHECK(status_of(e) == "behind");  // what the numbers say
-  auto patch = gs::model::goal_patch_from_request(nlohmann::json{{"id", "goal_001"}, {"status", nullptr}});
+  auto patch =
+      gs::model::goal_patch_from_request(nlohmann::json{{"id", "goal_001"}, {"status", nullptr}});
   REQUIRE(patch.ok());
   auto cleared = gs::model::apply(g, *patch);
   REQUIRE(cleared.ok());
@@ -231,7 +239,8 @@ TEST_CASE("a ratio metric is numerator / denominator in percent, and 0 over a ze
   Fixture f("ratio");
   f.metric(R"({"name":"signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
   f.metric(R"({"name":"visits","aggregation":"count","conversionGoal":"cg_2","window":"month"})");
-  f.metric(R"({"name":"conv_rate","aggregation":"ratio","numerator":"signups","denominator":"visits","window":"month"})");
+  f.metric(
+      R"({"name":"conv_rate","aggregation":"ratio","numerator":"signups","denominator":"visits","window":"month"})");
   auto g = goal("conv_rate", 30, "2025-01-01", "2025-12-31");
   f.cell("cg_1", "2025-03-03T10:00:00Z", 3);
   f.cell("cg_2", "2025-03-03T10:00:00Z", 8);
@@ -252,11 +261,15 @@ TEST_CASE("a ratio metric is numerator / denominator in percent, and 0 over a ze
   std::sort(targets.begin(), targets.end());
   CHECK(targets == std::vector<std::string>{"cg_1", "cg_2"});
   // A ratio naming a metric that does not exist yet reads 0 on that side.
-  f.metric(R"({"name":"odd_rate","aggregation":"ratio","numerator":"signups","denominator":"ghosts","window":"month"})");
-  CHECK(f.eval(goal("odd_rate", 1, "2025-01-01", "2025-12-31"), "2025-03-25T00:00:00Z").current == 0);
+  f.metric(
+      R"({"name":"odd_rate","aggregation":"ratio","numerator":"signups","denominator":"ghosts","window":"month"})");
+  CHECK(f.eval(goal("odd_rate", 1, "2025-01-01", "2025-12-31"), "2025-03-25T00:00:00Z").current ==
+        0);
   // A ratio of itself through another ratio does not recurse forever.
-  f.metric(R"({"name":"loop_a","aggregation":"ratio","numerator":"loop_b","denominator":"visits"})");
-  f.metric(R"({"name":"loop_b","aggregation":"ratio","numerator":"loop_a","denominator":"visits"})");
+  f.metric(
+      R"({"name":"loop_a","aggregation":"ratio","numerator":"loop_b","denominator":"visits"})");
+  f.metric(
+      R"({"name":"loop_b","aggregation":"ratio","numerator":"loop_a","denominator":"visits"})");
   auto loop = f.eval(goal("loop_a", 1, "2025-01-01", "2025-12-31"), "2025-03-25T00:00:00Z");
   CHECK(loop.metric_defined);
   CHECK(loop.current == 0);
@@ -264,10 +277,13 @@ TEST_CASE("a ratio metric is numerator / denominator in percent, and 0 over a ze
 
 TEST_CASE("sum metrics read the base cells for value and their own series for any other property") {
   Fixture f("sum");
-  f.metric(R"({"name":"revenue","aggregation":"sum","conversionGoal":"cg_1","property":"value","window":"month"})");
-  f.metric(R"({"name":"plan_revenue","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount","window":"month"})");
+  f.metric(
+      R"({"name":"revenue","aggregation":"sum","conversionGoal":"cg_1","property":"value","window":"month"})");
+  f.metric(
+      R"({"name":"plan_revenue","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount","window":"month"})");
   f.metric(R"({"name":"buyers","aggregation":"unique","conversionGoal":"cg_1","window":"month"})");
-  f.metric(R"({"name":"purchases","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
+  f.metric(
+      R"({"name":"purchases","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
   // The base cells: 5 purchases worth 49.75 in properties.value.
   f.cell("cg_1", "2025-03-02T10:00:00Z", 2, 49.5);
   f.cell("cg_1", "2025-03-03T10:00:00Z", 3, 0.25);
@@ -284,11 +300,14 @@ TEST_CASE("sum metrics read the base cells for value and their own series for an
   f.subject("cg_1\x1funique", "2025-02-27T10:00:00Z", "u9");
 
   const char* now = "2025-03-20T00:00:00Z";
-  CHECK(f.eval(goal("revenue", 100, "2025-01-01", "2025-12-31"), now).current == doctest::Approx(49.75));
-  CHECK(f.eval(goal("plan_revenue", 100, "2025-01-01", "2025-12-31"), now).current == doctest::Approx(118.5));
+  CHECK(f.eval(goal("revenue", 100, "2025-01-01", "2025-12-31"), now).current ==
+        doctest::Approx(49.75));
+  CHECK(f.eval(goal("plan_revenue", 100, "2025-01-01", "2025-12-31"), now).current ==
+        doctest::Approx(118.5));
   CHECK(f.eval(goal("buyers", 100, "2025-01-01", "2025-12-31"), now).current == 2);
   CHECK(f.eval(goal("purchases", 100, "2025-01-01", "2025-12-31"), now).current == 5);
-  CHECK(f.eval(goal("buyers", 100, "2025-01-01", "2025-12-31"), "2025-02-28T00:00:00Z").current == 1);
+  CHECK(f.eval(goal("buyers", 100, "2025-01-01", "2025-12-31"), "2025-02-28T00:00:00Z").current ==
+        1);
 
   auto t = [&](const char* name) { return gs::store::metric_targets(*f.store, "acme", name); };
   CHECK(t("revenue") == std::vector<std::string>{"cg_1"});
@@ -299,9 +318,11 @@ TEST_CASE("sum metrics read the base cells for value and their own series for an
 
 TEST_CASE("a sum metric adds cells beyond int64 micro-units exactly") {
   Fixture f("sum-limits");
-  f.metric(R"({"name":"revenue","aggregation":"sum","conversionGoal":"cg_1","property":"value","window":"month"})");
+  f.metric(
+      R"({"name":"revenue","aggregation":"sum","conversionGoal":"cg_1","property":"value","window":"month"})");
   // Four events at the per-event limit (9e12) on four days, one at -9e12, one in February.
-  for (const char* when : {"2025-03-02T10:00:00Z", "2025-03-03T10:00:00Z", "2025-03-04T10:00:00Z", "2025-03-05T10:00:00Z"})
+  for (const char* when : {"2025-03-02T10:00:00Z", "2025-03-03T10:00:00Z", "2025-03-04T10:00:00Z",
+                           "2025-03-05T10:00:00Z"})
     f.cell("cg_1", when, 1, 9e12);
   f.cell("cg_1", "2025-03-06T10:00:00Z", 1, -9e12);
   f.cell("cg_1", "2025-02-27T10:00:00Z", 1, 9e12);
@@ -313,7 +334,8 @@ TEST_CASE("a sum metric adds cells beyond int64 micro-units exactly") {
 TEST_CASE("after the deadline a goal is evaluated at the deadline's last instant") {
   Fixture f("deadline");
   f.metric(R"({"name":"signups","aggregation":"count","conversionGoal":"cg_1"})");  // span
-  f.metric(R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
+  f.metric(
+      R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})");
   f.cell("cg_1", "2025-02-28T23:59:59Z", 1);   // before the start
   f.cell("cg_1", "2025-03-01T00:00:00Z", 2);   // the first instant
   f.cell("cg_1", "2025-03-31T23:59:59Z", 4);   // the last instant
@@ -335,7 +357,8 @@ TEST_CASE("after the deadline a goal is evaluated at the deadline's last instant
   CHECK(missed.pacing.expected == doctest::Approx(100));
 
   // A monthly metric reads the deadline's month, not the month of now.
-  auto monthly = f.eval(goal("monthly_signups", 10, "2025-03-01", "2025-03-31"), "2025-05-20T00:00:00Z");
+  auto monthly =
+      f.eval(goal("monthly_signups", 10, "2025-03-01", "2025-03-31"), "2025-05-20T00:00:00Z");
   CHECK(monthly.current == 6);
   CHECK(ts(monthly.period.start_ms) == "2025-03-01T00:00:00Z");
 

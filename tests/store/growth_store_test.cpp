@@ -20,7 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) { return store_test::fresh_dir("growth-store-" + name); }
+std::string fresh_dir(const std::string& name) {
+  return store_test::fresh_dir("growth-store-" + name);
+}
 std::string key(const std::string& tenant, const std::string& target, int64_t bucket) {
   return store_test::cell_key(tenant, target, bucket);
 }
@@ -34,8 +36,8 @@ gs::model::Metric metric(const std::string& tenant, const char* body) {
   return *m;
 }
 
-gs::model::GrowthGoal goal(const std::string& tenant, const std::string& id, const std::string& metric_name,
-                           double target) {
+gs::model::GrowthGoal goal(const std::string& tenant, const std::string& id,
+                           const std::string& metric_name, double target) {
   gs::model::GrowthGoal g;
   g.id = id;
   g.tenant_id = tenant;
@@ -57,13 +59,19 @@ TEST_CASE("cells() sums exactly the buckets in [from, to) of one tenant and targ
   // Bucket b0 + i holds count 1 << i and i + 0.5 units, so every range has
   // its own sum.
   for (int i = 0; i < 5; ++i)
-    b.merge_cell(key("acme", "cg_1", b0 + i), Cell{int64_t{1} << i, gs::projection::to_micros(i + 0.5)});
+    b.merge_cell(key("acme", "cg_1", b0 + i),
+                 Cell{int64_t{1} << i, gs::projection::to_micros(i + 0.5)});
   // Neighbours that must never leak in: another target, a target that
   // extends the name, a series of the same goal, another tenant whose name
   // extends or shortens "acme".
-  for (auto [tenant, target] : std::vector<std::pair<std::string, std::string>>{
-           {"acme", "cg_2"}, {"acme", "cg_10"}, {"acme", "cg_1\x1fsum:plan.amount"}, {"acm", "cg_1"}, {"acmee", "cg_1"}})
-    for (int i = -1; i < 6; ++i) b.merge_cell(key(tenant, target, b0 + i), Cell{1000, 1'000'000'000});
+  for (auto [tenant, target] :
+       std::vector<std::pair<std::string, std::string>>{{"acme", "cg_2"},
+                                                        {"acme", "cg_10"},
+                                                        {"acme", "cg_1\x1fsum:plan.amount"},
+                                                        {"acm", "cg_1"},
+                                                        {"acmee", "cg_1"}})
+    for (int i = -1; i < 6; ++i)
+      b.merge_cell(key(tenant, target, b0 + i), Cell{1000, 1'000'000'000});
   REQUIRE(s->write(b).ok());
   // Merges add up.
   auto again = s->batch();
@@ -125,14 +133,10 @@ TEST_CASE("unique_subjects counts distinct subjects across the buckets of a rang
     int64_t from, to, subjects;
   };
   std::vector<Case> cases = {
-      {"all buckets", b0, b0 + 5, 3},
-      {"u1 in three buckets counts once", b0, b0 + 3, 2},
-      {"the first bucket", b0, b0 + 1, 1},
-      {"the middle, without u3", b0 + 1, b0 + 4, 2},
-      {"the last bucket", b0 + 4, b0 + 5, 2},
-      {"a gap", b0 + 3, b0 + 4, 0},
-      {"to is exclusive", b0 + 2, b0 + 4, 1},
-      {"empty range", b0 + 1, b0 + 1, 0},
+      {"all buckets", b0, b0 + 5, 3},         {"u1 in three buckets counts once", b0, b0 + 3, 2},
+      {"the first bucket", b0, b0 + 1, 1},    {"the middle, without u3", b0 + 1, b0 + 4, 2},
+      {"the last bucket", b0 + 4, b0 + 5, 2}, {"a gap", b0 + 3, b0 + 4, 0},
+      {"to is exclusive", b0 + 2, b0 + 4, 1}, {"empty range", b0 + 1, b0 + 1, 0},
       {"reversed range", b0 + 5, b0, 0},
   };
   for (const auto& c : cases) {
@@ -166,10 +170,17 @@ TEST_CASE("metrics, growth goals and time zones round-trip per tenant and surviv
     CHECK_FALSE(s->growth_goal("acme", "goal_001"));
 
     auto b = s->batch();
-    b.put_metric(metric("acme", R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})"));
-    b.put_metric(metric("acme", R"({"name":"mrr","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount"})"));
-    b.put_metric(metric("acme", R"({"name":"conv","aggregation":"ratio","numerator":"monthly_signups","denominator":"visits"})"));
-    b.put_metric(metric("acmee", R"({"name":"visits","aggregation":"count","conversionGoal":"cg_9"})"));
+    b.put_metric(metric(
+        "acme",
+        R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})"));
+    b.put_metric(metric(
+        "acme",
+        R"({"name":"mrr","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount"})"));
+    b.put_metric(metric(
+        "acme",
+        R"({"name":"conv","aggregation":"ratio","numerator":"monthly_signups","denominator":"visits"})"));
+    b.put_metric(
+        metric("acmee", R"({"name":"visits","aggregation":"count","conversionGoal":"cg_9"})"));
     auto g = goal("acme", "goal_001", "monthly_signups", 500);
     g.description = "Reach 500 signups per month by end of Q1";
     g.status_override = "at_risk";
@@ -249,7 +260,8 @@ TEST_CASE("metrics, growth goals and time zones round-trip per tenant and surviv
   CHECK(s->growth_goals("acmee").size() == 1);
 }
 
-TEST_CASE("the digest sees growth goals, metrics, time zones and presences, not statuses or the outbox") {
+TEST_CASE(
+    "the digest sees growth goals, metrics, time zones and presences, not statuses or the outbox") {
   auto s = open(fresh_dir("digest"));
   auto d0 = s->digest();
   REQUIRE(d0.size() == 64);
@@ -266,17 +278,44 @@ TEST_CASE("the digest sees growth goals, metrics, time zones and presences, not 
       CHECK(after == before);
   };
   using gs::store::Batch;
-  step("a growth goal", [](Batch& b) { b.put_growth_goal(goal("acme", "goal_001", "m", 10)); }, true);
-  step("a metric", [](Batch& b) { b.put_metric(metric("acme", R"({"name":"m","aggregation":"unique","conversionGoal":"cg_1"})")); }, true);
-  step("a presence", [](Batch& b) { b.put_presence(key("acme", "cg_1\x1funique", b0) + "u1"); }, true);
-  step("another subject in the same cell", [](Batch& b) { b.put_presence(key("acme", "cg_1\x1funique", b0) + "u2"); }, true);
-  step("a time zone", [](Batch& b) { b.put_timezone("acme", "Asia/Kolkata"); }, true);
-  step("a cell", [](Batch& b) { b.merge_cell(key("acme", "cg_1", b0), Cell{1, 0}); }, true);
-  step("a published status", [](Batch& b) { b.put_status("acme", "goal_001", "behind"); }, false);
-  step("an outbox entry", [](Batch& b) { b.put_outbox(1, {{"goal", "goal_001"}, {"status", "behind"}}); }, false);
-  step("an outbox entry confirmed", [](Batch& b) { b.delete_outbox(1); }, false);
-  step("an offset", [](Batch& b) { b.set_offset(gs::store::Source::commands, 0, 42); }, false);
-  step("a status cleared", [](Batch& b) { b.delete_status("acme", "goal_001"); }, false);
+  step(
+      "a growth goal", [](Batch& b) { b.put_growth_goal(goal("acme", "goal_001", "m", 10)); },
+      true);
+  step(
+      "a metric",
+      [](Batch& b) {
+        b.put_metric(
+            metric("acme", R"({"name":"m","aggregation":"unique","conversionGoal":"cg_1"})"));
+      },
+      true);
+  step(
+      "a presence", [](Batch& b) { b.put_presence(key("acme", "cg_1\x1funique", b0) + "u1"); },
+      true);
+  step(
+      "another subject in the same cell",
+      [](Batch& b) { b.put_presence(key("acme", "cg_1\x1funique", b0) + "u2"); }, true);
+  step(
+      "a time zone", [](Batch& b) { b.put_timezone("acme", "Asia/Kolkata"); }, true);
+  step(
+      "a cell",
+      [](Batch& b) {
+        b.merge_cell(key("acme", "cg_1", b0), Cell{1, 0});
+      },
+      true);
+  step(
+      "a published status", [](Batch& b) { b.put_status("acme", "goal_001", "behind"); }, false);
+  step(
+      "an outbox entry",
+      [](Batch& b) {
+        b.put_outbox(1, {{"goal", "goal_001"}, {"status", "behind"}});
+      },
+      false);
+  step(
+      "an outbox entry confirmed", [](Batch& b) { b.delete_outbox(1); }, false);
+  step(
+      "an offset", [](Batch& b) { b.set_offset(gs::store::Source::commands, 0, 42); }, false);
+  step(
+      "a status cleared", [](Batch& b) { b.delete_status("acme", "goal_001"); }, false);
   // Bookkeeping is still readable even though the digest ignores it.
   auto b = s->batch();
   b.put_status("acme", "goal_001", "on_track");
@@ -287,8 +326,11 @@ TEST_CASE("the digest sees growth goals, metrics, time zones and presences, not 
   CHECK(s->outbox()[0].first == 7);
   // Deleting the goal brings the digest back to what it was before it.
   auto before_goal = s->digest();
-  step("a second goal", [](Batch& b) { b.put_growth_goal(goal("acme", "goal_002", "m", 10)); }, true);
-  step("the second goal deleted", [](Batch& b) { b.delete_growth_goal("acme", "goal_002"); }, true);
+  step(
+      "a second goal", [](Batch& b) { b.put_growth_goal(goal("acme", "goal_002", "m", 10)); },
+      true);
+  step(
+      "the second goal deleted", [](Batch& b) { b.delete_growth_goal("acme", "goal_002"); }, true);
   CHECK(s->digest() == before_goal);
   CHECK(s->digest() != d0);
 }

@@ -24,13 +24,15 @@ namespace {
 std::string fresh_dir(const std::string& name) { return store_test::fresh_dir("store-" + name); }
 using store_test::cell_key;
 
-gs::model::ConversionGoal goal(const std::string& tenant, const std::string& id, const std::string& type) {
+gs::model::ConversionGoal goal(const std::string& tenant, const std::string& id,
+                               const std::string& type) {
   return {id, tenant, "name " + id, type, std::nullopt, nullptr, std::nullopt, 1740787200000LL};
 }
 
 }  // namespace
 
-TEST_CASE("dedup fingerprints and duplicate positions survive a reopen; offsets and goals round-trip") {
+TEST_CASE(
+    "dedup fingerprints and duplicate positions survive a reopen; offsets and goals round-trip") {
   auto dir = fresh_dir("dedup");
   using gs::projection::fingerprint;
   {
@@ -75,7 +77,8 @@ TEST_CASE("cells add exactly through the merge operator; deleting a goal removes
   auto& st = **s;
   for (int i = 0; i < 1000; ++i) {
     auto b = st.batch();
-    b.merge_cell(cell_key("acme", "cg_1", 480000 + i % 48), Cell{1, gs::projection::to_micros(0.1)});
+    b.merge_cell(cell_key("acme", "cg_1", 480000 + i % 48),
+                 Cell{1, gs::projection::to_micros(0.1)});
     b.merge_cell(cell_key("acme", "cg_2", 480000), Cell{2, gs::projection::to_micros(49.99)});
     REQUIRE(st.write(b).ok());
   }
@@ -99,7 +102,8 @@ TEST_CASE("the digest depends on content, not on write order, batching or compac
   std::vector<std::tuple<std::string, int64_t, Cell>> ops;
   std::mt19937 rng(42);
   for (int i = 0; i < 5000; ++i)
-    ops.emplace_back("cg_" + std::to_string(rng() % 7), 480000 + rng() % 100, Cell{1, int64_t(rng() % 1000000)});
+    ops.emplace_back("cg_" + std::to_string(rng() % 7), 480000 + rng() % 100,
+                     Cell{1, int64_t(rng() % 1000000)});
   auto build = [&](const std::string& name, bool reverse, size_t batch_size, bool compact) {
     auto s = gs::store::Store::open(fresh_dir(name));
     REQUIRE(s.ok());
@@ -112,7 +116,8 @@ TEST_CASE("the digest depends on content, not on write order, batching or compac
       auto& [g, h, c] = order[i];
       b.merge_cell(cell_key("acme", g, h), c);
       fps.push_back(gs::projection::fingerprint("acme", "ev" + std::to_string(i)));
-      if (i % 50 == 0) b.put_duplicate({0, int64_t(reverse ? i : order.size() - i)});  // positions are bookkeeping
+      if (i % 50 == 0)
+        b.put_duplicate({0, int64_t(reverse ? i : order.size() - i)});  // positions are bookkeeping
       if ((i + 1) % batch_size == 0) {
         b.put_fingerprints(seq++, fps);
         fps.clear();
@@ -143,8 +148,11 @@ TEST_CASE("the digest depends on content, not on write order, batching or compac
 
 TEST_CASE("the goal index returns only the candidates of the event's tenant and type") {
   gs::projection::GoalIndex index;
-  for (auto [tenant, id, type] : std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"a", "g1", "form_submit"}, {"a", "g2", "form_submit"}, {"a", "g3", "purchase"}, {"b", "g4", "form_submit"}}) {
+  for (auto [tenant, id, type] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"a", "g1", "form_submit"},
+                                                                      {"a", "g2", "form_submit"},
+                                                                      {"a", "g3", "purchase"},
+                                                                      {"b", "g4", "form_submit"}}) {
     auto c = gs::projection::compile(goal(tenant, id, type));
     REQUIRE(c.ok());
     index.put(*c);
@@ -164,8 +172,8 @@ TEST_CASE("the goal index returns only the candidates of the event's tenant and 
   gs::projection::Aggregator agg;
   auto g2 = index.find("a", "g2");
   for (const char* t : {"2025-03-01T12:00:00Z", "2025-03-01T12:14:59Z", "2025-03-01T12:15:00Z"}) {
-    auto e = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":")" + std::string(t) +
-                          R"(","properties":{"value":0.25}})");
+    auto e = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":")" +
+                          std::string(t) + R"(","properties":{"value":0.25}})");
     REQUIRE(e.ok());
     REQUIRE(g2->counts(*e));
     agg.add(*g2, *e);
@@ -182,10 +190,12 @@ TEST_CASE("a since window excludes earlier events") {
   auto c = gs::projection::compile(def);
   REQUIRE(c.ok());
   gs::model::EventParser parser;
-  auto before = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":"2025-02-28T23:59:59Z"})");
+  auto before = parser.parse(
+      R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":"2025-02-28T23:59:59Z"})");
   REQUIRE(before.ok());
   CHECK_FALSE((*c)->counts(*before));
-  auto at = parser.parse(R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":"2025-03-01T00:00:00Z"})");
+  auto at = parser.parse(
+      R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":"2025-03-01T00:00:00Z"})");
   REQUIRE(at.ok());
   CHECK((*c)->counts(*at));
 }
@@ -193,12 +203,15 @@ TEST_CASE("a since window excludes earlier events") {
 TEST_CASE("the fingerprint set finds what was inserted, across growth") {
   gs::projection::FingerprintSet set;
   int fresh = 0;
-  for (int i = 0; i < 100000; ++i) fresh += set.insert(gs::projection::fingerprint("t", std::to_string(i)));
+  for (int i = 0; i < 100000; ++i)
+    fresh += set.insert(gs::projection::fingerprint("t", std::to_string(i)));
   CHECK(fresh == 100000);
   CHECK(set.size() == 100000);
   int again = 0, absent = 0;
-  for (int i = 0; i < 100000; ++i) again += !set.insert(gs::projection::fingerprint("t", std::to_string(i)));
-  for (int i = 100000; i < 110000; ++i) absent += !set.contains(gs::projection::fingerprint("t", std::to_string(i)));
+  for (int i = 0; i < 100000; ++i)
+    again += !set.insert(gs::projection::fingerprint("t", std::to_string(i)));
+  for (int i = 100000; i < 110000; ++i)
+    absent += !set.contains(gs::projection::fingerprint("t", std::to_string(i)));
   CHECK(again == 100000);
   CHECK(absent == 10000);
   CHECK(set.all().size() == 100000);
@@ -206,19 +219,22 @@ TEST_CASE("the fingerprint set finds what was inserted, across growth") {
   CHECK(gs::projection::fingerprint("ab", "c") != gs::projection::fingerprint("a", "bc"));
 }
 
-TEST_CASE("sums beyond int64 are exact: 4 x 9e12 reads 3.6e13, and any merge grouping stores the same bytes") {
+TEST_CASE(
+    "sums beyond int64 are exact: 4 x 9e12 reads 3.6e13, and any merge grouping stores the same "
+    "bytes") {
   using gs::projection::Micros;
   using gs::projection::to_micros;
   const Micros k9e12 = to_micros(9e12);  // one event at the per-event limit
   CHECK(k9e12 == Micros(9'000'000'000'000'000'000ULL));
-  CHECK(to_micros(1e13) == k9e12);   // larger values are clamped to it
+  CHECK(to_micros(1e13) == k9e12);  // larger values are clamped to it
   CHECK(to_micros(-1e300) == -k9e12);
 
   // Encoding: the 16 bytes of before (count, sum; native order) while the sum
   // fits in int64, so existing stores and digests are unchanged; 24 beyond.
-  const int64_t i64max = std::numeric_limits<int64_t>::max(), i64min = std::numeric_limits<int64_t>::min();
-  for (Micros sum : {Micros(0), Micros(-5), Micros(i64max), Micros(i64min), Micros(i64max) + 1, Micros(i64min) - 1,
-                     4 * k9e12, -4 * k9e12, Micros(i64max) * 3}) {
+  const int64_t i64max = std::numeric_limits<int64_t>::max(),
+                i64min = std::numeric_limits<int64_t>::min();
+  for (Micros sum : {Micros(0), Micros(-5), Micros(i64max), Micros(i64min), Micros(i64max) + 1,
+                     Micros(i64min) - 1, 4 * k9e12, -4 * k9e12, Micros(i64max) * 3}) {
     const bool fits = sum >= i64min && sum <= i64max;
     auto bytes = gs::store::encode_cell(Cell{7, sum});
     CHECK(bytes.size() == (fits ? 16u : 24u));
@@ -258,8 +274,8 @@ TEST_CASE("sums beyond int64 are exact: 4 x 9e12 reads 3.6e13, and any merge gro
   std::vector<Cell> ops;
   for (int i = 0; i < 4; ++i) ops.push_back(Cell{1, k9e12});
   for (int i = 0; i < 3; ++i) ops.push_back(Cell{1, -k9e12});
-  auto digest_of = [&](const std::string& name, const std::vector<std::vector<Cell>>& batches, bool reopen,
-                       Micros want) {
+  auto digest_of = [&](const std::string& name, const std::vector<std::vector<Cell>>& batches,
+                       bool reopen, Micros want) {
     auto dir = fresh_dir(name);
     {
       auto s = store_test::open(dir);
@@ -302,7 +318,8 @@ uint64_t wal_bytes(const std::string& dir) {
 }
 }  // namespace
 
-TEST_CASE("the WAL stays bounded while far more is written, and a clean close leaves none to replay") {
+TEST_CASE(
+    "the WAL stays bounded while far more is written, and a clean close leaves none to replay") {
   auto dir = fresh_dir("wal");
   const uint64_t bound = gs::store::kMaxTotalWalBytes;
   uint64_t written = 0, most = 0;
@@ -351,9 +368,9 @@ TEST_CASE("the WAL stays bounded while far more is written, and a clean close le
       ++small_batches;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    INFO("largest WAL seen while writing: " << most << " bytes, after writing " << written
-                                            << "; then " << small_batches << " small batches; flushes pending "
-                                            << pending << ", running " << running);
+    INFO("largest WAL seen while writing: "
+         << most << " bytes, after writing " << written << "; then " << small_batches
+         << " small batches; flushes pending " << pending << ", running " << running);
     CHECK(wal_bytes(dir) < 2 * bound);
   }
   CHECK(wal_bytes(dir) < 64 * 1024);

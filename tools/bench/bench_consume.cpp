@@ -26,9 +26,9 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
 #include <sys/resource.h>
+#include <CLI/CLI.hpp>
 
 namespace {
 
@@ -45,26 +45,31 @@ struct Options {
 
 Options parse_args(int argc, char** argv) {
   Options o;
-  CLI::App app{"bench_consume: reads TOPIC from the beginning (all partitions assigned, no group, no commits)\n"
-               "until N messages were read, touching each payload; prints progress on stderr and\n"
-               "'RESULT consumed=.. bytes=.. seconds=.. rate=.. total_seconds=.. cpu_seconds=..' on stdout\n"
-               "(seconds and rate from the first message received). Exits 1 on timeout.\n"
-               "--delete-prefix deletes every topic named PREFIX* and the consumer groups\n"
-               "PREFIXprocessor, PREFIXprocessor-private and PREFIXbackfill."};
+  CLI::App app{
+      "bench_consume: reads TOPIC from the beginning (all partitions assigned, no group, no "
+      "commits)\n"
+      "until N messages were read, touching each payload; prints progress on stderr and\n"
+      "'RESULT consumed=.. bytes=.. seconds=.. rate=.. total_seconds=.. cpu_seconds=..' on stdout\n"
+      "(seconds and rate from the first message received). Exits 1 on timeout.\n"
+      "--delete-prefix deletes every topic named PREFIX* and the consumer groups\n"
+      "PREFIXprocessor, PREFIXprocessor-private and PREFIXbackfill."};
   std::vector<std::string> sets;
   app.add_option("--topic", o.topic, "Topic to read");
   app.add_option("--events", o.events, "Messages to read");
   app.add_option("--brokers", o.brokers, "Kafka bootstrap servers")->capture_default_str();
-  app.add_option("--timeout", o.timeout_s, "Give up after this many seconds")->capture_default_str();
+  app.add_option("--timeout", o.timeout_s, "Give up after this many seconds")
+      ->capture_default_str();
   app.add_option("--set", sets, "Extra librdkafka setting key=value (repeatable)");
-  app.add_option("--delete-prefix", o.delete_prefix, "Delete the topics and groups under PREFIX instead");
+  app.add_option("--delete-prefix", o.delete_prefix,
+                 "Delete the topics and groups under PREFIX instead");
   try {
     app.parse(argc, argv);
     if (o.delete_prefix.empty() && (o.topic.empty() || o.events == 0))
       throw CLI::ValidationError("--topic and --events are required");
     for (auto& kv : sets) {
       auto eq = kv.find('=');
-      if (eq == std::string::npos) throw CLI::ValidationError("--set", "expects key=value, got " + kv);
+      if (eq == std::string::npos)
+        throw CLI::ValidationError("--set", "expects key=value, got " + kv);
       o.extra.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
   } catch (const CLI::ParseError& e) {
@@ -77,7 +82,8 @@ rd_kafka_t* make(rd_kafka_type_t type, const Options& o,
                  const std::vector<std::pair<std::string, std::string>>& settings) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  std::vector<std::pair<std::string, std::string>> all = {{"bootstrap.servers", o.brokers}, {"log_level", "3"}};
+  std::vector<std::pair<std::string, std::string>> all = {{"bootstrap.servers", o.brokers},
+                                                          {"log_level", "3"}};
   all.insert(all.end(), settings.begin(), settings.end());
   all.insert(all.end(), o.extra.begin(), o.extra.end());
   for (auto& [k, v] : all)
@@ -96,7 +102,8 @@ rd_kafka_t* make(rd_kafka_type_t type, const Options& o,
 double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 rd_kafka_event_t* wait_event(rd_kafka_queue_t* q, rd_kafka_event_type_t type, int timeout_ms) {
@@ -137,8 +144,8 @@ int delete_prefix(const Options& o) {
       auto** res = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
       for (size_t i = 0; i < n; ++i) {
         auto e = rd_kafka_topic_result_error(res[i]);
-        std::fprintf(stderr, "deleted topic %s%s%s\n", rd_kafka_topic_result_name(res[i]), e ? ": " : "",
-                     e ? rd_kafka_err2str(e) : "");
+        std::fprintf(stderr, "deleted topic %s%s%s\n", rd_kafka_topic_result_name(res[i]),
+                     e ? ": " : "", e ? rd_kafka_err2str(e) : "");
         if (e) rc = 1;
       }
       rd_kafka_event_destroy(ev);
@@ -147,7 +154,8 @@ int delete_prefix(const Options& o) {
     std::fprintf(stderr, "no topic starts with %s\n", o.delete_prefix.c_str());
   }
   // Consumer groups goalstream creates under the prefix (absent ones are fine).
-  std::vector<std::string> names = {o.delete_prefix + "processor", o.delete_prefix + "processor-private",
+  std::vector<std::string> names = {o.delete_prefix + "processor",
+                                    o.delete_prefix + "processor-private",
                                     o.delete_prefix + "backfill"};
   std::vector<rd_kafka_DeleteGroup_t*> groups;
   for (auto& g : names) groups.push_back(rd_kafka_DeleteGroup_new(g.c_str()));
@@ -175,14 +183,15 @@ int main(int argc, char** argv) {
 
   auto start = Clock::now();
   auto deadline = start + std::chrono::seconds(o.timeout_s);
-  rd_kafka_t* rk = make(RD_KAFKA_CONSUMER, o,
-                        {{"client.id", "goalstream-bench-consume"},
-                         {"group.id", "goalstream-bench-consume-unused"},  // never joined: assign() only
-                         {"enable.auto.commit", "false"},
-                         {"enable.auto.offset.store", "false"},
-                         {"enable.partition.eof", "false"},
-                         {"fetch.wait.max.ms", "100"},
-                         {"queued.min.messages", "200000"}});
+  rd_kafka_t* rk =
+      make(RD_KAFKA_CONSUMER, o,
+           {{"client.id", "goalstream-bench-consume"},
+            {"group.id", "goalstream-bench-consume-unused"},  // never joined: assign() only
+            {"enable.auto.commit", "false"},
+            {"enable.auto.offset.store", "false"},
+            {"enable.partition.eof", "false"},
+            {"fetch.wait.max.ms", "100"},
+            {"queued.min.messages", "200000"}});
   rd_kafka_poll_set_consumer(rk);
 
   rd_kafka_topic_t* t = rd_kafka_topic_new(rk, o.topic.c_str(), nullptr);
@@ -191,7 +200,9 @@ int main(int argc, char** argv) {
   rd_kafka_topic_destroy(t);
   if (merr || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt == 0) {
     std::fprintf(stderr, "bench_consume: topic %s not found: %s\n", o.topic.c_str(),
-                 merr ? rd_kafka_err2str(merr) : md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "?");
+                 merr                 ? rd_kafka_err2str(merr)
+                 : md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err)
+                                      : "?");
     return 1;
   }
   int parts = md->topics[0].partition_cnt;
@@ -228,15 +239,16 @@ int main(int argc, char** argv) {
     }
     if ((n & 4095) == 0 || !m) {
       if (now > deadline) {
-        std::fprintf(stderr, "bench_consume: timed out after %d s with %" PRIu64 "/%" PRIu64 " messages\n",
+        std::fprintf(stderr,
+                     "bench_consume: timed out after %d s with %" PRIu64 "/%" PRIu64 " messages\n",
                      o.timeout_s, n, o.events);
         rd_kafka_destroy(rk);
         return 1;
       }
       if (now - last_report > std::chrono::seconds(2)) {
         double s = n ? std::chrono::duration<double>(now - first).count() : 0;
-        std::fprintf(stderr, "  consumed %" PRIu64 "/%" PRIu64 " (%.0f%%) %.0f msg/s\n", n, o.events,
-                     100.0 * n / o.events, s > 0 ? n / s : 0.0);
+        std::fprintf(stderr, "  consumed %" PRIu64 "/%" PRIu64 " (%.0f%%) %.0f msg/s\n", n,
+                     o.events, 100.0 * n / o.events, s > 0 ? n / s : 0.0);
         last_report = now;
       }
     }
@@ -247,10 +259,13 @@ int main(int argc, char** argv) {
   double cpu = cpu_seconds();
   rd_kafka_destroy(rk);
   double rate = secs > 0 ? n / secs : 0;
-  std::fprintf(stderr, "consumed %" PRIu64 " messages (%.1f MB, checksum %" PRIu64 ") in %.2f s from the first message "
+  std::fprintf(stderr,
+               "consumed %" PRIu64 " messages (%.1f MB, checksum %" PRIu64
+               ") in %.2f s from the first message "
                "(%.2f s total): %.0f msg/s, %.1f CPU s\n",
                n, bytes / 1e6, touch, secs, total, rate, cpu);
-  std::printf("RESULT consumed=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f rate=%.0f total_seconds=%.3f cpu_seconds=%.2f\n", n,
-              bytes, secs, rate, total, cpu);
+  std::printf("RESULT consumed=%" PRIu64 " bytes=%" PRIu64
+              " seconds=%.3f rate=%.0f total_seconds=%.3f cpu_seconds=%.2f\n",
+              n, bytes, secs, rate, total, cpu);
   return 0;
 }

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
+#include <CLI/CLI.hpp>
 
 #include "base/time.h"
 
@@ -42,7 +42,9 @@ struct Rng {
   uint32_t below(uint32_t n) { return static_cast<uint32_t>(next() % n); }
   bool chance(uint32_t percent) { return below(100) < percent; }
   template <class T, size_t K>
-  const T& pick(const T (&a)[K]) { return a[below(K)]; }
+  const T& pick(const T (&a)[K]) {
+    return a[below(K)];
+  }
 };
 
 struct Options {
@@ -57,16 +59,24 @@ struct Options {
 
 Options parse_args(int argc, char** argv) {
   Options o;
-  CLI::App app{"bench_produce: produces N deterministic synthetic events (~300 bytes, keyed tenant/subject)\n"
-               "to TOPIC as fast as possible (linger.ms=50, batch.size=1MB, lz4, acks=1). Prints progress on\n"
-               "stderr and 'RESULT produced=.. duplicates=.. bytes=.. seconds=.. rate=..' on stdout."};
+  CLI::App app{
+      "bench_produce: produces N deterministic synthetic events (~300 bytes, keyed "
+      "tenant/subject)\n"
+      "to TOPIC as fast as possible (linger.ms=50, batch.size=1MB, lz4, acks=1). Prints progress "
+      "on\n"
+      "stderr and 'RESULT produced=.. duplicates=.. bytes=.. seconds=.. rate=..' on stdout."};
   app.add_option("--topic", o.topic, "Topic to write")->required();
   app.add_option("--events", o.events, "Events to produce")->capture_default_str();
-  app.add_option("--tenants", o.tenants, "Tenants t01..tNN")->check(CLI::Range(1, 999))->capture_default_str();
+  app.add_option("--tenants", o.tenants, "Tenants t01..tNN")
+      ->check(CLI::Range(1, 999))
+      ->capture_default_str();
   app.add_option("--seed", o.seed, "Seed of the synthetic events")->capture_default_str();
-  app.add_option("--dup-percent", o.dup_percent, "Events re-sent as duplicates, in %")->check(CLI::Range(0, 50))->capture_default_str();
+  app.add_option("--dup-percent", o.dup_percent, "Events re-sent as duplicates, in %")
+      ->check(CLI::Range(0, 50))
+      ->capture_default_str();
   app.add_option("--brokers", o.brokers, "Kafka bootstrap servers")->capture_default_str();
-  app.add_option("--timeout", o.timeout_s, "Give up after this many seconds")->capture_default_str();
+  app.add_option("--timeout", o.timeout_s, "Give up after this many seconds")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,22 +90,25 @@ void append_rfc3339(std::string& out, int64_t ms) { out += gs::time::format_rfc3
 // Vocabulary shared with the goals the driver defines (tools/bench/ingest).
 const char* kPlans[] = {"free", "free", "starter", "pro", "pro", "enterprise"};
 const char* kCurrencies[] = {"USD", "USD", "USD", "EUR", "EUR", "GBP", "JPY"};
-const char* kSources[] = {"google", "newsletter", "twitter", "linkedin", "direct", "partner", "Google-Ads"};
+const char* kSources[] = {"google", "newsletter", "twitter",   "linkedin",
+                          "direct", "partner",    "Google-Ads"};
 const char* kCampaigns[] = {"spring-sale", "summer-launch", "brand", "retargeting", "webinar-q2"};
 const char* kDevices[] = {"desktop", "mobile", "tablet"};
-const char* kReferrers[] = {"https://www.google.com/", "https://news.ycombinator.com/", "https://t.co/x",
-                            "https://www.linkedin.com/feed/"};
-const char* kBlogSlugs[] = {"launch-week", "pricing-update", "how-we-scale", "customer-story", "release-notes"};
-const char* kDocs[] = {"/docs/getting-started", "/docs/api/v2/events", "/docs/api/v2/goals", "/docs/sdk/js",
-                       "/docs/faq"};
-const char* kForms[] = {"/signup/start", "/signup/complete", "/contact", "/demo/request", "/newsletter/subscribe"};
+const char* kReferrers[] = {"https://www.google.com/", "https://news.ycombinator.com/",
+                            "https://t.co/x", "https://www.linkedin.com/feed/"};
+const char* kBlogSlugs[] = {"launch-week", "pricing-update", "how-we-scale", "customer-story",
+                            "release-notes"};
+const char* kDocs[] = {"/docs/getting-started", "/docs/api/v2/events", "/docs/api/v2/goals",
+                       "/docs/sdk/js", "/docs/faq"};
+const char* kForms[] = {"/signup/start", "/signup/complete", "/contact", "/demo/request",
+                        "/newsletter/subscribe"};
 const char* kQueries[] = {"pricing", "api key", "webhooks", "export csv", "sso"};
 
 struct Generator {
   Rng rng;
   int tenants;
   uint32_t dup_percent;
-  uint64_t seq = 0;           // next fresh event number
+  uint64_t seq = 0;  // next fresh event number
   uint64_t duplicates = 0;
   int64_t base_ms = 1740787200000LL;  // 2025-03-01T00:00:00Z
   // Ring of recent (key, payload) pairs to re-send as duplicates.
@@ -103,7 +116,8 @@ struct Generator {
   size_t recent_next = 0;
   std::string key, payload;
 
-  Generator(uint64_t seed, int t, uint32_t dup) : rng(seed), tenants(t), dup_percent(dup), recent(4096) {}
+  Generator(uint64_t seed, int t, uint32_t dup)
+      : rng(seed), tenants(t), dup_percent(dup), recent(4096) {}
 
   void url_for(const char* type, int tenant, std::string& url, bool& has_query) {
     char host[64];
@@ -114,19 +128,26 @@ struct Generator {
     char buf[96];
     if (t == "page_view" || t == "click") {
       uint32_t r = rng.below(100);
-      if (r < 15) url += "/";
-      else if (r < 30) url += "/pricing";
+      if (r < 15)
+        url += "/";
+      else if (r < 30)
+        url += "/pricing";
       else if (r < 50) {
-        std::snprintf(buf, sizeof buf, "/blog/%u/%s-%u", 2023 + rng.below(3), rng.pick(kBlogSlugs), rng.below(40));
+        std::snprintf(buf, sizeof buf, "/blog/%u/%s-%u", 2023 + rng.below(3), rng.pick(kBlogSlugs),
+                      rng.below(40));
         url += buf;
-      } else if (r < 65) url += rng.pick(kDocs);
+      } else if (r < 65)
+        url += rng.pick(kDocs);
       else if (r < 85) {
         std::snprintf(buf, sizeof buf, "/products/sku-%u", 100 + rng.below(400));
         url += buf;
-      } else if (r < 93) url += "/features/goals";
-      else url += "/about";
+      } else if (r < 93)
+        url += "/features/goals";
+      else
+        url += "/about";
     } else if (t == "form_submit" || t == "signup") {
-      url += t == "signup" ? (rng.chance(70) ? "/signup/complete" : "/signup/start") : rng.pick(kForms);
+      url += t == "signup" ? (rng.chance(70) ? "/signup/complete" : "/signup/start")
+                           : rng.pick(kForms);
     } else if (t == "add_to_cart") {
       std::snprintf(buf, sizeof buf, "/products/sku-%u", 100 + rng.below(400));
       url += buf;
@@ -136,7 +157,8 @@ struct Generator {
       url += "/search";
     }
     if (rng.chance(45)) {
-      std::snprintf(buf, sizeof buf, "?utm_source=%s&utm_campaign=%s", rng.pick(kSources), rng.pick(kCampaigns));
+      std::snprintf(buf, sizeof buf, "?utm_source=%s&utm_campaign=%s", rng.pick(kSources),
+                    rng.pick(kCampaigns));
       url += buf;
       has_query = true;
     }
@@ -166,7 +188,9 @@ struct Generator {
     key = buf;
 
     payload.clear();
-    std::snprintf(buf, sizeof buf, "{\"event_id\":\"ev%016" PRIx64 "\",\"tenant_id\":\"t%02d\",\"type\":\"%s\",\"timestamp\":\"",
+    std::snprintf(buf, sizeof buf,
+                  "{\"event_id\":\"ev%016" PRIx64
+                  "\",\"tenant_id\":\"t%02d\",\"type\":\"%s\",\"timestamp\":\"",
                   rng.next(), tenant, type);
     payload += buf;
     append_rfc3339(payload, ts);
@@ -174,25 +198,27 @@ struct Generator {
     payload += buf;
     payload += url;
     payload += "\",\"properties\":{";
-    std::snprintf(buf, sizeof buf, "\"plan\":\"%s\",\"device\":\"%s\"", rng.pick(kPlans), rng.pick(kDevices));
+    std::snprintf(buf, sizeof buf, "\"plan\":\"%s\",\"device\":\"%s\"", rng.pick(kPlans),
+                  rng.pick(kDevices));
     payload += buf;
     std::string t = type;
     if (t == "purchase" || t == "add_to_cart") {
       uint32_t cents = 500 + rng.below(t == "purchase" ? 50000 : 20000);
-      std::snprintf(buf, sizeof buf, ",\"value\":%u.%02u,\"currency\":\"%s\",\"items\":%u", cents / 100, cents % 100,
-                    rng.pick(kCurrencies), 1 + rng.below(5));
+      std::snprintf(buf, sizeof buf, ",\"value\":%u.%02u,\"currency\":\"%s\",\"items\":%u",
+                    cents / 100, cents % 100, rng.pick(kCurrencies), 1 + rng.below(5));
       payload += buf;
     } else if (t == "form_submit" || t == "signup") {
-      std::snprintf(buf, sizeof buf, ",\"form\":\"%s\",\"value\":%u.0", t == "signup" ? "signup" : "lead",
-                    rng.below(3) * 25);
+      std::snprintf(buf, sizeof buf, ",\"form\":\"%s\",\"value\":%u.0",
+                    t == "signup" ? "signup" : "lead", rng.below(3) * 25);
       payload += buf;
     } else if (t == "search") {
-      std::snprintf(buf, sizeof buf, ",\"query\":\"%s\",\"results\":%u", rng.pick(kQueries), rng.below(50));
+      std::snprintf(buf, sizeof buf, ",\"query\":\"%s\",\"results\":%u", rng.pick(kQueries),
+                    rng.below(50));
       payload += buf;
     }
     if (has_query || rng.chance(30)) {
-      std::snprintf(buf, sizeof buf, ",\"utm_source\":\"%s\",\"campaign\":\"%s\"", rng.pick(kSources),
-                    rng.pick(kCampaigns));
+      std::snprintf(buf, sizeof buf, ",\"utm_source\":\"%s\",\"campaign\":\"%s\"",
+                    rng.pick(kSources), rng.pick(kCampaigns));
       payload += buf;
     }
     if (rng.chance(30)) {
@@ -228,7 +254,8 @@ std::atomic<uint64_t>* g_failed = nullptr;
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
   if (m->err) {
     static int shown = 0;
-    if (shown++ < 5) std::fprintf(stderr, "bench_produce: delivery failed: %s\n", rd_kafka_err2str(m->err));
+    if (shown++ < 5)
+      std::fprintf(stderr, "bench_produce: delivery failed: %s\n", rd_kafka_err2str(m->err));
     (*g_failed)++;
   }
 }
@@ -278,11 +305,13 @@ int main(int argc, char** argv) {
     gen.next();
     bytes += gen.payload.size();
     while (true) {
-      int rc = rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, gen.payload.data(),
-                                gen.payload.size(), gen.key.data(), gen.key.size(), nullptr);
+      int rc =
+          rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, gen.payload.data(),
+                           gen.payload.size(), gen.key.data(), gen.key.size(), nullptr);
       if (rc == 0) break;
       if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        std::fprintf(stderr, "bench_produce: produce failed: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
+        std::fprintf(stderr, "bench_produce: produce failed: %s\n",
+                     rd_kafka_err2str(rd_kafka_last_error()));
         return 1;
       }
       rd_kafka_poll(rk, 10);
@@ -291,13 +320,14 @@ int main(int argc, char** argv) {
       rd_kafka_poll(rk, 0);
       auto now = Clock::now();
       if (now > deadline) {
-        std::fprintf(stderr, "bench_produce: timed out after %d s at %" PRIu64 " events\n", o.timeout_s, i);
+        std::fprintf(stderr, "bench_produce: timed out after %d s at %" PRIu64 " events\n",
+                     o.timeout_s, i);
         return 1;
       }
       if (now - last_report > std::chrono::seconds(2)) {
         double s = std::chrono::duration<double>(now - t0).count();
-        std::fprintf(stderr, "  produced %" PRIu64 "/%" PRIu64 " (%.0f%%) %.0f msg/s\n", i, o.events,
-                     100.0 * i / o.events, i / s);
+        std::fprintf(stderr, "  produced %" PRIu64 "/%" PRIu64 " (%.0f%%) %.0f msg/s\n", i,
+                     o.events, 100.0 * i / o.events, i / s);
         last_report = now;
       }
     }
@@ -305,7 +335,8 @@ int main(int argc, char** argv) {
   while (rd_kafka_outq_len(rk) > 0) {
     rd_kafka_poll(rk, 100);
     if (Clock::now() > deadline) {
-      std::fprintf(stderr, "bench_produce: timed out flushing (%d messages left)\n", rd_kafka_outq_len(rk));
+      std::fprintf(stderr, "bench_produce: timed out flushing (%d messages left)\n",
+                   rd_kafka_outq_len(rk));
       return 1;
     }
   }
@@ -317,9 +348,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   double rate = o.events / secs;
-  std::fprintf(stderr, "produced %" PRIu64 " events (%" PRIu64 " re-sent duplicates, %.1f MB, avg %.0f bytes) in %.2f s: %.0f msg/s\n",
-               o.events, gen.duplicates, bytes / 1e6, o.events ? double(bytes) / o.events : 0.0, secs, rate);
-  std::printf("RESULT produced=%" PRIu64 " duplicates=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f rate=%.0f\n", o.events,
-              gen.duplicates, bytes, secs, rate);
+  std::fprintf(stderr,
+               "produced %" PRIu64 " events (%" PRIu64
+               " re-sent duplicates, %.1f MB, avg %.0f bytes) in %.2f s: %.0f msg/s\n",
+               o.events, gen.duplicates, bytes / 1e6, o.events ? double(bytes) / o.events : 0.0,
+               secs, rate);
+  std::printf("RESULT produced=%" PRIu64 " duplicates=%" PRIu64 " bytes=%" PRIu64
+              " seconds=%.3f rate=%.0f\n",
+              o.events, gen.duplicates, bytes, secs, rate);
   return 0;
 }
