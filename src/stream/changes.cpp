@@ -1,7 +1,6 @@
 #include "stream/changes.h"
 
-#include <pthread.h>
-
+#include <charconv>
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "store/growth_eval.h"
+#include "stream/threads.h"
 
 namespace gs::stream {
 namespace {
@@ -48,6 +48,7 @@ struct ChangesPublisher::Impl {
   std::unordered_map<std::string, int64_t> touched;  // guarded by mu
   bool stopping = false;
   std::thread thread;
+  Fatal fatal;
 
   Impl(store::Store& s, ChangesOptions o, Metrics& m) : store(s), opts(std::move(o)), metrics(m) {}
 
@@ -239,13 +240,14 @@ Status ChangesPublisher::start() {
   I.origin = I.store.instance_id();
   const char* fault = std::getenv("GOALSTREAM_FAULT");
   I.exit_after_publish = fault && std::string_view(fault) == "exit-after-publish";
-  I.next_seq = std::stoull(I.store.meta("out_next").value_or("0"));
+  auto out_next = I.store.meta("out_next").value_or("0");
+  auto [end, ec] = std::from_chars(out_next.data(), out_next.data() + out_next.size(), I.next_seq);
+  if (ec != std::errc() || end != out_next.data() + out_next.size())
+    return Error{ErrorCode::internal, "data-dir",
+                 "malformed outbox position '" + out_next + "' (rebuild into a new --data-dir)"};
   for (auto& [seq, change] : I.store.outbox()) I.next_seq = std::max(I.next_seq, seq + 1);
   if (auto st = I.reconcile(); !st.ok()) return st;
-  I.thread = std::thread([&I] {
-    pthread_setname_np(pthread_self(), "gs-changes");
-    I.run();
-  });
+  I.thread = spawn("gs-changes", I.fatal, [&I] { I.run(); });
   return {};
 }
 
@@ -260,6 +262,8 @@ void ChangesPublisher::stop() {
   if (I.thread.joinable()) I.thread.join();
   if (I.producer) I.producer->flush(5000);
 }
+
+std::optional<Error> ChangesPublisher::failure() const { return impl_->fatal.error(); }
 
 void ChangesPublisher::notify(const std::unordered_map<std::string, int64_t>& touched) {
   auto& I = *impl_;

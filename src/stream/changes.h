@@ -19,12 +19,14 @@
 // a command of that tenant, and every goal on a full pass (at start and every
 // `full_pass`), which catches transitions that time alone causes.
 //
-// Threads: one ("gs-changes"). notify() is thread-safe; the store's status and
-// outbox keys are written by this thread only.
+// Threads: one ("gs-changes"). notify() and failure() are thread-safe; the
+// store's status and outbox keys are written by this thread only. An
+// exception in the thread is a fatal error (failure()), never a terminate.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -50,6 +52,8 @@ class ChangesPublisher {
   // Reconciles the outbox with the changes topic, then starts the thread.
   Status start();
   void stop();
+  // Set when the thread failed fatally; `serve` exits 1 on it.
+  std::optional<Error> failure() const;
   // What a durable batch changed (see ProcessorOptions::on_applied).
   void notify(const std::unordered_map<std::string, int64_t>& touched);
 

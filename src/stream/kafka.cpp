@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -128,7 +129,7 @@ struct Pending {
 
 std::string describe(rd_kafka_resp_err_t err) { return rd_kafka_err2str(err); }
 
-void delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+void report_delivery(const rd_kafka_message_t* m) {
   std::unique_ptr<Pending> p(static_cast<Pending*>(m->_private));
   if (!p) return;
   if (m->err && !p->waiter && !p->group) ++*p->failed;
@@ -164,6 +165,20 @@ void delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
     f.err = m->err;
     f.error = describe(m->err);
     p->group->report(&f);
+  }
+}
+
+// The producer's delivery report callback: no exception may cross into
+// librdkafka. report_delivery() allocates (a failed message's copy); when
+// that fails the delivery cannot be accounted for, and waiting writers would
+// wait for ever: the process ends with a line that says why.
+void delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, void*) noexcept {
+  try {
+    report_delivery(m);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "goalstream: delivery report: %s\n", e.what());
+    std::fflush(stderr);
+    std::_Exit(1);
   }
 }
 

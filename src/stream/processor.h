@@ -19,7 +19,10 @@
 // short-lived helper thread for the second half of long runs), dedups and
 // aggregates in log order and builds each batch; the writer thread is the
 // only writer of the store, one batch in flight; the backfill thread runs
-// backfill jobs. Public methods are thread-safe.
+// backfill jobs. Each role is a type of its own (poller.h, loop.h,
+// writer.h, backfill.h) and they share state only through handoff.h; a
+// thread that fails sets the processor's fatal error (failure()). Public
+// methods are thread-safe.
 #pragma once
 
 #include <atomic>

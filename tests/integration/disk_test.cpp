@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "store/store.h"
 
 using it::json;
 
@@ -137,4 +138,30 @@ TEST_CASE(
   CHECK(it::eventually([&] { return count_of(serve, key, id) == 2200; }, 60000));
   CHECK(count_of(serve, key, id) == 2200);
   CHECK(serve.terminate() == 0);
+}
+
+TEST_CASE(
+    "a malformed record in the data directory ends serve with exit 1 and a line naming it, never "
+    "an abort") {
+  // A backfill job whose snapshot names no partition number: the backfill
+  // thread cannot read it. (A bug or a damaged disk writes such a record.)
+  auto prefix = it::unique_prefix("badrow");
+  it::ensure_topics(prefix);
+  const std::string data = it::temp_dir("badrow");
+  {
+    auto store = gs::store::Store::open(data);
+    REQUIRE(store.ok());
+    auto batch = (*store)->batch();
+    batch.put_job("acme", "g1", json{{"generation", 0}, {"snapshot", {{"x", 5}}}});
+    REQUIRE((*store)->write(batch).ok());
+  }
+  auto r = it::run_cli_bounded(
+      {"serve", "--brokers", it::brokers(), "--topic-prefix", prefix, "--data-dir", data,
+       "--listen", "127.0.0.1:" + std::to_string(it::free_port())},
+      60000);
+  INFO("serve stderr:\n" << r.err);
+  CHECK(r.exit_code == 1);  // not 134 (std::terminate's abort), not a hang
+  CHECK(exit_lines(r.err) ==
+        std::vector<std::string>{"goalstream: data-dir: malformed backfill job of acme/g1: "
+                                 "snapshot names partition 'x' (rebuild into a new --data-dir)"});
 }
