@@ -131,6 +131,14 @@ std::string cell_prefix(std::string_view tenant, std::string_view goal_id) {
   return k;
 }
 
+void Aggregator::add_cell(std::string_view key, const Cell& delta) {
+  auto it = cells_.find(std::string(key));
+  if (it == cells_.end()) it = cells_.emplace(std::string(key), Cell{}).first;
+  it->second.count += delta.count;
+  it->second.sum_micros += delta.sum_micros;
+  it->second.max_ts_ms = std::max(it->second.max_ts_ms, delta.max_ts_ms);
+}
+
 void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double value,
                      std::string_view subject) {
   scratch_.assign(goal.def.tenant_id).push_back('\0');

@@ -130,6 +130,10 @@ class Aggregator {
     presence_.clear();
   }
   bool empty() const { return cells_.empty() && presence_.empty(); }
+  // Adds a cell delta under its key bytes, and a presence key (decoding a
+  // delta, uniting two).
+  void add_cell(std::string_view key, const Cell& delta);
+  void add_presence(std::string_view key) { presence_.emplace(key); }
 
  private:
   std::unordered_map<std::string, Cell> cells_;

@@ -233,6 +233,13 @@ void Batch::put_fingerprints(uint64_t seq, const std::vector<projection::Fingerp
 
 void Batch::put_duplicate(Position pos) { wb_->Put(store_->dedup_, duplicate_key(pos), ""); }
 
+void Batch::fold(const projection::Delta& d, uint64_t& fingerprint_seq) {
+  if (!d.first_seen.empty()) put_fingerprints(fingerprint_seq++, d.first_seen);
+  for (auto pos : d.duplicates) put_duplicate({pos.partition, pos.offset});
+  for (const auto& [key, cell] : d.cells.cells()) merge_cell(key, cell);
+  for (const auto& key : d.cells.presence()) put_presence(key);
+}
+
 void Batch::merge_cell(const std::string& cell_key, const Cell& delta) {
   wb_->Merge(store_->agg_, cell_key, encode_cell(delta));
 }

@@ -45,6 +45,7 @@
 #include "model/conversion_goal.h"
 #include "model/growth.h"
 #include "projection/dedup.h"
+#include "projection/delta.h"
 #include "projection/projection.h"
 
 namespace rocksdb {
@@ -84,6 +85,11 @@ class Batch {
   void put_duplicate(Position pos);
   void merge_cell(const std::string& cell_key, const projection::Cell& delta);
   void put_presence(const std::string& presence_key);
+  // Folds what ingest produced (projection/delta.h): its first-seen
+  // fingerprints as one record under `fingerprint_seq` (then incremented;
+  // none when there are none), its duplicate positions, its cells as merge
+  // operands (never read) and its presences.
+  void fold(const projection::Delta& d, uint64_t& fingerprint_seq);
   // Removes every cell and presence of one series target.
   void delete_series(const std::string& tenant, const std::string& target);
   void put_job(const std::string& tenant, const std::string& target, const json& job);

@@ -113,13 +113,12 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
             " events to scan");
 
   model::EventParser local_parser;
-  projection::Aggregator local_agg;
+  projection::Delta counts;
   size_t since_flush = 0;
   auto last_flush = Clock::now();
   auto flush = [&](bool done) {
-    Partial part{tenant, target, job.generation, local_agg.cells(), local_agg.presence(),
-                 position, done, 0};
-    local_agg.clear();
+    Partial part{tenant, target, job.generation, counts, position, done, 0};
+    counts.clear();
     since_flush = 0;
     last_flush = Clock::now();
     d_.handoff.set_status(jid, scanned, total);
@@ -153,7 +152,7 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
       if (ev.ok() && ev->tenant_id == tenant && ev->type == (*goal)->def.event_type &&
           (*goal)->counts(*ev)) {
         // Count only first occurrences: live processing recorded the rest.
-        if (!d_.store.is_duplicate({m->partition, m->offset})) local_agg.add(**goal, *ev);
+        if (!d_.store.is_duplicate({m->partition, m->offset})) counts.cells.add(**goal, *ev);
       }
       position[m->partition] = m->offset + 1;
       ++scanned;

@@ -8,7 +8,7 @@ using json = nlohmann::json;
 
 // Starts a backfill job for `target` over the events processed so far.
 void Loop::start_job(const std::string& tenant, const std::string& target, int64_t generation,
-               store::Batch& batch) {
+                     store::Batch& batch) {
   json snapshot = json::object();
   for (int p = 0; p < event_partitions; ++p)
     if (ev_next[p] > 0) snapshot[std::to_string(p)] = ev_next[p];
@@ -38,7 +38,7 @@ void Loop::drop_series(const std::string& tenant, const std::string& target, sto
 // before; a series no metric asks for any more is dropped. `reset_goal`:
 // that conversion goal was (re)defined or deleted, so its series restart.
 void Loop::sync_series(const std::string& tenant, int64_t offset, store::Batch& batch,
-                 const std::string& reset_goal) {
+                       const std::string& reset_goal) {
   std::set<std::string> needed;
   auto mt = metrics_by_tenant.find(tenant);
   if (mt != metrics_by_tenant.end())
@@ -81,7 +81,7 @@ bool Loop::add_series(const std::string& tenant, const std::string& target) {
 // Applies a growth-goal, metric or time-zone command: an Error when the
 // command is invalid, nullopt when its type is none of these.
 std::optional<Status> Loop::apply_growth_command(const model::Command& cmd, int64_t offset,
-                                           store::Batch& batch) {
+                                                 store::Batch& batch) {
   const auto& type = cmd.type;
   const auto& tenant = cmd.tenant_id;
   auto string_member = [&](const char* key) {
@@ -142,7 +142,7 @@ void Loop::apply_command(const rd_kafka_message_t* m, store::Batch& batch) {
   };
   if (!cmd.ok()) return reject(cmd.error());
   // Cells aggregated so far must land before a command that may delete them.
-  flush_agg(batch);
+  fold_delta(batch);
   prune_idempotency(cmd->issued_at_ms, batch);
   std::string idem_id;
   if (!cmd->idempotency_key.empty()) {
@@ -253,11 +253,8 @@ uint64_t Loop::apply_partials(store::Batch& batch) {
     auto it = active_jobs.find(jid);
     if (it == active_jobs.end() || it->second.value("generation", int64_t{-1}) != p.generation)
       continue;  // deleted meanwhile
-    for (auto& [key, cell] : p.cells) {
-      batch.merge_cell(key, cell);
-      touch(key, cell.max_ts_ms);
-    }
-    for (auto& key : p.presence) batch.put_presence(key);
+    touch_cells(p.counts);
+    batch.fold(p.counts, fingerprint_seq);  // cells and presences only
     if (p.done) {
       batch.delete_job(p.tenant, p.goal_id);
       active_jobs.erase(it);

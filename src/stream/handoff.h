@@ -22,7 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "projection/projection.h"
+#include "projection/delta.h"
 #include "store/store.h"
 #include "stream/kafka.h"
 #include "stream/threads.h"
@@ -57,8 +57,7 @@ struct Write {
 struct Partial {
   std::string tenant, goal_id;
   int64_t generation = 0;
-  std::unordered_map<std::string, projection::Cell> cells;
-  std::unordered_set<std::string> presence;
+  projection::Delta counts;  // cells and presences only: the job's goal or series
   std::map<int32_t, int64_t> progress;
   bool done = false;
   uint64_t seq = 0;

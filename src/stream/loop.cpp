@@ -10,7 +10,9 @@
 
 namespace gs::stream {
 
-std::string reason(const Error& e) { return e.field.empty() ? e.message : e.field + ": " + e.message; }
+std::string reason(const Error& e) {
+  return e.field.empty() ? e.message : e.field + ": " + e.message;
+}
 
 namespace {
 
@@ -25,15 +27,15 @@ std::string bounded(std::string_view s, size_t max) {
 
 }  // namespace
 
-
 // Produces `m` to the deadletter topic with the reason, as part of the
 // batch being built (thread-safe: prepare() calls it from two threads).
 // Headers are bounded (at most kDeadletterHeaderBytes in all: a topic name
 // has at most 249 bytes), so every event the events topic takes fits.
-void Loop::deadletter(const rd_kafka_message_t* m, const std::string& why, const std::string& field) {
+void Loop::deadletter(const rd_kafka_message_t* m, const std::string& why,
+                      const std::string& field) {
   if (!opts.emit_deadletter) return;
-  std::string_view key = m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len)
-                                : std::string_view();
+  std::string_view key =
+      m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len) : std::string_view();
   std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
   Headers h = {{"error", bounded(why, 1024)},
                {"error.field", bounded(field, 256)},
@@ -87,7 +89,8 @@ void Loop::prepare(Chunk& c, size_t begin, size_t end) {
 // threads for long runs), then dedups and aggregates in log order. The
 // first occurrence of an event (tenant, event_id) counts; later ones are
 // duplicates, recorded by position so that backfills skip them too.
-void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups, uint64_t& matched) {
+void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups,
+                      uint64_t& matched) {
   size_t n = end - begin;
   size_t mid = n >= kParallelMin ? begin + n / 2 : end;
   std::future<void> second;
@@ -118,25 +121,18 @@ void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dup
       if (!seen.insert(p.fp)) {
         ++dups;
         const rd_kafka_message_t* m = msgs[first_msg + i];
-        duplicates.push_back({m->partition, m->offset});
+        delta.duplicates.push_back({m->partition, m->offset});
         continue;
       }
-      new_fingerprints.push_back(p.fp);
+      delta.first_seen.push_back(p.fp);
       for (uint32_t k = p.first; k < p.first + p.count; ++k) {
         const Contribution& x = chunk.contributions[k];
-        agg.add(*x.goal, x.timestamp_ms, x.value,
-                std::string_view(chunk.subjects).substr(x.subject_at, x.subject_len));
+        delta.cells.add(*x.goal, x.timestamp_ms, x.value,
+                        std::string_view(chunk.subjects).substr(x.subject_at, x.subject_len));
       }
       matched += p.goals;
     }
   }
-}
-
-void Loop::flush_dedup(store::Batch& batch) {
-  if (!new_fingerprints.empty()) batch.put_fingerprints(fingerprint_seq++, new_fingerprints);
-  for (auto pos : duplicates) batch.put_duplicate(pos);
-  new_fingerprints.clear();
-  duplicates.clear();
 }
 
 // Whether `m` comes from the commands topic. Topic handles are stable per
@@ -156,15 +152,26 @@ void Loop::touch(const std::string& cell_key, int64_t ts) {
   t = std::max(t, ts);
 }
 
-void Loop::flush_agg(store::Batch& batch) {
-  for (const auto& [key, cell] : agg.cells()) {
-    batch.merge_cell(key, cell);
-    touch(key, cell.max_ts_ms);
-  }
-  for (const auto& key : agg.presence()) batch.put_presence(key);
-  agg.clear();
+void Loop::touch_cells(const projection::Delta& d) {
+  if (!opts.on_applied) return;
+  for (const auto& [key, cell] : d.cells.cells()) touch(key, cell.max_ts_ms);
 }
 
+void Loop::fold_delta(store::Batch& batch) {
+  if (delta.empty()) return;
+  touch_cells(delta);
+  if (delta_roundtrip) {
+    auto copy = projection::decode(projection::encode(delta));
+    if (!copy.ok()) {
+      fatal.set(copy.error());
+      return;
+    }
+    batch.fold(*copy, fingerprint_seq);
+  } else {
+    batch.fold(delta, fingerprint_seq);
+  }
+  delta.clear();
+}
 
 void Loop::update_lag() {
   int64_t lag = 0, lo, hi;
@@ -172,15 +179,15 @@ void Loop::update_lag() {
   // Cached watermarks are unknown until the first fetch of a partition:
   // the ends queried at start are a floor.
   for (int p = 0; p < event_partitions; ++p) {
-    if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.events().c_str(), p, &lo,
-                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.events().c_str(), p, &lo, &hi) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
       hi = 0;
     lag += std::max<int64_t>(0, std::max(hi, start_ends[p]) - ev_next[p]);
     if (ev_next[p] < start_ends[p]) caught_up = false;
   }
   metrics.events_lag = lag;
-  if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.commands().c_str(), 0, &lo,
-                                     &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.commands().c_str(), 0, &lo, &hi) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR)
     hi = 0;
   metrics.commands_lag = std::max<int64_t>(0, std::max(hi, start_cmd_end) - cmd_next);
   if (cmd_next < start_cmd_end) caught_up = false;
@@ -262,14 +269,12 @@ void Loop::run() {
     metrics.events_invalid += invalid;
     metrics.events_duplicate += dups;
     metrics.events_matched += matched;
-    flush_dedup(batch);
-    flush_agg(batch);
+    fold_delta(batch);
     maybe_resume_events(n == 0);
     uint64_t seq = apply_partials(batch);
     bool applied_commands = false;  // one may have created a backfill job
     for (int p = 0; p < event_partitions; ++p)
-      if (ev_dirty[p])
-        batch.set_offset(store::Source::events, p, ev_next[p]), ev_dirty[p] = false;
+      if (ev_dirty[p]) batch.set_offset(store::Source::events, p, ev_next[p]), ev_dirty[p] = false;
     if (cmd_dirty) {
       batch.set_offset(store::Source::commands, 0, cmd_next);
       cmd_dirty = false;

@@ -20,6 +20,7 @@
 #include "model/event.h"
 #include "model/growth.h"
 #include "projection/dedup.h"
+#include "projection/delta.h"
 #include "projection/projection.h"
 #include "store/store.h"
 #include "stream/handoff.h"
@@ -65,7 +66,6 @@ struct Loop {
   std::shared_ptr<DeliveryGroup> deadletters;
 
   projection::GoalIndex index;
-  projection::Aggregator agg;
   std::vector<rd_kafka_message_t*> msgs;  // the batch being built
 
   // Event preparation (parse, validate, fingerprint, match) needs no shared
@@ -93,12 +93,16 @@ struct Loop {
   Chunk chunks[2];
   static constexpr size_t kParallelMin = 512;  // smaller runs are prepared inline
 
-  // Dedup: every event seen, in memory; the batch's new fingerprints and
-  // duplicate positions go into its WriteBatch (see projection/dedup.h).
+  // Dedup: every event seen, in memory (see projection/dedup.h).
   projection::FingerprintSet seen;
   uint64_t fingerprint_seq = 0;
-  std::vector<projection::Fingerprint> new_fingerprints;
-  std::vector<store::Position> duplicates;
+  // What ingest produced since the last fold (projection/delta.h): the
+  // segment's first-seen fingerprints, duplicate positions, cells and
+  // presences. Folded into the batch before each command and at batch end.
+  projection::Delta delta;
+  // GOALSTREAM_DELTA_ROUNDTRIP=1: fold decode(encode(delta)) instead (the
+  // digest oracle proves the encoding with it).
+  bool delta_roundtrip = false;
 
   // Active backfill jobs: tenant\0target -> job record (its "generation" is
   // the offset of the command that created it). Kept here, not read back
@@ -132,9 +136,9 @@ struct Loop {
   void deadletter(const rd_kafka_message_t* m, const std::string& why, const std::string& field);
   void prepare(Chunk& c, size_t begin, size_t end);
   void ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups, uint64_t& matched);
-  void flush_dedup(store::Batch& batch);
   void touch(const std::string& cell_key, int64_t ts);
-  void flush_agg(store::Batch& batch);
+  void touch_cells(const projection::Delta& d);
+  void fold_delta(store::Batch& batch);
   bool is_command(const rd_kafka_message_t* m);
   void update_lag();
   void pause_events(bool pause);

@@ -1,6 +1,8 @@
 #include "stream/processor.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <string_view>
 
 #include "base/log.h"
 #include "stream/backfill.h"
@@ -149,6 +151,9 @@ Status Processor::start() {
   I.loop.consumer = I.consumer.get();
   I.loop.producer = I.producer.get();
   I.loop.owner_ready = &ready_;
+  const char* roundtrip = std::getenv("GOALSTREAM_DELTA_ROUNDTRIP");
+  I.loop.delta_roundtrip = roundtrip && std::string_view(roundtrip) == "1";
+  if (I.loop.delta_roundtrip) log::info("deltas are folded as decode(encode(delta))");
   I.loop.update_lag();
   I.writer = std::make_unique<Writer>(Writer::Deps{I.store, I.opts, I.metrics, *I.producer,
                                                    I.consumer.get(), I.loop.event_partitions,

@@ -135,8 +135,7 @@ bool Writer::await_deadletters(Write& w) {
           f.value.resize(kKept);
         }
       }
-      (void)d_.deadletter_producer.produce_async(f.topic, f.key, f.value, f.headers,
-                                                 w.deadletters);
+      (void)d_.deadletter_producer.produce_async(f.topic, f.key, f.value, f.headers, w.deadletters);
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }

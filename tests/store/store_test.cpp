@@ -377,3 +377,44 @@ TEST_CASE(
   auto st = store_test::open(dir);
   CHECK(st->offsets(gs::store::Source::events).at(0) == static_cast<int64_t>(written / 16000 - 1));
 }
+
+TEST_CASE("folding a delta, or its decoded encoding, or it in two parts gives the same store") {
+  using gs::projection::Delta;
+  auto delta = [](int from, int n) {
+    Delta d;
+    for (int i = from; i < from + n; ++i) {
+      d.first_seen.push_back(gs::projection::fingerprint("acme", "ev" + std::to_string(i)));
+      if (i % 7 == 0) d.duplicates.push_back({i % 3, int64_t(i)});
+      d.cells.add_cell(cell_key("acme", "cg_" + std::to_string(i % 4), 480000 + i % 9),
+                       Cell{1, gs::projection::Micros(i) * 1000000 - 5, 1740787200000 + i});
+      if (i % 5 == 0)
+        d.cells.add_presence(cell_key("acme", "cg_u\x1funique", 480000) + "user" +
+                             std::to_string(i % 11));
+    }
+    return d;
+  };
+  auto fold_into = [](const std::string& name, const std::vector<Delta>& parts) {
+    auto s = gs::store::Store::open(fresh_dir(name));
+    REQUIRE(s.ok());
+    uint64_t seq = 0;
+    for (const auto& d : parts) {
+      auto b = (*s)->batch();
+      b.fold(d, seq);
+      REQUIRE((*s)->write(b).ok());
+    }
+    return (*s)->digest();
+  };
+  Delta whole = delta(0, 300);
+  auto decoded = gs::projection::decode(gs::projection::encode(whole));
+  REQUIRE(decoded.ok());
+  auto a = fold_into("fold-whole", {whole});
+  CHECK(fold_into("fold-decoded", {*decoded}) == a);
+  // Associative: fold(d1); fold(d2) == fold(d1 + d2), as scale-out needs.
+  Delta d1 = delta(0, 120), d2 = delta(120, 180);
+  CHECK(fold_into("fold-parts", {d1, d2}) == a);
+  Delta joined = d1;
+  joined.append(d2);
+  CHECK(fold_into("fold-joined", {joined}) == a);
+  // And the digest sees the delta's content.
+  CHECK(fold_into("fold-less", {delta(0, 299)}) != a);
+}

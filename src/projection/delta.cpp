@@ -1,0 +1,245 @@
+#include "projection/delta.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <utility>
+#include <optional>
+
+namespace gs::projection {
+namespace {
+
+constexpr std::string_view kMagic = "GSDL";
+constexpr uint8_t kVersion = 1;
+constexpr uint16_t kTagDedup = 0x0001;
+constexpr uint16_t kTagCells = 0x0100;
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void put_zigzag(std::string& out, int64_t v) {
+  put_varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+void put_be(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+void put_bytes(std::string& out, std::string_view b) {
+  put_varint(out, b.size());
+  out.append(b);
+}
+// Appends the non-empty sections, preceded by their count.
+void put_sections(std::string& out,
+                  std::initializer_list<std::pair<uint16_t, std::string>> sections) {
+  uint64_t n = 0;
+  for (const auto& s : sections) n += !s.second.empty();
+  put_varint(out, n);
+  for (const auto& [tag, payload] : sections) {
+    if (payload.empty()) continue;
+    put_be(out, tag, 2);
+    put_bytes(out, payload);
+  }
+}
+
+// Reads the encoding; the first failure sticks and names the offset.
+class Reader {
+ public:
+  Reader(std::string_view b, size_t base = 0) : b_(b), base_(base) {}
+  bool done() const { return pos_ == b_.size(); }
+  size_t offset() const { return base_ + pos_; }
+  std::optional<uint64_t> varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= b_.size()) return std::nullopt;
+      auto c = static_cast<uint8_t>(b_[pos_++]);
+      if (shift == 63 && c > 1) return std::nullopt;  // more than 64 bits
+      v |= static_cast<uint64_t>(c & 0x7f) << shift;
+      if (!(c & 0x80)) return v;
+    }
+    return std::nullopt;
+  }
+  std::optional<int64_t> zigzag() {
+    auto u = varint();
+    if (!u) return std::nullopt;
+    return static_cast<int64_t>((*u >> 1) ^ (~(*u & 1) + 1));
+  }
+  std::optional<uint64_t> be(int bytes) {
+    if (b_.size() - pos_ < static_cast<size_t>(bytes)) return std::nullopt;
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(b_[pos_++]);
+    return v;
+  }
+  std::optional<std::string_view> bytes() {
+    auto n = varint();
+    if (!n || *n > b_.size() - pos_) return std::nullopt;
+    auto s = b_.substr(pos_, *n);
+    pos_ += *n;
+    return s;
+  }
+  std::optional<std::string_view> raw(size_t n) {
+    if (n > b_.size() - pos_) return std::nullopt;
+    auto s = b_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  std::string_view b_;
+  size_t base_;
+  size_t pos_ = 0;
+};
+
+Error bad(const Reader& r, const std::string& what) {
+  return invalid("delta", what + " at byte " + std::to_string(r.offset()));
+}
+
+std::string encode_dedup(const Delta& d) {
+  std::string out;
+  if (d.first_seen.empty() && d.duplicates.empty()) return out;
+  put_varint(out, d.first_seen.size());
+  for (const auto& f : d.first_seen) {
+    put_be(out, f.hi, 8);
+    put_be(out, f.lo, 8);
+  }
+  put_varint(out, d.duplicates.size());
+  for (const auto& p : d.duplicates) {
+    put_zigzag(out, p.partition);
+    put_zigzag(out, p.offset);
+  }
+  return out;
+}
+
+std::string encode_cells(const Aggregator& a) {
+  std::string out;
+  if (a.empty()) return out;
+  std::vector<const std::pair<const std::string, Cell>*> cells;
+  cells.reserve(a.cells().size());
+  for (const auto& kv : a.cells()) cells.push_back(&kv);
+  std::sort(cells.begin(), cells.end(), [](auto* x, auto* y) { return x->first < y->first; });
+  put_varint(out, cells.size());
+  for (const auto* kv : cells) {
+    put_bytes(out, kv->first);
+    put_zigzag(out, kv->second.count);
+    auto sum = static_cast<unsigned __int128>(kv->second.sum_micros);
+    put_be(out, static_cast<uint64_t>(sum >> 64), 8);
+    put_be(out, static_cast<uint64_t>(sum), 8);
+    put_zigzag(out, kv->second.max_ts_ms);
+  }
+  std::vector<std::string_view> presence(a.presence().begin(), a.presence().end());
+  std::sort(presence.begin(), presence.end());
+  put_varint(out, presence.size());
+  for (auto p : presence) put_bytes(out, p);
+  return out;
+}
+
+Status decode_dedup(Reader r, Delta& d) {
+  auto n = r.varint();
+  if (!n) return bad(r, "truncated fingerprint count");
+  for (uint64_t i = 0; i < *n; ++i) {
+    auto hi = r.be(8), lo = r.be(8);
+    if (!hi || !lo) return bad(r, "truncated fingerprint");
+    d.first_seen.push_back({*lo, *hi});
+  }
+  auto m = r.varint();
+  if (!m) return bad(r, "truncated duplicate count");
+  for (uint64_t i = 0; i < *m; ++i) {
+    auto p = r.zigzag(), o = r.zigzag();
+    if (!p || !o) return bad(r, "truncated duplicate position");
+    if (*p < INT32_MIN || *p > INT32_MAX) return bad(r, "partition out of range");
+    d.duplicates.push_back({static_cast<int32_t>(*p), *o});
+  }
+  if (!r.done()) return bad(r, "trailing bytes in the dedup section");
+  return {};
+}
+
+Status decode_cells(Reader r, Delta& d) {
+  auto n = r.varint();
+  if (!n) return bad(r, "truncated cell count");
+  for (uint64_t i = 0; i < *n; ++i) {
+    auto key = r.bytes();
+    auto count = r.zigzag();
+    auto hi = r.be(8), lo = r.be(8);
+    auto ts = r.zigzag();
+    if (!key || !count || !hi || !lo || !ts) return bad(r, "truncated cell");
+    auto sum = (static_cast<unsigned __int128>(*hi) << 64) | *lo;
+    if (d.cells.cells().count(std::string(*key))) return bad(r, "repeated cell key");
+    d.cells.add_cell(*key, Cell{*count, static_cast<Micros>(sum), *ts});
+  }
+  auto m = r.varint();
+  if (!m) return bad(r, "truncated presence count");
+  for (uint64_t i = 0; i < *m; ++i) {
+    auto key = r.bytes();
+    if (!key) return bad(r, "truncated presence key");
+    d.cells.add_presence(*key);
+  }
+  if (!r.done()) return bad(r, "trailing bytes in the cells section");
+  return {};
+}
+
+}  // namespace
+
+void Delta::append(const Delta& other) {
+  first_seen.insert(first_seen.end(), other.first_seen.begin(), other.first_seen.end());
+  duplicates.insert(duplicates.end(), other.duplicates.begin(), other.duplicates.end());
+  for (const auto& [key, cell] : other.cells.cells()) cells.add_cell(key, cell);
+  for (const auto& key : other.cells.presence()) cells.add_presence(key);
+}
+
+bool Delta::operator==(const Delta& other) const {
+  if (first_seen != other.first_seen || duplicates != other.duplicates ||
+      cells.presence() != other.cells.presence() ||
+      cells.cells().size() != other.cells.cells().size())
+    return false;
+  for (const auto& [key, cell] : cells.cells()) {
+    auto it = other.cells.cells().find(key);
+    if (it == other.cells.cells().end() || it->second.count != cell.count ||
+        it->second.sum_micros != cell.sum_micros || it->second.max_ts_ms != cell.max_ts_ms)
+      return false;
+  }
+  return true;
+}
+
+std::string encode(const Delta& d) {
+  std::string out(kMagic);
+  out.push_back(static_cast<char>(kVersion));
+  put_sections(out, {{kTagDedup, encode_dedup(d)}, {kTagCells, encode_cells(d.cells)}});
+  return out;
+}
+
+Result<Delta> decode(std::string_view bytes) {
+  Reader r(bytes);
+  auto magic = r.raw(kMagic.size());
+  if (!magic || *magic != kMagic) return bad(r, "not a delta (no GSDL magic)");
+  auto version = r.be(1);
+  if (!version) return bad(r, "truncated version");
+  if (*version != kVersion)
+    return bad(r, "delta version " + std::to_string(*version) + ", this goalstream reads 1");
+  auto sections = r.varint();
+  if (!sections) return bad(r, "truncated section count");
+  Delta d;
+  int last_tag = -1;
+  for (uint64_t i = 0; i < *sections; ++i) {
+    auto tag = r.be(2);
+    if (!tag) return bad(r, "truncated section tag");
+    if (static_cast<int>(*tag) <= last_tag) return bad(r, "section out of order or repeated");
+    last_tag = static_cast<int>(*tag);
+    size_t base = r.offset();
+    auto payload = r.bytes();
+    if (!payload) return bad(r, "truncated section");
+    base += r.offset() - base - payload->size();
+    Status st;
+    if (*tag == kTagDedup)
+      st = decode_dedup(Reader(*payload, base), d);
+    else if (*tag == kTagCells)
+      st = decode_cells(Reader(*payload, base), d);
+    else
+      return bad(r, "unknown section " + std::to_string(*tag));
+    if (!st.ok()) return st.error();
+  }
+  if (!r.done()) return bad(r, "trailing bytes after the last section");
+  return d;
+}
+
+}  // namespace gs::projection

@@ -1,0 +1,68 @@
+// The delta: what ingesting a run of input produced, as a value, before it
+// touches the store. The processor thread builds one per segment (the
+// events between two commands); folding it into a store batch (store.h,
+// Batch::fold) is the only way ingest changes the projection. Pure, no I/O.
+//
+// A delta has an encoding (encode/decode below), so that it can leave the
+// process: today it stays in memory (GOALSTREAM_DELTA_ROUNDTRIP=1 makes the
+// processor fold decode(encode(delta)) instead, which the digest oracle
+// uses to prove the encoding end to end).
+//
+// Encoding, version 1 (integers: LEB128 varints; signed ones zigzag; u16 and
+// fixed-width values big-endian):
+//
+//   "GSDL" u8 version=1, varint section_count
+//   section_count x (u16 tag, varint byte_length, payload)   (tags ascending, each once)
+//   tag 0x0001 dedup: varint n, n x (u64 fp.hi, u64 fp.lo)            [log order]
+//                     varint m, m x (zigzag partition, zigzag offset) [log order]
+//   tag 0x0100 conversion cells:
+//                     varint n, n x (varint key_len, key, zigzag count,
+//                                    i128 sum_micros, zigzag max_ts_ms) [keys sorted]
+//                     varint m, m x (varint len, presence key)          [sorted]
+//
+// Empty sections are left out. Decoding is strict: a wrong magic or version,
+// an unknown, repeated or out-of-order tag, a truncated value (also one cut
+// at a section boundary: the count says how many follow) or trailing bytes
+// is an Error naming the offset; nothing is skipped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "projection/dedup.h"
+#include "projection/projection.h"
+
+namespace gs::projection {
+
+// Where an input message is: a duplicate's position (backfills skip it).
+struct InputPosition {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  bool operator==(const InputPosition&) const = default;
+};
+
+struct Delta {
+  std::vector<Fingerprint> first_seen;     // events seen for the first time, in log order
+  std::vector<InputPosition> duplicates;   // later copies of events seen before, in log order
+  Aggregator cells;                        // cell sums and unique-series presences
+
+  bool empty() const { return first_seen.empty() && duplicates.empty() && cells.empty(); }
+  // Keeps capacity (the processor reuses one delta).
+  void clear() {
+    first_seen.clear();
+    duplicates.clear();
+    cells.clear();
+  }
+  // Adds `other` after this one: folding the result equals folding this,
+  // then `other` (cells add up, presences and fingerprints unite).
+  void append(const Delta& other);
+  bool operator==(const Delta& other) const;
+};
+
+std::string encode(const Delta& d);
+Result<Delta> decode(std::string_view bytes);
+
+}  // namespace gs::projection

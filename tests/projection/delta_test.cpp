@@ -1,0 +1,118 @@
+// The delta's encoding (projection/delta.h): every value round-trips, the
+// bytes are deterministic, and decoding refuses anything else.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "projection/delta.h"
+
+using gs::projection::Cell;
+using gs::projection::decode;
+using gs::projection::Delta;
+using gs::projection::encode;
+using gs::projection::Micros;
+
+namespace {
+
+std::string key(const std::string& tenant, const std::string& target, int64_t bucket) {
+  std::string k = tenant + '\0' + target + '\0';
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>((bucket >> (i * 8)) & 0xff));
+  return k;
+}
+
+Delta sample() {
+  Delta d;
+  d.first_seen = {{1, 2}, {0xffffffffffffffffULL, 0}, {42, 0x8000000000000000ULL}};
+  d.duplicates = {{0, 0}, {5, 1234567890123}, {2, 7}};
+  Micros big = Micros(1) << 100;
+  d.cells.add_cell(key("acme", "cg_1", 1930000), Cell{3, 4500000, 1740787200000});
+  d.cells.add_cell(key("acme", "cg_1", 1930001), Cell{1, -2500000, 1740787300000});
+  d.cells.add_cell(key("acme", "cg_2\x1fsum:plan.amount", 0), Cell{2, big, 0});
+  d.cells.add_cell(key("globex", "cg_9", 5), Cell{-1, -big, 1});
+  d.cells.add_presence(key("acme", "cg_3\x1funique", 1930000) + std::string("u\0\xff", 3));
+  d.cells.add_presence(key("acme", "cg_3\x1funique", 1930000) + "user-2");
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("an empty delta encodes to the header alone and decodes to an empty delta") {
+  auto b = encode(Delta{});
+  CHECK(b == std::string("GSDL\x01\x00", 6));
+  auto d = decode(b);
+  REQUIRE(d.ok());
+  CHECK(d->empty());
+}
+
+TEST_CASE("fingerprints, duplicates, cells (negative and beyond 64-bit sums) and presences "
+          "round-trip") {
+  Delta d = sample();
+  auto b = encode(d);
+  auto back = decode(b);
+  REQUIRE_MESSAGE(back.ok(), back.error().message);
+  CHECK(*back == d);
+  CHECK(back->cells.cells().at(key("acme", "cg_2\x1fsum:plan.amount", 0)).sum_micros ==
+        Micros(1) << 100);
+  CHECK(back->cells.cells().at(key("globex", "cg_9", 5)).sum_micros == -(Micros(1) << 100));
+  CHECK(back->cells.presence().count(key("acme", "cg_3\x1funique", 1930000) +
+                                     std::string("u\0\xff", 3)) == 1);
+  // Deterministic bytes: encode(decode(b)) == b, whatever the hash maps' order.
+  CHECK(encode(*back) == b);
+  Delta other;  // the same content inserted in another order
+  for (auto it = d.cells.cells().begin(); it != d.cells.cells().end(); ++it)
+    other.cells.add_cell(it->first, it->second);
+  other.first_seen = d.first_seen;
+  other.duplicates = d.duplicates;
+  for (const auto& p : d.cells.presence()) other.cells.add_presence(p);
+  CHECK(encode(other) == b);
+}
+
+TEST_CASE("decoding refuses every strict prefix, a wrong magic or version, unknown or repeated "
+          "sections and trailing bytes, naming the byte") {
+  auto b = encode(sample());
+  for (size_t n = 0; n < b.size(); ++n) {
+    auto d = decode(b.substr(0, n));
+    INFO("prefix of " << n << " of " << b.size() << " bytes");
+    REQUIRE_FALSE(d.ok());
+    CHECK(d.error().field == "delta");
+  }
+  auto bad = b;
+  bad[0] = 'X';
+  CHECK(decode(bad).error().message.find("no GSDL magic") != std::string::npos);
+  bad = b;
+  bad[4] = 2;
+  CHECK(decode(bad).error().message == "delta version 2, this goalstream reads 1 at byte 5");
+  CHECK(decode(b + '\0').error().message ==
+        "trailing bytes after the last section at byte " + std::to_string(b.size()));
+  // An unknown section (tag 0x7000, 1 byte) after the known ones.
+  auto more = b + std::string("\x70\x00\x01\x00", 4);
+  more[5] = 3;  // three sections
+  CHECK(decode(more).error().message ==
+        "unknown section 28672 at byte " + std::to_string(b.size() + 4));
+  // The dedup section twice.
+  Delta only_dedup;
+  only_dedup.first_seen = {{1, 2}};
+  auto once = encode(only_dedup);
+  auto twice = once + once.substr(6);
+  twice[5] = 2;
+  CHECK(decode(twice).error().message.find("out of order or repeated") != std::string::npos);
+  // Trailing bytes inside a section: its length says one byte more.
+  auto grown = once;
+  grown[8] = static_cast<char>(grown[8] + 1);
+  grown.push_back('\0');
+  CHECK(decode(grown).error().message.find("trailing bytes in the dedup section") !=
+        std::string::npos);
+}
+
+TEST_CASE("appending deltas adds cells and unites the rest") {
+  Delta a = sample(), b = sample();
+  a.append(b);
+  CHECK(a.first_seen.size() == 6);
+  CHECK(a.duplicates.size() == 6);
+  CHECK(a.cells.cells().at(key("acme", "cg_1", 1930000)).count == 6);
+  CHECK(a.cells.cells().at(key("acme", "cg_1", 1930000)).sum_micros == 9000000);
+  CHECK(a.cells.presence().size() == 2);
+  auto back = decode(encode(a));
+  REQUIRE(back.ok());
+  CHECK(*back == a);
+}
