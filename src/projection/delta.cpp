@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <initializer_list>
-#include <utility>
 #include <optional>
+#include <utility>
 
 namespace gs::projection {
 namespace {

@@ -45,9 +45,9 @@ struct InputPosition {
 };
 
 struct Delta {
-  std::vector<Fingerprint> first_seen;     // events seen for the first time, in log order
-  std::vector<InputPosition> duplicates;   // later copies of events seen before, in log order
-  Aggregator cells;                        // cell sums and unique-series presences
+  std::vector<Fingerprint> first_seen;    // events seen for the first time, in log order
+  std::vector<InputPosition> duplicates;  // later copies of events seen before, in log order
+  Aggregator cells;                       // cell sums and unique-series presences
 
   bool empty() const { return first_seen.empty() && duplicates.empty() && cells.empty(); }
   // Keeps capacity (the processor reuses one delta).

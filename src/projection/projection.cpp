@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/keys.h"
+
 namespace gs::projection {
 
 bool CompiledGoal::counts(const model::Event& e) const {
@@ -43,13 +45,7 @@ Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def,
   return std::make_shared<const CompiledGoal>(std::move(g));
 }
 
-std::string GoalIndex::key(std::string_view a, std::string_view b) {
-  std::string k;
-  k.reserve(a.size() + b.size() + 1);
-  k.append(a).push_back('\0');
-  k.append(b);
-  return k;
-}
+std::string GoalIndex::key(std::string_view a, std::string_view b) { return keys::join(a, b); }
 
 void GoalIndex::unlist(const GoalFamily* family, const CompiledGoal& base) {
   auto type_key = key(base.def.tenant_id, base.def.event_type);
@@ -98,8 +94,8 @@ const std::vector<const GoalFamily*>& GoalIndex::candidates(std::string_view ten
   static const std::vector<const GoalFamily*> none;
   // One buffer per thread: this runs once per event on the hot path.
   thread_local std::string scratch;
-  scratch.assign(tenant).push_back('\0');
-  scratch.append(type);
+  scratch.clear();
+  keys::append_join(scratch, tenant, type);
   auto it = by_type_.find(scratch);
   return it == by_type_.end() ? none : it->second;
 }
@@ -113,24 +109,6 @@ int64_t to_micros(double value) {
 
 int64_t bucket_of(int64_t ts_ms) { return ts_ms / kBucketMs; }  // ts_ms >= 0 (validated)
 
-void append_be64(std::string& out, int64_t v) {
-  auto u = static_cast<uint64_t>(v);
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((u >> (i * 8)) & 0xff));
-}
-
-int64_t read_be64(std::string_view b) {
-  uint64_t u = 0;
-  for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<unsigned char>(b[i]);
-  return static_cast<int64_t>(u);
-}
-
-std::string cell_prefix(std::string_view tenant, std::string_view goal_id) {
-  std::string k;
-  k.append(tenant).push_back('\0');
-  k.append(goal_id).push_back('\0');
-  return k;
-}
-
 void Aggregator::add_cell(std::string_view key, const Cell& delta) {
   auto it = cells_.find(std::string(key));
   if (it == cells_.end()) it = cells_.emplace(std::string(key), Cell{}).first;
@@ -141,9 +119,10 @@ void Aggregator::add_cell(std::string_view key, const Cell& delta) {
 
 void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double value,
                      std::string_view subject) {
-  scratch_.assign(goal.def.tenant_id).push_back('\0');
-  scratch_.append(goal.target).push_back('\0');
-  append_be64(scratch_, bucket_of(timestamp_ms));
+  scratch_.clear();
+  keys::append_join(scratch_, goal.def.tenant_id, goal.target);
+  scratch_.push_back('\0');
+  keys::append_be64(scratch_, bucket_of(timestamp_ms));
   auto it = cells_.find(scratch_);
   if (it == cells_.end()) it = cells_.emplace(scratch_, Cell{}).first;
   it->second.count += 1;

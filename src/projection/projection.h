@@ -142,8 +142,5 @@ class Aggregator {
 };
 
 // Cell key layout shared with the store.
-std::string cell_prefix(std::string_view tenant, std::string_view target);
-void append_be64(std::string& out, int64_t v);
-int64_t read_be64(std::string_view bytes);
 
 }  // namespace gs::projection

@@ -14,6 +14,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "base/hex.h"
+#include "base/keys.h"
 #include "base/log.h"
 
 namespace gs::store {
@@ -71,32 +72,18 @@ class CellAdd : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "goalstream.CellAdd"; }
 };
 
-std::string two(std::string_view a, std::string_view b) {
-  std::string k;
-  k.reserve(a.size() + b.size() + 1);
-  k.append(a).push_back('\0');
-  k.append(b);
-  return k;
-}
-
 std::string offset_key(Source src, int32_t partition) {
   return std::string(src == Source::events ? "off/e/" : "off/c/") + std::to_string(partition);
 }
 
 std::string job_key(const std::string& tenant, const std::string& goal_id) {
-  return "job/" + two(tenant, goal_id);
+  return "job/" + keys::join(tenant, goal_id);
 }
 
 std::string seq_key(const char* prefix, uint64_t seq) {
   std::string k = prefix;
-  projection::append_be64(k, static_cast<int64_t>(seq));
+  keys::append_be64(k, static_cast<int64_t>(seq));
   return k;
-}
-
-std::string prefix_end(std::string p) {
-  // Smallest key greater than every key with prefix p (p never ends in 0xff here).
-  p.back() = static_cast<char>(p.back() + 1);
-  return p;
 }
 
 bool no_space(const rocksdb::Status& s) {
@@ -145,7 +132,7 @@ Batch& Batch::operator=(Batch&&) noexcept = default;
 
 void Batch::set_offset(Source src, int32_t partition, int64_t next_offset) {
   std::string v;
-  projection::append_be64(v, next_offset);
+  keys::append_be64(v, next_offset);
   wb_->Put(store_->meta_, offset_key(src, partition), v);
 }
 
@@ -154,18 +141,18 @@ void Batch::put_key(const std::string& key_hash, const model::ApiKey& key) {
 }
 
 void Batch::put_goal(const model::ConversionGoal& goal) {
-  wb_->Put(store_->goals_, two(goal.tenant_id, goal.id), model::to_json(goal).dump());
+  wb_->Put(store_->goals_, keys::join(goal.tenant_id, goal.id), model::to_json(goal).dump());
 }
 
 void Batch::delete_goal(const std::string& tenant, const std::string& goal_id) {
-  wb_->Delete(store_->goals_, two(tenant, goal_id));
+  wb_->Delete(store_->goals_, keys::join(tenant, goal_id));
   delete_series(tenant, goal_id);
 }
 
 void Batch::delete_series(const std::string& tenant, const std::string& target) {
-  auto p = projection::cell_prefix(tenant, target);
-  wb_->DeleteRange(store_->agg_, p, prefix_end(p));
-  wb_->DeleteRange(store_->uniq_, p, prefix_end(p));
+  auto p = keys::cell_prefix(tenant, target);
+  wb_->DeleteRange(store_->agg_, p, keys::prefix_end(p));
+  wb_->DeleteRange(store_->uniq_, p, keys::prefix_end(p));
 }
 
 void Batch::put_presence(const std::string& presence_key) {
@@ -173,26 +160,26 @@ void Batch::put_presence(const std::string& presence_key) {
 }
 
 void Batch::put_metric(const model::Metric& m) {
-  wb_->Put(store_->growth_, "m/" + two(m.tenant_id, m.name), model::to_json(m).dump());
+  wb_->Put(store_->growth_, "m/" + keys::join(m.tenant_id, m.name), model::to_json(m).dump());
 }
 void Batch::delete_metric(const std::string& tenant, const std::string& name) {
-  wb_->Delete(store_->growth_, "m/" + two(tenant, name));
+  wb_->Delete(store_->growth_, "m/" + keys::join(tenant, name));
 }
 void Batch::put_growth_goal(const model::GrowthGoal& g) {
-  wb_->Put(store_->growth_, "g/" + two(g.tenant_id, g.id), model::to_json(g).dump());
+  wb_->Put(store_->growth_, "g/" + keys::join(g.tenant_id, g.id), model::to_json(g).dump());
 }
 void Batch::delete_growth_goal(const std::string& tenant, const std::string& id) {
-  wb_->Delete(store_->growth_, "g/" + two(tenant, id));
+  wb_->Delete(store_->growth_, "g/" + keys::join(tenant, id));
 }
 void Batch::put_timezone(const std::string& tenant, const std::string& tz) {
   wb_->Put(store_->growth_, "tz/" + tenant, tz);
 }
 void Batch::put_status(const std::string& tenant, const std::string& goal_id,
                        const std::string& status) {
-  wb_->Put(store_->meta_, "st/" + two(tenant, goal_id), status);
+  wb_->Put(store_->meta_, "st/" + keys::join(tenant, goal_id), status);
 }
 void Batch::delete_status(const std::string& tenant, const std::string& goal_id) {
-  wb_->Delete(store_->meta_, "st/" + two(tenant, goal_id));
+  wb_->Delete(store_->meta_, "st/" + keys::join(tenant, goal_id));
 }
 void Batch::put_outbox(uint64_t seq, const json& change) {
   wb_->Put(store_->meta_, seq_key("out/", seq), change.dump());
@@ -202,10 +189,10 @@ void Batch::put_meta(const std::string& key, const std::string& value) {
 }
 void Batch::delete_outbox(uint64_t seq) { wb_->Delete(store_->meta_, seq_key("out/", seq)); }
 void Batch::put_idempotency(const std::string& tenant, const std::string& key, const json& record) {
-  wb_->Put(store_->growth_, "i/" + two(tenant, key), record.dump());
+  wb_->Put(store_->growth_, "i/" + keys::join(tenant, key), record.dump());
 }
 void Batch::delete_idempotency(const std::string& tenant, const std::string& key) {
-  wb_->Delete(store_->growth_, "i/" + two(tenant, key));
+  wb_->Delete(store_->growth_, "i/" + keys::join(tenant, key));
 }
 
 namespace {
@@ -215,14 +202,14 @@ void append_be32(std::string& out, uint32_t v) {
 std::string duplicate_key(Position pos) {
   std::string k = "d";
   append_be32(k, static_cast<uint32_t>(pos.partition));
-  projection::append_be64(k, pos.offset);
+  keys::append_be64(k, pos.offset);
   return k;
 }
 }  // namespace
 
 void Batch::put_fingerprints(uint64_t seq, const std::vector<projection::Fingerprint>& fps) {
   std::string k = "f";
-  projection::append_be64(k, static_cast<int64_t>(seq));
+  keys::append_be64(k, static_cast<int64_t>(seq));
   std::string v(fps.size() * 16, '\0');
   for (size_t i = 0; i < fps.size(); ++i) {
     std::memcpy(v.data() + 16 * i, &fps[i].lo, 8);
@@ -389,7 +376,7 @@ std::map<int32_t, int64_t> Store::offsets(Source src) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     auto k = it->key().ToString().substr(prefix.size());
-    out[std::stoi(k)] = projection::read_be64(it->value().ToStringView());
+    out[std::stoi(k)] = keys::read_be64(it->value().ToStringView());
   }
   return out;
 }
@@ -416,7 +403,8 @@ std::optional<model::ApiKey> Store::find_key(const std::string& key_hash) const 
 
 std::optional<json> Store::goal(const std::string& tenant, const std::string& goal_id) const {
   std::string v;
-  if (!db_->Get(rocksdb::ReadOptions(), goals_, two(tenant, goal_id), &v).ok()) return std::nullopt;
+  if (!db_->Get(rocksdb::ReadOptions(), goals_, keys::join(tenant, goal_id), &v).ok())
+    return std::nullopt;
   return json::parse(v, nullptr, false);
 }
 
@@ -466,7 +454,7 @@ uint64_t Store::load_fingerprints(projection::FingerprintSet& set) const {
       [&](projection::Fingerprint fp, rocksdb::Slice key) {
         set.insert(fp);
         next = std::max<uint64_t>(
-            next, static_cast<uint64_t>(projection::read_be64(key.ToStringView().substr(1))) + 1);
+            next, static_cast<uint64_t>(keys::read_be64(key.ToStringView().substr(1))) + 1);
       });
   return next;
 }
@@ -478,11 +466,11 @@ bool Store::is_duplicate(Position pos) const {
 
 GoalTotals Store::totals(const std::string& tenant, const std::string& goal_id) const {
   GoalTotals t;
-  auto prefix = projection::cell_prefix(tenant, goal_id);
+  auto prefix = keys::cell_prefix(tenant, goal_id);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), agg_));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     Cell c = decode_cell(it->value().ToStringView());
-    int64_t bucket = projection::read_be64(it->key().ToStringView().substr(prefix.size()));
+    int64_t bucket = keys::read_be64(it->key().ToStringView().substr(prefix.size()));
     t.total.count += c.count;
     t.total.sum_micros += c.sum_micros;
     t.buckets.emplace_back(bucket, c);
@@ -498,10 +486,10 @@ void for_each_in_buckets(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                          const std::string& tenant, const std::string& target, int64_t from_bucket,
                          int64_t to_bucket, F&& f) {
   if (to_bucket <= from_bucket) return;
-  auto prefix = projection::cell_prefix(tenant, target);
+  auto prefix = keys::cell_prefix(tenant, target);
   std::string from = prefix, to = prefix;
-  projection::append_be64(from, std::max<int64_t>(from_bucket, 0));
-  projection::append_be64(to, to_bucket);
+  keys::append_be64(from, std::max<int64_t>(from_bucket, 0));
+  keys::append_be64(to, to_bucket);
   rocksdb::Slice upper(to);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
@@ -563,7 +551,7 @@ std::vector<model::Metric> Store::metrics(const std::string& tenant) const {
 }
 std::optional<model::Metric> Store::metric(const std::string& tenant,
                                            const std::string& name) const {
-  return get_growth<model::Metric>(db_.get(), growth_, "m/" + two(tenant, name), tenant,
+  return get_growth<model::Metric>(db_.get(), growth_, "m/" + keys::join(tenant, name), tenant,
                                    model::metric_from_json);
 }
 std::vector<model::Metric> Store::all_metrics() const {
@@ -575,7 +563,7 @@ std::vector<model::GrowthGoal> Store::growth_goals(const std::string& tenant) co
 }
 std::optional<model::GrowthGoal> Store::growth_goal(const std::string& tenant,
                                                     const std::string& id) const {
-  return get_growth<model::GrowthGoal>(db_.get(), growth_, "g/" + two(tenant, id), tenant,
+  return get_growth<model::GrowthGoal>(db_.get(), growth_, "g/" + keys::join(tenant, id), tenant,
                                        model::growth_goal_from_json);
 }
 std::vector<model::GrowthGoal> Store::all_growth_goals() const {
@@ -589,7 +577,7 @@ std::string Store::timezone(const std::string& tenant) const {
 std::optional<std::string> Store::status(const std::string& tenant,
                                          const std::string& goal_id) const {
   std::string v;
-  if (!db_->Get(rocksdb::ReadOptions(), meta_, "st/" + two(tenant, goal_id), &v).ok())
+  if (!db_->Get(rocksdb::ReadOptions(), meta_, "st/" + keys::join(tenant, goal_id), &v).ok())
     return std::nullopt;
   return v;
 }
@@ -605,9 +593,8 @@ std::vector<std::pair<uint64_t, json>> Store::outbox() const {
   std::vector<std::pair<uint64_t, json>> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
   for (it->Seek("out/"); it->Valid() && it->key().starts_with("out/"); it->Next())
-    out.emplace_back(
-        static_cast<uint64_t>(projection::read_be64(it->key().ToStringView().substr(4))),
-        json::parse(it->value().ToStringView(), nullptr, false));
+    out.emplace_back(static_cast<uint64_t>(keys::read_be64(it->key().ToStringView().substr(4))),
+                     json::parse(it->value().ToStringView(), nullptr, false));
   return out;
 }
 
@@ -632,7 +619,7 @@ std::vector<std::tuple<std::string, std::string, json>> Store::jobs() const {
 
 std::optional<json> Store::idempotency(const std::string& tenant, const std::string& key) const {
   std::string v;
-  if (!db_->Get(rocksdb::ReadOptions(), growth_, "i/" + two(tenant, key), &v).ok())
+  if (!db_->Get(rocksdb::ReadOptions(), growth_, "i/" + keys::join(tenant, key), &v).ok())
     return std::nullopt;
   auto j = json::parse(v, nullptr, false);
   if (j.is_discarded()) return std::nullopt;

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "base/keys.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "store/growth_eval.h"
@@ -17,12 +18,6 @@ namespace gs::stream {
 namespace {
 
 using json = nlohmann::json;
-
-std::string tenant_goal(const std::string& tenant, const std::string& id) {
-  std::string k = tenant;
-  k.push_back('\0');
-  return k + id;
-}
 
 // 342, not 342.0, as the API writes numbers.
 json whole(double v) {
@@ -175,7 +170,7 @@ struct ChangesPublisher::Impl {
       bool by_command = changed.count(g.tenant_id + '\0') > 0;
       bool relevant = all || by_command;
       for (const auto& target : store::metric_targets(store, g.tenant_id, g.metric)) {
-        auto it = changed.find(tenant_goal(g.tenant_id, target));
+        auto it = changed.find(keys::join(g.tenant_id, target));
         if (it == changed.end()) continue;
         relevant = true;
         event_time = std::max(event_time, it->second);

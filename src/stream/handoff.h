@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/keys.h"
 #include "projection/delta.h"
 #include "store/store.h"
 #include "stream/kafka.h"
@@ -33,10 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 // A backfill job's (and an active series') name: tenant\0target.
 inline std::string job_id(std::string_view tenant, std::string_view target) {
-  std::string k(tenant);
-  k.push_back('\0');
-  k.append(target);
-  return k;
+  return keys::join(tenant, target);
 }
 
 // A batch built by the processor thread, to be written by the writer thread.

@@ -7,11 +7,15 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/keys.h"
 #include "base/time.h"
 #include "model/event.h"
 #include "projection/projection.h"
 
 using namespace gs::projection;
+using gs::keys::append_be64;
+using gs::keys::cell_prefix;
+using gs::keys::read_be64;
 
 namespace {
 

@@ -44,15 +44,16 @@ TEST_CASE("an empty delta encodes to the header alone and decodes to an empty de
   CHECK(d->empty());
 }
 
-TEST_CASE("fingerprints, duplicates, cells (negative and beyond 64-bit sums) and presences "
-          "round-trip") {
+TEST_CASE(
+    "fingerprints, duplicates, cells (negative and beyond 64-bit sums) and presences "
+    "round-trip") {
   Delta d = sample();
   auto b = encode(d);
   auto back = decode(b);
   REQUIRE_MESSAGE(back.ok(), back.error().message);
   CHECK(*back == d);
-  CHECK(back->cells.cells().at(key("acme", "cg_2\x1fsum:plan.amount", 0)).sum_micros ==
-        Micros(1) << 100);
+  CHECK(back->cells.cells().at(key("acme", "cg_2\x1fsum:plan.amount", 0)).sum_micros == Micros(1)
+                                                                                            << 100);
   CHECK(back->cells.cells().at(key("globex", "cg_9", 5)).sum_micros == -(Micros(1) << 100));
   CHECK(back->cells.presence().count(key("acme", "cg_3\x1funique", 1930000) +
                                      std::string("u\0\xff", 3)) == 1);
@@ -67,8 +68,9 @@ TEST_CASE("fingerprints, duplicates, cells (negative and beyond 64-bit sums) and
   CHECK(encode(other) == b);
 }
 
-TEST_CASE("decoding refuses every strict prefix, a wrong magic or version, unknown or repeated "
-          "sections and trailing bytes, naming the byte") {
+TEST_CASE(
+    "decoding refuses every strict prefix, a wrong magic or version, unknown or repeated "
+    "sections and trailing bytes, naming the byte") {
   auto b = encode(sample());
   for (size_t n = 0; n < b.size(); ++n) {
     auto d = decode(b.substr(0, n));

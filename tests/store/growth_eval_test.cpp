@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/keys.h"
 #include "base/time.h"
 #include "model/growth.h"
 #include "projection/projection.h"
@@ -58,16 +59,16 @@ struct Fixture {
   // `n` matches at event time `when` adding up to `sum` to a series target.
   void cell(const std::string& target, const char* when, int64_t n = 1, double sum = 0,
             const std::string& tenant = "acme") {
-    auto k = gs::projection::cell_prefix(tenant, target);
-    gs::projection::append_be64(k, gs::projection::bucket_of(at(when)));
+    auto k = gs::keys::cell_prefix(tenant, target);
+    gs::keys::append_be64(k, gs::projection::bucket_of(at(when)));
     auto b = store->batch();
     b.merge_cell(k, Cell{n, gs::projection::to_micros(sum)});
     REQUIRE(store->write(b).ok());
   }
 
   void subject(const std::string& target, const char* when, const std::string& subject) {
-    auto k = gs::projection::cell_prefix("acme", target);
-    gs::projection::append_be64(k, gs::projection::bucket_of(at(when)));
+    auto k = gs::keys::cell_prefix("acme", target);
+    gs::keys::append_be64(k, gs::projection::bucket_of(at(when)));
     auto b = store->batch();
     b.put_presence(k + subject);
     REQUIRE(store->write(b).ok());

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include "base/keys.h"
 #include "projection/projection.h"
 #include "store/store.h"
 
@@ -31,8 +32,8 @@ inline std::unique_ptr<gs::store::Store> open(const std::string& dir) {
 
 // The agg key of `target`'s cell in 15-minute bucket `bucket`.
 inline std::string cell_key(const std::string& tenant, const std::string& target, int64_t bucket) {
-  auto k = gs::projection::cell_prefix(tenant, target);
-  gs::projection::append_be64(k, bucket);
+  auto k = gs::keys::cell_prefix(tenant, target);
+  gs::keys::append_be64(k, bucket);
   return k;
 }
 
