@@ -1,6 +1,7 @@
 // goalstream serve: binds the listen address, checks the topics, opens the
 // store, then starts the processor, the changes publisher and the HTTP
-// server, and runs until SIGTERM/SIGINT or a fatal error.
+// server, and runs until SIGTERM/SIGINT or a fatal error. Every way out
+// stops the services through one Services list (services.h).
 #include <sys/resource.h>
 
 #include <csignal>
@@ -16,6 +17,7 @@
 #include "base/metrics.h"
 #include "commands.h"
 #include "fail.h"
+#include "services.h"
 #include "store/store.h"
 #include "stream/changes.h"
 #include "stream/kafka.h"
@@ -32,6 +34,19 @@ sigset_t block_signals() {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// While shutting down, a (further) SIGTERM or SIGINT ends the process at once.
+void exit_on_signal(sigset_t signals, const char* during) {
+  std::thread([signals, during] {
+    int again = 0;
+    if (sigwait(&signals, &again) == 0) {
+      std::fprintf(stderr, "goalstream: received %s %s; exiting at once\n",
+                   again == SIGTERM ? "SIGTERM" : "SIGINT", during);
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+  }).detach();
 }
 
 // Raises the soft limit on open files to the hard limit (idle HTTP
@@ -84,62 +99,55 @@ int run_serve(const Common& c, const ServeOptions& o) {
   popts.group_id = c.kafka.topic_prefix + "processor";
   popts.on_applied = [&changes](const auto& touched) { changes.notify(touched); };
   stream::Processor processor(**store, popts, metrics);
-  if (auto st = processor.start(); !st.ok()) return fail(st.error());
-  if (auto st = changes.start(); !st.ok()) {
-    processor.stop();
-    return fail(st.error());
-  }
+
+  // Stopped in reverse order of adding: the HTTP server (in-flight requests
+  // finish), the processor (finishes and commits its batch), the changes
+  // publisher, and last the API's producer is flushed. The changes publisher
+  // is added before the processor that feeds it (on_applied), so that it
+  // stops after it, but started after it; its stop() is safe unstarted.
+  Services services;
+  services.add("api producer", [&producer] { (*producer)->flush(10000); });
+  services.add("changes publisher", [&changes] { changes.stop(); });
+  // The line first: it must be there even if stopping hangs (fail() also
+  // bounds how long that may take).
+  auto stop_after = [&](const Error& e) {
+    int code = fail(e);  // `goalstream: data-dir: ...` for a store write
+    exit_on_signal(signals, "while cleaning up after the error");
+    services.stop();
+    return code;
+  };
+  if (auto st = processor.start(); !st.ok()) return stop_after(st.error());
+  services.add(
+      "processor", [&processor] { processor.stop(); },
+      [&processor] { return processor.failure(); });
+  // The changes publisher has no failure() to poll: it logs its errors and
+  // retries (stream/changes.h).
+  if (auto st = changes.start(); !st.ok()) return stop_after(st.error());
   api::ApiContext ctx{.store = **store,
                       .processor = processor,
                       .producer = **producer,
                       .kafka = c.kafka,
                       .metrics = metrics,
                       .thresholds = c.thresholds};
-  if (auto st = server.start(api::make_router(ctx)); !st.ok()) {
-    processor.stop();
-    return fail(st.error());
-  }
+  if (auto st = server.start(api::make_router(ctx)); !st.ok()) return stop_after(st.error());
+  services.add("http server", [&server] { server.stop(); });
   log::info("goalstream serving on http://" + listen_opts->address + ":" +
             std::to_string(server.port()) + " (brokers " + c.kafka.brokers + ", topics " +
             c.kafka.topic_prefix + "*, data " + o.data_dir + ", at most " +
             std::to_string(listen_opts->max_connections) + " connections)");
-  // While shutting down, a (further) SIGTERM or SIGINT ends the process at once.
-  auto exit_on_signal = [signals](const char* during) {
-    std::thread([signals, during] {
-      int again = 0;
-      if (sigwait(&signals, &again) == 0) {
-        std::fprintf(stderr, "goalstream: received %s %s; exiting at once\n",
-                     again == SIGTERM ? "SIGTERM" : "SIGINT", during);
-        std::fflush(stderr);
-        std::_Exit(1);
-      }
-    }).detach();
-  };
   int sig = 0;
   while (true) {
     timespec ts{1, 0};
     sig = sigtimedwait(&signals, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) break;
-    if (auto failure = processor.failure()) {
-      // The line first: it must be there even if the cleanup below hangs
-      // (fail() also bounds how long that may take).
-      int code = fail(*failure);  // `goalstream: data-dir: ...` for a store write
-      exit_on_signal("while cleaning up after the error");
-      server.stop();
-      processor.stop();
-      changes.stop();
-      return code;
-    }
+    if (auto failure = services.failure()) return stop_after(*failure);
   }
   log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
   // Draining is bounded (in-flight writes wait at most their timeout, the
   // producers' flushes are bounded); a second signal ends it at once.
   exit_within(std::chrono::seconds(60), 1, "draining");
-  exit_on_signal("again while draining");
-  server.stop();
-  processor.stop();
-  changes.stop();
-  (*producer)->flush(10000);
+  exit_on_signal(signals, "again while draining");
+  services.stop();
   log::info("stopped cleanly");
   return 0;
 }
