@@ -103,15 +103,16 @@ int run_serve(const Common& c, const ServeOptions& o) {
   // Stopped in reverse order of adding: the HTTP server (in-flight requests
   // finish), the processor (finishes and commits its batch), the changes
   // publisher, and last the API's producer is flushed. The changes publisher
-  // is added before the processor that feeds it (on_applied), so that it
-  // stops after it, but started after it; its stop() is safe unstarted.
+  // is added before the processor that feeds it (on_applied) so that it stops
+  // after the processor's last batch; it is still started after the
+  // processor (its stop() is safe before start()).
   Services services;
   services.add("api producer", [&producer] { (*producer)->flush(10000); });
   services.add("changes publisher", [&changes] { changes.stop(); });
   // The line first: it must be there even if stopping hangs (fail() also
   // bounds how long that may take).
   auto stop_after = [&](const Error& e) {
-    int code = fail(e);  // `goalstream: data-dir: ...` for a store write
+    int code = fail(e);
     exit_on_signal(signals, "while cleaning up after the error");
     services.stop();
     return code;
@@ -140,6 +141,7 @@ int run_serve(const Common& c, const ServeOptions& o) {
     timespec ts{1, 0};
     sig = sigtimedwait(&signals, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) break;
+    // `goalstream: data-dir: ...` for a failed store write
     if (auto failure = services.failure()) return stop_after(*failure);
   }
   log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
