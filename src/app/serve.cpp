@@ -1,0 +1,157 @@
+// goalstream serve: binds the listen address, checks the topics, opens the
+// store, then starts the processor, the changes publisher and the HTTP
+// server, and runs until SIGTERM/SIGINT or a fatal error. Every way out
+// stops the services through one Services list (services.h).
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <thread>
+
+#include "api/routes.h"
+#include "api/server.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "commands.h"
+#include "fail.h"
+#include "services.h"
+#include "store/store.h"
+#include "stream/changes.h"
+#include "stream/kafka.h"
+#include "stream/processor.h"
+
+namespace gs::app {
+
+namespace {
+
+sigset_t block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+// While shutting down, a (further) SIGTERM or SIGINT ends the process at once.
+void exit_on_signal(sigset_t signals, const char* during) {
+  std::thread([signals, during] {
+    int again = 0;
+    if (sigwait(&signals, &again) == 0) {
+      std::fprintf(stderr, "goalstream: received %s %s; exiting at once\n",
+                   again == SIGTERM ? "SIGTERM" : "SIGINT", during);
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
+  }).detach();
+}
+
+// Raises the soft limit on open files to the hard limit (idle HTTP
+// connections, RocksDB's files and Kafka's sockets share it); returns the
+// limit in force.
+long raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
+  }
+  auto show = [](rlim_t v) {
+    return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
+  };
+  log::info("open files limit " + show(rl.rlim_cur) +
+            (rl.rlim_cur != before ? " (raised from " + show(before) + ")" : ""));
+  return rl.rlim_cur == RLIM_INFINITY ? std::numeric_limits<long>::max()
+                                      : static_cast<long>(rl.rlim_cur);
+}
+
+}  // namespace
+
+int run_serve(const Common& c, const ServeOptions& o) {
+  auto listen_opts = api::parse_listen(o.listen);
+  if (!listen_opts.ok()) return fail(listen_opts.error());
+  listen_opts->worker_threads = o.workers;
+  if (o.max_connections < 0)
+    return fail("--max-connections: must be at least 1 (0: derived from the open files limit)");
+  long fd_limit = raise_fd_limit();
+  listen_opts->max_connections =
+      o.max_connections > 0 ? o.max_connections : api::default_max_connections(fd_limit);
+  // The listen address first: a taken port fails before the data dir is
+  // created or Kafka touched.
+  api::Server server(*listen_opts);
+  if (auto st = server.bind(); !st.ok()) return fail(st.error());
+  sigset_t signals = block_signals();  // before any thread starts
+  if (!ensure_topics(c, false, true)) return 1;
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  auto store = store::Store::open(o.data_dir);
+  if (!store.ok()) return fail(store.error());
+  auto producer = stream::Producer::create(c.kafka, stream::ProducerOptions::commands());
+  if (!producer.ok()) return fail(producer.error());
+  Metrics metrics;
+  stream::ChangesPublisher changes(**store, {c.kafka, c.thresholds}, metrics);
+  stream::ProcessorOptions popts;
+  popts.kafka = c.kafka;
+  popts.group_id = c.kafka.topic_prefix + "processor";
+  popts.on_applied = [&changes](const auto& touched) { changes.notify(touched); };
+  stream::Processor processor(**store, popts, metrics);
+
+  // Stopped in reverse order of adding: the HTTP server (in-flight requests
+  // finish), the processor (finishes and commits its batch), the changes
+  // publisher, and last the API's producer is flushed. The changes publisher
+  // is added before the processor that feeds it (on_applied) so that it stops
+  // after the processor's last batch; it is still started after the
+  // processor (its stop() is safe before start()).
+  Services services;
+  services.add("api producer", [&producer] { (*producer)->flush(10000); });
+  services.add("changes publisher", [&changes] { changes.stop(); });
+  // The line first: it must be there even if stopping hangs (fail() also
+  // bounds how long that may take).
+  auto stop_after = [&](const Error& e) {
+    int code = fail(e);
+    exit_on_signal(signals, "while cleaning up after the error");
+    services.stop();
+    return code;
+  };
+  if (auto st = processor.start(); !st.ok()) return stop_after(st.error());
+  services.add(
+      "processor", [&processor] { processor.stop(); },
+      [&processor] { return processor.failure(); });
+  // The changes publisher has no failure() to poll: it logs its errors and
+  // retries (stream/changes.h).
+  if (auto st = changes.start(); !st.ok()) return stop_after(st.error());
+  api::ApiContext ctx{.store = **store,
+                      .processor = processor,
+                      .producer = **producer,
+                      .kafka = c.kafka,
+                      .metrics = metrics,
+                      .thresholds = c.thresholds};
+  if (auto st = server.start(api::make_router(ctx)); !st.ok()) return stop_after(st.error());
+  services.add("http server", [&server] { server.stop(); });
+  log::info("goalstream serving on http://" + listen_opts->address + ":" +
+            std::to_string(server.port()) + " (brokers " + c.kafka.brokers + ", topics " +
+            c.kafka.topic_prefix + "*, data " + o.data_dir + ", at most " +
+            std::to_string(listen_opts->max_connections) + " connections)");
+  int sig = 0;
+  while (true) {
+    timespec ts{1, 0};
+    sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    // `goalstream: data-dir: ...` for a failed store write
+    if (auto failure = services.failure()) return stop_after(*failure);
+  }
+  log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
+  // Draining is bounded (in-flight writes wait at most their timeout, the
+  // producers' flushes are bounded); a second signal ends it at once.
+  exit_within(std::chrono::seconds(60), 1, "draining");
+  exit_on_signal(signals, "again while draining");
+  services.stop();
+  log::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace gs::app
