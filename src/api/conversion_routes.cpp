@@ -8,11 +8,6 @@
 namespace gs::api {
 namespace {
 
-Response conversion_goal_not_found(const Request& req, const std::string& id) {
-  return error_response(req, http::status::not_found, "not_found",
-                        "conversion goal " + id + " not found");
-}
-
 Response list(Service& s, const Call& c) {
   json out = json::array();
   for (auto& g : s.ctx.store.goals(c.key.tenant_id))
@@ -21,19 +16,18 @@ Response list(Service& s, const Call& c) {
 }
 
 Response get(Service& s, const Call& c, const std::string& id) {
-  auto g = s.ctx.store.goal(c.key.tenant_id, id);
-  if (!g) return conversion_goal_not_found(c.req, id);
-  return json_response(c.req, http::status::ok, s.conversion_view(*g, c.key.tenant_id, true));
+  return found_response(
+      c.req, s.ctx.store.goal(c.key.tenant_id, id),
+      [&](const json& g) { return s.conversion_view(g, c.key.tenant_id, true); }, "conversion goal",
+      id);
 }
 
 Response create(Service& s, const Call& c) {
   const auto& req = c.req;
   const auto& key = c.key;
-  if (auto r = s.replay(req, key)) return *r;
-  auto parsed = parse_json_body(req);
-  if (auto* r = std::get_if<Response>(&parsed)) return *r;
-  const json& body = std::get<json>(parsed);
-  auto def = model::conversion_goal_from_request(body);
+  auto body = s.write_body(c);
+  if (auto* r = std::get_if<Response>(&body)) return *r;
+  auto def = model::conversion_goal_from_request(std::get<json>(body));
   if (!def.ok()) return from_error(req, def.error());
   def->tenant_id = key.tenant_id;
   def->id = "cg_" + model::random_hex(8);
@@ -43,23 +37,10 @@ Response create(Service& s, const Call& c) {
   model::Command cmd{"", model::command_type::conversion_goal_defined, key.tenant_id, 0,
                      model::to_json(*def)};
   if (auto err = s.write_command(req, std::move(cmd))) return *err;
-  auto stored = s.ctx.store.goal(key.tenant_id, def->id);
-  if (!stored)
-    return error_response(req, http::status::internal_server_error, "internal",
-                          "goal vanished after write");
-  auto res =
-      json_response(req, http::status::created, s.conversion_view(*stored, key.tenant_id, false));
-  res.set(http::field::location, "/api/conversion-goals/" + def->id);
-  return res;
-}
-
-Response remove(Service& s, const Call& c, const std::string& id) {
-  if (auto r = s.replay(c.req, c.key)) return *r;
-  if (!s.ctx.store.goal(c.key.tenant_id, id)) return conversion_goal_not_found(c.req, id);
-  model::Command cmd{
-      "", model::command_type::conversion_goal_deleted, c.key.tenant_id, 0, {{"id", id}}};
-  if (auto err = s.write_command(c.req, std::move(cmd))) return *err;
-  return json_response(c.req, http::status::ok, json{{"id", id}, {"deleted", true}});
+  return created_response(
+      req, s.ctx.store.goal(key.tenant_id, def->id),
+      [&](const json& g) { return s.conversion_view(g, key.tenant_id, false); },
+      "/api/conversion-goals/" + def->id);
 }
 
 }  // namespace
@@ -68,12 +49,19 @@ void add_conversion_routes(RouteTable& t, Service& s) {
   using http::verb;
   auto on = [&s](auto f) { return bind(s, f); };
   auto on_item = [&s](auto f) { return bind_item(s, f); };
+  auto store = &s.ctx.store;
+  auto remove = [&s, removal = Service::Removal{
+                         "conversion goal", model::command_type::conversion_goal_deleted, "id",
+                         [store](const std::string& tenant, const std::string& id) {
+                           return store->goal(tenant, id).has_value();
+                         }}](const Call& c, const std::string& id) {
+    return s.remove(c, removal, id);
+  };
   t.add(verb::get, "/api/conversion-goals", read_route(on(list)));
   t.add(verb::post, "/api/conversion-goals", write_route(on(create)));
-  t.add(verb::delete_, "/api/conversion-goals", write_route(item_in_query("id", on_item(remove))));
+  t.add(verb::delete_, "/api/conversion-goals", write_route(item_in_query("id", remove)));
   t.add(verb::get, "/api/conversion-goals/{id}", read_route(item_in_path("id", on_item(get))));
-  t.add(verb::delete_, "/api/conversion-goals/{id}",
-        write_route(item_in_path("id", on_item(remove))));
+  t.add(verb::delete_, "/api/conversion-goals/{id}", write_route(item_in_path("id", remove)));
 }
 
 }  // namespace gs::api

@@ -13,26 +13,24 @@ namespace {
 // ---- growth goals -----------------------------------------------------------
 
 Response goal_not_found(const Request& req, const std::string& id) {
-  return error_response(req, http::status::not_found, "not_found", "goal " + id + " not found");
+  return not_found(req, "goal", id);
 }
 
 Response list_goals(Service& s, const Call& c) {
-  ojson out = ojson::array();
-  for (auto& g : s.ctx.store.growth_goals(c.key.tenant_id)) out.push_back(s.goal_view(g));
-  return json_response(c.req, http::status::ok, out);
+  return list_response(c.req, s.ctx.store.growth_goals(c.key.tenant_id),
+                       [&s](const auto& g) { return s.goal_view(g); });
 }
 
 Response get_goal(Service& s, const Call& c, const std::string& id) {
-  auto g = s.ctx.store.growth_goal(c.key.tenant_id, id);
-  if (!g) return goal_not_found(c.req, id);
-  return json_response(c.req, http::status::ok, s.goal_view(*g));
+  return found_response(
+      c.req, s.ctx.store.growth_goal(c.key.tenant_id, id),
+      [&s](const model::GrowthGoal& g) { return s.goal_view(g); }, "goal", id);
 }
 
 Response create_goal(Service& s, const Call& c) {
   const auto& req = c.req;
   const auto& key = c.key;
-  if (auto r = s.replay(req, key)) return *r;
-  auto body = parse_json_body(req);
+  auto body = s.write_body(c);
   if (auto* r = std::get_if<Response>(&body)) return *r;
   auto g = model::growth_goal_from_request(std::get<json>(body));
   if (!g.ok()) return from_error(req, g.error());
@@ -42,20 +40,15 @@ Response create_goal(Service& s, const Call& c) {
   model::Command cmd{"", model::command_type::growth_goal_created, key.tenant_id, 0,
                      model::to_json(*g)};
   if (auto err = s.write_command(req, std::move(cmd))) return *err;
-  auto stored = s.ctx.store.growth_goal(key.tenant_id, g->id);
-  if (!stored)
-    return error_response(req, http::status::internal_server_error, "internal",
-                          "goal vanished after write");
-  auto res = json_response(req, http::status::created, s.goal_view(*stored));
-  res.set(http::field::location, "/api/goals/" + g->id);
-  return res;
+  return created_response(
+      req, s.ctx.store.growth_goal(key.tenant_id, g->id),
+      [&s](const model::GrowthGoal& stored) { return s.goal_view(stored); }, "/api/goals/" + g->id);
 }
 
 Response update_goal(Service& s, const Call& c) {
   const auto& req = c.req;
   const auto& key = c.key;
-  if (auto r = s.replay(req, key)) return *r;
-  auto body = parse_json_body(req);
+  auto body = s.write_body(c);
   if (auto* r = std::get_if<Response>(&body)) return *r;
   auto patch = model::goal_patch_from_request(std::get<json>(body));
   if (!patch.ok()) return from_error(req, patch.error());
@@ -71,38 +64,23 @@ Response update_goal(Service& s, const Call& c) {
   return json_response(req, http::status::ok, s.goal_view(*stored));
 }
 
-Response delete_goal(Service& s, const Call& c, const std::string& id) {
-  if (auto r = s.replay(c.req, c.key)) return *r;
-  if (!s.ctx.store.growth_goal(c.key.tenant_id, id)) return goal_not_found(c.req, id);
-  model::Command cmd{
-      "", model::command_type::growth_goal_deleted, c.key.tenant_id, 0, {{"id", id}}};
-  if (auto err = s.write_command(c.req, std::move(cmd))) return *err;
-  return json_response(c.req, http::status::ok, json{{"id", id}, {"deleted", true}});
-}
-
 // ---- metrics (goalstream's own) ---------------------------------------------
 
-Response metric_not_found(const Request& req, const std::string& name) {
-  return error_response(req, http::status::not_found, "not_found", "metric " + name + " not found");
-}
-
 Response list_metrics(Service& s, const Call& c) {
-  ojson out = ojson::array();
-  for (auto& m : s.ctx.store.metrics(c.key.tenant_id)) out.push_back(s.metric_view(m));
-  return json_response(c.req, http::status::ok, out);
+  return list_response(c.req, s.ctx.store.metrics(c.key.tenant_id),
+                       [&s](const auto& m) { return s.metric_view(m); });
 }
 
 Response get_metric(Service& s, const Call& c, const std::string& name) {
-  auto m = s.ctx.store.metric(c.key.tenant_id, name);
-  if (!m) return metric_not_found(c.req, name);
-  return json_response(c.req, http::status::ok, s.metric_view(*m));
+  return found_response(
+      c.req, s.ctx.store.metric(c.key.tenant_id, name),
+      [&s](const model::Metric& m) { return s.metric_view(m); }, "metric", name);
 }
 
 Response create_metric(Service& s, const Call& c) {
   const auto& req = c.req;
   const auto& key = c.key;
-  if (auto r = s.replay(req, key)) return *r;
-  auto body = parse_json_body(req);
+  auto body = s.write_body(c);
   if (auto* r = std::get_if<Response>(&body)) return *r;
   auto m = model::metric_from_request(std::get<json>(body));
   if (!m.ok()) return from_error(req, m.error());
@@ -125,21 +103,10 @@ Response create_metric(Service& s, const Call& c) {
   m->created_at_ms = time::now_ms();
   model::Command cmd{"", model::command_type::metric_defined, key.tenant_id, 0, model::to_json(*m)};
   if (auto err = s.write_command(req, std::move(cmd))) return *err;
-  auto stored = s.ctx.store.metric(key.tenant_id, m->name);
-  if (!stored)
-    return error_response(req, http::status::internal_server_error, "internal",
-                          "metric vanished after write");
-  auto res = json_response(req, http::status::created, s.metric_view(*stored));
-  res.set(http::field::location, "/api/metrics/" + m->name);
-  return res;
-}
-
-Response delete_metric(Service& s, const Call& c, const std::string& name) {
-  if (auto r = s.replay(c.req, c.key)) return *r;
-  if (!s.ctx.store.metric(c.key.tenant_id, name)) return metric_not_found(c.req, name);
-  model::Command cmd{"", model::command_type::metric_deleted, c.key.tenant_id, 0, {{"name", name}}};
-  if (auto err = s.write_command(c.req, std::move(cmd))) return *err;
-  return json_response(c.req, http::status::ok, json{{"name", name}, {"deleted", true}});
+  return created_response(
+      req, s.ctx.store.metric(key.tenant_id, m->name),
+      [&s](const model::Metric& stored) { return s.metric_view(stored); },
+      "/api/metrics/" + m->name, "metric");
 }
 
 // ---- settings (the tenant's time zone) --------------------------------------
@@ -151,8 +118,7 @@ Response get_settings(Service& s, const Call& c) {
 
 Response put_settings(Service& s, const Call& c) {
   const auto& req = c.req;
-  if (auto r = s.replay(req, c.key)) return *r;
-  auto parsed = parse_json_body(req);
+  auto parsed = s.write_body(c);
   if (auto* r = std::get_if<Response>(&parsed)) return *r;
   const json& body = std::get<json>(parsed);
   if (!body.is_object()) return from_error(req, invalid("", "request body must be a JSON object"));
@@ -175,21 +141,35 @@ Response put_settings(Service& s, const Call& c) {
 
 void add_growth_routes(RouteTable& t, Service& s) {
   using http::verb;
+  auto store = &s.ctx.store;
+  auto delete_goal =
+      [&s, removal = Service::Removal{"goal", model::command_type::growth_goal_deleted, "id",
+                                      [store](const std::string& tenant, const std::string& id) {
+                                        return store->growth_goal(tenant, id).has_value();
+                                      }}](const Call& c, const std::string& id) {
+        return s.remove(c, removal, id);
+      };
+  auto delete_metric =
+      [&s, removal = Service::Removal{"metric", model::command_type::metric_deleted, "name",
+                                      [store](const std::string& tenant, const std::string& name) {
+                                        return store->metric(tenant, name).has_value();
+                                      }}](const Call& c, const std::string& name) {
+        return s.remove(c, removal, name);
+      };
   auto on = [&s](auto f) { return bind(s, f); };
   auto on_item = [&s](auto f) { return bind_item(s, f); };
   t.add(verb::get, "/api/goals", read_route(on(list_goals)));
   t.add(verb::post, "/api/goals", write_route(on(create_goal)));
   t.add(verb::patch, "/api/goals", write_route(on(update_goal)));
-  t.add(verb::delete_, "/api/goals", write_route(item_in_query("id", on_item(delete_goal))));
+  t.add(verb::delete_, "/api/goals", write_route(item_in_query("id", delete_goal)));
   t.add(verb::get, "/api/goals/{id}", read_route(item_in_path("id", on_item(get_goal))));
-  t.add(verb::delete_, "/api/goals/{id}", write_route(item_in_path("id", on_item(delete_goal))));
+  t.add(verb::delete_, "/api/goals/{id}", write_route(item_in_path("id", delete_goal)));
 
   t.add(verb::get, "/api/metrics", read_route(on(list_metrics)));
   t.add(verb::post, "/api/metrics", write_route(on(create_metric)));
-  t.add(verb::delete_, "/api/metrics", write_route(item_in_query("name", on_item(delete_metric))));
+  t.add(verb::delete_, "/api/metrics", write_route(item_in_query("name", delete_metric)));
   t.add(verb::get, "/api/metrics/{name}", read_route(item_in_path("name", on_item(get_metric))));
-  t.add(verb::delete_, "/api/metrics/{name}",
-        write_route(item_in_path("name", on_item(delete_metric))));
+  t.add(verb::delete_, "/api/metrics/{name}", write_route(item_in_path("name", delete_metric)));
 
   t.add(verb::get, "/api/settings", read_route(on(get_settings)));
   t.add(verb::put, "/api/settings", write_route(on(put_settings)));

@@ -37,6 +37,24 @@ std::variant<json, Response> parse_json_body(const Request& req) {
   return std::move(body).value();
 }
 
+Response not_found(const Request& req, const std::string& what, const std::string& item) {
+  return error_response(req, http::status::not_found, "not_found",
+                        what + " " + item + " not found");
+}
+
+std::variant<json, Response> Service::write_body(const Call& c) {
+  if (auto answer = replay(c.req, c.key)) return std::move(*answer);
+  return parse_json_body(c.req);
+}
+
+Response Service::remove(const Call& c, const Removal& r, const std::string& item) {
+  if (auto answer = replay(c.req, c.key)) return *answer;
+  if (!r.exists(c.key.tenant_id, item)) return not_found(c.req, r.what, item);
+  model::Command cmd{"", r.command_type, c.key.tenant_id, 0, {{r.member, item}}};
+  if (auto err = write_command(c.req, std::move(cmd))) return *err;
+  return json_response(c.req, http::status::ok, json{{r.member, item}, {"deleted", true}});
+}
+
 json Service::conversion_view(json goal, const std::string& tenant, bool series) {
   auto id = goal.value("id", "");
   auto totals = ctx.store.totals(tenant, id);
