@@ -26,9 +26,12 @@ struct Call {
   const gs::http::Target& target;  // empty for routes answered on the I/O threads
   const gs::http::Params& params;  // the pattern's parameters, decoded
   const model::ApiKey& key;        // the caller's key; empty on routes without a scope
+  // The route's envelope: dispatch answers 401, 403 and 405 in it, and a
+  // handler shapes its own answers with it (the reference families' handlers
+  // use the reference envelope, which is theirs).
   const gs::http::Envelope& envelope;
 
-  // The path parameter `name` of the route's pattern.
+  // The path parameter `name`, which must be one of the route's pattern.
   const std::string& param(std::string_view name) const;
   // The query parameter `name`, nullopt when absent or empty.
   std::optional<std::string> query(const std::string& name) const;
