@@ -1,8 +1,9 @@
-// The route table of the HTTP API: health, readiness, metrics and the
-// growth goals and conversion goals API (docs/api.md), metrics and settings. Every write is
-// produced to the commands topic and answered only once the processor has applied it (read your
-// writes). Handlers are thread-safe; /healthz, /readyz and /metrics run on the server's I/O
-// threads, the rest on its workers.
+// The HTTP API (docs/api.md): health, readiness, metrics and the growth
+// goals and conversion goals API, metrics and settings, each family's routes
+// in its own file (route.h), dispatched through a route table. Every write
+// is produced to the commands topic and answered only once the processor has
+// applied it (read your writes). Handlers are thread-safe; /healthz, /readyz
+// and /metrics run on the server's I/O threads, the rest on its workers.
 #pragma once
 
 #include <chrono>
@@ -27,7 +28,10 @@ struct ApiContext {
 };
 
 // Returns the handlers that dispatch (method, path) to the routes: `now`
-// answers /healthz, /readyz and /metrics without blocking, `work` the rest.
+// answers /healthz, /readyz and /metrics without blocking, `work` the rest:
+// 400 for a target that does not parse, 404 for a path no route has, 405
+// (with Allow) for a method it lacks, 401/403 for the route's scope, then
+// the route's handler.
 Routes make_router(ApiContext& ctx);
 
 }  // namespace gs::api

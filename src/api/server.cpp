@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 
+#include "api/body.h"
 #include "base/log.h"
 
 namespace gs::api {
@@ -27,11 +28,12 @@ constexpr int kMaxDefaultConnections = 10000;
 constexpr int kMaxRejectionsInFlight = 64;
 
 Response plain_error(unsigned version, http::status status, const std::string& code,
-                     const std::string& message) {
+                     const std::string& message,
+                     const gs::http::Envelope& envelope = gs::http::reference_envelope()) {
   Response res{status, version};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::server, "goalstream");
-  res.body() = std::string("{\"error\":\"") + code + "\",\"message\":\"" + message + "\"}";
+  res.body() = to_text(envelope.error(code, message, ""));
   res.prepare_payload();
   return res;
 }
@@ -72,7 +74,20 @@ class http_session : public std::enable_shared_from_this<http_session> {
     parser_.emplace();
     parser_->body_limit(body_limit_);
     parser_->header_limit(16 * 1024);
+    envelope_ = &gs::http::reference_envelope();
     stream_.expires_after(std::chrono::seconds(60));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+  }
+
+  // The header is in: the route's envelope shapes the server's own answers
+  // about the body. A Content-Length over the limit fails here already, with
+  // the start line and fields read.
+  void on_header(beast::error_code ec, size_t) {
+    bool header = parser_->is_header_done() || ec == http::error::body_limit;
+    if (header && routes_.envelope) envelope_ = &routes_.envelope(parser_->get());
+    if (ec) return on_read(ec, 0);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
@@ -81,16 +96,16 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (ec == http::error::end_of_stream) return do_close();
     if (ec == http::error::body_limit)
       return send(plain_error(11, http::status::payload_too_large, "payload_too_large",
-                              "request body exceeds the limit"),
+                              "request body exceeds the limit", *envelope_),
                   true);
     if (ec) {
       if (ec != beast::error::timeout && ec != net::error::operation_aborted &&
           ec != net::error::connection_reset && ec != net::error::eof) {
         // A malformed request gets a 400 when the connection is still usable.
         if (ec.category() == http::make_error_code(http::error::bad_method).category())
-          return send(
-              plain_error(11, http::status::bad_request, "bad_request", "malformed HTTP request"),
-              true);
+          return send(plain_error(11, http::status::bad_request, "bad_request",
+                                  "malformed HTTP request", *envelope_),
+                      true);
       }
       return do_close();
     }
@@ -150,6 +165,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  const gs::http::Envelope* envelope_ = &gs::http::reference_envelope();  // of parser_'s route
   std::shared_ptr<Response> res_;
   net::thread_pool& workers_;
   const Routes& routes_;

@@ -4,7 +4,9 @@
 // either at once on its I/O thread (Routes::now: health, readiness, metrics,
 // which must never wait behind API work) or through the Router on a worker
 // pool (writes block until their command is applied, so they must not run on
-// the I/O threads). Responses go back through the session's strand.
+// the I/O threads). Responses go back through the session's strand. The
+// header is read before the body, so that the server's own 400 and 413 for
+// the body come in the envelope of the route's family (Routes::envelope).
 //
 // Limits: at most `max_connections` connections at once (beyond it a new
 // connection is answered 503 and closed); accept errors such as EMFILE back
@@ -21,6 +23,7 @@
 #include <boost/beast/http.hpp>
 
 #include "base/result.h"
+#include "http/envelope.h"
 
 namespace gs::api {
 
@@ -31,9 +34,15 @@ using Handler = std::function<Response(const Request&)>;
 // Answers a request without blocking, or nullopt to hand it to `work`.
 using InlineHandler = std::function<std::optional<Response>(const Request&)>;
 
+// The envelope of the route a request header names, for the server's own
+// answers to that request (400 for a malformed body, 413 for one over the
+// limit). Called on the I/O thread; must not block.
+using EnvelopeOf = std::function<const gs::http::Envelope&(const http::request_header<>&)>;
+
 struct Routes {
-  InlineHandler now;  // on the I/O thread that read the request; must not block
-  Handler work;       // on a worker thread; may block
+  InlineHandler now;              // on the I/O thread that read the request; must not block
+  Handler work;                   // on a worker thread; may block
+  EnvelopeOf envelope = nullptr;  // empty: the reference envelope for every request
 };
 
 struct ServerOptions {

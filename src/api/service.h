@@ -1,0 +1,102 @@
+// What the handler families share: the context, writes through the
+// commands topic with their Idempotency-Key, the request body parser, and
+// the API views of the stored objects (a replayed write answers with them).
+// Thread-safe: handlers call it from every worker.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "api/respond.h"
+#include "api/route.h"
+#include "api/routes.h"
+#include "model/conversion_goal.h"
+#include "model/growth.h"
+
+namespace gs::api {
+
+class Service {
+ public:
+  explicit Service(ApiContext& ctx) : ctx(ctx) {}
+
+  ApiContext& ctx;
+
+  // Called first by every write handler: 400 for a malformed Idempotency-Key;
+  // the answer recorded for the key when a write with it was applied within
+  // the window; nullopt to go on and write.
+  std::optional<Response> replay(const Request& req, const model::ApiKey& key);
+
+  // Produces a command and waits until the processor applied it. Returns
+  // the answer when it is not the handler's to give: the write failed, or
+  // (with an Idempotency-Key) another attempt was first or it was rejected.
+  std::optional<Response> write_command(const Request& req, model::Command cmd);
+
+  // The body of a write with one: the Idempotency-Key replay's answer, a
+  // 400 for a body that is not JSON, or the parsed body.
+  std::variant<json, Response> write_body(const Call& c);
+
+  // What a DELETE of one item of a family writes.
+  struct Removal {
+    const char* what;          // "goal": the 404 says "goal <id> not found"
+    const char* command_type;  // model::command_type::...
+    const char* member;        // the command's and the answer's member naming the item
+    std::function<bool(const std::string& tenant, const std::string& item)> exists;
+  };
+  // Deletes `item`: the Idempotency-Key replay, 404 when it does not exist,
+  // the command, then 200 {"<member>": item, "deleted": true}.
+  Response remove(const Call& c, const Removal& r, const std::string& item);
+
+  // A conversion goal with its count, value, backfill state and, with
+  // `series`, its daily series.
+  json conversion_view(json goal, const std::string& tenant, bool series);
+  // The API form of a growth goal: the reference's members in its order, then ours.
+  ojson goal_view(const model::GrowthGoal& g);
+  // A metric with its value now (none for a `span` metric).
+  ojson metric_view(const model::Metric& m);
+
+ private:
+  Response recorded_answer(const Request& req, const std::string& tenant, const json& record);
+  Response outcome_answer(const Request& req, const std::string& tenant, const json& record);
+};
+
+// 404 not_found: "<what> <item> not found".
+Response not_found(const Request& req, const std::string& what, const std::string& item);
+
+// 200 with `items`, each as `view` shows it.
+template <class Items, class View>
+Response list_response(const Request& req, const Items& items, View view) {
+  ojson out = ojson::array();
+  for (const auto& item : items) out.push_back(view(item));
+  return json_response(req, http::status::ok, out);
+}
+
+// 200 with `item` as `view` shows it; 404 "<what> <name> not found" without it.
+template <class Item, class View>
+Response found_response(const Request& req, const std::optional<Item>& item, View view,
+                        const std::string& what, const std::string& name) {
+  if (!item) return not_found(req, what, name);
+  return json_response(req, http::status::ok, view(*item));
+}
+
+// The answer to a create once applied: 201 with `stored` as `view` shows
+// it and `Location: <location>`; 500 when it is not in the store.
+template <class Item, class View>
+Response created_response(const Request& req, const std::optional<Item>& stored, View view,
+                          const std::string& location, const char* what = "goal") {
+  if (!stored)
+    return error_response(req, http::status::internal_server_error, "internal",
+                          std::string(what) + " vanished after write");
+  auto res = json_response(req, http::status::created, view(*stored));
+  res.set(http::field::location, location);
+  return res;
+}
+
+// Parses a request body without throwing (api::parse_body); a 400
+// invalid_json Response naming the place when it is refused.
+std::variant<json, Response> parse_json_body(const Request& req);
+
+}  // namespace gs::api
