@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <thread>
 #include <vector>
 
@@ -16,6 +17,17 @@ namespace {
 
 namespace beast = boost::beast;
 namespace net = boost::asio;
+
+// What an exception says, for a log line (any type).
+std::string what_of(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
 using tcp = net::ip::tcp;
 
 // File descriptors kept for the rest of the process: RocksDB's table cache
@@ -116,8 +128,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     std::optional<Response> now;
     try {
       now = routes_.now(*req);
-    } catch (const std::exception& e) {
-      log::error(std::string("handler threw: ") + e.what());
+    } catch (...) {
+      log::error("handler threw: " + what_of(std::current_exception()));
       now = plain_error(req->version(), http::status::internal_server_error, "internal",
                         "internal error");
     }
@@ -130,8 +142,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
       Response res;
       try {
         res = self->routes_.work(*req);
-      } catch (const std::exception& e) {
-        log::error(std::string("handler threw: ") + e.what());
+      } catch (...) {
+        log::error("handler threw: " + what_of(std::current_exception()));
         res = plain_error(req->version(), http::status::internal_server_error, "internal",
                           "internal error");
       }
@@ -372,7 +384,19 @@ Status Server::start(Routes routes) {
   I.acceptor.reset();
   I.lst->run();
   I.work.emplace(I.ioc.get_executor());
-  for (int i = 0; i < I.opts.io_threads; ++i) I.threads.emplace_back([&I] { I.ioc.run(); });
+  // An exception out of a completion handler unwinds run(): it is logged and
+  // the thread runs the context again, so no exception ends the process.
+  for (int i = 0; i < I.opts.io_threads; ++i)
+    I.threads.emplace_back([&I] {
+      while (true) {
+        try {
+          I.ioc.run();
+          return;
+        } catch (...) {
+          log::error("http I/O thread: " + what_of(std::current_exception()));
+        }
+      }
+    });
   I.running = true;
   return {};
 }

@@ -108,7 +108,9 @@ int run_serve(const Common& c, const ServeOptions& o) {
   // processor (its stop() is safe before start()).
   Services services;
   services.add("api producer", [&producer] { (*producer)->flush(10000); });
-  services.add("changes publisher", [&changes] { changes.stop(); });
+  services.add(
+      "changes publisher", [&changes] { changes.stop(); },
+      [&changes] { return changes.failure(); });
   // The line first: it must be there even if stopping hangs (fail() also
   // bounds how long that may take).
   auto stop_after = [&](const Error& e) {
@@ -121,8 +123,6 @@ int run_serve(const Common& c, const ServeOptions& o) {
   services.add(
       "processor", [&processor] { processor.stop(); },
       [&processor] { return processor.failure(); });
-  // The changes publisher has no failure() to poll: it logs its errors and
-  // retries (stream/changes.h).
   if (auto st = changes.start(); !st.ok()) return stop_after(st.error());
   api::ApiContext ctx{.store = **store,
                       .processor = processor,
