@@ -19,15 +19,7 @@ namespace gs::stream {
 
 class Backfill {
  public:
-  struct Deps {
-    store::Store& store;
-    const ProcessorOptions& opts;
-    Metrics& metrics;
-    const std::atomic<bool>& stopping;
-    Fatal& fatal;
-    BackfillHandoff& handoff;
-  };
-  explicit Backfill(Deps deps) : d_(deps) {}
+  explicit Backfill(Shared shared) : d_(shared) {}
   ~Backfill() { join(); }
 
   void start();
@@ -46,7 +38,7 @@ class Backfill {
   void run_job(const std::string& tenant, const std::string& target, Job job);
   bool stop() const { return d_.stopping || d_.fatal.failed(); }
 
-  Deps d_;
+  Shared d_;
   std::thread thread_;
 };
 

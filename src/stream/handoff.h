@@ -23,9 +23,11 @@
 #include <vector>
 
 #include "base/keys.h"
+#include "base/metrics.h"
 #include "projection/delta.h"
 #include "store/store.h"
 #include "stream/kafka.h"
+#include "stream/processor.h"
 #include "stream/threads.h"
 
 namespace gs::stream {
@@ -128,6 +130,16 @@ class BackfillHandoff {
   bool wake_ = false;
   std::set<std::string> cancelled_;
   std::map<std::string, std::pair<int64_t, int64_t>> status_;  // job -> (scanned, total)
+};
+
+// What the processor's threads share by reference (it all outlives them).
+struct Shared {
+  store::Store& store;
+  const ProcessorOptions& opts;
+  Metrics& metrics;
+  const std::atomic<bool>& stopping;
+  Fatal& fatal;
+  BackfillHandoff& handoff;
 };
 
 }  // namespace gs::stream

@@ -31,17 +31,9 @@
 
 namespace gs::stream {
 
-struct Loop {
-  Loop(store::Store& s, const ProcessorOptions& o, Metrics& m, const std::atomic<bool>& stop,
-       Fatal& f, BackfillHandoff& h)
-      : store(s), opts(o), metrics(m), stopping(stop), fatal(f), handoff(h) {}
+struct Loop : Shared {
+  explicit Loop(Shared shared) : Shared(shared) {}
 
-  store::Store& store;
-  const ProcessorOptions& opts;
-  Metrics& metrics;
-  const std::atomic<bool>& stopping;
-  Fatal& fatal;
-  BackfillHandoff& handoff;
   // Set by Processor::start before the thread starts.
   rd_kafka_t* consumer = nullptr;
   Producer* producer = nullptr;  // deadletter

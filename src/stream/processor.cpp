@@ -17,7 +17,10 @@ namespace gs::stream {
 // part has its own lock.
 struct Processor::Impl {
   Impl(store::Store& s, ProcessorOptions o, Metrics& m)
-      : store(s), opts(std::move(o)), metrics(m), loop(s, opts, m, stopping, fatal, handoff) {
+      : store(s),
+        opts(std::move(o)),
+        metrics(m),
+        loop(Shared{s, opts, m, stopping, fatal, handoff}) {
     fatal.on_set([this] { wake_all(); });
   }
 
@@ -160,7 +163,7 @@ Status Processor::start() {
                                                    I.stopping, I.fatal, I.applied, I.handoff});
   I.poller = std::make_unique<Poller>(I.consumer.get(), I.opts, I.stopping, I.fatal);
   I.backfill = std::make_unique<Backfill>(
-      Backfill::Deps{I.store, I.opts, I.metrics, I.stopping, I.fatal, I.handoff});
+      Shared{I.store, I.opts, I.metrics, I.stopping, I.fatal, I.handoff});
   I.loop.writer = I.writer.get();
   I.loop.poller = I.poller.get();
   I.writer->start();
