@@ -47,7 +47,7 @@ TEST_CASE(
   CHECK(parse_rfc3339("9999-12-31T23:59:59.999Z") == kMaxMs);
   CHECK(format_rfc3339(kMaxMs) == "9999-12-31T23:59:59.999Z");
   CHECK(parse_rfc3339("9999-12-31T23:59:59.999+05:00").has_value());
-  // Year 10000 once converted to UTC (issue 7 item 12).
+  // Year 10000 once converted to UTC.
   for (const char* bad :
        {"9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59-00:01", "1970-01-01T00:30:00+01:00"}) {
     CAPTURE(bad);

@@ -1,4 +1,4 @@
-// A full data directory (issue 7, item 7): serve ends with exit 1 and the line
+// A full data directory: serve ends with exit 1 and the line
 // `goalstream: data-dir: no space left on device in DIR`, at run time and at
 // start, never with an abort; once space is freed nothing accepted is lost.
 // The data directory is a small tmpfs, so the test must run as root (it does

@@ -468,7 +468,7 @@ void delete_topics(const std::string& prefix, const std::string& broker_list) {
 
 }  // namespace it
 
-// ---- Additions for api_input_test (issue 7: HTTP server and request input) ----
+// ---- For api_input_test (the HTTP server and request input) ----
 #include <sys/resource.h>
 
 namespace it {

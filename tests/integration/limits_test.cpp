@@ -1,5 +1,5 @@
 // Numbers at the edges, as a user sees them through Kafka and HTTP: value
-// sums beyond 64-bit micro-units (issue 7, item 4) and integers beyond
+// sums beyond 64-bit micro-units and integers beyond
 // int64/uint64 in an event's properties (item 5).
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // Integration tests of the Kafka write and deadletter paths under broker
-// outages and at the size limits (issue 7, items 1-3 and the API half of 15).
+// outages and at the size limits (the deadletter, ghost writes, the largest writes).
 // Every test here runs against a broker of this file's own (tools/kafka on
 // free ports, started once, stopped at exit), so stopping it disturbs no
 // other test; the real `goalstream` binary and real HTTP requests as usual.

@@ -391,7 +391,7 @@ TEST_CASE("conversion goal names follow the text rule; since stays within what f
        "name: must not contain control characters (U+0000-U+001F, U+007F-U+009F)"},
       {R"({"name":"two\nlines","eventType":"a"})", "name",
        "name: must not contain control characters (U+0000-U+001F, U+007F-U+009F)"},
-      // Year 10000 once in UTC (issue 7 item 12): refused, not deadlettered later.
+      // Year 10000 once in UTC: refused, not deadlettered later.
       {R"({"name":"x","eventType":"a","since":"9999-12-31T23:00:00-05:00"})", "since",
        "since: must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from "
        "1970-01-01T00:00:00Z to "
