@@ -46,22 +46,39 @@ Result<ConversionGoal> conversion_goal_from_json(const json& j, std::string tena
   if (!j.is_object()) return err("", "stored conversion goal is not an object");
   ConversionGoal g;
   g.tenant_id = std::move(tenant_id);
-  try {
-    g.id = j.at("id").get<std::string>();
-    g.name = j.at("name").get<std::string>();
-    g.event_type = j.at("eventType").get<std::string>();
-    if (auto* u = member(j, "urlPattern")) g.url_pattern = u->get<std::string>();
-    if (auto* c = member(j, "conditions")) g.conditions = *c;
-    if (auto* s = member(j, "since")) {
-      g.since_ms = time::parse_rfc3339(s->get<std::string>());
-      if (!g.since_ms) return err("since", "stored since is not a date-time");
-    }
-    auto created = time::parse_rfc3339(j.at("createdAt").get<std::string>());
-    if (!created) return err("createdAt", "stored createdAt is not a date-time");
-    g.created_at_ms = *created;
-  } catch (const json::exception& e) {
-    return err("", std::string("stored conversion goal is malformed: ") + e.what());
+  // Each member read names itself when it is missing or not a string.
+  auto text = [&j](const char* name) -> Result<std::string> {
+    auto it = j.find(name);
+    if (it == j.end()) return err(name, "is required");
+    if (!it->is_string()) return err(name, "must be a string");
+    return it->get<std::string>();
+  };
+  auto id = text("id");
+  if (!id.ok()) return id.error();
+  g.id = std::move(id).value();
+  auto name = text("name");
+  if (!name.ok()) return name.error();
+  g.name = std::move(name).value();
+  auto event_type = text("eventType");
+  if (!event_type.ok()) return event_type.error();
+  g.event_type = std::move(event_type).value();
+  if (member(j, "urlPattern")) {
+    auto u = text("urlPattern");
+    if (!u.ok()) return u.error();
+    g.url_pattern = std::move(u).value();
   }
+  if (auto* c = member(j, "conditions")) g.conditions = *c;
+  if (member(j, "since")) {
+    auto since = text("since");
+    if (!since.ok()) return since.error();
+    g.since_ms = time::parse_rfc3339(*since);
+    if (!g.since_ms) return err("since", "stored since is not a date-time");
+  }
+  auto created_text = text("createdAt");
+  if (!created_text.ok()) return created_text.error();
+  auto created = time::parse_rfc3339(*created_text);
+  if (!created) return err("createdAt", "stored createdAt is not a date-time");
+  g.created_at_ms = *created;
   return g;
 }
 

@@ -11,7 +11,10 @@
 namespace gs::stream {
 
 std::string reason(const Error& e) {
-  return e.field.empty() ? e.message : e.field + ": " + e.message;
+  // Some messages name their field already ("urlPattern: invalid RE2 ..."):
+  // not twice.
+  if (e.field.empty() || e.message.starts_with(e.field + ":")) return e.message;
+  return e.field + ": " + e.message;
 }
 
 namespace {

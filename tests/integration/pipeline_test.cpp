@@ -513,6 +513,8 @@ TEST_CASE("invalid commands on the commands topic are deadlettered and the pipel
   CHECK(fields.count("command nests deeper than 64 levels"));
   CHECK(fields.count("data.key_hash: must be a SHA-256 hex digest"));
   CHECK(fields.count("data.id: is required"));
+  // The field once, though the matcher's message names it too.
+  CHECK(fields.count("urlPattern: invalid RE2 regular expression: missing ): ("));
   CHECK(d.serve.terminate() == 0);
 }
 

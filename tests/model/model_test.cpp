@@ -413,3 +413,25 @@ TEST_CASE("conversion goal names follow the text rule; since stays within what f
     CHECK(r.error().field + ": " + r.error().message == c.message);
   }
 }
+
+TEST_CASE("a stored or commanded conversion goal that lacks a member is refused naming it") {
+  json full = {{"id", "cg_1"},
+               {"name", "Signups"},
+               {"eventType", "form_submit"},
+               {"createdAt", "2025-03-01T00:00:00Z"}};
+  REQUIRE(gs::model::conversion_goal_from_json(full, "acme").ok());
+  for (const char* name : {"id", "name", "eventType", "createdAt"}) {
+    json j = full;
+    j.erase(name);
+    auto r = gs::model::conversion_goal_from_json(j, "acme");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().field == name);
+    CHECK(r.error().message == "is required");
+  }
+  json j = full;
+  j["urlPattern"] = 5;
+  auto r = gs::model::conversion_goal_from_json(j, "acme");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().field == "urlPattern");
+  CHECK(r.error().message == "must be a string");
+}
