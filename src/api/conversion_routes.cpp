@@ -9,15 +9,20 @@ namespace gs::api {
 namespace {
 
 Response list(Service& s, const Call& c) {
+  auto page = conversion::goals(s.ctx.store, c.key.tenant_id);
+  if (!page.ok()) return from_error(c.req, page.error());
   json out = json::array();
-  for (auto& g : s.ctx.store.goals(c.key.tenant_id))
-    out.push_back(s.conversion_view(g, c.key.tenant_id, false));
+  for (auto& g : page->goals) {
+    auto view = s.conversion_view(g, c.key.tenant_id, false);
+    if (!view.ok()) return from_error(c.req, view.error());
+    out.push_back(std::move(*view));
+  }
   return json_response(c.req, http::status::ok, out);
 }
 
 Response get(Service& s, const Call& c, const std::string& id) {
   return found_response(
-      c.req, s.ctx.store.goal(c.key.tenant_id, id),
+      c.req, conversion::goal(s.ctx.store, c.key.tenant_id, id),
       [&](const json& g) { return s.conversion_view(g, c.key.tenant_id, true); }, "conversion goal",
       id);
 }
@@ -38,7 +43,7 @@ Response create(Service& s, const Call& c) {
                      model::to_json(*def)};
   if (auto err = s.write_command(req, std::move(cmd))) return *err;
   return created_response(
-      req, s.ctx.store.goal(key.tenant_id, def->id),
+      req, conversion::goal(s.ctx.store, key.tenant_id, def->id),
       [&](const json& g) { return s.conversion_view(g, key.tenant_id, false); },
       "/api/conversion-goals/" + def->id);
 }
@@ -53,7 +58,8 @@ void add_conversion_routes(RouteTable& t, Service& s) {
   auto remove = [&s, removal = Service::Removal{
                          "conversion goal", model::command_type::conversion_goal_deleted, "id",
                          [store](const std::string& tenant, const std::string& id) {
-                           return store->goal(tenant, id).has_value();
+                           auto g = conversion::goal(*store, tenant, id);
+                           return g.ok() ? Result<bool>(g->has_value()) : g.error();
                          }}](const Call& c, const std::string& id) {
     return s.remove(c, removal, id);
   };

@@ -5,7 +5,6 @@
 #include "base/time.h"
 #include "match/match.h"
 #include "projection/pacing.h"
-#include "store/store.h"
 
 namespace gs::api {
 namespace {
@@ -17,13 +16,13 @@ Response goal_not_found(const Request& req, const std::string& id) {
 }
 
 Response list_goals(Service& s, const Call& c) {
-  return list_response(c.req, s.ctx.store.growth_goals(c.key.tenant_id),
+  return list_response(c.req, growth::goals(s.ctx.store, c.key.tenant_id),
                        [&s](const auto& g) { return s.goal_view(g); });
 }
 
 Response get_goal(Service& s, const Call& c, const std::string& id) {
   return found_response(
-      c.req, s.ctx.store.growth_goal(c.key.tenant_id, id),
+      c.req, growth::goal(s.ctx.store, c.key.tenant_id, id),
       [&s](const model::GrowthGoal& g) { return s.goal_view(g); }, "goal", id);
 }
 
@@ -41,7 +40,7 @@ Response create_goal(Service& s, const Call& c) {
                      model::to_json(*g)};
   if (auto err = s.write_command(req, std::move(cmd))) return *err;
   return created_response(
-      req, s.ctx.store.growth_goal(key.tenant_id, g->id),
+      req, growth::goal(s.ctx.store, key.tenant_id, g->id),
       [&s](const model::GrowthGoal& stored) { return s.goal_view(stored); }, "/api/goals/" + g->id);
 }
 
@@ -52,28 +51,30 @@ Response update_goal(Service& s, const Call& c) {
   if (auto* r = std::get_if<Response>(&body)) return *r;
   auto patch = model::goal_patch_from_request(std::get<json>(body));
   if (!patch.ok()) return from_error(req, patch.error());
-  auto current = s.ctx.store.growth_goal(key.tenant_id, patch->id);
-  if (!current) return goal_not_found(req, patch->id);
-  if (auto updated = model::apply(*current, *patch); !updated.ok())
+  auto current = growth::goal(s.ctx.store, key.tenant_id, patch->id);
+  if (!current.ok()) return from_error(req, current.error());
+  if (!*current) return goal_not_found(req, patch->id);
+  if (auto updated = model::apply(**current, *patch); !updated.ok())
     return from_error(req, updated.error());
   model::Command cmd{"", model::command_type::growth_goal_updated, key.tenant_id, 0,
                      model::to_json(*patch)};
   if (auto err = s.write_command(req, std::move(cmd))) return *err;
-  auto stored = s.ctx.store.growth_goal(key.tenant_id, patch->id);
-  if (!stored) return goal_not_found(req, patch->id);  // deleted meanwhile
-  return json_response(req, http::status::ok, s.goal_view(*stored));
+  auto stored = growth::goal(s.ctx.store, key.tenant_id, patch->id);
+  if (!stored.ok()) return from_error(req, stored.error());
+  if (!*stored) return goal_not_found(req, patch->id);  // deleted meanwhile
+  return view_response(req, http::status::ok, s.goal_view(**stored));
 }
 
 // ---- metrics (goalstream's own) ---------------------------------------------
 
 Response list_metrics(Service& s, const Call& c) {
-  return list_response(c.req, s.ctx.store.metrics(c.key.tenant_id),
+  return list_response(c.req, growth::metrics(s.ctx.store, c.key.tenant_id),
                        [&s](const auto& m) { return s.metric_view(m); });
 }
 
 Response get_metric(Service& s, const Call& c, const std::string& name) {
   return found_response(
-      c.req, s.ctx.store.metric(c.key.tenant_id, name),
+      c.req, growth::metric(s.ctx.store, c.key.tenant_id, name),
       [&s](const model::Metric& m) { return s.metric_view(m); }, "metric", name);
 }
 
@@ -85,7 +86,9 @@ Response create_metric(Service& s, const Call& c) {
   auto m = model::metric_from_request(std::get<json>(body));
   if (!m.ok()) return from_error(req, m.error());
   if (auto w = projection::parse_window(m->window); !w.ok()) return from_error(req, w.error());
-  if (m->aggregation != "ratio" && !s.ctx.store.goal(key.tenant_id, m->conversion_goal))
+  auto base = conversion::goal(s.ctx.store, key.tenant_id, m->conversion_goal);
+  if (!base.ok()) return from_error(req, base.error());
+  if (m->aggregation != "ratio" && !*base)
     return error_response(
         req, http::status::unprocessable_entity, "validation_error",
         "conversionGoal: no conversion goal " + m->conversion_goal + " in this project",
@@ -94,7 +97,9 @@ Response create_metric(Service& s, const Call& c) {
     if (auto p = match::PropertyPath::parse(m->property); !p.ok())
       return from_error(req, p.error());
   }
-  if (s.ctx.store.metric(key.tenant_id, m->name))
+  auto existing = growth::metric(s.ctx.store, key.tenant_id, m->name);
+  if (!existing.ok()) return from_error(req, existing.error());
+  if (*existing)
     return error_response(req, http::status::conflict, "conflict",
                           "metric " + m->name + " already exists; DELETE /api/metrics/" + m->name +
                               " first to redefine it",
@@ -104,7 +109,7 @@ Response create_metric(Service& s, const Call& c) {
   model::Command cmd{"", model::command_type::metric_defined, key.tenant_id, 0, model::to_json(*m)};
   if (auto err = s.write_command(req, std::move(cmd))) return *err;
   return created_response(
-      req, s.ctx.store.metric(key.tenant_id, m->name),
+      req, growth::metric(s.ctx.store, key.tenant_id, m->name),
       [&s](const model::Metric& stored) { return s.metric_view(stored); },
       "/api/metrics/" + m->name, "metric");
 }
@@ -112,8 +117,9 @@ Response create_metric(Service& s, const Call& c) {
 // ---- settings (the tenant's time zone) --------------------------------------
 
 Response get_settings(Service& s, const Call& c) {
-  return json_response(c.req, http::status::ok,
-                       json{{"timezone", s.ctx.store.timezone(c.key.tenant_id)}});
+  auto tz = state::timezone(s.ctx.store, c.key.tenant_id);
+  if (!tz.ok()) return from_error(c.req, tz.error());
+  return json_response(c.req, http::status::ok, json{{"timezone", *tz}});
 }
 
 Response put_settings(Service& s, const Call& c) {
@@ -145,14 +151,16 @@ void add_growth_routes(RouteTable& t, Service& s) {
   auto delete_goal =
       [&s, removal = Service::Removal{"goal", model::command_type::growth_goal_deleted, "id",
                                       [store](const std::string& tenant, const std::string& id) {
-                                        return store->growth_goal(tenant, id).has_value();
+                                        auto g = growth::goal(*store, tenant, id);
+                                        return g.ok() ? Result<bool>(g->has_value()) : g.error();
                                       }}](const Call& c, const std::string& id) {
         return s.remove(c, removal, id);
       };
   auto delete_metric =
       [&s, removal = Service::Removal{"metric", model::command_type::metric_deleted, "name",
                                       [store](const std::string& tenant, const std::string& name) {
-                                        return store->metric(tenant, name).has_value();
+                                        auto m = growth::metric(*store, tenant, name);
+                                        return m.ok() ? Result<bool>(m->has_value()) : m.error();
                                       }}](const Call& c, const std::string& name) {
         return s.remove(c, removal, name);
       };

@@ -24,7 +24,12 @@ Response readyz(ApiContext& ctx, const Request& req) {
 Response prometheus(ApiContext& ctx, const Request& req) {
   Response res{http::status::ok, req.version()};
   res.set(http::field::content_type, "text/plain; version=0.0.4");
-  res.body() = ctx.metrics.prometheus();
+  res.body() = ctx.metrics.prometheus() +
+               "# HELP goalstream_store_unreadable_rows_total Stored rows that could not be read "
+               "(each is logged; rebuild the store).\n"
+               "# TYPE goalstream_store_unreadable_rows_total counter\n"
+               "goalstream_store_unreadable_rows_total " +
+               std::to_string(ctx.store.unreadable_rows()) + "\n";
   res.prepare_payload();
   return res;
 }

@@ -69,9 +69,11 @@ class Dispatcher {
   }
 
  private:
+  // An unreadable key record reads as no key (Store::unreadable logged and counted it).
   std::optional<model::ApiKey> find_key(const std::string& token) {
     auto hash = model::sha256_hex(token);
-    auto key = ctx_.store.find_key(hash);
+    auto lookup = [&] { return state::find_key(ctx_.store, hash).value_or(std::nullopt); };
+    auto key = lookup();
     if (!key) {
       // Perhaps a key issued a moment ago: wait, bounded in all (the broker
       // question included, whatever the broker does), until the processor
@@ -79,7 +81,7 @@ class Dispatcher {
       // enough requests wait already, this one is answered at once.
       if (key_waiters_.fetch_add(1) < kMaxUnknownKeyWaiters) {
         ctx_.processor.wait_commands_caught_up(kUnknownKeyWait);
-        key = ctx_.store.find_key(hash);
+        key = lookup();
       }
       key_waiters_--;
     }

@@ -11,14 +11,14 @@
 #include "api/server.h"
 #include "base/metrics.h"
 #include "projection/pacing.h"
-#include "store/store.h"
+#include "storage/store.h"
 #include "stream/kafka.h"
 #include "stream/processor.h"
 
 namespace gs::api {
 
 struct ApiContext {
-  store::Store& store;
+  storage::Store& store;
   stream::Processor& processor;
   stream::Producer& producer;
   stream::KafkaOptions kafka;

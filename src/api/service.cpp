@@ -3,9 +3,10 @@
 #include <map>
 
 #include "base/time.h"
+#include "modules/growth/evaluate.h"
 #include "projection/pacing.h"
 #include "projection/projection.h"
-#include "store/growth_eval.h"
+#include "stream/cells.h"
 
 namespace gs::api {
 namespace {
@@ -49,15 +50,19 @@ std::variant<json, Response> Service::write_body(const Call& c) {
 
 Response Service::remove(const Call& c, const Removal& r, const std::string& item) {
   if (auto answer = replay(c.req, c.key)) return *answer;
-  if (!r.exists(c.key.tenant_id, item)) return not_found(c.req, r.what, item);
+  auto exists = r.exists(c.key.tenant_id, item);
+  if (!exists.ok()) return from_error(c.req, exists.error());
+  if (!*exists) return not_found(c.req, r.what, item);
   model::Command cmd{"", r.command_type, c.key.tenant_id, 0, {{r.member, item}}};
   if (auto err = write_command(c.req, std::move(cmd))) return *err;
   return json_response(c.req, http::status::ok, json{{r.member, item}, {"deleted", true}});
 }
 
-json Service::conversion_view(json goal, const std::string& tenant, bool series) {
+Result<json> Service::conversion_view(json goal, const std::string& tenant, bool series) {
   auto id = goal.value("id", "");
-  auto totals = ctx.store.totals(tenant, id);
+  auto read = cells::totals(ctx.store, tenant, id);
+  if (!read.ok()) return read.error();
+  const auto& totals = *read;
   goal["count"] = totals.total.count;
   goal["value"] = static_cast<double>(totals.total.sum_micros) / 1e6;
   if (series) {
@@ -74,7 +79,9 @@ json Service::conversion_view(json goal, const std::string& tenant, bool series)
                    {"value", static_cast<double>(cell.sum_micros) / 1e6}});
     goal["series"] = s;
   }
-  if (auto job = ctx.store.job(tenant, id)) {
+  auto job = state::job(ctx.store, tenant, id);
+  if (!job.ok()) return job.error();
+  if (*job) {
     json b = {{"status", "running"}};
     if (auto p = ctx.processor.backfill_progress(tenant, id)) {
       b["scanned"] = p->first;
@@ -134,7 +141,9 @@ std::optional<Response> Service::write_command(const Request& req, model::Comman
     return res;
   }
   if (cmd.idempotency_key.empty()) return std::nullopt;
-  auto record = ctx.store.idempotency(cmd.tenant_id, cmd.idempotency_key);
+  auto read = state::idempotency(ctx.store, cmd.tenant_id, cmd.idempotency_key);
+  if (!read.ok()) return from_error(req, read.error());
+  auto& record = *read;
   if (!record) return std::nullopt;
   if (record->value("command_id", "") != cmd.command_id)
     return recorded_answer(req, cmd.tenant_id, *record);
@@ -151,7 +160,9 @@ std::optional<Response> Service::replay(const Request& req, const model::ApiKey&
         req, http::status::bad_request, "invalid_header",
         "Idempotency-Key: must be sent once, 1 to 255 visible ASCII characters (e.g. a UUID)",
         "Idempotency-Key");
-  auto record = ctx.store.idempotency(key.tenant_id, std::string(v));
+  auto read = state::idempotency(ctx.store, key.tenant_id, std::string(v));
+  if (!read.ok()) return from_error(req, read.error());
+  auto& record = *read;
   if (!record) return std::nullopt;
   // Past the window the processor forgets the key when this write's
   // command arrives (its issued_at is now): the write is a new one.
@@ -193,34 +204,42 @@ Response Service::outcome_answer(const Request& req, const std::string& tenant,
     return res;
   };
   if (t == type::conversion_goal_defined) {
-    auto g = ctx.store.goal(tenant, id);
-    if (!g) return gone("conversion goal");
-    return created(json_response(req, http::status::created, conversion_view(*g, tenant, false)),
+    auto g = conversion::goal(ctx.store, tenant, id);
+    if (!g.ok()) return from_error(req, g.error());
+    if (!*g) return gone("conversion goal");
+    return created(view_response(req, http::status::created, conversion_view(**g, tenant, false)),
                    "/api/conversion-goals/");
   }
   if (t == type::growth_goal_created || t == type::growth_goal_updated) {
-    auto g = ctx.store.growth_goal(tenant, id);
-    if (!g) return gone("goal");
-    if (t == type::growth_goal_updated) return json_response(req, http::status::ok, goal_view(*g));
-    return created(json_response(req, http::status::created, goal_view(*g)), "/api/goals/");
+    auto g = growth::goal(ctx.store, tenant, id);
+    if (!g.ok()) return from_error(req, g.error());
+    if (!*g) return gone("goal");
+    if (t == type::growth_goal_updated) return view_response(req, http::status::ok, goal_view(**g));
+    return created(view_response(req, http::status::created, goal_view(**g)), "/api/goals/");
   }
   if (t == type::metric_defined) {
-    auto m = ctx.store.metric(tenant, id);
-    if (!m) return gone("metric");
-    return created(json_response(req, http::status::created, metric_view(*m)), "/api/metrics/");
+    auto m = growth::metric(ctx.store, tenant, id);
+    if (!m.ok()) return from_error(req, m.error());
+    if (!*m) return gone("metric");
+    return created(view_response(req, http::status::created, metric_view(**m)), "/api/metrics/");
   }
   if (t == type::conversion_goal_deleted || t == type::growth_goal_deleted)
     return json_response(req, http::status::ok, json{{"id", id}, {"deleted", true}});
   if (t == type::metric_deleted)
     return json_response(req, http::status::ok, json{{"name", id}, {"deleted", true}});
-  if (t == type::timezone_set)
-    return json_response(req, http::status::ok, json{{"timezone", ctx.store.timezone(tenant)}});
+  if (t == type::timezone_set) {
+    auto tz = state::timezone(ctx.store, tenant);
+    if (!tz.ok()) return from_error(req, tz.error());
+    return json_response(req, http::status::ok, json{{"timezone", *tz}});
+  }
   return error_response(req, http::status::internal_server_error, "internal",
                         "unknown recorded write " + t);
 }
 
-ojson Service::goal_view(const model::GrowthGoal& g) {
-  auto e = store::evaluate(ctx.store, g, time::now_ms(), ctx.thresholds);
+Result<ojson> Service::goal_view(const model::GrowthGoal& g) {
+  auto evaluated = growth::evaluate(ctx.store, g, time::now_ms(), ctx.thresholds);
+  if (!evaluated.ok()) return evaluated.error();
+  const auto& e = *evaluated;
   ojson j;
   j["id"] = g.id;
   j["metric"] = g.metric;
@@ -242,14 +261,16 @@ ojson Service::goal_view(const model::GrowthGoal& g) {
   return j;
 }
 
-ojson Service::metric_view(const model::Metric& m) {
+Result<ojson> Service::metric_view(const model::Metric& m) {
   ojson j = ojson::parse(model::to_json(m).dump());
   if (m.window == "span") return j;
-  auto tz = ctx.store.timezone(m.tenant_id);
+  auto tz = state::timezone(ctx.store, m.tenant_id);
+  if (!tz.ok()) return tz.error();
   projection::Interval period;
   int64_t now = time::now_ms();
-  auto v = store::metric_value(ctx.store, m.tenant_id, m.name, now, tz, now, 0, &period);
-  j["current"] = number(v.value_or(0));
+  auto v = growth::metric_value(ctx.store, m.tenant_id, m.name, now, *tz, now, 0, &period);
+  if (!v.ok()) return v.error();
+  j["current"] = number(v->value_or(0));
   j["period"] = {{"start", time::format_rfc3339(period.start_ms)},
                  {"end", time::format_rfc3339(period.end_ms)}};
   return j;

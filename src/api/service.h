@@ -16,6 +16,9 @@
 #include "api/routes.h"
 #include "model/conversion_goal.h"
 #include "model/growth.h"
+#include "modules/conversion/keyspace.h"
+#include "modules/growth/keyspace.h"
+#include "stream/state.h"
 
 namespace gs::api {
 
@@ -44,7 +47,7 @@ class Service {
     const char* what;          // "goal": the 404 says "goal <id> not found"
     const char* command_type;  // model::command_type::...
     const char* member;        // the command's and the answer's member naming the item
-    std::function<bool(const std::string& tenant, const std::string& item)> exists;
+    std::function<Result<bool>(const std::string& tenant, const std::string& item)> exists;
   };
   // Deletes `item`: the Idempotency-Key replay, 404 when it does not exist,
   // the command, then 200 {"<member>": item, "deleted": true}.
@@ -52,11 +55,12 @@ class Service {
 
   // A conversion goal with its count, value, backfill state and, with
   // `series`, its daily series.
-  json conversion_view(json goal, const std::string& tenant, bool series);
+  // Views are Errors when the store cannot be read (an unreadable row: 500).
+  Result<json> conversion_view(json goal, const std::string& tenant, bool series);
   // The API form of a growth goal: the reference's members in its order, then ours.
-  ojson goal_view(const model::GrowthGoal& g);
+  Result<ojson> goal_view(const model::GrowthGoal& g);
   // A metric with its value now (none for a `span` metric).
-  ojson metric_view(const model::Metric& m);
+  Result<ojson> metric_view(const model::Metric& m);
 
  private:
   Response recorded_answer(const Request& req, const std::string& tenant, const json& record);
@@ -66,32 +70,47 @@ class Service {
 // 404 not_found: "<what> <item> not found".
 Response not_found(const Request& req, const std::string& what, const std::string& item);
 
+// `status` with the view's body, or the Error the read met (500 for an
+// unreadable row).
+template <class Body>
+Response view_response(const Request& req, http::status status, const Result<Body>& body) {
+  if (!body.ok()) return from_error(req, body.error());
+  return json_response(req, status, *body);
+}
+
 // 200 with `items`, each as `view` shows it.
 template <class Items, class View>
-Response list_response(const Request& req, const Items& items, View view) {
+Response list_response(const Request& req, const Result<Items>& items, View view) {
+  if (!items.ok()) return from_error(req, items.error());
   ojson out = ojson::array();
-  for (const auto& item : items) out.push_back(view(item));
+  for (const auto& item : *items) {
+    auto v = view(item);
+    if (!v.ok()) return from_error(req, v.error());
+    out.push_back(std::move(*v));
+  }
   return json_response(req, http::status::ok, out);
 }
 
 // 200 with `item` as `view` shows it; 404 "<what> <name> not found" without it.
 template <class Item, class View>
-Response found_response(const Request& req, const std::optional<Item>& item, View view,
+Response found_response(const Request& req, const Result<std::optional<Item>>& item, View view,
                         const std::string& what, const std::string& name) {
-  if (!item) return not_found(req, what, name);
-  return json_response(req, http::status::ok, view(*item));
+  if (!item.ok()) return from_error(req, item.error());
+  if (!*item) return not_found(req, what, name);
+  return view_response(req, http::status::ok, view(**item));
 }
 
 // The answer to a create once applied: 201 with `stored` as `view` shows
 // it and `Location: <location>`; 500 when it is not in the store.
 template <class Item, class View>
-Response created_response(const Request& req, const std::optional<Item>& stored, View view,
+Response created_response(const Request& req, const Result<std::optional<Item>>& stored, View view,
                           const std::string& location, const char* what = "goal") {
-  if (!stored)
+  if (!stored.ok()) return from_error(req, stored.error());
+  if (!*stored)
     return error_response(req, http::status::internal_server_error, "internal",
                           std::string(what) + " vanished after write");
-  auto res = json_response(req, http::status::created, view(*stored));
-  res.set(http::field::location, location);
+  auto res = view_response(req, http::status::created, view(**stored));
+  if (res.result() == http::status::created) res.set(http::field::location, location);
   return res;
 }
 

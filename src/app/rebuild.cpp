@@ -12,9 +12,10 @@
 #include "base/time.h"
 #include "commands.h"
 #include "fail.h"
-#include "store/store.h"
+#include "modules/all.h"
 #include "stream/changes.h"
 #include "stream/processor.h"
+#include "stream/state.h"
 
 namespace gs::app {
 
@@ -38,10 +39,12 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
     return fail("--data-dir: " + data_dir +
                 " is not empty; rebuild writes a new store into an empty directory");
   fs::create_directories(data_dir, ec);
-  auto store = store::Store::open(data_dir);
+  auto store = modules::open_store(data_dir);
   if (!store.ok()) return fail(store.error());
   Metrics metrics;
+  modules::ModuleList modules;
   stream::ProcessorOptions popts;
+  popts.modules = modules.all();
   popts.kafka = c.kafka;
   popts.emit_deadletter = false;
   stream::Processor processor(**store, popts, metrics);
@@ -77,7 +80,10 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
                  total ? 100.0 * done / total : 100.0, static_cast<long long>(done),
                  static_cast<long long>(total), rate, eta.c_str(),
                  static_cast<long long>(metrics.backfill_jobs_pending.load()), parts.c_str());
-    if (reached && (*store)->jobs().empty()) break;
+    if (!reached) continue;
+    auto pending = state::jobs(**store);
+    if (!pending.ok()) return fail(pending.error());
+    if (pending->empty()) break;
   }
   processor.stop();
   // The live store announced these statuses already; record them unannounced.

@@ -17,8 +17,8 @@
 #include "base/metrics.h"
 #include "commands.h"
 #include "fail.h"
+#include "modules/all.h"
 #include "services.h"
-#include "store/store.h"
 #include "stream/changes.h"
 #include "stream/kafka.h"
 #include "stream/processor.h"
@@ -88,13 +88,15 @@ int run_serve(const Common& c, const ServeOptions& o) {
   if (!ensure_topics(c, false, true)) return 1;
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
-  auto store = store::Store::open(o.data_dir);
+  auto store = modules::open_store(o.data_dir);
   if (!store.ok()) return fail(store.error());
   auto producer = stream::Producer::create(c.kafka, stream::ProducerOptions::commands());
   if (!producer.ok()) return fail(producer.error());
   Metrics metrics;
   stream::ChangesPublisher changes(**store, {c.kafka, c.thresholds}, metrics);
+  modules::ModuleList modules;
   stream::ProcessorOptions popts;
+  popts.modules = modules.all();
   popts.kafka = c.kafka;
   popts.group_id = c.kafka.topic_prefix + "processor";
   popts.on_applied = [&changes](const auto& touched) { changes.notify(touched); };

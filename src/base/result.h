@@ -47,6 +47,7 @@ class Result {
   T* operator->() { return &std::get<0>(v_); }
   const T* operator->() const { return &std::get<0>(v_); }
   T& operator*() & { return std::get<0>(v_); }
+  const T& operator*() const& { return std::get<0>(v_); }
   const Error& error() const { return std::get<1>(v_); }
   // The value, or `fallback` when this holds an Error.
   T value_or(T fallback) const& { return ok() ? std::get<0>(v_) : std::move(fallback); }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/crypto.h"
 #include "base/json_depth.h"
 #include "base/result.h"
 
@@ -99,9 +100,7 @@ Result<ApiKey> api_key_from_json(const json& j);
 inline constexpr const char* kScopeRead = "goals:read";
 inline constexpr const char* kScopeWrite = "goals:write";
 
-// Random lowercase hex of 2*bytes characters from a CSPRNG (OpenSSL).
-std::string random_hex(size_t bytes);
-// Lowercase hex SHA-256 of `s`.
-std::string sha256_hex(std::string_view s);
+using crypto::random_hex;
+using crypto::sha256_hex;
 
 }  // namespace gs::model

@@ -1,6 +1,7 @@
 #include "model/event.h"
 
 #include <charconv>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -57,54 +58,13 @@ bool all_of(std::string_view s, size_t min, size_t max, bool (*ok)(char)) {
   return true;
 }
 
-// The members the validator knows, found in one pass over the object.
-enum Member {
-  kEventId,
-  kTenantId,
-  kType,
-  kTimestamp,
-  kSubjectId,
-  kUrl,
-  kProperties,
-  kAgentId,
-  kChannelId,
-  kCallId,
-  kGoalId,
-  kNodeId,
-  kGoalResults,
-  kMemberCount
-};
-constexpr std::string_view kMemberNames[kMemberCount] = {
-    "event_id", "tenant_id",  "type",    "timestamp", "subject_id", "url",         "properties",
-    "agent_id", "channel_id", "call_id", "goal_id",   "node_id",    "goal_results"};
-
-int member_of(std::string_view key) {
-  for (int i = 0; i < kMemberCount; ++i)
-    if (key == kMemberNames[i]) return i;
-  return -1;
-}
-
-std::optional<Error> validate_goal_results(element e) {
-  simdjson::dom::array arr;
-  if (e.get_array().get(arr) != simdjson::SUCCESS) return err("goal_results", "must be an array");
-  size_t i = 0;
-  for (element item : arr) {
-    std::string base = "goal_results[" + std::to_string(i++) + "]";
-    object o;
-    if (item.get_object().get(o) != simdjson::SUCCESS) return err(base, "must be an object");
-    std::optional<std::string_view> goal_id;
-    element gid;
-    bool has_gid = o["goal_id"].get(gid) == simdjson::SUCCESS;
-    if (auto er = check_string(has_gid ? &gid : nullptr, 1, 200, goal_id, base + ".goal_id"))
-      return er;
-    if (!goal_id) return err(base + ".goal_id", "is required");
-    element achieved;
-    if (o["achieved"].get(achieved) != simdjson::SUCCESS)
-      return err(base + ".achieved", "is required");
-    if (achieved.type() != element_type::BOOL) return err(base + ".achieved", "must be a boolean");
-  }
-  return std::nullopt;
-}
+// The envelope's members, found in one pass over the object with the
+// members the rules declare (after these).
+enum Member { kEventId, kTenantId, kType, kTimestamp, kSubjectId, kUrl, kProperties, kEnvelope };
+constexpr std::string_view kEnvelopeNames[kEnvelope] = {
+    "event_id", "tenant_id", "type", "timestamp", "subject_id", "url", "properties"};
+// Envelope and rule members the validator can track in one event.
+constexpr size_t kMaxMembers = 32;
 
 // Re-serializes a JSON document with each integer beyond int64/uint64 written
 // as the nearest double, in exponent form. simdjson 3.0.1's DOM refuses such
@@ -220,6 +180,19 @@ bool rewrite_big_integers(std::string_view bytes, std::string& out) {
 
 }  // namespace
 
+std::optional<Error> check_id(element e, std::string_view path) {
+  std::optional<std::string_view> s;
+  if (auto er = check_string(&e, 1, 200, s, path)) return er;
+  return std::nullopt;
+}
+
+EventParser::EventParser(std::span<const EventMemberRule> rules)
+    : rules_(rules.begin(), rules.end()),
+      names_(std::begin(kEnvelopeNames), std::end(kEnvelopeNames)) {
+  for (const auto& r : rules_) names_.push_back(r.member);
+  if (names_.size() > kMaxMembers) throw std::logic_error("too many event member rules");
+}
+
 bool valid_tenant_id(std::string_view s) {
   return all_of(s, 1, 64, [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -262,16 +235,20 @@ Result<Event> EventParser::validate(simdjson::dom::element root) {
     return err("", "an event must be a JSON object");
 
   // One pass over the members; the first occurrence of a key wins.
-  element found[kMemberCount];
-  bool has[kMemberCount] = {};
+  element found[kMaxMembers];
+  bool has[kMaxMembers] = {};
+  const size_t n_names = names_.size();
   for (auto field : obj) {
-    int m = member_of(field.key);
-    if (m >= 0 && !has[m]) {
-      has[m] = true;
-      found[m] = field.value;
-    }
+    for (size_t m = 0; m < n_names; ++m)
+      if (field.key == names_[m]) {
+        if (!has[m]) {
+          has[m] = true;
+          found[m] = field.value;
+        }
+        break;
+      }
   }
-  auto at = [&](Member m) -> const element* { return has[m] ? &found[m] : nullptr; };
+  auto at = [&](size_t m) -> const element* { return has[m] ? &found[m] : nullptr; };
 
   Event ev;
   std::optional<std::string_view> s;
@@ -304,21 +281,20 @@ Result<Event> EventParser::validate(simdjson::dom::element root) {
     }
   }
 
-  // Type-specific members: checked whenever present, required by type.
-  std::optional<std::string_view> tmp;
-  for (Member m : {kAgentId, kChannelId, kCallId, kGoalId, kNodeId})
-    if (auto e = check_string(at(m), 1, 200, tmp, kMemberNames[m])) return *e;
-  if (has[kGoalResults])
-    if (auto e = validate_goal_results(found[kGoalResults])) return *e;
-
-  if (ev.type == "call_outcome") {
-    for (Member m : {kAgentId, kCallId})
-      if (auto e = require_string(at(m), 1, 200, tmp, kMemberNames[m])) return *e;
-    if (!has[kGoalResults]) return err("goal_results", "is required for call_outcome events");
-  } else if (ev.type == "todo_completed") {
-    for (Member m : {kGoalId, kNodeId})
-      if (auto e = require_string(at(m), 1, 200, tmp, kMemberNames[m])) return *e;
-  }
+  // The families' members: checked whenever present (ids first), then
+  // required by the event's type.
+  using Kind = EventMemberRule::Kind;
+  for (Kind kind : {Kind::id, Kind::custom})
+    for (size_t r = 0; r < rules_.size(); ++r) {
+      const auto& rule = rules_[r];
+      if (rule.kind != kind || !has[kEnvelope + r]) continue;
+      auto e = kind == Kind::id ? check_id(found[kEnvelope + r], rule.member)
+                                : rule.check(found[kEnvelope + r]);
+      if (e) return *e;
+    }
+  for (size_t r = 0; r < rules_.size(); ++r)
+    if (rules_[r].required_for == ev.type && !has[kEnvelope + r])
+      return err(std::string(rules_[r].member), std::string(rules_[r].required_message));
   return ev;
 }
 

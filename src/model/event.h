@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -28,9 +30,30 @@ struct Event {
   double value = 0;
 };
 
-// Parses and validates one event payload. Not thread-safe: one per thread.
+// A member of a goal family's events beyond the common envelope (declared by
+// its module, src/modules/<family>/): checked whenever present, required by
+// the event type `required_for`.
+struct EventMemberRule {
+  enum class Kind {
+    id,      // a string of 1 to 200 characters (check_id)
+    custom,  // checked by `check`
+  };
+  std::string_view member;
+  Kind kind = Kind::id;
+  std::optional<Error> (*check)(simdjson::dom::element value) = nullptr;  // custom
+  std::string_view required_for = {};  // "" when no type requires it
+  std::string_view required_message = "is required";
+};
+
+// nullopt when `e` is a string of 1 to 200 characters, else the Error at `path`.
+std::optional<Error> check_id(simdjson::dom::element e, std::string_view path);
+
+// Parses and validates one event payload: the common envelope, then the
+// members `rules` declare (ids first, then the others, each in rule order;
+// then what the event's type requires). Not thread-safe: one per thread.
 class EventParser {
  public:
+  explicit EventParser(std::span<const EventMemberRule> rules = {});
   // Returns the event or an Error naming the offending field (dotted path,
   // e.g. "goal_results[0].achieved") and the reason. Never throws. An integer
   // beyond int64/uint64 (valid JSON) is read as the nearest double, through
@@ -42,6 +65,8 @@ class EventParser {
 
  private:
   Result<Event> validate(simdjson::dom::element root);
+  std::vector<EventMemberRule> rules_;
+  std::vector<std::string_view> names_;  // the envelope's members, then the rules'
   simdjson::dom::parser parser_;
   std::string rewritten_;  // a document with big integers rewritten (rare)
 };

@@ -3,8 +3,11 @@
 #include <charconv>
 #include <set>
 
+#include "base/keys.h"
 #include "base/log.h"
 #include "model/event.h"
+#include "modules/conversion/keyspace.h"
+#include "stream/state.h"
 
 namespace gs::stream {
 
@@ -20,7 +23,12 @@ void Backfill::join() {
 
 void Backfill::run() {
   while (!stop()) {
-    for (auto& [tenant, target, record] : d_.store.jobs()) {
+    auto jobs = state::jobs(d_.store);
+    if (!jobs.ok()) {
+      d_.fatal.set(jobs.error());
+      return;
+    }
+    for (auto& [tenant, target, record] : *jobs) {
       if (stop()) return;
       if (d_.handoff.cancelled(job_id(tenant, target))) continue;
       auto job = parse_job(tenant, target, record);
@@ -71,10 +79,13 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
   const auto& kafka = d_.opts.kafka;
   auto jid = job_id(tenant, target);
   auto [base_id, series] = projection::split_target(target);
-  auto stored = d_.store.goal(tenant, std::string(base_id));
-  if (!stored) return;
-  auto def = model::conversion_goal_from_json(*stored, tenant);
-  if (!def.ok()) return;
+  auto stored = conversion::goal(d_.store, tenant, std::string(base_id));
+  if (!stored.ok()) return d_.fatal.set(stored.error());
+  if (!*stored) return;  // deleted meanwhile: its job is gone too
+  auto def = model::conversion_goal_from_json(**stored, tenant);
+  if (!def.ok())
+    return d_.fatal.set(
+        d_.store.unreadable("conversion goal", keys::join(tenant, base_id), def.error().message));
   auto goal = projection::compile(std::move(def).value(), std::string(series));
   if (!goal.ok()) return;
   auto& snapshot = job.snapshot;
@@ -112,7 +123,7 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
   log::info("backfill of " + shown + " started: " + std::to_string(total - scanned) +
             " events to scan");
 
-  model::EventParser local_parser;
+  model::EventParser local_parser(event_rules(d_.opts.modules));
   projection::Delta counts;
   size_t since_flush = 0;
   auto last_flush = Clock::now();
@@ -152,7 +163,14 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
       if (ev.ok() && ev->tenant_id == tenant && ev->type == (*goal)->def.event_type &&
           (*goal)->counts(*ev)) {
         // Count only first occurrences: live processing recorded the rest.
-        if (!d_.store.is_duplicate({m->partition, m->offset})) counts.cells.add(**goal, *ev);
+        auto dup = state::is_duplicate(d_.store, {m->partition, m->offset});
+        if (!dup.ok()) {
+          d_.fatal.set(dup.error());
+          rd_kafka_message_destroy(m);
+          ok = false;
+          break;
+        }
+        if (!*dup) counts.cells.add(**goal, *ev);
       }
       position[m->partition] = m->offset + 1;
       ++scanned;

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/metrics.h"
-#include "store/store.h"
+#include "storage/store.h"
 #include "stream/handoff.h"
 #include "stream/processor.h"
 

@@ -11,7 +11,9 @@
 #include "base/keys.h"
 #include "base/log.h"
 #include "base/time.h"
-#include "store/growth_eval.h"
+#include "modules/growth/evaluate.h"
+#include "modules/growth/keyspace.h"
+#include "stream/state.h"
 #include "stream/threads.h"
 
 namespace gs::stream {
@@ -28,7 +30,7 @@ json whole(double v) {
 }  // namespace
 
 struct ChangesPublisher::Impl {
-  store::Store& store;
+  storage::Store& store;
   ChangesOptions opts;
   Metrics& metrics;
   std::unique_ptr<Producer> producer;
@@ -45,12 +47,15 @@ struct ChangesPublisher::Impl {
   std::thread thread;
   Fatal fatal;
 
-  Impl(store::Store& s, ChangesOptions o, Metrics& m) : store(s), opts(std::move(o)), metrics(m) {}
+  Impl(storage::Store& s, ChangesOptions o, Metrics& m)
+      : store(s), opts(std::move(o)), metrics(m) {}
 
   // Removes outbox entries the changes topic already holds (a crash between
   // producing and removing them).
   Status reconcile() {
-    auto pending = store.outbox();
+    auto outbox = state::outbox(store);
+    if (!outbox.ok()) return outbox.error();
+    auto& pending = *outbox;
     if (pending.empty()) return {};
     auto consumer = make_client(RD_KAFKA_CONSUMER, opts.kafka,
                                 {{"group.id", opts.kafka.topic_prefix + "changes-reconcile"},
@@ -101,7 +106,7 @@ struct ChangesPublisher::Impl {
     auto b = store.batch();
     size_t dropped = 0;
     for (auto& [seq, change] : pending)
-      if (published.count(seq)) b.delete_outbox(seq), ++dropped;
+      if (published.count(seq)) state::delete_outbox(b, seq), ++dropped;
     if (dropped)
       log::info("changes: " + std::to_string(dropped) +
                 " change(s) were already published before a restart");
@@ -110,7 +115,12 @@ struct ChangesPublisher::Impl {
 
   // Produces what the outbox holds, in order, removing each once acknowledged.
   void drain() {
-    for (auto& [seq, change] : store.outbox()) {
+    auto outbox = state::outbox(store);
+    if (!outbox.ok()) {
+      log::error("changes: " + outbox.error().message);
+      return;
+    }
+    for (auto& [seq, change] : *outbox) {
       auto key = change.value("tenant_id", "") + "/" + change.value("goal_id", "");
       auto r = producer->produce_sync(opts.kafka.changes(), key, change.dump());
       if (!r.ok()) {
@@ -125,7 +135,7 @@ struct ChangesPublisher::Impl {
         std::_Exit(137);
       }
       auto b = store.batch();
-      b.delete_outbox(seq);
+      state::delete_outbox(b, seq);
       if (auto st = store.write(b); !st.ok()) {
         log::error("changes: " + st.error().message);
         return;
@@ -134,7 +144,7 @@ struct ChangesPublisher::Impl {
   }
 
   json change(const char* type, const model::GrowthGoal& g, const std::string& before,
-              const std::string& after, const store::GoalEvaluation& e, int64_t event_time,
+              const std::string& after, const growth::GoalEvaluation& e, int64_t event_time,
               const char* cause, int64_t now, uint64_t seq) {
     return {{"type", type},
             {"cause", cause},
@@ -155,12 +165,17 @@ struct ChangesPublisher::Impl {
   Status evaluate(const std::unordered_map<std::string, int64_t>& changed, bool all) {
     std::vector<model::GrowthGoal> goals;
     if (all) {
-      goals = store.all_growth_goals();
+      auto read = growth::all_goals(store);
+      if (!read.ok()) return read.error();
+      goals = std::move(read).value();
     } else {
       std::set<std::string> tenants;
       for (auto& [k, ts] : changed) tenants.insert(k.substr(0, k.find('\0')));
-      for (auto& t : tenants)
-        for (auto& g : store.growth_goals(t)) goals.push_back(std::move(g));
+      for (auto& t : tenants) {
+        auto read = growth::goals(store, t);
+        if (!read.ok()) return read.error();
+        for (auto& g : *read) goals.push_back(std::move(g));
+      }
     }
     int64_t now = time::now_ms();
     auto b = store.batch();
@@ -169,32 +184,39 @@ struct ChangesPublisher::Impl {
       int64_t event_time = 0;
       bool by_command = changed.count(g.tenant_id + '\0') > 0;
       bool relevant = all || by_command;
-      for (const auto& target : store::metric_targets(store, g.tenant_id, g.metric)) {
+      auto targets = growth::metric_targets(store, g.tenant_id, g.metric);
+      if (!targets.ok()) return targets.error();
+      for (const auto& target : *targets) {
         auto it = changed.find(keys::join(g.tenant_id, target));
         if (it == changed.end()) continue;
         relevant = true;
         event_time = std::max(event_time, it->second);
       }
       if (!relevant) continue;
-      auto e = store::evaluate(store, g, now, opts.thresholds);
-      auto before = store.status(g.tenant_id, g.id);
+      auto evaluated = growth::evaluate(store, g, now, opts.thresholds);
+      if (!evaluated.ok()) return evaluated.error();
+      const auto& e = *evaluated;
+      auto read = growth::status(store, g.tenant_id, g.id);
+      if (!read.ok()) return read.error();
+      const auto& before = *read;
       if (before == e.status) continue;
-      b.put_status(g.tenant_id, g.id, e.status);
+      growth::put_status(b, g.tenant_id, g.id, e.status);
       if (!before) continue;  // a new goal: its first status is not a transition
       const char* cause = event_time > 0 ? "events" : by_command ? "command" : "time";
       uint64_t seq = next_seq++;
-      b.put_outbox(
-          seq, change("goal.status_changed", g, *before, e.status, e, event_time, cause, now, seq));
+      state::put_outbox(
+          b, seq,
+          change("goal.status_changed", g, *before, e.status, e, event_time, cause, now, seq));
       ++transitions;
       if (e.status == "completed") {
         seq = next_seq++;
-        b.put_outbox(
-            seq, change("goal.completed", g, *before, e.status, e, event_time, cause, now, seq));
+        state::put_outbox(
+            b, seq, change("goal.completed", g, *before, e.status, e, event_time, cause, now, seq));
         ++transitions;
       }
     }
     if (b.count() == 0) return {};
-    b.put_meta("out_next", std::to_string(next_seq));
+    state::put_meta(b, "out_next", std::to_string(next_seq));
     if (transitions) metrics.changes_published += transitions;
     return store.write(b);
   }
@@ -220,7 +242,7 @@ struct ChangesPublisher::Impl {
   }
 };
 
-ChangesPublisher::ChangesPublisher(store::Store& store, ChangesOptions opts, Metrics& metrics)
+ChangesPublisher::ChangesPublisher(storage::Store& store, ChangesOptions opts, Metrics& metrics)
     : impl_(std::make_unique<Impl>(store, std::move(opts), metrics)) {}
 
 ChangesPublisher::~ChangesPublisher() { stop(); }
@@ -235,12 +257,16 @@ Status ChangesPublisher::start() {
   I.origin = I.store.instance_id();
   const char* fault = std::getenv("GOALSTREAM_FAULT");
   I.exit_after_publish = fault && std::string_view(fault) == "exit-after-publish";
-  auto out_next = I.store.meta("out_next").value_or("0");
+  auto out_next_row = state::meta(I.store, "out_next");
+  if (!out_next_row.ok()) return out_next_row.error();
+  auto out_next = out_next_row->value_or("0");
   auto [end, ec] = std::from_chars(out_next.data(), out_next.data() + out_next.size(), I.next_seq);
   if (ec != std::errc() || end != out_next.data() + out_next.size())
     return Error{ErrorCode::internal, "data-dir",
                  "malformed outbox position '" + out_next + "' (rebuild into a new --data-dir)"};
-  for (auto& [seq, change] : I.store.outbox()) I.next_seq = std::max(I.next_seq, seq + 1);
+  auto outbox = state::outbox(I.store);
+  if (!outbox.ok()) return outbox.error();
+  for (auto& [seq, change] : *outbox) I.next_seq = std::max(I.next_seq, seq + 1);
   if (auto st = I.reconcile(); !st.ok()) return st;
   I.thread = spawn("gs-changes", I.fatal, [&I] { I.run(); });
   return {};
@@ -272,13 +298,17 @@ void ChangesPublisher::notify(const std::unordered_map<std::string, int64_t>& to
   I.cv.notify_all();
 }
 
-Result<size_t> ChangesPublisher::seed(store::Store& store,
+Result<size_t> ChangesPublisher::seed(storage::Store& store,
                                       const projection::PacingThresholds& thresholds,
                                       int64_t now_ms) {
   auto b = store.batch();
   size_t n = 0;
-  for (auto& g : store.all_growth_goals()) {
-    b.put_status(g.tenant_id, g.id, store::evaluate(store, g, now_ms, thresholds).status);
+  auto goals = growth::all_goals(store);
+  if (!goals.ok()) return goals.error();
+  for (auto& g : *goals) {
+    auto e = growth::evaluate(store, g, now_ms, thresholds);
+    if (!e.ok()) return e.error();
+    growth::put_status(b, g.tenant_id, g.id, e->status);
     ++n;
   }
   if (auto st = store.write(b); !st.ok()) return st.error();

@@ -33,7 +33,7 @@
 #include "base/metrics.h"
 #include "base/result.h"
 #include "projection/pacing.h"
-#include "store/store.h"
+#include "storage/store.h"
 #include "stream/kafka.h"
 
 namespace gs::stream {
@@ -47,7 +47,7 @@ struct ChangesOptions {
 
 class ChangesPublisher {
  public:
-  ChangesPublisher(store::Store& store, ChangesOptions opts, Metrics& metrics);
+  ChangesPublisher(storage::Store& store, ChangesOptions opts, Metrics& metrics);
   ~ChangesPublisher();
   // Reconciles the outbox with the changes topic, then starts the thread.
   Status start();
@@ -60,7 +60,7 @@ class ChangesPublisher {
   // Records every goal's current status without publishing anything: after
   // a rebuild, so that serving the rebuilt store does not announce again
   // what was announced before. Returns the number of goals recorded.
-  static Result<size_t> seed(store::Store& store, const projection::PacingThresholds& thresholds,
+  static Result<size_t> seed(storage::Store& store, const projection::PacingThresholds& thresholds,
                              int64_t now_ms);
 
  private:

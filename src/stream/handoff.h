@@ -25,7 +25,7 @@
 #include "base/keys.h"
 #include "base/metrics.h"
 #include "projection/delta.h"
-#include "store/store.h"
+#include "storage/store.h"
 #include "stream/kafka.h"
 #include "stream/processor.h"
 #include "stream/threads.h"
@@ -41,7 +41,7 @@ inline std::string job_id(std::string_view tenant, std::string_view target) {
 
 // A batch built by the processor thread, to be written by the writer thread.
 struct Write {
-  store::Batch batch;
+  storage::Batch batch;
   int64_t cmd_next = 0;
   uint64_t seq = 0;  // last backfill partial in this batch
   bool wake_backfill = false;
@@ -134,7 +134,7 @@ class BackfillHandoff {
 
 // What the processor's threads share by reference (it all outlives them).
 struct Shared {
-  store::Store& store;
+  storage::Store& store;
   const ProcessorOptions& opts;
   Metrics& metrics;
   const std::atomic<bool>& stopping;

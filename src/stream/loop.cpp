@@ -160,7 +160,7 @@ void Loop::touch_cells(const projection::Delta& d) {
   for (const auto& [key, cell] : d.cells.cells()) touch(key, cell.max_ts_ms);
 }
 
-void Loop::fold_delta(store::Batch& batch) {
+void Loop::fold_delta(storage::Batch& batch) {
   if (delta.empty()) return;
   touch_cells(delta);
   if (delta_roundtrip) {
@@ -169,9 +169,9 @@ void Loop::fold_delta(store::Batch& batch) {
       fatal.set(copy.error());
       return;
     }
-    batch.fold(*copy, fingerprint_seq);
+    cells::fold(batch, *copy, fingerprint_seq);
   } else {
-    batch.fold(delta, fingerprint_seq);
+    cells::fold(batch, delta, fingerprint_seq);
   }
   delta.clear();
 }
@@ -234,7 +234,7 @@ void Loop::run() {
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   auto last_lag = Clock::now() - std::chrono::seconds(10);
   while (!stopping && !fatal.failed()) {
-    store::Batch batch = store.batch();
+    storage::Batch batch = store.batch();
     if (opts.emit_deadletter) deadletters = std::make_shared<DeliveryGroup>();
     msgs.clear();
     Clock::time_point t0 = poller->next(msgs);
@@ -277,9 +277,10 @@ void Loop::run() {
     uint64_t seq = apply_partials(batch);
     bool applied_commands = false;  // one may have created a backfill job
     for (int p = 0; p < event_partitions; ++p)
-      if (ev_dirty[p]) batch.set_offset(store::Source::events, p, ev_next[p]), ev_dirty[p] = false;
+      if (ev_dirty[p])
+        state::set_offset(batch, state::Source::events, p, ev_next[p]), ev_dirty[p] = false;
     if (cmd_dirty) {
-      batch.set_offset(store::Source::commands, 0, cmd_next);
+      state::set_offset(batch, state::Source::commands, 0, cmd_next);
       cmd_dirty = false;
       applied_commands = true;
     }

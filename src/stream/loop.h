@@ -22,16 +22,19 @@
 #include "projection/dedup.h"
 #include "projection/delta.h"
 #include "projection/projection.h"
-#include "store/store.h"
+#include "storage/store.h"
+#include "stream/cells.h"
 #include "stream/handoff.h"
 #include "stream/kafka.h"
+#include "stream/module.h"
 #include "stream/poller.h"
 #include "stream/processor.h"
+#include "stream/state.h"
 #include "stream/writer.h"
 
 namespace gs::stream {
 
-struct Loop : Shared {
+struct Loop : Shared, CommandContext {
   explicit Loop(Shared shared) : Shared(shared) {}
 
   // Set by Processor::start before the thread starts.
@@ -104,12 +107,11 @@ struct Loop : Shared {
   // What the batch being built changed, for ProcessorOptions::on_applied.
   std::unordered_map<std::string, int64_t> touched;
 
-  // Growth goals and metrics as of the last applied command (the latest
-  // state may still be in the batch being written).
-  std::unordered_map<std::string, model::GrowthGoal> growth_goals;  // tenant\0id
-  std::unordered_map<std::string, std::map<std::string, model::Metric>> metrics_by_tenant;
-  // Series kept because a metric asks for them: tenant\0target.
-  std::set<std::string> active_series;
+  // The module that applies each command type (read-only after start).
+  std::unordered_map<std::string, Module*> command_owner;
+  // The batch and offset of the command being applied (CommandContext).
+  storage::Batch* command_batch = nullptr;
+  int64_t command_offset = 0;
 
   // The first command of each (tenant, Idempotency-Key) within
   // model::kIdempotencyWindowMs: tenant\0key -> its issued_at, and the same
@@ -130,28 +132,26 @@ struct Loop : Shared {
   void ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups, uint64_t& matched);
   void touch(const std::string& cell_key, int64_t ts);
   void touch_cells(const projection::Delta& d);
-  void fold_delta(store::Batch& batch);
+  void fold_delta(storage::Batch& batch);
   bool is_command(const rd_kafka_message_t* m);
   void update_lag();
   void pause_events(bool pause);
   void maybe_resume_events(bool idle);
 
   // commands.cpp: commands and backfill hand-overs.
-  void apply_command(const rd_kafka_message_t* m, store::Batch& batch);
-  Status apply(const model::Command& cmd, int64_t offset, store::Batch& batch);
-  std::optional<Status> apply_growth_command(const model::Command& cmd, int64_t offset,
-                                             store::Batch& batch);
-  void start_job(const std::string& tenant, const std::string& target, int64_t generation,
-                 store::Batch& batch);
-  void cancel_job(const std::string& tenant, const std::string& target, store::Batch& batch);
-  void drop_series(const std::string& tenant, const std::string& target, store::Batch& batch);
-  void sync_series(const std::string& tenant, int64_t offset, store::Batch& batch,
-                   const std::string& reset_goal = "");
-  bool add_series(const std::string& tenant, const std::string& target);
-  void remove_goal(const std::string& tenant, const std::string& id, store::Batch& batch);
-  void prune_idempotency(int64_t now_ms, store::Batch& batch);
-  void record_idempotency(const model::Command& cmd, const Status& st, store::Batch& batch);
-  uint64_t apply_partials(store::Batch& batch);
+  void apply_command(const rd_kafka_message_t* m, storage::Batch& batch);
+  Status apply(const model::Command& cmd, int64_t offset, storage::Batch& batch);
+  void prune_idempotency(int64_t now_ms, storage::Batch& batch);
+  void record_idempotency(const model::Command& cmd, const Status& st, storage::Batch& batch);
+  uint64_t apply_partials(storage::Batch& batch);
+
+  // CommandContext (commands.cpp), for the modules.
+  storage::Batch& batch() override { return *command_batch; }
+  int64_t offset() const override { return command_offset; }
+  projection::GoalIndex& counters() override { return index; }
+  void start_job(const std::string& tenant, const std::string& counter) override;
+  void cancel_job(const std::string& tenant, const std::string& counter) override;
+  void counters_reset(const std::string& tenant, const std::string& goal_id) override;
 };
 
 // The reason line of an error: "field: message".

@@ -16,7 +16,7 @@ namespace gs::stream {
 // The processor's parts, one per thread role (see processor.h); each shared
 // part has its own lock.
 struct Processor::Impl {
-  Impl(store::Store& s, ProcessorOptions o, Metrics& m)
+  Impl(storage::Store& s, ProcessorOptions o, Metrics& m)
       : store(s),
         opts(std::move(o)),
         metrics(m),
@@ -24,7 +24,7 @@ struct Processor::Impl {
     fatal.on_set([this] { wake_all(); });
   }
 
-  store::Store& store;
+  storage::Store& store;
   const ProcessorOptions opts;
   Metrics& metrics;
   std::atomic<bool> stopping{false};
@@ -48,7 +48,7 @@ struct Processor::Impl {
   }
 };
 
-Processor::Processor(store::Store& store, ProcessorOptions opts, Metrics& metrics)
+Processor::Processor(storage::Store& store, ProcessorOptions opts, Metrics& metrics)
     : impl_(std::make_unique<Impl>(store, std::move(opts), metrics)) {}
 
 Processor::~Processor() { stop(); }
@@ -78,7 +78,9 @@ Status Processor::start() {
   I.loop.event_partitions = *parts;
   I.loop.ev_next.assign(I.loop.event_partitions, 0);
   I.loop.ev_dirty.assign(I.loop.event_partitions, false);
-  for (auto [p, off] : I.store.offsets(store::Source::events)) {
+  auto ev_offsets = state::offsets(I.store, state::Source::events);
+  if (!ev_offsets.ok()) return ev_offsets.error();
+  for (auto [p, off] : *ev_offsets) {
     if (p >= I.loop.event_partitions)
       return Error{ErrorCode::conflict, "data-dir",
                    "the store has offsets for partition " + std::to_string(p) + " of " +
@@ -87,8 +89,9 @@ Status Processor::start() {
                        " partitions; was the topic recreated? rebuild into a new --data-dir"};
     I.loop.ev_next[p] = off;
   }
-  auto cmd = I.store.offsets(store::Source::commands);
-  I.loop.cmd_next = cmd.count(0) ? cmd[0] : 0;
+  auto cmd = state::offsets(I.store, state::Source::commands);
+  if (!cmd.ok()) return cmd.error();
+  I.loop.cmd_next = cmd->count(0) ? cmd->at(0) : 0;
   I.applied.reset(I.loop.cmd_next);
 
   // Readiness: caught up with the logs as they are now.
@@ -101,24 +104,21 @@ Status Processor::start() {
   if (!cwm.ok()) return cwm.error();
   I.loop.start_cmd_end = cwm->second;
 
-  for (auto& def : I.store.all_goals()) {
-    auto g = projection::compile(def);
-    if (g.ok())
-      I.loop.index.put(*g);
-    else
-      log::warn("stored goal " + def.id + " does not compile: " + g.error().message);
-  }
   auto t_fp = std::chrono::steady_clock::now();
-  I.loop.fingerprint_seq = I.store.load_fingerprints(I.loop.seen);
+  auto fp_seq = state::load_fingerprints(I.store, I.loop.seen);
+  if (!fp_seq.ok()) return fp_seq.error();
+  I.loop.fingerprint_seq = *fp_seq;
   log::info("dedup: " + std::to_string(I.loop.seen.size()) + " events seen before, loaded in " +
             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::steady_clock::now() - t_fp)
                                .count()) +
             " ms");
-  for (auto& [tenant, goal, job] : I.store.jobs()) I.loop.active_jobs[job_id(tenant, goal)] = job;
-  for (auto& g : I.store.all_growth_goals()) I.loop.growth_goals[job_id(g.tenant_id, g.id)] = g;
-  for (auto& m : I.store.all_metrics()) I.loop.metrics_by_tenant[m.tenant_id][m.name] = m;
-  for (auto& [tenant, key, record] : I.store.all_idempotency()) {
+  auto jobs = state::jobs(I.store);
+  if (!jobs.ok()) return jobs.error();
+  for (auto& [tenant, goal, job] : *jobs) I.loop.active_jobs[job_id(tenant, goal)] = job;
+  auto idempotency = state::all_idempotency(I.store);
+  if (!idempotency.ok()) return idempotency.error();
+  for (auto& [tenant, key, record] : *idempotency) {
     auto t = time::parse_rfc3339(record.is_object() ? record.value("issued_at", "") : "");
     if (!t)
       return Error{ErrorCode::internal, "data-dir",
@@ -127,11 +127,21 @@ Status Processor::start() {
     I.loop.idempotency[id] = *t;
     I.loop.idempotency_by_time.emplace(*t, std::move(id));
   }
-  // The series metrics ask for, as they were when the store was written.
-  for (auto& [tenant, by_name] : I.loop.metrics_by_tenant)
-    for (auto& [name, m] : by_name)
-      if (auto series = model::series_of(m); series && !series->empty())
-        I.loop.add_series(tenant, projection::series_target(m.conversion_goal, *series));
+  // The modules' event members, checked by both preparing parsers.
+  for (auto& chunk : I.loop.chunks) chunk.parser = model::EventParser(event_rules(I.opts.modules));
+  // The modules' state; each command type has one owner.
+  for (Module* m : I.opts.modules) {
+    for (std::string_view type : m->command_types())
+      if (!I.loop.command_owner.emplace(type, m).second)
+        return Error{ErrorCode::internal, "",
+                     "command type " + std::string(type) + " declared by two modules"};
+    auto batch = I.store.batch();  // never written: loading writes nothing
+    I.loop.command_batch = &batch;
+    I.loop.command_offset = 0;
+    auto st = m->load(I.store, I.loop);
+    I.loop.command_batch = nullptr;
+    if (!st.ok()) return st;
+  }
 
   rd_kafka_topic_partition_list_t* l =
       rd_kafka_topic_partition_list_new(I.loop.event_partitions + 1);
@@ -146,11 +156,10 @@ Status Processor::start() {
     return Error{ErrorCode::unavailable, "",
                  std::string("cannot assign partitions: ") + rd_kafka_err2str(err)};
 
-  log::info(
-      "processor starting: " + std::to_string(I.loop.index.size() - I.loop.active_series.size()) +
-      " conversion goals, " + std::to_string(I.loop.active_series.size()) + " metric series, " +
-      std::to_string(I.loop.event_partitions) + " event partitions, commands at offset " +
-      std::to_string(I.loop.cmd_next));
+  log::info("processor starting: " + std::to_string(I.loop.index.size()) +
+            " counters (conversion goals and metric series), " +
+            std::to_string(I.loop.event_partitions) + " event partitions, commands at offset " +
+            std::to_string(I.loop.cmd_next));
   I.loop.consumer = I.consumer.get();
   I.loop.producer = I.producer.get();
   I.loop.owner_ready = &ready_;
@@ -246,8 +255,12 @@ std::vector<PartitionProgress> Processor::progress(bool& caught_up) {
   // Positions are read under no lock: they are only advisory here, and
   // the processor thread is their single writer; take a consistent view from
   // the store instead.
-  auto ev = I.store.offsets(store::Source::events);
-  auto cmd = I.store.offsets(store::Source::commands);
+  // An unreadable store reads as not caught up (the read logged and counted it).
+  auto ev =
+      state::offsets(I.store, state::Source::events).value_or(std::map<int32_t, int64_t>{{-1, 0}});
+  auto cmd = state::offsets(I.store, state::Source::commands)
+                 .value_or(std::map<int32_t, int64_t>{{-1, 0}});
+  if (ev.count(-1) || cmd.count(-1)) caught_up = false;
   for (int p = 0; p < I.loop.event_partitions; ++p) {
     int64_t end = 0, lo = 0;
     rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.events().c_str(), p, &lo, &end);
@@ -262,7 +275,8 @@ std::vector<PartitionProgress> Processor::progress(bool& caught_up) {
   int64_t cpos = cmd.count(0) ? cmd[0] : 0;
   if (cpos < cend) caught_up = false;
   out.push_back({I.opts.kafka.commands(), 0, cpos, cend});
-  if (!I.store.jobs().empty()) caught_up = false;
+  auto jobs = state::jobs(I.store);
+  if (!jobs.ok() || !jobs->empty()) caught_up = false;
   return out;
 }
 

@@ -41,8 +41,9 @@
 
 #include "base/metrics.h"
 #include "base/result.h"
-#include "store/store.h"
+#include "storage/store.h"
 #include "stream/kafka.h"
+#include "stream/module.h"
 
 namespace gs::stream {
 
@@ -61,6 +62,9 @@ struct ProcessorOptions {
   // "<tenant>\0" -> 0 when a command changed the tenant's definitions. Must
   // not block for long.
   std::function<void(const std::unordered_map<std::string, int64_t>&)> on_applied;
+  // The goal families (src/modules/all.h), in module list order; they
+  // outlive the processor.
+  std::vector<Module*> modules;
 };
 
 // Position report for progress display and readiness.
@@ -73,7 +77,7 @@ struct PartitionProgress {
 
 class Processor {
  public:
-  Processor(store::Store& store, ProcessorOptions opts, Metrics& metrics);
+  Processor(storage::Store& store, ProcessorOptions opts, Metrics& metrics);
   ~Processor();
 
   // Loads goals from the store, assigns the partitions at the stored offsets

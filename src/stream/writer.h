@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "base/metrics.h"
-#include "store/store.h"
+#include "storage/store.h"
 #include "stream/handoff.h"
 #include "stream/kafka.h"
 #include "stream/processor.h"
@@ -23,7 +23,7 @@ namespace gs::stream {
 class Writer {
  public:
   struct Deps {
-    store::Store& store;
+    storage::Store& store;
     const ProcessorOptions& opts;
     Metrics& metrics;
     Producer& deadletter_producer;  // produces failed deadletter messages again

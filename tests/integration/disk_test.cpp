@@ -17,7 +17,12 @@
 #include <vector>
 
 #include "harness.h"
-#include "store/store.h"
+#include "modules/all.h"
+#include "modules/conversion/keyspace.h"
+#include "modules/growth/keyspace.h"
+#include "storage/store.h"
+#include "stream/cells.h"
+#include "stream/state.h"
 
 using it::json;
 
@@ -149,10 +154,10 @@ TEST_CASE(
   it::ensure_topics(prefix);
   const std::string data = it::temp_dir("badrow");
   {
-    auto store = gs::store::Store::open(data);
+    auto store = gs::modules::open_store(data);
     REQUIRE(store.ok());
     auto batch = (*store)->batch();
-    batch.put_job("acme", "g1", json{{"generation", 0}, {"snapshot", {{"x", 5}}}});
+    gs::state::put_job(batch, "acme", "g1", json{{"generation", 0}, {"snapshot", {{"x", 5}}}});
     REQUIRE((*store)->write(batch).ok());
   }
   auto r = it::run_cli_bounded(

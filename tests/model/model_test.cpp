@@ -14,6 +14,7 @@
 
 #include "model/conversion_goal.h"
 #include "model/event.h"
+#include "modules/all.h"
 
 using nlohmann::json;
 
@@ -131,7 +132,7 @@ TEST_CASE("event validation agrees with schemas/event.schema.json and names the 
       {"big integer in a broken document",
        R"({"event_id":"e1","properties":{"n":99999999999999999999},)", ""},
   };
-  gs::model::EventParser parser;
+  gs::model::EventParser parser(gs::modules::event_rules());
   for (auto& c : cases) {
     CAPTURE(c.name);
     auto r = parser.parse(c.json);
@@ -143,7 +144,7 @@ TEST_CASE("event validation agrees with schemas/event.schema.json and names the 
 }
 
 TEST_CASE("event validation: semantic date checks beyond the schema's pattern") {
-  gs::model::EventParser parser;
+  gs::model::EventParser parser(gs::modules::event_rules());
   for (const char* t : {"2025-02-30T12:00:00Z", "2025-13-01T12:00:00Z", "2025-03-01T25:00:00Z",
                         "1969-12-31T23:59:59Z"}) {
     CAPTURE(t);
@@ -161,7 +162,7 @@ TEST_CASE("event validation: semantic date checks beyond the schema's pattern") 
 
 TEST_CASE(
     "integers beyond 64 bits read as the nearest double; everything else in the event is kept") {
-  gs::model::EventParser parser;
+  gs::model::EventParser parser(gs::modules::event_rules());
   // Keys escaped and repeated (the first wins), strings with escapes, numbers
   // as written, after a big integer forced the slow path.
   const std::string text =
@@ -340,7 +341,7 @@ TEST_CASE("API keys are stored hashed") {
 TEST_CASE("mutated events never crash the validator: each is accepted or refused with a reason") {
   const std::string seed =
       R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00.5+01:00","agent_id":"a","call_id":"c1","url":"https://a.com/x?y=1","goal_results":[{"goal_id":"g","achieved":true}],"properties":{"plan":{"tier":"pro"},"value":49.5,"tags":["a","b"]}})";
-  gs::model::EventParser parser;
+  gs::model::EventParser parser(gs::modules::event_rules());
   std::mt19937 rng(7);
   const char alphabet[] = "{}[]\":,\\0123456789.eE+-truefalsenul \x01\xff\xc3";
   size_t accepted = 0, refused = 0;

@@ -1,4 +1,4 @@
-// Growth-goal evaluation (store::evaluate) against a real store: which cells
+// Growth-goal evaluation (growth::evaluate) against a real store: which cells
 // `current` covers for calendar windows in the tenant's time zone, pacing
 // statuses as cells arrive, manual statuses, undefined metrics, ratios, sums
 // of a property, unique subjects, and evaluation after the deadline.
@@ -12,9 +12,14 @@
 #include "base/keys.h"
 #include "base/time.h"
 #include "model/growth.h"
+#include "modules/all.h"
+#include "modules/conversion/keyspace.h"
+#include "modules/growth/evaluate.h"
+#include "modules/growth/keyspace.h"
 #include "projection/projection.h"
-#include "store/growth_eval.h"
-#include "store/store.h"
+#include "storage/store.h"
+#include "stream/cells.h"
+#include "stream/state.h"
 #include "test_util.h"
 
 using gs::projection::Cell;
@@ -39,7 +44,7 @@ std::string ts(int64_t ms) { return gs::time::format_rfc3339(ms); }
 // A store of one tenant ("acme") with helpers to add metrics, cells and
 // subjects as the processor would.
 struct Fixture {
-  std::unique_ptr<gs::store::Store> store;
+  std::unique_ptr<gs::storage::Store> store;
   gs::projection::PacingThresholds thresholds;
 
   explicit Fixture(const std::string& name) {
@@ -52,7 +57,7 @@ struct Fixture {
     m->tenant_id = tenant;
     m->created_at_ms = at("2025-01-01T00:00:00Z");
     auto b = store->batch();
-    b.put_metric(*m);
+    gs::growth::put_metric(b, *m);
     REQUIRE(store->write(b).ok());
   }
 
@@ -62,7 +67,7 @@ struct Fixture {
     auto k = gs::keys::cell_prefix(tenant, target);
     gs::keys::append_be64(k, gs::projection::bucket_of(at(when)));
     auto b = store->batch();
-    b.merge_cell(k, Cell{n, gs::projection::to_micros(sum)});
+    gs::cells::merge_cell(b, k, Cell{n, gs::projection::to_micros(sum)});
     REQUIRE(store->write(b).ok());
   }
 
@@ -70,18 +75,20 @@ struct Fixture {
     auto k = gs::keys::cell_prefix("acme", target);
     gs::keys::append_be64(k, gs::projection::bucket_of(at(when)));
     auto b = store->batch();
-    b.put_presence(k + subject);
+    gs::cells::put_presence(b, k + subject);
     REQUIRE(store->write(b).ok());
   }
 
   void timezone(const std::string& tz) {
     auto b = store->batch();
-    b.put_timezone("acme", tz);
+    gs::state::put_timezone(b, "acme", tz);
     REQUIRE(store->write(b).ok());
   }
 
-  gs::store::GoalEvaluation eval(const gs::model::GrowthGoal& g, const char* now) {
-    return gs::store::evaluate(*store, g, at(now), thresholds);
+  gs::growth::GoalEvaluation eval(const gs::model::GrowthGoal& g, const char* now) {
+    auto e = gs::growth::evaluate(*store, g, at(now), thresholds);
+    REQUIRE_MESSAGE(e.ok(), (e.ok() ? "" : e.error().message));
+    return *e;
   }
 };
 
@@ -98,7 +105,7 @@ gs::model::GrowthGoal goal(const std::string& metric, double target, const char*
   return g;
 }
 
-std::string status_of(const gs::store::GoalEvaluation& e) {
+std::string status_of(const gs::growth::GoalEvaluation& e) {
   return std::string(gs::projection::to_string(e.pacing.status));
 }
 
@@ -258,7 +265,7 @@ TEST_CASE("a ratio metric is numerator / denominator in percent, and 0 over a ze
   CHECK(may.current == 0);
 
   // Which cells can move it: both sides of the ratio.
-  auto targets = gs::store::metric_targets(*f.store, "acme", "conv_rate");
+  auto targets = *gs::growth::metric_targets(*f.store, "acme", "conv_rate");
   std::sort(targets.begin(), targets.end());
   CHECK(targets == std::vector<std::string>{"cg_1", "cg_2"});
   // A ratio naming a metric that does not exist yet reads 0 on that side.
@@ -310,7 +317,7 @@ TEST_CASE("sum metrics read the base cells for value and their own series for an
   CHECK(f.eval(goal("buyers", 100, "2025-01-01", "2025-12-31"), "2025-02-28T00:00:00Z").current ==
         1);
 
-  auto t = [&](const char* name) { return gs::store::metric_targets(*f.store, "acme", name); };
+  auto t = [&](const char* name) { return *gs::growth::metric_targets(*f.store, "acme", name); };
   CHECK(t("revenue") == std::vector<std::string>{"cg_1"});
   CHECK(t("plan_revenue") == std::vector<std::string>{"cg_1\x1fsum:plan.amount"});
   CHECK(t("buyers") == std::vector<std::string>{"cg_1\x1funique"});

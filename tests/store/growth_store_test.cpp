@@ -11,8 +11,13 @@
 
 #include "base/time.h"
 #include "model/growth.h"
+#include "modules/all.h"
+#include "modules/conversion/keyspace.h"
+#include "modules/growth/keyspace.h"
 #include "projection/projection.h"
-#include "store/store.h"
+#include "storage/store.h"
+#include "stream/cells.h"
+#include "stream/state.h"
 #include "test_util.h"
 
 using gs::projection::Cell;
@@ -59,8 +64,8 @@ TEST_CASE("cells() sums exactly the buckets in [from, to) of one tenant and targ
   // Bucket b0 + i holds count 1 << i and i + 0.5 units, so every range has
   // its own sum.
   for (int i = 0; i < 5; ++i)
-    b.merge_cell(key("acme", "cg_1", b0 + i),
-                 Cell{int64_t{1} << i, gs::projection::to_micros(i + 0.5)});
+    gs::cells::merge_cell(b, key("acme", "cg_1", b0 + i),
+                          Cell{int64_t{1} << i, gs::projection::to_micros(i + 0.5)});
   // Neighbours that must never leak in: another target, a target that
   // extends the name, a series of the same goal, another tenant whose name
   // extends or shortens "acme".
@@ -71,11 +76,12 @@ TEST_CASE("cells() sums exactly the buckets in [from, to) of one tenant and targ
                                                         {"acm", "cg_1"},
                                                         {"acmee", "cg_1"}})
     for (int i = -1; i < 6; ++i)
-      b.merge_cell(key(tenant, target, b0 + i), Cell{1000, 1'000'000'000});
+      gs::cells::merge_cell(b, key(tenant, target, b0 + i), Cell{1000, 1'000'000'000});
   REQUIRE(s->write(b).ok());
   // Merges add up.
   auto again = s->batch();
-  again.merge_cell(key("acme", "cg_1", b0 + 4), Cell{16, gs::projection::to_micros(0.25)});
+  gs::cells::merge_cell(again, key("acme", "cg_1", b0 + 4),
+                        Cell{16, gs::projection::to_micros(0.25)});
   REQUIRE(s->write(again).ok());
 
   struct Case {
@@ -99,14 +105,14 @@ TEST_CASE("cells() sums exactly the buckets in [from, to) of one tenant and targ
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.name));
-    auto cell = s->cells("acme", "cg_1", c.from, c.to);
+    auto cell = (*gs::cells::sum(*s, "acme", "cg_1", c.from, c.to));
     CHECK(cell.count == c.count);
     CHECK(cell.sum_micros == gs::projection::to_micros(c.sum));
   }
-  CHECK(s->cells("acme", "cg_3", b0, b0 + 5).count == 0);
-  CHECK(s->cells("acme", "cg_1\x1fsum:plan.amount", b0, b0 + 5).count == 5000);
-  CHECK(s->cells("acm", "cg_1", b0, b0 + 1).count == 1000);
-  CHECK(s->cells("acm", "cg_1", b0 - 1, b0 + 6).count == 7000);
+  CHECK((*gs::cells::sum(*s, "acme", "cg_3", b0, b0 + 5)).count == 0);
+  CHECK((*gs::cells::sum(*s, "acme", "cg_1\x1fsum:plan.amount", b0, b0 + 5)).count == 5000);
+  CHECK((*gs::cells::sum(*s, "acm", "cg_1", b0, b0 + 1)).count == 1000);
+  CHECK((*gs::cells::sum(*s, "acm", "cg_1", b0 - 1, b0 + 6)).count == 7000);
 }
 
 TEST_CASE("unique_subjects counts distinct subjects across the buckets of a range") {
@@ -115,17 +121,17 @@ TEST_CASE("unique_subjects counts distinct subjects across the buckets of a rang
   auto b = s->batch();
   // u1 in three buckets, u2 in one, u3 in the last; u4 only for other
   // tenants and targets.
-  for (int i : {0, 1, 2}) b.put_presence(key("acme", target, b0 + i) + "u1");
-  b.put_presence(key("acme", target, b0 + 1) + "u2");
-  b.put_presence(key("acme", target, b0 + 4) + "u3");
-  b.put_presence(key("acme", target, b0 + 4) + "u1");
-  b.put_presence(key("acme", "cg_2\x1funique", b0 + 1) + "u4");
-  b.put_presence(key("acm", target, b0 + 1) + "u4");
-  b.put_presence(key("acmee", target, b0 + 1) + "u4");
+  for (int i : {0, 1, 2}) gs::cells::put_presence(b, key("acme", target, b0 + i) + "u1");
+  gs::cells::put_presence(b, key("acme", target, b0 + 1) + "u2");
+  gs::cells::put_presence(b, key("acme", target, b0 + 4) + "u3");
+  gs::cells::put_presence(b, key("acme", target, b0 + 4) + "u1");
+  gs::cells::put_presence(b, key("acme", "cg_2\x1funique", b0 + 1) + "u4");
+  gs::cells::put_presence(b, key("acm", target, b0 + 1) + "u4");
+  gs::cells::put_presence(b, key("acmee", target, b0 + 1) + "u4");
   REQUIRE(s->write(b).ok());
   // The same presence written again is still one subject.
   auto again = s->batch();
-  again.put_presence(key("acme", target, b0) + "u1");
+  gs::cells::put_presence(again, key("acme", target, b0) + "u1");
   REQUIRE(s->write(again).ok());
 
   struct Case {
@@ -141,60 +147,67 @@ TEST_CASE("unique_subjects counts distinct subjects across the buckets of a rang
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.name));
-    CHECK(s->unique_subjects("acme", target, c.from, c.to) == c.subjects);
+    CHECK((*gs::cells::unique_subjects(*s, "acme", target, c.from, c.to)) == c.subjects);
   }
-  CHECK(s->unique_subjects("acme", "cg_2\x1funique", b0, b0 + 5) == 1);
-  CHECK(s->unique_subjects("acme", "cg_1", b0, b0 + 5) == 0);  // the base series keeps no subjects
-  CHECK(s->unique_subjects("acm", target, b0, b0 + 5) == 1);
+  CHECK((*gs::cells::unique_subjects(*s, "acme", "cg_2\x1funique", b0, b0 + 5)) == 1);
+  CHECK((*gs::cells::unique_subjects(*s, "acme", "cg_1", b0, b0 + 5)) ==
+        0);  // the base series keeps no subjects
+  CHECK((*gs::cells::unique_subjects(*s, "acm", target, b0, b0 + 5)) == 1);
 
   // Deleting the series removes its subjects and cells, not its neighbours'.
   auto del = s->batch();
-  del.merge_cell(key("acme", target, b0), Cell{3, 0});
+  gs::cells::merge_cell(del, key("acme", target, b0), Cell{3, 0});
   REQUIRE(s->write(del).ok());
-  del.delete_series("acme", target);
+  gs::cells::delete_counter(del, "acme", target);
   REQUIRE(s->write(del).ok());
-  CHECK(s->unique_subjects("acme", target, b0, b0 + 5) == 0);
-  CHECK(s->cells("acme", target, b0, b0 + 5).count == 0);
-  CHECK(s->unique_subjects("acme", "cg_2\x1funique", b0, b0 + 5) == 1);
-  CHECK(s->unique_subjects("acmee", target, b0, b0 + 5) == 1);
+  CHECK((*gs::cells::unique_subjects(*s, "acme", target, b0, b0 + 5)) == 0);
+  CHECK((*gs::cells::sum(*s, "acme", target, b0, b0 + 5)).count == 0);
+  CHECK((*gs::cells::unique_subjects(*s, "acme", "cg_2\x1funique", b0, b0 + 5)) == 1);
+  CHECK((*gs::cells::unique_subjects(*s, "acmee", target, b0, b0 + 5)) == 1);
 }
 
 TEST_CASE("metrics, growth goals and time zones round-trip per tenant and survive a reopen") {
   auto dir = fresh_dir("crud");
   {
     auto s = open(dir);
-    CHECK(s->timezone("acme") == "UTC");
-    CHECK(s->metrics("acme").empty());
-    CHECK(s->growth_goals("acme").empty());
-    CHECK_FALSE(s->metric("acme", "monthly_signups"));
-    CHECK_FALSE(s->growth_goal("acme", "goal_001"));
+    CHECK((*gs::state::timezone(*s, "acme")) == "UTC");
+    CHECK((*gs::growth::metrics(*s, "acme")).empty());
+    CHECK((*gs::growth::goals(*s, "acme")).empty());
+    CHECK_FALSE((*gs::growth::metric(*s, "acme", "monthly_signups")));
+    CHECK_FALSE((*gs::growth::goal(*s, "acme", "goal_001")));
 
     auto b = s->batch();
-    b.put_metric(metric(
-        "acme",
-        R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})"));
-    b.put_metric(metric(
-        "acme",
-        R"({"name":"mrr","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount"})"));
-    b.put_metric(metric(
-        "acme",
-        R"({"name":"conv","aggregation":"ratio","numerator":"monthly_signups","denominator":"visits"})"));
-    b.put_metric(
-        metric("acmee", R"({"name":"visits","aggregation":"count","conversionGoal":"cg_9"})"));
+    gs::growth::put_metric(
+        b,
+        metric(
+            "acme",
+            R"({"name":"monthly_signups","aggregation":"count","conversionGoal":"cg_1","window":"month"})"));
+    gs::growth::put_metric(
+        b,
+        metric(
+            "acme",
+            R"({"name":"mrr","aggregation":"sum","conversionGoal":"cg_1","property":"plan.amount"})"));
+    gs::growth::put_metric(
+        b,
+        metric(
+            "acme",
+            R"({"name":"conv","aggregation":"ratio","numerator":"monthly_signups","denominator":"visits"})"));
+    gs::growth::put_metric(
+        b, metric("acmee", R"({"name":"visits","aggregation":"count","conversionGoal":"cg_9"})"));
     auto g = goal("acme", "goal_001", "monthly_signups", 500);
     g.description = "Reach 500 signups per month by end of Q1";
     g.status_override = "at_risk";
     g.start_date = *gs::time::parse_date("2025-01-01");
-    b.put_growth_goal(g);
-    b.put_growth_goal(goal("acme", "goal_002", "mrr", 1000));
-    b.put_growth_goal(goal("acmee", "goal_003", "visits", 7));
-    b.put_timezone("acme", "Asia/Kolkata");
-    b.put_timezone("acmee", "America/New_York");
+    gs::growth::put_goal(b, g);
+    gs::growth::put_goal(b, goal("acme", "goal_002", "mrr", 1000));
+    gs::growth::put_goal(b, goal("acmee", "goal_003", "visits", 7));
+    gs::state::put_timezone(b, "acme", "Asia/Kolkata");
+    gs::state::put_timezone(b, "acmee", "America/New_York");
     REQUIRE(s->write(b).ok());
   }
   auto s = open(dir);
   // Metrics, in name order, with their members.
-  auto ms = s->metrics("acme");
+  auto ms = (*gs::growth::metrics(*s, "acme"));
   REQUIRE(ms.size() == 3);
   CHECK(ms[0].name == "conv");
   CHECK(ms[1].name == "monthly_signups");
@@ -204,18 +217,18 @@ TEST_CASE("metrics, growth goals and time zones round-trip per tenant and surviv
   CHECK(ms[1].window == "month");
   CHECK(ms[2].property == "plan.amount");
   for (const auto& m : ms) CHECK(m.tenant_id == "acme");
-  auto one = s->metric("acme", "mrr");
+  auto one = (*gs::growth::metric(*s, "acme", "mrr"));
   REQUIRE(one);
   CHECK(one->aggregation == "sum");
   CHECK(one->conversion_goal == "cg_1");
   CHECK(one->created_at_ms == 1740787200000LL);
-  CHECK(s->all_metrics().size() == 4);
+  CHECK((*gs::growth::all_metrics(*s)).size() == 4);
   // Goals, in id order, with what was stored.
-  auto gs_ = s->growth_goals("acme");
+  auto gs_ = (*gs::growth::goals(*s, "acme"));
   REQUIRE(gs_.size() == 2);
   CHECK(gs_[0].id == "goal_001");
   CHECK(gs_[1].id == "goal_002");
-  auto g1 = s->growth_goal("acme", "goal_001");
+  auto g1 = (*gs::growth::goal(*s, "acme", "goal_001"));
   REQUIRE(g1);
   CHECK(g1->tenant_id == "acme");
   CHECK(g1->metric == "monthly_signups");
@@ -224,40 +237,40 @@ TEST_CASE("metrics, growth goals and time zones round-trip per tenant and surviv
   CHECK(g1->start_date == gs::time::parse_date("2025-01-01"));
   CHECK(g1->description == std::optional<std::string>("Reach 500 signups per month by end of Q1"));
   CHECK(g1->status_override == std::optional<std::string>("at_risk"));
-  CHECK(s->all_growth_goals().size() == 3);
-  CHECK(s->timezone("acme") == "Asia/Kolkata");
-  CHECK(s->timezone("acmee") == "America/New_York");
+  CHECK((*gs::growth::all_goals(*s)).size() == 3);
+  CHECK((*gs::state::timezone(*s, "acme")) == "Asia/Kolkata");
+  CHECK((*gs::state::timezone(*s, "acmee")) == "America/New_York");
 
   // "acm" is a prefix of "acme" and sees none of its data.
-  CHECK(s->metrics("acm").empty());
-  CHECK_FALSE(s->metric("acm", "mrr"));
-  CHECK(s->growth_goals("acm").empty());
-  CHECK_FALSE(s->growth_goal("acm", "goal_001"));
-  CHECK(s->timezone("acm") == "UTC");
+  CHECK((*gs::growth::metrics(*s, "acm")).empty());
+  CHECK_FALSE((*gs::growth::metric(*s, "acm", "mrr")));
+  CHECK((*gs::growth::goals(*s, "acm")).empty());
+  CHECK_FALSE((*gs::growth::goal(*s, "acm", "goal_001")));
+  CHECK((*gs::state::timezone(*s, "acm")) == "UTC");
   // Nor does "acme" see "acmee"'s.
-  CHECK_FALSE(s->metric("acme", "visits"));
-  CHECK_FALSE(s->growth_goal("acme", "goal_003"));
-  REQUIRE(s->growth_goals("acmee").size() == 1);
-  CHECK(s->growth_goals("acmee")[0].tenant_id == "acmee");
+  CHECK_FALSE((*gs::growth::metric(*s, "acme", "visits")));
+  CHECK_FALSE((*gs::growth::goal(*s, "acme", "goal_003")));
+  REQUIRE((*gs::growth::goals(*s, "acmee")).size() == 1);
+  CHECK((*gs::growth::goals(*s, "acmee"))[0].tenant_id == "acmee");
 
   // Replacing and deleting.
   auto b = s->batch();
   auto changed = *g1;
   changed.target = 600;
   changed.status_override.reset();
-  b.put_growth_goal(changed);
-  b.delete_growth_goal("acme", "goal_002");
-  b.delete_metric("acme", "conv");
-  b.put_timezone("acme", "Europe/Berlin");
+  gs::growth::put_goal(b, changed);
+  gs::growth::delete_goal(b, "acme", "goal_002");
+  gs::growth::delete_metric(b, "acme", "conv");
+  gs::state::put_timezone(b, "acme", "Europe/Berlin");
   REQUIRE(s->write(b).ok());
-  CHECK(s->growth_goal("acme", "goal_001")->target == 600);
-  CHECK_FALSE(s->growth_goal("acme", "goal_001")->status_override);
-  CHECK_FALSE(s->growth_goal("acme", "goal_002"));
-  CHECK(s->growth_goals("acme").size() == 1);
-  CHECK_FALSE(s->metric("acme", "conv"));
-  CHECK(s->metrics("acme").size() == 2);
-  CHECK(s->timezone("acme") == "Europe/Berlin");
-  CHECK(s->growth_goals("acmee").size() == 1);
+  CHECK((*gs::growth::goal(*s, "acme", "goal_001"))->target == 600);
+  CHECK_FALSE((*gs::growth::goal(*s, "acme", "goal_001"))->status_override);
+  CHECK_FALSE((*gs::growth::goal(*s, "acme", "goal_002")));
+  CHECK((*gs::growth::goals(*s, "acme")).size() == 1);
+  CHECK_FALSE((*gs::growth::metric(*s, "acme", "conv")));
+  CHECK((*gs::growth::metrics(*s, "acme")).size() == 2);
+  CHECK((*gs::state::timezone(*s, "acme")) == "Europe/Berlin");
+  CHECK((*gs::growth::goals(*s, "acmee")).size() == 1);
 }
 
 TEST_CASE(
@@ -277,60 +290,64 @@ TEST_CASE(
     else
       CHECK(after == before);
   };
-  using gs::store::Batch;
+  using gs::storage::Batch;
   step(
-      "a growth goal", [](Batch& b) { b.put_growth_goal(goal("acme", "goal_001", "m", 10)); },
+      "a growth goal", [](Batch& b) { gs::growth::put_goal(b, goal("acme", "goal_001", "m", 10)); },
       true);
   step(
       "a metric",
       [](Batch& b) {
-        b.put_metric(
-            metric("acme", R"({"name":"m","aggregation":"unique","conversionGoal":"cg_1"})"));
+        gs::growth::put_metric(
+            b, metric("acme", R"({"name":"m","aggregation":"unique","conversionGoal":"cg_1"})"));
       },
       true);
   step(
-      "a presence", [](Batch& b) { b.put_presence(key("acme", "cg_1\x1funique", b0) + "u1"); },
-      true);
+      "a presence",
+      [](Batch& b) { gs::cells::put_presence(b, key("acme", "cg_1\x1funique", b0) + "u1"); }, true);
   step(
       "another subject in the same cell",
-      [](Batch& b) { b.put_presence(key("acme", "cg_1\x1funique", b0) + "u2"); }, true);
+      [](Batch& b) { gs::cells::put_presence(b, key("acme", "cg_1\x1funique", b0) + "u2"); }, true);
   step(
-      "a time zone", [](Batch& b) { b.put_timezone("acme", "Asia/Kolkata"); }, true);
+      "a time zone", [](Batch& b) { gs::state::put_timezone(b, "acme", "Asia/Kolkata"); }, true);
   step(
       "a cell",
       [](Batch& b) {
-        b.merge_cell(key("acme", "cg_1", b0), Cell{1, 0});
+        gs::cells::merge_cell(b, key("acme", "cg_1", b0), Cell{1, 0});
       },
       true);
   step(
-      "a published status", [](Batch& b) { b.put_status("acme", "goal_001", "behind"); }, false);
+      "a published status",
+      [](Batch& b) { gs::growth::put_status(b, "acme", "goal_001", "behind"); }, false);
   step(
       "an outbox entry",
       [](Batch& b) {
-        b.put_outbox(1, {{"goal", "goal_001"}, {"status", "behind"}});
+        gs::state::put_outbox(b, 1, {{"goal", "goal_001"}, {"status", "behind"}});
       },
       false);
   step(
-      "an outbox entry confirmed", [](Batch& b) { b.delete_outbox(1); }, false);
+      "an outbox entry confirmed", [](Batch& b) { gs::state::delete_outbox(b, 1); }, false);
   step(
-      "an offset", [](Batch& b) { b.set_offset(gs::store::Source::commands, 0, 42); }, false);
+      "an offset", [](Batch& b) { gs::state::set_offset(b, gs::state::Source::commands, 0, 42); },
+      false);
   step(
-      "a status cleared", [](Batch& b) { b.delete_status("acme", "goal_001"); }, false);
+      "a status cleared", [](Batch& b) { gs::growth::delete_status(b, "acme", "goal_001"); },
+      false);
   // Bookkeeping is still readable even though the digest ignores it.
   auto b = s->batch();
-  b.put_status("acme", "goal_001", "on_track");
-  b.put_outbox(7, {{"n", 7}});
+  gs::growth::put_status(b, "acme", "goal_001", "on_track");
+  gs::state::put_outbox(b, 7, {{"n", 7}});
   REQUIRE(s->write(b).ok());
-  CHECK(s->status("acme", "goal_001") == std::optional<std::string>("on_track"));
-  REQUIRE(s->outbox().size() == 1);
-  CHECK(s->outbox()[0].first == 7);
+  CHECK((*gs::growth::status(*s, "acme", "goal_001")) == std::optional<std::string>("on_track"));
+  REQUIRE((*gs::state::outbox(*s)).size() == 1);
+  CHECK((*gs::state::outbox(*s))[0].first == 7);
   // Deleting the goal brings the digest back to what it was before it.
   auto before_goal = s->digest();
   step(
-      "a second goal", [](Batch& b) { b.put_growth_goal(goal("acme", "goal_002", "m", 10)); },
+      "a second goal", [](Batch& b) { gs::growth::put_goal(b, goal("acme", "goal_002", "m", 10)); },
       true);
   step(
-      "the second goal deleted", [](Batch& b) { b.delete_growth_goal("acme", "goal_002"); }, true);
+      "the second goal deleted", [](Batch& b) { gs::growth::delete_goal(b, "acme", "goal_002"); },
+      true);
   CHECK(s->digest() == before_goal);
   CHECK(s->digest() != d0);
 }
@@ -344,16 +361,16 @@ TEST_CASE("a new store is empty and reopens; a store with data but no format mar
   {
     auto s = open(dir);  // the format mark written at creation is not data
     CHECK(s->empty());
-    CHECK(s->offsets(gs::store::Source::events).empty());
+    CHECK((*gs::state::offsets(*s, gs::state::Source::events)).empty());
     auto b = s->batch();
-    b.put_growth_goal(goal("acme", "goal_001", "m", 10));
+    gs::growth::put_goal(b, goal("acme", "goal_001", "m", 10));
     REQUIRE(s->write(b).ok());
     CHECK_FALSE(s->empty());
   }
   {
     auto s = open(dir);  // reopening a current store with data works
     CHECK_FALSE(s->empty());
-    CHECK(s->growth_goal("acme", "goal_001"));
+    CHECK((*gs::growth::goal(*s, "acme", "goal_001")));
   }
 
   // Remove the format mark directly, as a format-1 store (hour cells) never had one.
@@ -370,7 +387,7 @@ TEST_CASE("a new store is empty and reopens; a store with data but no format mar
       if (names[i] != "meta") continue;
       std::string v;
       REQUIRE(raw->Get(rocksdb::ReadOptions(), handles[i], "fmt", &v).ok());
-      CHECK(v == gs::store::kFormat);
+      CHECK(v == gs::storage::kFormat);
       REQUIRE(raw->Delete(rocksdb::WriteOptions(), handles[i], "fmt").ok());
       found = true;
     }
@@ -379,7 +396,7 @@ TEST_CASE("a new store is empty and reopens; a store with data but no format mar
     delete raw;
   };
   drop_format_mark(dir);
-  auto old = gs::store::Store::open(dir);
+  auto old = gs::modules::open_store(dir);
   REQUIRE_FALSE(old.ok());
   CHECK(old.error().field == "data-dir");
   CHECK(old.error().code == gs::ErrorCode::conflict);

@@ -12,8 +12,13 @@
 #include <rocksdb/db.h>
 
 #include "model/event.h"
+#include "modules/all.h"
+#include "modules/conversion/keyspace.h"
+#include "modules/growth/keyspace.h"
 #include "projection/projection.h"
-#include "store/store.h"
+#include "storage/store.h"
+#include "stream/cells.h"
+#include "stream/state.h"
 #include "test_util.h"
 
 using gs::projection::Cell;
@@ -36,66 +41,69 @@ TEST_CASE(
   auto dir = fresh_dir("dedup");
   using gs::projection::fingerprint;
   {
-    auto s = gs::store::Store::open(dir);
+    auto s = gs::modules::open_store(dir);
     REQUIRE(s.ok());
     CHECK((*s)->empty());
     auto b = (*s)->batch();
-    b.put_fingerprints(0, {fingerprint("acme", "e1"), fingerprint("acme", "e2")});
-    b.put_fingerprints(1, {fingerprint("other", "e1")});
-    b.put_duplicate({3, 1234567890123LL});
+    gs::state::put_fingerprints(b, 0, {fingerprint("acme", "e1"), fingerprint("acme", "e2")});
+    gs::state::put_fingerprints(b, 1, {fingerprint("other", "e1")});
+    gs::state::put_duplicate(b, {3, 1234567890123LL});
     REQUIRE((*s)->write(b).ok());
   }
-  auto s = gs::store::Store::open(dir);
+  auto s = gs::modules::open_store(dir);
   REQUIRE(s.ok());
   auto& st = **s;
   gs::projection::FingerprintSet seen;
-  CHECK(st.load_fingerprints(seen) == 2);  // the next batch sequence
+  CHECK((*gs::state::load_fingerprints(st, seen)) == 2);  // the next batch sequence
   CHECK(seen.size() == 3);
   CHECK(seen.contains(fingerprint("acme", "e1")));
   CHECK(seen.contains(fingerprint("other", "e1")));  // dedup is per tenant
   CHECK_FALSE(seen.contains(fingerprint("acme", "e3")));
-  CHECK(st.is_duplicate({3, 1234567890123LL}));
-  CHECK_FALSE(st.is_duplicate({3, 1234567890124LL}));
-  CHECK_FALSE(st.is_duplicate({2, 1234567890123LL}));
+  CHECK((*gs::state::is_duplicate(st, {3, 1234567890123LL})));
+  CHECK_FALSE((*gs::state::is_duplicate(st, {3, 1234567890124LL})));
+  CHECK_FALSE((*gs::state::is_duplicate(st, {2, 1234567890123LL})));
   auto b = st.batch();
-  b.set_offset(gs::store::Source::events, 3, 99);
-  b.set_offset(gs::store::Source::commands, 0, 7);
-  b.put_goal(goal("acme", "cg_1", "form_submit"));
+  gs::state::set_offset(b, gs::state::Source::events, 3, 99);
+  gs::state::set_offset(b, gs::state::Source::commands, 0, 7);
+  gs::conversion::put_goal(b, goal("acme", "cg_1", "form_submit"));
   REQUIRE(st.write(b).ok());
   CHECK_FALSE(st.empty());
-  CHECK(st.offsets(gs::store::Source::events) == std::map<int32_t, int64_t>{{3, 99}});
-  CHECK(st.offsets(gs::store::Source::commands) == std::map<int32_t, int64_t>{{0, 7}});
-  REQUIRE(st.goals("acme").size() == 1);
-  CHECK(st.goals("acme")[0]["id"] == "cg_1");
-  CHECK(st.goals("acm").empty());  // prefix of another tenant's name
-  CHECK(st.all_goals().size() == 1);
+  CHECK((*gs::state::offsets(st, gs::state::Source::events)) ==
+        std::map<int32_t, int64_t>{{3, 99}});
+  CHECK((*gs::state::offsets(st, gs::state::Source::commands)) ==
+        std::map<int32_t, int64_t>{{0, 7}});
+  REQUIRE((*gs::conversion::goals(st, "acme")).goals.size() == 1);
+  CHECK((*gs::conversion::goals(st, "acme")).goals[0]["id"] == "cg_1");
+  CHECK((*gs::conversion::goals(st, "acm")).goals.empty());  // prefix of another tenant's name
+  CHECK((*gs::conversion::all_goals(st)).size() == 1);
 }
 
 TEST_CASE("cells add exactly through the merge operator; deleting a goal removes its cells only") {
-  auto s = gs::store::Store::open(fresh_dir("cells"));
+  auto s = gs::modules::open_store(fresh_dir("cells"));
   REQUIRE(s.ok());
   auto& st = **s;
   for (int i = 0; i < 1000; ++i) {
     auto b = st.batch();
-    b.merge_cell(cell_key("acme", "cg_1", 480000 + i % 48),
-                 Cell{1, gs::projection::to_micros(0.1)});
-    b.merge_cell(cell_key("acme", "cg_2", 480000), Cell{2, gs::projection::to_micros(49.99)});
+    gs::cells::merge_cell(b, cell_key("acme", "cg_1", 480000 + i % 48),
+                          Cell{1, gs::projection::to_micros(0.1)});
+    gs::cells::merge_cell(b, cell_key("acme", "cg_2", 480000),
+                          Cell{2, gs::projection::to_micros(49.99)});
     REQUIRE(st.write(b).ok());
   }
-  auto t = st.totals("acme", "cg_1");
+  auto t = (*gs::cells::totals(st, "acme", "cg_1"));
   CHECK(t.total.count == 1000);
   CHECK(t.total.sum_micros == 100'000'000);  // exactly 100.0: no floating-point drift
   CHECK(t.buckets.size() == 48);
   CHECK(t.buckets.front().first == 480000);
-  CHECK(st.totals("acme", "cg_2").total.count == 2000);
+  CHECK((*gs::cells::totals(st, "acme", "cg_2")).total.count == 2000);
   auto b = st.batch();
-  b.put_goal(goal("acme", "cg_1", "x"));
-  b.delete_goal("acme", "cg_1");
+  gs::conversion::put_goal(b, goal("acme", "cg_1", "x"));
+  gs::conversion::delete_goal(b, "acme", "cg_1");
   REQUIRE(st.write(b).ok());
-  CHECK(st.totals("acme", "cg_1").total.count == 0);
-  CHECK(st.totals("acme", "cg_1").buckets.empty());
-  CHECK(st.totals("acme", "cg_2").total.count == 2000);
-  CHECK_FALSE(st.goal("acme", "cg_1"));
+  CHECK((*gs::cells::totals(st, "acme", "cg_1")).total.count == 0);
+  CHECK((*gs::cells::totals(st, "acme", "cg_1")).buckets.empty());
+  CHECK((*gs::cells::totals(st, "acme", "cg_2")).total.count == 2000);
+  CHECK_FALSE((*gs::conversion::goal(st, "acme", "cg_1")));
 }
 
 TEST_CASE("the digest depends on content, not on write order, batching or compaction") {
@@ -105,7 +113,7 @@ TEST_CASE("the digest depends on content, not on write order, batching or compac
     ops.emplace_back("cg_" + std::to_string(rng() % 7), 480000 + rng() % 100,
                      Cell{1, int64_t(rng() % 1000000)});
   auto build = [&](const std::string& name, bool reverse, size_t batch_size, bool compact) {
-    auto s = gs::store::Store::open(fresh_dir(name));
+    auto s = gs::modules::open_store(fresh_dir(name));
     REQUIRE(s.ok());
     auto order = ops;
     if (reverse) std::reverse(order.begin(), order.end());
@@ -114,21 +122,22 @@ TEST_CASE("the digest depends on content, not on write order, batching or compac
     uint64_t seq = reverse ? 100 : 0;
     for (size_t i = 0; i < order.size(); ++i) {
       auto& [g, h, c] = order[i];
-      b.merge_cell(cell_key("acme", g, h), c);
+      gs::cells::merge_cell(b, cell_key("acme", g, h), c);
       fps.push_back(gs::projection::fingerprint("acme", "ev" + std::to_string(i)));
       if (i % 50 == 0)
-        b.put_duplicate({0, int64_t(reverse ? i : order.size() - i)});  // positions are bookkeeping
+        gs::state::put_duplicate(
+            b, {0, int64_t(reverse ? i : order.size() - i)});  // positions are bookkeeping
       if ((i + 1) % batch_size == 0) {
-        b.put_fingerprints(seq++, fps);
+        gs::state::put_fingerprints(b, seq++, fps);
         fps.clear();
         REQUIRE((*s)->write(b).ok());
       }
     }
-    b.put_fingerprints(seq++, fps);
+    gs::state::put_fingerprints(b, seq++, fps);
     REQUIRE((*s)->write(b).ok());
     // Offsets are progress, not content: they must not change the digest.
     auto o = (*s)->batch();
-    o.set_offset(gs::store::Source::events, 0, reverse ? 1 : 2);
+    gs::state::set_offset(o, gs::state::Source::events, 0, reverse ? 1 : 2);
     REQUIRE((*s)->write(o).ok());
     if (compact) {
       (*s)->db()->Flush(rocksdb::FlushOptions());
@@ -236,7 +245,7 @@ TEST_CASE(
   for (Micros sum : {Micros(0), Micros(-5), Micros(i64max), Micros(i64min), Micros(i64max) + 1,
                      Micros(i64min) - 1, 4 * k9e12, -4 * k9e12, Micros(i64max) * 3}) {
     const bool fits = sum >= i64min && sum <= i64max;
-    auto bytes = gs::store::encode_cell(Cell{7, sum});
+    auto bytes = gs::cells::encode_cell(Cell{7, sum});
     CHECK(bytes.size() == (fits ? 16u : 24u));
     if (fits) {
       std::string old(16, '\0');
@@ -245,9 +254,10 @@ TEST_CASE(
       std::memcpy(old.data() + 8, &narrow, 8);
       CHECK(bytes == old);
     }
-    auto back = gs::store::decode_cell(bytes);
-    CHECK(back.count == 7);
-    CHECK(back.sum_micros == sum);
+    auto back = gs::cells::decode_cell(bytes);
+    REQUIRE(back);
+    CHECK(back->count == 7);
+    CHECK(back->sum_micros == sum);
   }
 
   // Reads add up cells across buckets without wrapping: four cells of one
@@ -255,17 +265,19 @@ TEST_CASE(
   auto st = store_test::open(fresh_dir("wide-read"));
   for (int i = 0; i < 4; ++i) {
     auto b = st->batch();
-    b.merge_cell(cell_key("acme", "cg_1", 480000 + i), Cell{1, k9e12});
-    b.merge_cell(cell_key("acme", "cg_neg", 480000), Cell{1, -k9e12});  // one cell, four operands
+    gs::cells::merge_cell(b, cell_key("acme", "cg_1", 480000 + i), Cell{1, k9e12});
+    gs::cells::merge_cell(b, cell_key("acme", "cg_neg", 480000),
+                          Cell{1, -k9e12});  // one cell, four operands
     REQUIRE(st->write(b).ok());
   }
-  auto t = st->totals("acme", "cg_1");
+  auto t = (*gs::cells::totals(*st, "acme", "cg_1"));
   CHECK(t.total.count == 4);
   CHECK(t.total.sum_micros == 4 * k9e12);
   CHECK(gs::projection::micros_to_value(t.total.sum_micros) == 3.6e13);
-  CHECK(st->cells("acme", "cg_1", 480000, 480004).sum_micros == 4 * k9e12);
-  CHECK(gs::projection::micros_to_value(st->totals("acme", "cg_neg").total.sum_micros) == -3.6e13);
-  CHECK(st->totals("acme", "cg_neg").buckets.size() == 1);
+  CHECK((*gs::cells::sum(*st, "acme", "cg_1", 480000, 480004)).sum_micros == 4 * k9e12);
+  CHECK(gs::projection::micros_to_value(
+            (*gs::cells::totals(*st, "acme", "cg_neg")).total.sum_micros) == -3.6e13);
+  CHECK((*gs::cells::totals(*st, "acme", "cg_neg")).buckets.size() == 1);
 
   // +4 and -3 events at the limit, merged in different groupings: one operand
   // per batch then a reopen (which flushes, merging operands), all in one
@@ -281,18 +293,18 @@ TEST_CASE(
       auto s = store_test::open(dir);
       for (const auto& cells : batches) {
         auto b = s->batch();
-        for (const auto& c : cells) b.merge_cell(cell_key("acme", "cg_1", 480000), c);
+        for (const auto& c : cells) gs::cells::merge_cell(b, cell_key("acme", "cg_1", 480000), c);
         REQUIRE(s->write(b).ok());
       }
       if (!reopen) {
-        auto c = s->totals("acme", "cg_1").total;
+        auto c = (*gs::cells::totals(*s, "acme", "cg_1")).total;
         CHECK(c.count == 7);
         CHECK(c.sum_micros == want);
         return s->digest();
       }
     }
     auto s = store_test::open(dir);
-    auto c = s->totals("acme", "cg_1").total;
+    auto c = (*gs::cells::totals(*s, "acme", "cg_1")).total;
     CHECK(c.count == 7);
     CHECK(c.sum_micros == want);
     return s->digest();
@@ -321,7 +333,7 @@ uint64_t wal_bytes(const std::string& dir) {
 TEST_CASE(
     "the WAL stays bounded while far more is written, and a clean close leaves none to replay") {
   auto dir = fresh_dir("wal");
-  const uint64_t bound = gs::store::kMaxTotalWalBytes;
+  const uint64_t bound = gs::storage::kMaxTotalWalBytes;
   uint64_t written = 0, most = 0;
   {
     auto st = store_test::open(dir);
@@ -332,8 +344,8 @@ TEST_CASE(
     for (uint64_t seq = 0; written < 5 * bound; ++seq) {
       for (auto& f : fps) f = {rng(), rng()};
       auto b = st->batch();
-      b.put_fingerprints(seq, fps);
-      b.set_offset(gs::store::Source::events, 0, static_cast<int64_t>(seq));
+      gs::state::put_fingerprints(b, seq, fps);
+      gs::state::set_offset(b, gs::state::Source::events, 0, static_cast<int64_t>(seq));
       REQUIRE(st->write(b).ok());
       written += fps.size() * 16;
       if (seq % 1000 == 0) most = std::max(most, wal_bytes(dir));
@@ -363,7 +375,8 @@ TEST_CASE(
       }
       if (wal_bytes(dir) < 2 * bound) break;
       auto b = st->batch();
-      b.set_offset(gs::store::Source::events, 0, seq - 1);  // the same offset: state unchanged
+      gs::state::set_offset(b, gs::state::Source::events, 0,
+                            seq - 1);  // the same offset: state unchanged
       REQUIRE(st->write(b).ok());
       ++small_batches;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -375,7 +388,8 @@ TEST_CASE(
   }
   CHECK(wal_bytes(dir) < 64 * 1024);
   auto st = store_test::open(dir);
-  CHECK(st->offsets(gs::store::Source::events).at(0) == static_cast<int64_t>(written / 16000 - 1));
+  CHECK((*gs::state::offsets(*st, gs::state::Source::events)).at(0) ==
+        static_cast<int64_t>(written / 16000 - 1));
 }
 
 TEST_CASE("folding a delta, or its decoded encoding, or it in two parts gives the same store") {
@@ -394,12 +408,12 @@ TEST_CASE("folding a delta, or its decoded encoding, or it in two parts gives th
     return d;
   };
   auto fold_into = [](const std::string& name, const std::vector<Delta>& parts) {
-    auto s = gs::store::Store::open(fresh_dir(name));
+    auto s = gs::modules::open_store(fresh_dir(name));
     REQUIRE(s.ok());
     uint64_t seq = 0;
     for (const auto& d : parts) {
       auto b = (*s)->batch();
-      b.fold(d, seq);
+      gs::cells::fold(b, d, seq);
       REQUIRE((*s)->write(b).ok());
     }
     return (*s)->digest();
@@ -417,4 +431,62 @@ TEST_CASE("folding a delta, or its decoded encoding, or it in two parts gives th
   CHECK(fold_into("fold-joined", {joined}) == a);
   // And the digest sees the delta's content.
   CHECK(fold_into("fold-less", {delta(0, 299)}) != a);
+}
+
+TEST_CASE("reads: NotFound is an empty optional, an unreadable row an Error that is counted") {
+  auto st = store_test::open(fresh_dir("unreadable"));
+  // Nothing there: no error, no value.
+  auto missing = gs::conversion::goal(*st, "acme", "cg_none");
+  REQUIRE(missing.ok());
+  CHECK_FALSE(missing->has_value());
+  CHECK(st->unreadable_rows() == 0);
+
+  // A row written by something else than its keyspace's owner.
+  auto b = st->batch();
+  b.put(st->cf("goals"), gs::keys::join("acme", "cg_bad"), "{not json");
+  b.put(st->cf("growth"), "m/" + gs::keys::join("acme", "revenue"), "{\"name\":1}");
+  b.put(st->cf("agg"), gs::keys::cell_prefix("acme", "cg_bad") + std::string(8, '\0'), "xyz");
+  REQUIRE(st->write(b).ok());
+
+  auto goal = gs::conversion::goal(*st, "acme", "cg_bad");
+  REQUIRE_FALSE(goal.ok());
+  CHECK(goal.error().field == "data-dir");
+  CHECK(goal.error().message.find("unreadable conversion goal row acme\\0cg_bad") !=
+        std::string::npos);
+  CHECK(st->unreadable_rows() == 1);
+  // A list meets it too, instead of leaving it out.
+  CHECK_FALSE(gs::conversion::goals(*st, "acme").ok());
+  CHECK_FALSE(gs::conversion::all_goals(*st).ok());
+  auto metric = gs::growth::metric(*st, "acme", "revenue");
+  REQUIRE_FALSE(metric.ok());
+  CHECK(metric.error().message.find("unreadable metric row m/acme\\0revenue") != std::string::npos);
+  CHECK(metric.error().message.find("createdAt: must be") != std::string::npos);
+  auto totals = gs::cells::totals(*st, "acme", "cg_bad");
+  REQUIRE_FALSE(totals.ok());
+  CHECK(totals.error().message.find("unreadable cell row") != std::string::npos);
+  CHECK(st->unreadable_rows() == 5);
+}
+
+TEST_CASE("pages: limit and offset over a keyspace, with the total") {
+  auto st = store_test::open(fresh_dir("pages"));
+  auto b = st->batch();
+  for (const char* id : {"cg_a", "cg_b", "cg_c", "cg_d", "cg_e"})
+    gs::conversion::put_goal(b, goal("acme", id, "form_submit"));
+  gs::conversion::put_goal(b, goal("acmf", "cg_z", "form_submit"));
+  REQUIRE(st->write(b).ok());
+  auto page = gs::conversion::goals(*st, "acme", 1, 2);
+  REQUIRE(page.ok());
+  CHECK(page->total == 5);
+  REQUIRE(page->goals.size() == 2);
+  CHECK(page->goals[0]["id"] == "cg_b");
+  CHECK(page->goals[1]["id"] == "cg_c");
+  auto tail = gs::conversion::goals(*st, "acme", 4, 10);
+  REQUIRE(tail.ok());
+  CHECK(tail->total == 5);
+  REQUIRE(tail->goals.size() == 1);
+  CHECK(tail->goals[0]["id"] == "cg_e");
+  auto past = gs::conversion::goals(*st, "acme", 9, 10);
+  REQUIRE(past.ok());
+  CHECK(past->total == 5);
+  CHECK(past->goals.empty());
 }

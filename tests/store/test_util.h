@@ -9,8 +9,13 @@
 #include <doctest/doctest.h>
 
 #include "base/keys.h"
+#include "modules/all.h"
+#include "modules/conversion/keyspace.h"
+#include "modules/growth/keyspace.h"
 #include "projection/projection.h"
-#include "store/store.h"
+#include "storage/store.h"
+#include "stream/cells.h"
+#include "stream/state.h"
 
 namespace store_test {
 
@@ -23,8 +28,8 @@ inline std::string fresh_dir(const std::string& name) {
 }
 
 // Opens a store, failing the test with the store's message when it cannot.
-inline std::unique_ptr<gs::store::Store> open(const std::string& dir) {
-  auto s = gs::store::Store::open(dir);
+inline std::unique_ptr<gs::storage::Store> open(const std::string& dir) {
+  auto s = gs::modules::open_store(dir);
   std::string why = s.ok() ? std::string() : s.error().message;
   REQUIRE_MESSAGE(s.ok(), why);
   return std::move(s).value();

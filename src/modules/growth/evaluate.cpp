@@ -1,11 +1,14 @@
-#include "store/growth_eval.h"
+#include "modules/growth/evaluate.h"
 
 #include <algorithm>
 
 #include "base/time.h"
+#include "modules/growth/keyspace.h"
 #include "projection/projection.h"
+#include "stream/cells.h"
+#include "stream/state.h"
 
-namespace gs::store {
+namespace gs::growth {
 namespace {
 
 constexpr int kMaxRatioDepth = 4;  // ratios of ratios; deeper (or circular) reads 0
@@ -14,24 +17,30 @@ int64_t ceil_bucket(int64_t ms) { return (ms + projection::kBucketMs - 1) / proj
 
 }  // namespace
 
-std::optional<double> metric_value(const Store& store, const std::string& tenant,
-                                   const std::string& name, int64_t at_ms, const std::string& tz,
-                                   int64_t span_start_ms, int64_t deadline_date,
-                                   projection::Interval* period, int depth) {
-  if (depth > kMaxRatioDepth) return 0.0;
-  auto m = store.metric(tenant, name);
-  if (!m) return std::nullopt;
+Result<std::optional<double>> metric_value(const Store& store, const std::string& tenant,
+                                           const std::string& name, int64_t at_ms,
+                                           const std::string& tz, int64_t span_start_ms,
+                                           int64_t deadline_date, projection::Interval* period,
+                                           int depth) {
+  if (depth > kMaxRatioDepth) return std::optional<double>(0.0);
+  auto read = metric(store, tenant, name);
+  if (!read.ok()) return read.error();
+  const auto& m = *read;
+  if (!m) return std::optional<double>();
   auto window = projection::parse_window(m->window);
-  if (!window.ok()) return std::nullopt;
+  if (!window.ok()) return std::optional<double>();
   auto interval = projection::window_at(*window, at_ms, tz, span_start_ms, deadline_date);
-  if (!interval.ok()) return std::nullopt;
+  if (!interval.ok()) return std::optional<double>();
   if (period) *period = *interval;
   if (m->aggregation == "ratio") {
     auto num = metric_value(store, tenant, m->numerator, at_ms, tz, span_start_ms, deadline_date,
                             nullptr, depth + 1);
+    if (!num.ok()) return num.error();
     auto den = metric_value(store, tenant, m->denominator, at_ms, tz, span_start_ms, deadline_date,
                             nullptr, depth + 1);
-    return projection::ratio_percent(num.value_or(0), den.value_or(0)).value_or(0);
+    if (!den.ok()) return den.error();
+    return std::optional<double>(
+        projection::ratio_percent(num->value_or(0), den->value_or(0)).value_or(0));
   }
   // Calendar and span windows start and end on 15-minute boundaries; a
   // rolling window covers the N×96 buckets ending with the current one.
@@ -39,31 +48,42 @@ std::optional<double> metric_value(const Store& store, const std::string& tenant
   int64_t to = ceil_bucket(std::max<int64_t>(interval->end_ms, 0));
   auto series = model::series_of(*m).value_or("");
   auto target = projection::series_target(m->conversion_goal, series);
-  if (m->aggregation == "unique")
-    return static_cast<double>(store.unique_subjects(tenant, target, from, to));
-  auto cell = store.cells(tenant, target, from, to);
-  if (m->aggregation == "count") return static_cast<double>(cell.count);
-  return projection::micros_to_value(cell.sum_micros);
+  if (m->aggregation == "unique") {
+    auto n = cells::unique_subjects(store, tenant, target, from, to);
+    if (!n.ok()) return n.error();
+    return std::optional<double>(static_cast<double>(*n));
+  }
+  auto cell = cells::sum(store, tenant, target, from, to);
+  if (!cell.ok()) return cell.error();
+  if (m->aggregation == "count") return std::optional<double>(static_cast<double>(cell->count));
+  return std::optional<double>(projection::micros_to_value(cell->sum_micros));
 }
 
-std::vector<std::string> metric_targets(const Store& store, const std::string& tenant,
-                                        const std::string& name, int depth) {
-  if (depth > kMaxRatioDepth) return {};
-  auto m = store.metric(tenant, name);
-  if (!m) return {};
+Result<std::vector<std::string>> metric_targets(const Store& store, const std::string& tenant,
+                                                const std::string& name, int depth) {
+  using Targets = std::vector<std::string>;
+  if (depth > kMaxRatioDepth) return Targets{};
+  auto read = metric(store, tenant, name);
+  if (!read.ok()) return read.error();
+  const auto& m = *read;
+  if (!m) return Targets{};
   if (m->aggregation == "ratio") {
     auto a = metric_targets(store, tenant, m->numerator, depth + 1);
+    if (!a.ok()) return a.error();
     auto b = metric_targets(store, tenant, m->denominator, depth + 1);
-    a.insert(a.end(), b.begin(), b.end());
+    if (!b.ok()) return b.error();
+    a->insert(a->end(), b->begin(), b->end());
     return a;
   }
-  return {projection::series_target(m->conversion_goal, model::series_of(*m).value_or(""))};
+  return Targets{projection::series_target(m->conversion_goal, model::series_of(*m).value_or(""))};
 }
 
-GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64_t now_ms,
-                        const projection::PacingThresholds& thresholds) {
+Result<GoalEvaluation> evaluate(const Store& store, const model::GrowthGoal& goal, int64_t now_ms,
+                                const projection::PacingThresholds& thresholds) {
   GoalEvaluation out;
-  std::string tz = store.timezone(goal.tenant_id);
+  auto zone = state::timezone(store, goal.tenant_id);
+  if (!zone.ok()) return zone.error();
+  const std::string& tz = *zone;
   // Default start: the day the goal was created, or its deadline day when it
   // was created after the deadline (an empty span would pace nothing).
   int64_t start_date =
@@ -80,8 +100,9 @@ GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64
   projection::Interval period{start_ms, end_ms};
   auto value = metric_value(store, goal.tenant_id, goal.metric, at, tz, start_ms,
                             goal.deadline_date, &period);
-  out.metric_defined = value.has_value();
-  out.current = value.value_or(0);
+  if (!value.ok()) return value.error();
+  out.metric_defined = value->has_value();
+  out.current = value->value_or(0);
   out.period = period;
   out.pacing =
       projection::pace(out.current, goal.target, period.start_ms, period.end_ms, at, thresholds);
@@ -90,4 +111,4 @@ GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64
   return out;
 }
 
-}  // namespace gs::store
+}  // namespace gs::growth

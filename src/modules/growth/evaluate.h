@@ -18,11 +18,14 @@
 #include <optional>
 #include <string>
 
+#include "base/result.h"
 #include "model/growth.h"
 #include "projection/pacing.h"
-#include "store/store.h"
+#include "storage/store.h"
 
-namespace gs::store {
+namespace gs::growth {
+
+using storage::Store;
 
 struct GoalEvaluation {
   double current = 0;
@@ -32,19 +35,21 @@ struct GoalEvaluation {
   projection::Interval period;  // the window `current` covers
 };
 
-GoalEvaluation evaluate(const Store& store, const model::GrowthGoal& goal, int64_t now_ms,
-                        const projection::PacingThresholds& thresholds);
+// Errors: an unreadable row (Store::unreadable) or an I/O failure.
+Result<GoalEvaluation> evaluate(const Store& store, const model::GrowthGoal& goal, int64_t now_ms,
+                                const projection::PacingThresholds& thresholds);
 
 // The value of metric `name` of `tenant` at `at_ms` for a goal spanning
 // [span_start_ms, end of deadline_date); nullopt when the metric is not defined.
-std::optional<double> metric_value(const Store& store, const std::string& tenant,
-                                   const std::string& name, int64_t at_ms, const std::string& tz,
-                                   int64_t span_start_ms, int64_t deadline_date,
-                                   projection::Interval* period = nullptr, int depth = 0);
+Result<std::optional<double>> metric_value(const Store& store, const std::string& tenant,
+                                           const std::string& name, int64_t at_ms,
+                                           const std::string& tz, int64_t span_start_ms,
+                                           int64_t deadline_date,
+                                           projection::Interval* period = nullptr, int depth = 0);
 
 // The cell targets (conversion goal or series) whose changes can move metric
 // `name`, following ratios; used to tell which event time caused a change.
-std::vector<std::string> metric_targets(const Store& store, const std::string& tenant,
-                                        const std::string& name, int depth = 0);
+Result<std::vector<std::string>> metric_targets(const Store& store, const std::string& tenant,
+                                                const std::string& name, int depth = 0);
 
-}  // namespace gs::store
+}  // namespace gs::growth

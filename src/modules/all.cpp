@@ -1,0 +1,47 @@
+#include "modules/all.h"
+
+#include "modules/agent/module.h"
+#include "modules/conversion/module.h"
+#include "modules/growth/module.h"
+#include "modules/roadmap/module.h"
+#include "stream/state.h"
+
+namespace gs::modules {
+
+ModuleList::ModuleList() {
+  modules_.push_back(std::make_unique<conversion::Module>());
+  modules_.push_back(std::make_unique<growth::Module>());
+  modules_.push_back(std::make_unique<agent::Module>());
+  modules_.push_back(std::make_unique<roadmap::Module>());
+}
+
+ModuleList::~ModuleList() = default;
+
+std::vector<stream::Module*> ModuleList::all() const {
+  std::vector<stream::Module*> out;
+  for (const auto& m : modules_) out.push_back(m.get());
+  return out;
+}
+
+std::vector<model::EventMemberRule> event_rules() {
+  ModuleList list;
+  return stream::event_rules(list.all());  // the rules point into static tables
+}
+
+std::vector<storage::ColumnFamilySpec> column_families() {
+  auto kernel = state::column_families();
+  std::vector<storage::ColumnFamilySpec> out(kernel.begin(), kernel.end());
+  ModuleList list;
+  for (stream::Module* m : list.all()) {
+    auto own = m->column_families();
+    out.insert(out.end(), own.begin(), own.end());
+  }
+  return out;
+}
+
+Result<std::unique_ptr<storage::Store>> open_store(const std::string& dir, bool read_only) {
+  auto specs = column_families();
+  return storage::Store::open(dir, specs, read_only);
+}
+
+}  // namespace gs::modules

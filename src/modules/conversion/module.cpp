@@ -1,0 +1,64 @@
+#include "modules/conversion/module.h"
+
+#include "base/log.h"
+#include "modules/conversion/keyspace.h"
+
+namespace gs::conversion {
+
+namespace {
+
+const std::string_view kCommands[] = {model::command_type::conversion_goal_defined,
+                                      model::command_type::conversion_goal_deleted};
+
+// Stops counting goal `id`: its definition, cells and backfill job go.
+void remove(const std::string& tenant, const std::string& id, stream::CommandContext& ctx) {
+  ctx.counters().remove(tenant, id);
+  delete_goal(ctx.batch(), tenant, id);
+  ctx.cancel_job(tenant, id);
+}
+
+}  // namespace
+
+std::span<const storage::ColumnFamilySpec> Module::column_families() const {
+  return conversion::column_families();
+}
+
+std::span<const std::string_view> Module::command_types() const { return kCommands; }
+
+Status Module::apply(const model::Command& cmd, stream::CommandContext& ctx) {
+  if (cmd.type == model::command_type::conversion_goal_defined) {
+    auto def = model::conversion_goal_from_json(cmd.data, cmd.tenant_id);
+    if (!def.ok()) return def.error();
+    auto compiled = projection::compile(def.value());
+    if (!compiled.ok()) return compiled.error();
+    if (ctx.counters().find(def->tenant_id, def->id)) remove(def->tenant_id, def->id, ctx);
+    ctx.counters().put(*compiled);
+    put_goal(ctx.batch(), *def);
+    // Events below the live positions were processed before this goal existed:
+    // a backfill job counts them (and one per series a metric asks for).
+    ctx.start_job(def->tenant_id, def->id);
+    ctx.counters_reset(def->tenant_id, def->id);
+    return {};
+  }
+  auto i = cmd.data.find("id");
+  std::string id = i != cmd.data.end() && i->is_string() ? i->get<std::string>() : "";
+  if (id.empty()) return invalid("data.id", "is required");
+  remove(cmd.tenant_id, id, ctx);
+  ctx.counters_reset(cmd.tenant_id, id);
+  return {};
+}
+
+Status Module::load(const storage::Store& store, stream::CommandContext& ctx) {
+  auto goals = all_goals(store);
+  if (!goals.ok()) return goals.error();
+  for (auto& def : *goals) {
+    auto g = projection::compile(def);
+    if (g.ok())
+      ctx.counters().put(*g);
+    else
+      log::warn("stored goal " + def.id + " does not compile: " + g.error().message);
+  }
+  return {};
+}
+
+}  // namespace gs::conversion

@@ -1,0 +1,19 @@
+// The conversion-goal family (docs/api.md: /api/conversion-goals) as a
+// module of the processor: its column family and its two commands. A goal
+// is a counter: ingest counts the events it matches (stream/cells.h).
+#pragma once
+
+#include "stream/module.h"
+
+namespace gs::conversion {
+
+class Module final : public stream::Module {
+ public:
+  std::string_view name() const override { return "conversion"; }
+  std::span<const storage::ColumnFamilySpec> column_families() const override;
+  std::span<const std::string_view> command_types() const override;
+  Status apply(const model::Command& cmd, stream::CommandContext& ctx) override;
+  Status load(const storage::Store& store, stream::CommandContext& ctx) override;
+};
+
+}  // namespace gs::conversion

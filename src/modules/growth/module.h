@@ -1,0 +1,42 @@
+// The growth family (docs/api.md: /api/goals, /api/metrics) as a module of
+// the processor: growth goals and metrics, and the series of counters the
+// metrics need (a "sum:<path>" or "unique" series over a conversion goal's
+// matches), kept, backfilled and dropped as metrics come and go.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "model/growth.h"
+#include "stream/module.h"
+
+namespace gs::growth {
+
+class Module final : public stream::Module {
+ public:
+  std::string_view name() const override { return "growth"; }
+  std::span<const std::string_view> command_types() const override;
+  Status apply(const model::Command& cmd, stream::CommandContext& ctx) override;
+  void on_counters_reset(const std::string& tenant, const std::string& goal_id,
+                         stream::CommandContext& ctx) override;
+  Status load(const storage::Store& store, stream::CommandContext& ctx) override;
+
+ private:
+  void sync_series(const std::string& tenant, stream::CommandContext& ctx,
+                   const std::string& reset_goal = "");
+  bool add_series(const std::string& tenant, const std::string& counter,
+                  stream::CommandContext& ctx);
+  void drop_series(const std::string& tenant, const std::string& counter,
+                   stream::CommandContext& ctx);
+
+  // Processor thread only. Growth goals and metrics as of the last applied
+  // command (the latest state may still be in the batch being written).
+  std::unordered_map<std::string, model::GrowthGoal> goals_;  // tenant\0id
+  std::unordered_map<std::string, std::map<std::string, model::Metric>> metrics_by_tenant_;
+  // Series kept because a metric asks for them: tenant\0counter.
+  std::set<std::string> active_series_;
+};
+
+}  // namespace gs::growth

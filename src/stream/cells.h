@@ -1,0 +1,58 @@
+// Cells: the pre-aggregated counts and sums of every counter (a conversion
+// goal, or one of the series a growth metric keeps over it) per 15-minute
+// bucket of event time, in the kernel's column families `agg` (merged, so
+// ingest never reads a cell) and `uniq` (presences of unique series). The
+// fold of a delta (projection/delta.h) into a batch is here too: it is the
+// one way ingest changes the store.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+#include "projection/delta.h"
+#include "projection/projection.h"
+#include "storage/store.h"
+
+namespace gs::cells {
+
+using projection::Cell;
+using storage::Batch;
+using storage::Store;
+
+// The bytes of a cell in `agg`: count and sum (16 bytes) while the sum fits
+// in int64, with the sum's high 64 bits after them (24 bytes) only when it
+// does not. decode_cell reads both forms; any other size is not a cell.
+std::string encode_cell(const Cell& c);
+std::optional<Cell> decode_cell(std::string_view bytes);
+// The merge operator of `agg` (goalstream.CellAdd): adds cells.
+extern const storage::MergeOperator kCellAdd;
+
+void merge_cell(Batch& b, std::string_view cell_key, const Cell& delta);
+void put_presence(Batch& b, std::string_view presence_key);
+// Removes every cell and presence of one counter.
+void delete_counter(Batch& b, const std::string& tenant, const std::string& counter);
+
+// Folds what ingest produced: its first-seen fingerprints as one record
+// under `fingerprint_seq` (then incremented; none when there are none), its
+// duplicate positions, its cells as merge operands (never read) and its
+// presences.
+void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq);
+
+struct CounterTotals {
+  Cell total;
+  std::vector<std::pair<int64_t, Cell>> buckets;  // 15-minute bucket since epoch -> cell
+};
+Result<CounterTotals> totals(const Store& s, const std::string& tenant, const std::string& counter);
+// Sum of the cells of `counter` in buckets [from, to).
+Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& counter,
+                 int64_t from_bucket, int64_t to_bucket);
+// Distinct subjects of a unique series in buckets [from, to).
+Result<int64_t> unique_subjects(const Store& s, const std::string& tenant,
+                                const std::string& counter, int64_t from_bucket,
+                                int64_t to_bucket);
+
+}  // namespace gs::cells

@@ -1,0 +1,100 @@
+// The kernel's keyspaces (src/storage/store.h knows keyspaces, not
+// entities): which column families the kernel declares, and typed reads and
+// writes of what it keeps in them. Modules declare theirs in
+// src/modules/<family>/keyspace.h.
+//
+//   meta   "off/e/<partition>", "off/c/<partition>" -> next offset (8 bytes BE);
+//          "job/<tenant>\0<counter>" -> backfill job (JSON);
+//          "out/<seq 8 BE>" -> a change not yet confirmed on the changes topic
+//          (the outbox); "x/<name>" -> bookkeeping values (instance id, next
+//          outbox sequence); "fmt" -> the store format (storage's);
+//          "st/..." is the growth module's (announced statuses)
+//   keys   SHA-256 hex of an API key -> ApiKey JSON
+//   dedup  "f" + sequence (8 BE) -> the fingerprints first seen in one
+//          segment (16 bytes each); "d" + partition (4 BE) + offset (8 BE)
+//          -> "" for each duplicate occurrence (what backfills skip)
+//   agg    cells (cells.h): tenant\0counter\0bucket (8 BE) -> Cell, merged
+//   uniq   tenant\0counter\0bucket (8 BE) subject -> "": unique-series presences
+//   growth "i/<tenant>\0<key>" -> the outcome of the first command with that
+//          Idempotency-Key; "tz/<tenant>" -> the tenant's IANA time zone.
+//          (The column family keeps its historical name; the growth module
+//          keeps "g/" and "m/" in it.)
+//
+// Every read returns Result: an unreadable row is an Error (Store::unreadable).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+#include "model/conversion_goal.h"
+#include "projection/dedup.h"
+#include "projection/delta.h"
+#include "storage/store.h"
+
+namespace gs::state {
+
+using json = nlohmann::json;
+using storage::Batch;
+using storage::Store;
+
+// The kernel's column families (with the digest ranks of every family's:
+// keys 10, goals 20, agg 30, uniq 40, growth 50, dedup 60).
+std::span<const storage::ColumnFamilySpec> column_families();
+
+enum class Source { events, commands };
+using projection::InputPosition;
+
+// Input offsets: the next offset to consume per partition.
+void set_offset(Batch& b, Source src, int32_t partition, int64_t next_offset);
+Result<std::map<int32_t, int64_t>> offsets(const Store& s, Source src);
+
+// API keys, by the SHA-256 hex of the key.
+void put_key(Batch& b, const std::string& key_hash, const model::ApiKey& key);
+Result<std::optional<model::ApiKey>> find_key(const Store& s, const std::string& key_hash);
+
+// Dedup: the fingerprints first seen in one segment, under a sequence
+// number that grows with every record; the positions of duplicates.
+void put_fingerprints(Batch& b, uint64_t seq, const std::vector<projection::Fingerprint>& fps);
+void put_duplicate(Batch& b, InputPosition pos);
+// Loads every recorded fingerprint into `set`; returns the next sequence.
+Result<uint64_t> load_fingerprints(const Store& s, projection::FingerprintSet& set);
+Result<bool> is_duplicate(const Store& s, InputPosition pos);
+
+// Backfill jobs of a counter.
+void put_job(Batch& b, const std::string& tenant, const std::string& counter, const json& job);
+void delete_job(Batch& b, const std::string& tenant, const std::string& counter);
+Result<std::optional<json>> job(const Store& s, const std::string& tenant,
+                                const std::string& counter);
+// Every pending job: (tenant, counter, job).
+Result<std::vector<std::tuple<std::string, std::string, json>>> jobs(const Store& s);
+
+// The outbox of the changes topic, and bookkeeping values ("x/<key>").
+void put_outbox(Batch& b, uint64_t seq, const json& change);
+void delete_outbox(Batch& b, uint64_t seq);
+Result<std::vector<std::pair<uint64_t, json>>> outbox(const Store& s);  // in sequence order
+void put_meta(Batch& b, const std::string& key, const std::string& value);
+Result<std::optional<std::string>> meta(const Store& s, const std::string& key);
+
+// The record of the first command of `tenant` with Idempotency-Key `key`.
+void put_idempotency(Batch& b, const std::string& tenant, const std::string& key,
+                     const json& record);
+void delete_idempotency(Batch& b, const std::string& tenant, const std::string& key);
+Result<std::optional<json>> idempotency(const Store& s, const std::string& tenant,
+                                        const std::string& key);
+// Every record: (tenant, key, record).
+Result<std::vector<std::tuple<std::string, std::string, json>>> all_idempotency(const Store& s);
+
+// The tenant's IANA time zone; "UTC" when never set.
+void put_timezone(Batch& b, const std::string& tenant, const std::string& tz);
+Result<std::string> timezone(const Store& s, const std::string& tenant);
+
+}  // namespace gs::state
