@@ -17,11 +17,11 @@ namespace gs::stream {
 // part has its own lock.
 //
 // Members are destroyed in reverse order of declaration, and the order
-// matters (stop() also tears down in this order, explicitly): the consumer
-// is declared before everything that uses it or holds its messages (writer,
-// poller, loop: batches being built or waiting), so those go first, and
-// librdkafka's rd_kafka_consumer_close/rd_kafka_destroy find no message
-// outstanding (they would wait for it for ever).
+// matters: the consumer is declared before everything that uses it or holds
+// its messages (writer, poller, loop: batches being built or waiting), so
+// those go first, and librdkafka's rd_kafka_consumer_close/rd_kafka_destroy
+// find no message outstanding (they would wait for it for ever). stop()
+// tears the same parts down explicitly, keeping that rule.
 struct Processor::Impl {
   Impl(store::Store& s, ProcessorOptions o, Metrics& m)
       : store(s),
