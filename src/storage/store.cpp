@@ -308,8 +308,9 @@ std::string Store::digest() const {
   std::vector<size_t> order;
   for (size_t i = 0; i < specs_.size(); ++i)
     if (specs_[i].digest_rank > 0) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return specs_[a].digest_rank < specs_[b].digest_rank; });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return specs_[a].digest_rank < specs_[b].digest_rank;
+  });
   for (size_t i : order) {
     Rows rows = [&](const RowVisitor& visit) {
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_[i + 1]));

@@ -176,7 +176,7 @@ class Store {
   Store() = default;
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles_[cf.index]; }
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<ColumnFamilySpec> specs_;              // handles_[i + 1] is specs_[i]
+  std::vector<ColumnFamilySpec> specs_;                // handles_[i + 1] is specs_[i]
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [0] is RocksDB's default
   std::string dir_;
   bool read_only_ = false;

@@ -95,11 +95,10 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
     total += end;
     scanned += position.count(p) ? position[p] : 0;
   }
-  auto consumer_h = make_client(RD_KAFKA_CONSUMER, kafka,
-                                {{"group.id", kafka.topic_prefix + "backfill"},
-                                 {"enable.auto.commit", "false"},
-                                 {"enable.auto.offset.store", "false"},
-                                 {"auto.offset.reset", "earliest"}});
+  auto consumer_h = make_consumer(kafka, {{"group.id", kafka.topic_prefix + "backfill"},
+                                          {"enable.auto.commit", "false"},
+                                          {"enable.auto.offset.store", "false"},
+                                          {"auto.offset.reset", "earliest"}});
   if (!consumer_h.ok()) {
     log::error("backfill: " + consumer_h.error().message);
     return;
@@ -107,16 +106,16 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
   rd_kafka_t* rk = consumer_h->get();
   rd_kafka_poll_set_consumer(rk);
   std::set<int32_t> remaining;
-  rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(snapshot.size());
+  PartitionList l = new_partition_list(static_cast<int>(snapshot.size()));
   for (auto& [p, end] : snapshot) {
     int64_t from = position.count(p) ? position[p] : 0;
     if (from >= end) continue;
-    rd_kafka_topic_partition_list_add(l, kafka.events().c_str(), p)->offset =
+    rd_kafka_topic_partition_list_add(l.get(), kafka.events().c_str(), p)->offset =
         from == 0 ? RD_KAFKA_OFFSET_BEGINNING : from;
     remaining.insert(p);
   }
-  rd_kafka_assign(rk, l);
-  rd_kafka_topic_partition_list_destroy(l);
+  rd_kafka_assign(rk, l.get());
+  l.reset();
   // Series targets hold a 0x1f separator: show it as " series ".
   std::string shown = tenant + "/" + std::string(base_id) +
                       (series.empty() ? "" : " series " + std::string(series));
@@ -141,16 +140,16 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
       ok = false;
       break;
     }
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+    KafkaMessage m(rd_kafka_consumer_poll(rk, 200));
     if (!m) {
       // Offsets can have gaps (e.g. transaction markers): trust the position.
-      rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(remaining.size());
-      for (int32_t p : remaining) rd_kafka_topic_partition_list_add(pos, kafka.events().c_str(), p);
-      rd_kafka_position(rk, pos);
+      PartitionList pos = new_partition_list(static_cast<int>(remaining.size()));
+      for (int32_t p : remaining)
+        rd_kafka_topic_partition_list_add(pos.get(), kafka.events().c_str(), p);
+      rd_kafka_position(rk, pos.get());
       for (int i = 0; i < pos->cnt; ++i)
         if (pos->elems[i].offset >= snapshot[pos->elems[i].partition])
           remaining.erase(pos->elems[i].partition);
-      rd_kafka_topic_partition_list_destroy(pos);
       if (since_flush && Clock::now() - last_flush > std::chrono::seconds(1) && !flush(false)) {
         ok = false;
         break;
@@ -166,7 +165,6 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
         auto dup = state::is_duplicate(d_.store, {m->partition, m->offset});
         if (!dup.ok()) {
           d_.fatal.set(dup.error());
-          rd_kafka_message_destroy(m);
           ok = false;
           break;
         }
@@ -178,13 +176,13 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
       d_.metrics.backfill_events_scanned++;
       if (m->offset + 1 >= snapshot[m->partition]) remaining.erase(m->partition);
     }
-    rd_kafka_message_destroy(m);
+    m.reset();  // not held while the hand-over waits
     if (since_flush >= 50000 && !flush(false)) {
       ok = false;
       break;
     }
   }
-  rd_kafka_consumer_close(rk);
+  consumer_h->close();  // now, not after the last hand-over (destroyed at return)
   if (ok) {
     for (auto& [p, end] : snapshot) position[p] = end;
     scanned = total;

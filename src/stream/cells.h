@@ -52,7 +52,6 @@ Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& c
                  int64_t from_bucket, int64_t to_bucket);
 // Distinct subjects of a unique series in buckets [from, to).
 Result<int64_t> unique_subjects(const Store& s, const std::string& tenant,
-                                const std::string& counter, int64_t from_bucket,
-                                int64_t to_bucket);
+                                const std::string& counter, int64_t from_bucket, int64_t to_bucket);
 
 }  // namespace gs::cells

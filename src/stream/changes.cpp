@@ -57,37 +57,34 @@ struct ChangesPublisher::Impl {
     if (!outbox.ok()) return outbox.error();
     auto& pending = *outbox;
     if (pending.empty()) return {};
-    auto consumer = make_client(RD_KAFKA_CONSUMER, opts.kafka,
-                                {{"group.id", opts.kafka.topic_prefix + "changes-reconcile"},
-                                 {"enable.auto.commit", "false"},
-                                 {"auto.offset.reset", "earliest"}});
+    auto consumer =
+        make_consumer(opts.kafka, {{"group.id", opts.kafka.topic_prefix + "changes-reconcile"},
+                                   {"enable.auto.commit", "false"},
+                                   {"auto.offset.reset", "earliest"}});
     if (!consumer.ok()) return consumer.error();
     rd_kafka_t* rk = consumer->get();
     auto parts = partition_count(rk, opts.kafka.changes());
     if (!parts.ok()) return parts.error();
     std::set<uint64_t> published;
-    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(*parts);
+    PartitionList l = new_partition_list(*parts);
     std::map<int32_t, int64_t> ends;
     for (int p = 0; p < *parts; ++p) {
       auto wm = query_watermarks(rk, opts.kafka.changes(), p);
-      if (!wm.ok()) {
-        rd_kafka_topic_partition_list_destroy(l);
-        return wm.error();
-      }
+      if (!wm.ok()) return wm.error();
       if (wm->second <= wm->first) continue;
       // Entries in the outbox were produced, if at all, after everything else
       // this store published: the last messages of each partition hold them.
       int64_t from =
           std::max<int64_t>(wm->first, wm->second - static_cast<int64_t>(pending.size()) - 64);
-      rd_kafka_topic_partition_list_add(l, opts.kafka.changes().c_str(), p)->offset = from;
+      rd_kafka_topic_partition_list_add(l.get(), opts.kafka.changes().c_str(), p)->offset = from;
       ends[p] = wm->second;
     }
     rd_kafka_poll_set_consumer(rk);
-    rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_assign(rk, l.get());
+    l.reset();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!ends.empty() && std::chrono::steady_clock::now() < deadline) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+      KafkaMessage m(rd_kafka_consumer_poll(rk, 200));
       if (!m) continue;
       if (!m->err) {
         auto j = json::parse(std::string_view(static_cast<const char*>(m->payload), m->len),
@@ -97,9 +94,8 @@ struct ChangesPublisher::Impl {
           published.insert(j["seq"].get<uint64_t>());
         if (m->offset + 1 >= ends[m->partition]) ends.erase(m->partition);
       }
-      rd_kafka_message_destroy(m);
     }
-    rd_kafka_consumer_close(rk);
+    consumer->close();  // destroyed at return
     if (!ends.empty())
       return Error{ErrorCode::unavailable, "",
                    "could not read back the tail of " + opts.kafka.changes()};

@@ -1,7 +1,9 @@
-// Thin RAII wrappers over librdkafka's C API: configuration, a producer that
-// waits for a message's delivery report (commands, changes) or collects the
-// reports of a group of messages (a batch's deadletter messages), metadata and
-// watermark queries, and topic admin. Producer and DeliveryGroup are
+// Thin RAII wrappers over librdkafka's C API: clients and consumers
+// (kafka_client.cpp), a producer that waits for a message's delivery report
+// (commands, changes) or collects the reports of a group of messages (a
+// batch's deadletter messages) (kafka_producer.cpp), metadata and watermark
+// queries (kafka_client.cpp), and topic admin (kafka_admin.cpp). The owning
+// handle types are in kafka_handles.h. Producer and DeliveryGroup are
 // thread-safe; other helpers are free functions.
 #pragma once
 
@@ -18,6 +20,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "base/result.h"
+#include "stream/kafka_handles.h"
 
 namespace gs::stream {
 
@@ -31,15 +34,13 @@ struct KafkaOptions {
   std::string changes() const { return topic_prefix + "changes"; }
 };
 
-struct RdKafkaDeleter {
-  void operator()(rd_kafka_t* rk) const;
-};
-using KafkaHandle = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
-
 // Builds a client of `type` with bootstrap servers and extra settings.
 Result<KafkaHandle> make_client(rd_kafka_type_t type, const KafkaOptions& opts,
                                 const std::map<std::string, std::string>& settings,
                                 void (*configure)(rd_kafka_conf_t*) = nullptr);
+// make_client for a consumer, which closes before it is destroyed.
+Result<KafkaConsumer> make_consumer(const KafkaOptions& opts,
+                                    const std::map<std::string, std::string>& settings);
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 

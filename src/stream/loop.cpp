@@ -203,14 +203,13 @@ void Loop::update_lag() {
 // or a rebuild needs no backfill scans. (Any interleaving gives the same
 // state; this one is the cheapest.)
 void Loop::pause_events(bool pause) {
-  rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(event_partitions);
+  PartitionList l = new_partition_list(event_partitions);
   for (int p = 0; p < event_partitions; ++p)
-    rd_kafka_topic_partition_list_add(l, opts.kafka.events().c_str(), p);
+    rd_kafka_topic_partition_list_add(l.get(), opts.kafka.events().c_str(), p);
   if (pause)
-    rd_kafka_pause_partitions(consumer, l);
+    rd_kafka_pause_partitions(consumer, l.get());
   else
-    rd_kafka_resume_partitions(consumer, l);
-  rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_resume_partitions(consumer, l.get());
   events_paused = pause;
 }
 void Loop::maybe_resume_events(bool idle) {
@@ -218,11 +217,10 @@ void Loop::maybe_resume_events(bool idle) {
   bool done = cmd_next >= start_cmd_end;
   if (!done && idle) {
     // Offsets may have gaps: trust the consumer's position when idle.
-    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, opts.kafka.commands().c_str(), 0);
-    rd_kafka_position(consumer, l);
+    PartitionList l = new_partition_list(1);
+    rd_kafka_topic_partition_list_add(l.get(), opts.kafka.commands().c_str(), 0);
+    rd_kafka_position(consumer, l.get());
     done = l->elems[0].offset >= start_cmd_end;
-    rd_kafka_topic_partition_list_destroy(l);
   }
   if (done) pause_events(false);
 }
@@ -292,7 +290,6 @@ void Loop::run() {
       w.invalid_events = invalid;
     }
     if (!writer->hand(std::move(w))) break;
-    for (auto* m : msgs) rd_kafka_message_destroy(m);
     msgs.clear();
     if (Clock::now() - last_lag > std::chrono::milliseconds(500)) {
       update_lag();
@@ -301,7 +298,6 @@ void Loop::run() {
   }
   // A batch the writer did not take: its messages hold references that
   // would keep rd_kafka_destroy() of the consumer waiting for ever.
-  for (auto* m : msgs) rd_kafka_message_destroy(m);
   msgs.clear();
 }
 }  // namespace gs::stream

@@ -61,7 +61,7 @@ struct Loop : Shared, CommandContext {
   std::shared_ptr<DeliveryGroup> deadletters;
 
   projection::GoalIndex index;
-  std::vector<rd_kafka_message_t*> msgs;  // the batch being built
+  MessageBatch msgs;  // the batch being built
 
   // Event preparation (parse, validate, fingerprint, match) needs no shared
   // mutable state, so a run of events is split in two halves prepared on two

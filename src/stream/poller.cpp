@@ -24,17 +24,14 @@ void Poller::run() {
     if (b.msgs.empty()) continue;
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return polled_.size() < kWaitingMax || done(); });
-    if (done()) {
-      for (auto* m : b.msgs) rd_kafka_message_destroy(m);  // not processed: consumed again
-      break;
-    }
+    if (done()) break;  // b's messages are destroyed, not processed: consumed again
     polled_.push_back(std::move(b));
     lock.unlock();
     cv_.notify_all();
   }
 }
 
-Clock::time_point Poller::next(std::vector<rd_kafka_message_t*>& msgs) {
+Clock::time_point Poller::next(MessageBatch& msgs) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, std::chrono::milliseconds(100),
                [&] { return !polled_.empty() || stopping_.load(); });
@@ -50,9 +47,7 @@ Clock::time_point Poller::next(std::vector<rd_kafka_message_t*>& msgs) {
 void Poller::stop() {
   wake();
   if (thread_.joinable()) thread_.join();
-  for (auto& b : polled_)
-    for (auto* m : b.msgs) rd_kafka_message_destroy(m);
-  polled_.clear();
+  polled_.clear();  // destroys their messages
 }
 
 }  // namespace gs::stream

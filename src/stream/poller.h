@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "stream/handoff.h"
+#include "stream/kafka_handles.h"
 #include "stream/processor.h"
 
 namespace gs::stream {
@@ -23,9 +24,9 @@ class Poller {
 
   void start();
   // Processor thread: the next consumed batch into `msgs` (which it then
-  // owns), waiting up to 100 ms; returns when its first message was
-  // consumed (now when none).
-  Clock::time_point next(std::vector<rd_kafka_message_t*>& msgs);
+  // owns; what it held is destroyed), waiting up to 100 ms; returns when its
+  // first message was consumed (now when none).
+  Clock::time_point next(MessageBatch& msgs);
   // Joins the thread and destroys the batches nobody took (they are
   // consumed again at the next start). Idempotent.
   void stop();
@@ -33,14 +34,14 @@ class Poller {
 
  private:
   struct Polled {
-    std::vector<rd_kafka_message_t*> msgs;
+    MessageBatch msgs;
     Clock::time_point t0;  // when its first message was consumed
   };
   static constexpr size_t kWaitingMax = 2;
   void run();
   bool done() const { return stopping_ || fatal_.failed(); }
 
-  rd_kafka_t* consumer_;
+  rd_kafka_t* consumer_;  // not owned: outlives the poller (Processor::Impl)
   const ProcessorOptions& opts_;
   const std::atomic<bool>& stopping_;
   Fatal& fatal_;

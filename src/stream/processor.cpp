@@ -15,6 +15,13 @@ namespace gs::stream {
 
 // The processor's parts, one per thread role (see processor.h); each shared
 // part has its own lock.
+//
+// Members are destroyed in reverse order of declaration, and the order
+// matters: the consumer is declared before everything that uses it or holds
+// its messages (writer, poller, loop: batches being built or waiting), so
+// those go first, and librdkafka's rd_kafka_consumer_close/rd_kafka_destroy
+// find no message outstanding (they would wait for it for ever). stop()
+// tears the same parts down explicitly, keeping that rule.
 struct Processor::Impl {
   Impl(storage::Store& s, ProcessorOptions o, Metrics& m)
       : store(s),
@@ -31,7 +38,7 @@ struct Processor::Impl {
   Fatal fatal;
   AppliedOffsets applied;
   BackfillHandoff handoff;
-  KafkaHandle consumer;
+  KafkaConsumer consumer;              // outlives the members below
   std::unique_ptr<Producer> producer;  // deadletter
   std::unique_ptr<Writer> writer;
   std::unique_ptr<Poller> poller;
@@ -60,13 +67,12 @@ Status Processor::start() {
   I.producer = std::move(producer).value();
   std::string group =
       I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
-  auto consumer = make_client(RD_KAFKA_CONSUMER, I.opts.kafka,
-                              {{"group.id", group},
-                               {"enable.auto.commit", "false"},
-                               {"enable.auto.offset.store", "false"},
-                               {"auto.offset.reset", "earliest"},
-                               {"fetch.wait.max.ms", "100"},
-                               {"queued.min.messages", "200000"}});
+  auto consumer = make_consumer(I.opts.kafka, {{"group.id", group},
+                                               {"enable.auto.commit", "false"},
+                                               {"enable.auto.offset.store", "false"},
+                                               {"auto.offset.reset", "earliest"},
+                                               {"fetch.wait.max.ms", "100"},
+                                               {"queued.min.messages", "200000"}});
   if (!consumer.ok()) return consumer.error();
   I.consumer = std::move(consumer).value();
   rd_kafka_poll_set_consumer(I.consumer.get());
@@ -143,15 +149,14 @@ Status Processor::start() {
     if (!st.ok()) return st;
   }
 
-  rd_kafka_topic_partition_list_t* l =
-      rd_kafka_topic_partition_list_new(I.loop.event_partitions + 1);
-  rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset =
+  PartitionList l = new_partition_list(I.loop.event_partitions + 1);
+  rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.commands().c_str(), 0)->offset =
       I.loop.cmd_next == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.loop.cmd_next;
   for (int p = 0; p < I.loop.event_partitions; ++p)
-    rd_kafka_topic_partition_list_add(l, I.opts.kafka.events().c_str(), p)->offset =
+    rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.events().c_str(), p)->offset =
         I.loop.ev_next[p] == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.loop.ev_next[p];
-  auto err = rd_kafka_assign(I.consumer.get(), l);
-  rd_kafka_topic_partition_list_destroy(l);
+  auto err = rd_kafka_assign(I.consumer.get(), l.get());
+  l.reset();
   if (err)
     return Error{ErrorCode::unavailable, "",
                  std::string("cannot assign partitions: ") + rd_kafka_err2str(err)};
@@ -188,14 +193,16 @@ void Processor::stop() {
   if (I.stopping.exchange(true)) return;
   I.wake_all();  // a writer backing off between deadletter retries, waiters, the backfill
   if (I.loop_thread.joinable()) I.loop_thread.join();
-  // The loop destroyed the messages of a batch the writer did not take; the
-  // poller destroys those nobody took: all before the consumer is closed.
+  // Every message is destroyed before the consumer is closed: those of a
+  // batch the writer did not take (the loop clears them as it ends; again
+  // here for a loop that ended by an exception), and those nobody took (the
+  // poller's stop).
+  I.loop.msgs.clear();
   if (I.poller) I.poller->stop();
   if (I.writer) I.writer->stop();
   I.handoff.wake();
   if (I.backfill) I.backfill->join();
-  if (I.consumer) rd_kafka_consumer_close(I.consumer.get());
-  I.consumer.reset();
+  I.consumer.reset();  // closes, then destroys
   if (I.producer) I.producer->flush(10000);
   I.producer.reset();
 }
@@ -227,14 +234,13 @@ bool Processor::wait_commands_caught_up(std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   int64_t asked = -1;
   {
-    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, I.opts.kafka.commands().c_str(), 0)->offset =
+    PartitionList l = new_partition_list(1);
+    rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.commands().c_str(), 0)->offset =
         RD_KAFKA_OFFSET_END;
-    if (rd_kafka_offsets_for_times(I.consumer.get(), l, static_cast<int>(timeout.count())) ==
+    if (rd_kafka_offsets_for_times(I.consumer.get(), l.get(), static_cast<int>(timeout.count())) ==
             RD_KAFKA_RESP_ERR_NO_ERROR &&
         l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
       asked = l->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(l);
   }
   while (true) {
     int64_t lo = 0, hi = 0;

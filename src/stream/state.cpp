@@ -31,7 +31,8 @@ void digest_dedup(const storage::Rows& rows, storage::DigestSink& sink) {
   sink.feed("dedup");
   std::vector<Fingerprint> fps;
   rows([&](std::string_view k, std::string_view v) {
-    if (k.starts_with("f")) each_fingerprint(k, v, [&](Fingerprint fp, auto) { fps.push_back(fp); });
+    if (k.starts_with("f"))
+      each_fingerprint(k, v, [&](Fingerprint fp, auto) { fps.push_back(fp); });
   });
   std::sort(fps.begin(), fps.end());
   for (const auto& fp : fps) {
@@ -82,8 +83,10 @@ Result<json> parse_row(const Store& s, std::string_view what, std::string_view k
 }
 
 // Every row under `prefix` as (tenant, rest of the key, JSON).
-Result<std::vector<std::tuple<std::string, std::string, json>>> tenant_rows(
-    const Store& s, storage::Cf cf, std::string_view prefix, std::string_view what) {
+Result<std::vector<std::tuple<std::string, std::string, json>>> tenant_rows(const Store& s,
+                                                                            storage::Cf cf,
+                                                                            std::string_view prefix,
+                                                                            std::string_view what) {
   std::vector<std::tuple<std::string, std::string, json>> out;
   std::optional<Error> bad;
   auto st = s.scan(cf, prefix, [&](std::string_view key, std::string_view value) {

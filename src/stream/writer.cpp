@@ -87,12 +87,11 @@ void Writer::run() {
 void Writer::commit_kafka(const Write& w) {
   if (d_.opts.group_id.empty()) return;
   const auto& kafka = d_.opts.kafka;
-  rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(d_.event_partitions + 1);
+  PartitionList l = new_partition_list(d_.event_partitions + 1);
   for (int p = 0; p < d_.event_partitions; ++p)
-    rd_kafka_topic_partition_list_add(l, kafka.events().c_str(), p)->offset = w.ev_next[p];
-  rd_kafka_topic_partition_list_add(l, kafka.commands().c_str(), 0)->offset = w.cmd_next;
-  rd_kafka_commit(d_.consumer, l, 1);
-  rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_topic_partition_list_add(l.get(), kafka.events().c_str(), p)->offset = w.ev_next[p];
+  rd_kafka_topic_partition_list_add(l.get(), kafka.commands().c_str(), 0)->offset = w.cmd_next;
+  rd_kafka_commit(d_.consumer, l.get(), 1);
 }
 
 // Waits until every deadletter message of `w` is delivered, producing

@@ -59,7 +59,8 @@ Result<std::vector<model::ConversionGoal>> all_goals(const storage::Store& s) {
   auto st = s.scan(s.cf("goals"), "", [&](std::string_view key, std::string_view value) {
     auto j = parse_goal(s, key, value);
     auto tenant = std::string(key.substr(0, key.find('\0')));
-    auto g = j.ok() ? model::conversion_goal_from_json(*j, tenant) : Result<model::ConversionGoal>(j.error());
+    auto g = j.ok() ? model::conversion_goal_from_json(*j, tenant)
+                    : Result<model::ConversionGoal>(j.error());
     if (!g.ok()) {
       bad = j.ok() ? s.unreadable("conversion goal", key, g.error().message) : g.error();
       return false;

@@ -46,8 +46,7 @@ Status Module::apply(const model::Command& cmd, stream::CommandContext& ctx) {
   } else if (cmd.type == type::metric_defined) {
     auto m = model::metric_from_json(cmd.data, tenant);
     if (!m.ok()) return m.error();
-    if (!projection::parse_window(m->window).ok())
-      return invalid("data.window", "is not a window");
+    if (!projection::parse_window(m->window).ok()) return invalid("data.window", "is not a window");
     put_metric(batch, *m);
     metrics_by_tenant_[tenant][m->name] = std::move(m).value();
     sync_series(tenant, ctx);
