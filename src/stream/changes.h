@@ -25,6 +25,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ struct ChangesOptions {
   projection::PacingThresholds thresholds;
   std::chrono::milliseconds interval{250};
   std::chrono::milliseconds full_pass{30000};
+  // Called on the changes thread with each goal.status_changed message once
+  // it is recorded (the live feed, http::Hub::status_changed); must not block.
+  std::function<void(const nlohmann::json&)> on_status_changed = nullptr;
 };
 
 class ChangesPublisher {
