@@ -59,8 +59,8 @@ gs::http::ProgressFn progress_frames(ApiContext& ctx) {
     std::vector<std::string> out;
     auto conversion = [&](json goal) {
       auto id = goal.value("id", "");
-      out.push_back(
-          frame("/api/conversion-goals/" + id, ojson(s.conversion_view(std::move(goal), tenant, true))));
+      out.push_back(frame("/api/conversion-goals/" + id,
+                          ojson(s.conversion_view(std::move(goal), tenant, true))));
     };
     if (changes.command) {
       for (auto& g : store.goals(tenant)) conversion(std::move(g));

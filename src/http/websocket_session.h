@@ -71,8 +71,7 @@ class WebSocketSessions {
   Metrics* metrics_;                                       // guarded by mu_
 };
 
-class WebSocketSession : public Subscriber,
-                         public std::enable_shared_from_this<WebSocketSession> {
+class WebSocketSession : public Subscriber, public std::enable_shared_from_this<WebSocketSession> {
  public:
   static constexpr size_t kMaxQueue = 256;
   static constexpr std::chrono::seconds kCloseGrace{5};
@@ -112,9 +111,9 @@ class WebSocketSession : public Subscriber,
   Join join_;
   bool registered_ = false;  // counted in sessions_
   // On the strand only:
-  std::deque<std::shared_ptr<const std::string>> queue_;  // front() is being written
-  bool open_ = false;                                     // handshake done
-  bool closing_ = false;                                  // close requested
+  std::deque<std::shared_ptr<const std::string>> queue_;        // front() is being written
+  bool open_ = false;                                           // handshake done
+  bool closing_ = false;                                        // close requested
   std::optional<boost::beast::websocket::close_reason> close_;  // not yet started
   friend class WebSocketSessions;
 };

@@ -128,9 +128,14 @@ TEST_CASE("notify only queues; the thread merges per tenant and asks only for fo
   CHECK(a->got() == std::vector<std::string>{"acme:cg_1", "acme:cg_2", "acme:command"});
 
   // Later changes come in a later round.
-  hub.notify({{key("acme", "cg_3\x1f" "unique"), 5}});
+  hub.notify({{key("acme",
+                   "cg_3\x1f"
+                   "unique"),
+               5}});
   REQUIRE(eventually([&] { return a->got().size() == 4; }));
-  CHECK(a->got()[3] == "acme:cg_3\x1f" "unique");
+  CHECK(a->got()[3] ==
+        "acme:cg_3\x1f"
+        "unique");
   hub.stop();
   hub.notify({{key("acme", "cg_4"), 5}});  // after stop: nothing, no crash
   std::this_thread::sleep_for(std::chrono::milliseconds(50));

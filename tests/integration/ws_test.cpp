@@ -141,9 +141,9 @@ struct Deployment : it::Deployment {
     it::produce(events(), msgs);
   }
   std::unique_ptr<WsClient> connect(const std::string& as = "") {
-    auto c = std::make_unique<WsClient>(serve.port(), "/api/ws/changes",
-                                        std::map<std::string, std::string>{
-                                            {"x-api-key", as.empty() ? key : as}});
+    auto c = std::make_unique<WsClient>(
+        serve.port(), "/api/ws/changes",
+        std::map<std::string, std::string>{{"x-api-key", as.empty() ? key : as}});
     REQUIRE_MESSAGE(c->open, c->status, " ", c->body);
     return c;
   }
@@ -256,8 +256,8 @@ TEST_CASE(
   // ...which is live: beta's own event reaches it, and not acme's socket.
   d.signups("beta", 1, "c");
   CHECK(other->progress("/api/conversion-goals/" + cg_beta, "count", 1));
-  CHECK_FALSE(acme->wait_for([&](const json& f) { return f.dump().find(cg_beta) != std::string::npos; },
-                             1500));
+  CHECK_FALSE(acme->wait_for(
+      [&](const json& f) { return f.dump().find(cg_beta) != std::string::npos; }, 1500));
   for (auto& frame : other->frames) CHECK(frame.dump().find(cg) == std::string::npos);
 }
 
@@ -310,7 +310,8 @@ TEST_CASE(
   CHECK((*progress)["data"].size() == got.size());
 }
 
-TEST_CASE("SIGTERM with a WebSocket open: the client is sent close 1001 and serve exits 0 promptly") {
+TEST_CASE(
+    "SIGTERM with a WebSocket open: the client is sent close 1001 and serve exits 0 promptly") {
   Deployment d;
   auto ws = d.connect();
   auto t0 = std::chrono::steady_clock::now();
