@@ -130,12 +130,13 @@ void WebSocketSession::send(std::shared_ptr<const std::string> frame) {
 
 void WebSocketSession::on_send(std::shared_ptr<const std::string> frame) {
   if (closing_) return;
-  if (queue_.size() >= kMaxQueue) {
+  if (queue_.size() >= kMaxQueue && queued_bytes_ >= kMaxQueueBytes) {
     sessions_->count(&Metrics::ws_sessions_dropped);
-    log::warn("websocket: a client did not take " + std::to_string(kMaxQueue) +
-              " frames; closing its session (1008 too slow)");
+    log::warn("websocket: a client did not take " + std::to_string(queue_.size()) + " frames (" +
+              std::to_string(queued_bytes_) + " bytes); closing its session (1008 too slow)");
     return request_close({websocket::close_code::policy_error, "too slow"});
   }
+  queued_bytes_ += frame->size();
   queue_.push_back(std::move(frame));
   if (open_ && queue_.size() == 1) do_write();
 }
@@ -148,6 +149,7 @@ void WebSocketSession::do_write() {
 void WebSocketSession::on_write(beast::error_code ec, size_t) {
   if (ec) return;
   sessions_->count(&Metrics::ws_frames_sent);
+  queued_bytes_ -= queue_.front()->size();
   queue_.pop_front();
   if (close_) return start_close();
   if (!queue_.empty()) do_write();
@@ -164,7 +166,10 @@ void WebSocketSession::request_close(websocket::close_reason reason) {
   closing_ = true;
   close_ = std::move(reason);
   // The frame being written (if any) finishes; those behind it are dropped.
-  if (queue_.size() > 1) queue_.erase(queue_.begin() + 1, queue_.end());
+  if (queue_.size() > 1) {
+    queue_.erase(queue_.begin() + 1, queue_.end());
+    queued_bytes_ = queue_.front()->size();
+  }
   deadline_.expires_after(kCloseGrace);
   deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
     if (auto self = weak.lock(); self && !ec) self->cut();

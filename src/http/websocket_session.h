@@ -6,12 +6,16 @@
 // reads also answer pings and take the close handshake).
 //
 // Limits and timeouts:
-// - at most kMaxQueue frames wait; a client too slow to take them is sent a
-//   close with code 1008 (policy violation) "too slow", counted in
+// - frames wait in a queue; a client too slow to take them (more than
+//   kMaxQueue frames *and* more than kMaxQueueBytes waiting) is sent a close
+//   with code 1008 (policy violation) "too slow", counted in
 //   goalstream_ws_sessions_dropped_total, and its connection is cut if the
-//   close does not go out within kCloseGrace. A frame is never dropped from
-//   a session that stays open: a client sees every frame or is told to
-//   reconnect (and read the current state with GET);
+//   close does not go out within kCloseGrace. Both bounds must be passed so
+//   that neither a burst of many small frames (a command moves every goal of
+//   a tenant with hundreds of goals) nor a few large ones (conversion goals
+//   with long daily series) drop a client that reads. A frame is never
+//   dropped from a session that stays open: a client sees every frame or is
+//   told to reconnect (and read the current state with GET);
 // - the handshake must finish within 30 s; the server pings a connection
 //   idle for 30 s and closes it when nothing arrived for 60 s;
 // - a client message is at most 4 KiB.
@@ -74,6 +78,7 @@ class WebSocketSessions {
 class WebSocketSession : public Subscriber, public std::enable_shared_from_this<WebSocketSession> {
  public:
   static constexpr size_t kMaxQueue = 256;
+  static constexpr size_t kMaxQueueBytes = 1 << 20;
   static constexpr std::chrono::seconds kCloseGrace{5};
   // Joins the session, once the handshake is done, to what it follows.
   using Join = std::function<void(const std::shared_ptr<WebSocketSession>&)>;
@@ -112,6 +117,7 @@ class WebSocketSession : public Subscriber, public std::enable_shared_from_this<
   bool registered_ = false;  // counted in sessions_
   // On the strand only:
   std::deque<std::shared_ptr<const std::string>> queue_;        // front() is being written
+  size_t queued_bytes_ = 0;                                     // of the frames in queue_
   bool open_ = false;                                           // handshake done
   bool closing_ = false;                                        // close requested
   std::optional<boost::beast::websocket::close_reason> close_;  // not yet started
