@@ -14,12 +14,14 @@ std::string presented_key(const Request& req) {
   return token;
 }
 
-Result<model::ApiKey> authorize(const Request& req, std::string_view scope,
-                                const KeyLookup& lookup) {
+Result<model::ApiKey> authorize(const Request& req, std::string_view scope, const KeyLookup& lookup,
+                                std::optional<std::string_view> query_token) {
   auto token = presented_key(req);
+  if (token.empty() && query_token) token = std::string(*query_token);
   if (token.empty())
     return Error{ErrorCode::unauthorized, "",
-                 "missing API key: send x-api-key or Authorization: Bearer"};
+                 query_token ? "missing API key: send x-api-key, Authorization: Bearer or ?token="
+                             : "missing API key: send x-api-key or Authorization: Bearer"};
   auto key = lookup(token);
   if (!key) return Error{ErrorCode::unauthorized, "", "invalid API key"};
   if (!key->has_scope(scope))

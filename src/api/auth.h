@@ -25,7 +25,10 @@ using KeyLookup = std::function<std::optional<model::ApiKey>(const std::string& 
 // goals:write). Errors: unauthorized without a key ("missing API key: ...")
 // or with one `lookup` does not find ("invalid API key"); forbidden when the
 // key lacks the scope. `lookup` is called only when a key is presented.
-Result<model::ApiKey> authorize(const Request& req, std::string_view scope,
-                                const KeyLookup& lookup);
+// `query_token`, for a route that takes the key from the `token` query
+// parameter (WebSocket routes), is its value (possibly empty), used when the
+// headers present none.
+Result<model::ApiKey> authorize(const Request& req, std::string_view scope, const KeyLookup& lookup,
+                                std::optional<std::string_view> query_token = std::nullopt);
 
 }  // namespace gs::api

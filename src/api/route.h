@@ -39,10 +39,17 @@ struct Call {
 
 using RouteHandler = std::function<Response(const Call&)>;
 
+// What a WebSocket route joins an accepted upgrade to (api::Upgrade::join).
+using UpgradeJoin = decltype(Upgrade::join);
+
 struct Route {
   std::string scope;  // the scope the API key must carry; empty: no key needed
   const gs::http::Envelope* envelope = &gs::http::reference_envelope();
-  RouteHandler handler;
+  RouteHandler handler;  // for a WebSocket route: the answer to a request without Upgrade
+  // Set on a WebSocket route: what an upgrade request the route's scope
+  // check let through joins. Such a route also takes the API key from a
+  // `token` query parameter (a browser cannot set headers on a WebSocket).
+  std::function<UpgradeJoin(const Call&)> websocket = nullptr;
 };
 
 using RouteTable = gs::http::Router<Route>;
@@ -74,5 +81,6 @@ ItemHandler bind_item(Service& s, F f) {
 void add_ops_routes(RouteTable& io, ApiContext& ctx);
 void add_conversion_routes(RouteTable& table, Service& service);
 void add_growth_routes(RouteTable& table, Service& service);
+void add_ws_routes(RouteTable& table, Service& service);  // only with ApiContext::hub
 
 }  // namespace gs::api

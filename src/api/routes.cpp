@@ -1,6 +1,7 @@
 #include "api/routes.h"
 
 #include <atomic>
+#include <variant>
 
 #include "api/auth.h"
 #include "api/respond.h"
@@ -26,6 +27,7 @@ class Dispatcher {
     add_ops_routes(io_, ctx);
     add_growth_routes(table_, service_);
     add_conversion_routes(table_, service_);
+    if (ctx.hub) add_ws_routes(table_, service_);
   }
 
   // The routes of `io_`, matched on the raw path: answered on the I/O
@@ -49,7 +51,18 @@ class Dispatcher {
     return match.route ? *match.route->envelope : gs::http::reference_envelope();
   }
 
-  Response operator()(const Request& req) {
+  Response operator()(const Request& req) { return std::get<Response>(dispatch(req, false)); }
+
+  // A WebSocket upgrade request: matched and authorized like any request;
+  // a WebSocket route joins it, any other route answers it as a request.
+  Upgrade upgrade(const Request& req) {
+    auto answer = dispatch(req, true);
+    if (auto* join = std::get_if<UpgradeJoin>(&answer)) return {std::move(*join), {}};
+    return {nullptr, std::move(std::get<Response>(answer))};
+  }
+
+ private:
+  std::variant<Response, UpgradeJoin> dispatch(const Request& req, bool upgrade) {
     if (auto res = now(req)) return std::move(*res);
     ctx_.metrics.http_requests++;
     auto target = gs::http::parse_target(req.target());
@@ -60,15 +73,22 @@ class Dispatcher {
     if (!match.allow.empty()) return method_not_allowed(req, match.allow, *route.envelope);
     model::ApiKey key;
     if (!route.scope.empty()) {
-      auto authorized =
-          authorize(req, route.scope, [this](const std::string& token) { return find_key(token); });
+      std::optional<std::string_view> query_token;
+      if (route.websocket) {
+        auto it = target->query.find("token");
+        query_token = it == target->query.end() ? std::string_view() : it->second;
+      }
+      auto authorized = authorize(
+          req, route.scope, [this](const std::string& token) { return find_key(token); },
+          query_token);
       if (!authorized.ok()) return from_error(req, authorized.error(), *route.envelope);
       key = std::move(*authorized);
     }
-    return route.handler(Call{req, *target, match.params, key, *route.envelope});
+    Call call{req, *target, match.params, key, *route.envelope};
+    if (upgrade && route.websocket) return route.websocket(call);
+    return route.handler(call);
   }
 
- private:
   // An unreadable key record reads as no key (Store::unreadable logged and counted it).
   std::optional<model::ApiKey> find_key(const std::string& token) {
     auto hash = model::sha256_hex(token);
@@ -99,11 +119,14 @@ class Dispatcher {
 
 Routes make_router(ApiContext& ctx) {
   auto dispatcher = std::make_shared<Dispatcher>(ctx);
-  return {[dispatcher](const Request& req) { return dispatcher->now(req); },
-          [dispatcher](const Request& req) { return (*dispatcher)(req); },
-          [dispatcher](const http::request_header<>& header) -> const gs::http::Envelope& {
-            return dispatcher->envelope_of(header);
-          }};
+  Routes routes{[dispatcher](const Request& req) { return dispatcher->now(req); },
+                [dispatcher](const Request& req) { return (*dispatcher)(req); },
+                [dispatcher](const http::request_header<>& header) -> const gs::http::Envelope& {
+                  return dispatcher->envelope_of(header);
+                }};
+  if (ctx.hub)
+    routes.upgrade = [dispatcher](const Request& req) { return dispatcher->upgrade(req); };
+  return routes;
 }
 
 }  // namespace gs::api

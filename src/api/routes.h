@@ -10,6 +10,7 @@
 
 #include "api/server.h"
 #include "base/metrics.h"
+#include "http/hub.h"
 #include "projection/pacing.h"
 #include "storage/store.h"
 #include "stream/kafka.h"
@@ -25,6 +26,7 @@ struct ApiContext {
   Metrics& metrics;
   std::chrono::milliseconds write_timeout{15000};
   projection::PacingThresholds thresholds;
+  gs::http::Hub* hub = nullptr;  // with it, GET /api/ws/changes (ws_routes.cpp)
 };
 
 // Returns the handlers that dispatch (method, path) to the routes: `now`
@@ -32,6 +34,13 @@ struct ApiContext {
 // 400 for a target that does not parse, 404 for a path no route has, 405
 // (with Allow) for a method it lacks, 401/403 for the route's scope, then
 // the route's handler.
+// With ctx.hub, `upgrade` answers WebSocket upgrade requests the same way:
+// a WebSocket route's scope check, then the session joins the hub.
 Routes make_router(ApiContext& ctx);
+
+// The hub's progress frames (docs/api.md#live-changes): for each goal of a
+// tenant that a batch moved, {"type": "progress", "path": its GET path,
+// "data": what GET on it answers}. Thread-safe.
+gs::http::ProgressFn progress_frames(ApiContext& ctx);
 
 }  // namespace gs::api

@@ -8,9 +8,11 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "api/body.h"
 #include "base/log.h"
+#include "http/websocket_session.h"
 
 namespace gs::api {
 namespace {
@@ -59,7 +61,8 @@ void finish_for(const Request& req, Response& res) {
   res.body().clear();
 }
 
-// Counts the open connections; each http_session holds one slot.
+// Counts the open connections; each http_session holds one slot, and hands
+// it to the WebSocket session its connection becomes.
 struct Slots {
   std::atomic<int> open{0};
   std::atomic<int> rejecting{0};
@@ -68,13 +71,17 @@ struct Slots {
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
   http_session(tcp::socket&& socket, net::thread_pool& workers, const Routes& routes,
-               size_t body_limit, std::shared_ptr<Slots> slots)
+               size_t body_limit, std::shared_ptr<Slots> slots,
+               std::shared_ptr<gs::http::WebSocketSessions> websockets)
       : stream_(std::move(socket)),
         workers_(workers),
         routes_(routes),
         body_limit_(body_limit),
-        slots_(std::move(slots)) {}
-  ~http_session() { slots_->open--; }
+        slots_(std::move(slots)),
+        websockets_(std::move(websockets)) {}
+  ~http_session() {
+    if (slots_) slots_->open--;
+  }
 
   void run() {
     net::dispatch(stream_.get_executor(),
@@ -124,6 +131,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     auto req = std::make_shared<Request>(parser_->release());
     stream_.expires_never();
     bool close = !req->keep_alive();
+    if (routes_.upgrade && boost::beast::websocket::is_upgrade(*req)) return upgrade(req, close);
     // Health, readiness and metrics: answered here, never queued behind API work.
     std::optional<Response> now;
     try {
@@ -151,6 +159,34 @@ class http_session : public std::enable_shared_from_this<http_session> {
       net::post(self->stream_.get_executor(), [self, res = std::move(res), close]() mutable {
         self->send(std::move(res), close);
       });
+    });
+  }
+
+  // Authorizing may block (an unknown key waits for the commands topic): on
+  // a worker. Accepted, the socket and its connection slot go to a
+  // WebSocket session; this session ends.
+  void upgrade(std::shared_ptr<Request> req, bool close) {
+    net::post(workers_, [self = shared_from_this(), req, close] {
+      Upgrade answer;
+      try {
+        answer = self->routes_.upgrade(*req);
+      } catch (...) {
+        log::error("upgrade handler threw: " + what_of(std::current_exception()));
+        answer = {nullptr, plain_error(req->version(), http::status::internal_server_error,
+                                       "internal", "internal error")};
+      }
+      net::post(self->stream_.get_executor(),
+                [self, req, close, answer = std::move(answer)]() mutable {
+                  if (!answer.join) {
+                    finish_for(*req, answer.refusal);
+                    return self->send(std::move(answer.refusal), close);
+                  }
+                  auto slots = std::move(self->slots_);
+                  std::shared_ptr<void> slot(nullptr, [slots](void*) { slots->open--; });
+                  std::make_shared<gs::http::WebSocketSession>(self->stream_.release_socket(),
+                                                               self->websockets_, std::move(slot))
+                      ->run(*req, std::move(answer.join));
+                });
     });
   }
 
@@ -182,7 +218,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
   net::thread_pool& workers_;
   const Routes& routes_;
   size_t body_limit_;
-  std::shared_ptr<Slots> slots_;
+  std::shared_ptr<Slots> slots_;  // null once handed to a WebSocket session
+  std::shared_ptr<gs::http::WebSocketSessions> websockets_;
 };
 
 // A connection beyond the cap: answered 503 (Connection: close) at once,
@@ -234,7 +271,7 @@ class listener : public std::enable_shared_from_this<listener> {
  public:
   listener(net::io_context& ioc, tcp::acceptor&& acceptor, net::thread_pool& workers,
            const Routes& routes, size_t body_limit, int max_connections,
-           std::shared_ptr<Slots> slots)
+           std::shared_ptr<Slots> slots, std::shared_ptr<gs::http::WebSocketSessions> websockets)
       : ioc_(ioc),
         acceptor_(std::move(acceptor)),
         retry_(acceptor_.get_executor()),
@@ -242,7 +279,8 @@ class listener : public std::enable_shared_from_this<listener> {
         routes_(routes),
         body_limit_(body_limit),
         max_connections_(max_connections),
-        slots_(std::move(slots)) {}
+        slots_(std::move(slots)),
+        websockets_(std::move(websockets)) {}
   void run() { do_accept(); }
   void close() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -288,7 +326,8 @@ class listener : public std::enable_shared_from_this<listener> {
       full_ = false;
       warned_ = false;
       slots_->open++;
-      std::make_shared<http_session>(std::move(socket), workers_, routes_, body_limit_, slots_)
+      std::make_shared<http_session>(std::move(socket), workers_, routes_, body_limit_, slots_,
+                                     websockets_)
           ->run();
     }
     do_accept();
@@ -304,6 +343,7 @@ class listener : public std::enable_shared_from_this<listener> {
   size_t body_limit_;
   int max_connections_;
   std::shared_ptr<Slots> slots_;
+  std::shared_ptr<gs::http::WebSocketSessions> websockets_;
 };
 
 }  // namespace
@@ -338,6 +378,7 @@ struct Server::Impl {
   ServerOptions opts;
   Routes routes;
   std::shared_ptr<Slots> slots = std::make_shared<Slots>();
+  std::shared_ptr<gs::http::WebSocketSessions> websockets;
   net::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -379,8 +420,10 @@ Status Server::start(Routes routes) {
   if (auto st = bind(); !st.ok()) return st;
   I.routes = std::move(routes);
   I.workers = std::make_unique<net::thread_pool>(I.opts.worker_threads);
-  I.lst = std::make_shared<listener>(I.ioc, std::move(*I.acceptor), *I.workers, I.routes,
-                                     I.opts.body_limit, I.opts.max_connections, I.slots);
+  I.websockets = std::make_shared<gs::http::WebSocketSessions>(I.opts.metrics);
+  I.lst =
+      std::make_shared<listener>(I.ioc, std::move(*I.acceptor), *I.workers, I.routes,
+                                 I.opts.body_limit, I.opts.max_connections, I.slots, I.websockets);
   I.acceptor.reset();
   I.lst->run();
   I.work.emplace(I.ioc.get_executor());
@@ -407,6 +450,8 @@ void Server::stop() {
   I.running = false;
   I.lst->close();
   I.workers->join();  // in-flight handlers finish
+  // The sessions' close frames go out on the I/O threads, which still run.
+  I.websockets->close_all(std::chrono::seconds(1));
   I.work.reset();
   I.ioc.stop();
   for (auto& t : I.threads) t.join();

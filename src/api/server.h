@@ -8,6 +8,12 @@
 // header is read before the body, so that the server's own 400 and 413 for
 // the body come in the envelope of the route's family (Routes::envelope).
 //
+// A WebSocket upgrade request (GET with Upgrade: websocket) goes, header and
+// (empty) body read, to Routes::upgrade on a worker: its answer either joins
+// the connection, handed to a gs::http::WebSocketSession, to what it follows,
+// or refuses it with an HTTP response. Stopping the server closes the
+// WebSocket sessions (1001) before the I/O threads stop.
+//
 // Limits: at most `max_connections` connections at once (beyond it a new
 // connection is answered 503 and closed); accept errors such as EMFILE back
 // off with a timer instead of retrying at once. A response to HEAD carries
@@ -22,8 +28,13 @@
 
 #include <boost/beast/http.hpp>
 
+#include "base/metrics.h"
 #include "base/result.h"
 #include "http/envelope.h"
+
+namespace gs::http {
+class WebSocketSession;
+}
 
 namespace gs::api {
 
@@ -39,10 +50,22 @@ using InlineHandler = std::function<std::optional<Response>(const Request&)>;
 // limit). Called on the I/O thread; must not block.
 using EnvelopeOf = std::function<const gs::http::Envelope&(const http::request_header<>&)>;
 
+// The answer to a WebSocket upgrade request: `join` is called with the
+// session once the handshake is done; when it is empty, `refusal` is sent
+// instead (an HTTP answer: 401, 403, 404, ...).
+struct Upgrade {
+  std::function<void(const std::shared_ptr<gs::http::WebSocketSession>&)> join;
+  Response refusal;
+};
+using UpgradeHandler = std::function<Upgrade(const Request&)>;
+
 struct Routes {
   InlineHandler now;              // on the I/O thread that read the request; must not block
   Handler work;                   // on a worker thread; may block
   EnvelopeOf envelope = nullptr;  // empty: the reference envelope for every request
+  // On a worker thread; may block. Empty: upgrade requests go to `now` and
+  // `work` like any other.
+  UpgradeHandler upgrade = nullptr;
 };
 
 struct ServerOptions {
@@ -52,6 +75,7 @@ struct ServerOptions {
   int worker_threads = 8;
   size_t body_limit = 1 << 20;
   int max_connections = 1000;
+  Metrics* metrics = nullptr;  // WebSocket sessions and frames; must outlive stop()
 };
 
 // Parses "host:port". Error names "listen".

@@ -17,6 +17,7 @@
 #include "base/metrics.h"
 #include "commands.h"
 #include "fail.h"
+#include "http/hub.h"
 #include "modules/all.h"
 #include "services.h"
 #include "stream/changes.h"
@@ -80,6 +81,8 @@ int run_serve(const Common& c, const ServeOptions& o) {
   long fd_limit = raise_fd_limit();
   listen_opts->max_connections =
       o.max_connections > 0 ? o.max_connections : api::default_max_connections(fd_limit);
+  Metrics metrics;  // before the server: its WebSocket sessions count in it
+  listen_opts->metrics = &metrics;
   // The listen address first: a taken port fails before the data dir is
   // created or Kafka touched.
   api::Server server(*listen_opts);
@@ -92,22 +95,31 @@ int run_serve(const Common& c, const ServeOptions& o) {
   if (!store.ok()) return fail(store.error());
   auto producer = stream::Producer::create(c.kafka, stream::ProducerOptions::commands());
   if (!producer.ok()) return fail(producer.error());
-  Metrics metrics;
-  stream::ChangesPublisher changes(**store, {c.kafka, c.thresholds}, metrics);
+  // The live feed of GET /api/ws/changes: what each batch changed (from the
+  // writer, which only queues) and each status transition recorded.
+  gs::http::Hub hub;
+  stream::ChangesOptions copts;
+  copts.kafka = c.kafka;
+  copts.thresholds = c.thresholds;
+  copts.on_status_changed = [&hub](const auto& change) { hub.status_changed(change); };
+  stream::ChangesPublisher changes(**store, copts, metrics);
   modules::ModuleList modules;
   stream::ProcessorOptions popts;
   popts.modules = modules.all();
   popts.kafka = c.kafka;
   popts.group_id = c.kafka.topic_prefix + "processor";
-  popts.on_applied = [&changes](const auto& touched) { changes.notify(touched); };
+  popts.on_applied = [&changes, &hub](const auto& touched) {
+    changes.notify(touched);
+    hub.notify(touched);
+  };
   stream::Processor processor(**store, popts, metrics);
 
   // Stopped in reverse order of adding: the HTTP server (in-flight requests
-  // finish), the processor (finishes and commits its batch), the changes
-  // publisher, and last the API's producer is flushed. The changes publisher
-  // is added before the processor that feeds it (on_applied) so that it stops
-  // after the processor's last batch; it is still started after the
-  // processor (its stop() is safe before start()).
+  // finish, WebSocket sessions are closed), the hub's thread, the processor
+  // (finishes and commits its batch), the changes publisher, and last the API's producer is
+  // flushed. The changes publisher is added before the processor that feeds it (on_applied) so that
+  // it stops after the processor's last batch; it is still started after the processor (its stop()
+  // is safe before start()).
   Services services;
   services.add("api producer", [&producer] { (*producer)->flush(10000); });
   services.add(
@@ -131,7 +143,11 @@ int run_serve(const Common& c, const ServeOptions& o) {
                       .producer = **producer,
                       .kafka = c.kafka,
                       .metrics = metrics,
-                      .thresholds = c.thresholds};
+                      .thresholds = c.thresholds,
+                      .hub = &hub};
+  hub.start(api::progress_frames(ctx));
+  services.add(
+      "websocket hub", [&hub] { hub.stop(); }, [&hub] { return hub.failure(); });
   if (auto st = server.start(api::make_router(ctx)); !st.ok()) return stop_after(st.error());
   services.add("http server", [&server] { server.stop(); });
   log::info("goalstream serving on http://" + listen_opts->address + ":" +

@@ -45,11 +45,17 @@ std::string Metrics::prometheus() const {
           changes_published);
   counter("goalstream_kafka_errors_total", "Errors reported by librdkafka.", kafka_errors);
   counter("goalstream_http_requests_total", "HTTP requests served.", http_requests);
+  counter("goalstream_ws_frames_sent_total", "WebSocket frames written to clients.",
+          ws_frames_sent);
+  counter("goalstream_ws_sessions_dropped_total",
+          "WebSocket sessions closed (1008 too slow) because their client did not take frames.",
+          ws_sessions_dropped);
   gauge("goalstream_events_lag",
         "Messages on the events topic not yet processed (sum over partitions).", events_lag);
   gauge("goalstream_commands_lag", "Messages on the commands topic not yet applied.", commands_lag);
   gauge("goalstream_backfill_jobs_pending", "Backfill jobs not yet completed.",
         backfill_jobs_pending);
+  gauge("goalstream_ws_sessions", "Open WebSocket sessions.", ws_sessions);
   o << "# HELP goalstream_batch_latency_seconds Time from a batch's first message to its commit.\n"
        "# TYPE goalstream_batch_latency_seconds histogram\n";
   uint64_t cumulative = 0;

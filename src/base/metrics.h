@@ -27,9 +27,12 @@ struct Metrics {
   std::atomic<uint64_t> changes_published{0};
   std::atomic<uint64_t> kafka_errors{0};
   std::atomic<uint64_t> http_requests{0};
-  std::atomic<int64_t> events_lag{0};  // sum over partitions: high watermark - position
+  std::atomic<uint64_t> ws_frames_sent{0};       // WebSocket frames written to clients
+  std::atomic<uint64_t> ws_sessions_dropped{0};  // closed 1008 "too slow": frames piled up
+  std::atomic<int64_t> events_lag{0};            // sum over partitions: high watermark - position
   std::atomic<int64_t> commands_lag{0};
   std::atomic<int64_t> backfill_jobs_pending{0};
+  std::atomic<int64_t> ws_sessions{0};  // open WebSocket sessions (GET /api/ws/changes)
 
   // Batch latency histogram (seconds): consume of the first message to commit.
   static constexpr std::array<double, 10> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025,

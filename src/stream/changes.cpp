@@ -176,6 +176,7 @@ struct ChangesPublisher::Impl {
     int64_t now = time::now_ms();
     auto b = store.batch();
     size_t transitions = 0;
+    std::vector<json> recorded;  // for opts.on_status_changed, once written
     for (const auto& g : goals) {
       int64_t event_time = 0;
       bool by_command = changed.count(g.tenant_id + '\0') > 0;
@@ -200,9 +201,10 @@ struct ChangesPublisher::Impl {
       if (!before) continue;  // a new goal: its first status is not a transition
       const char* cause = event_time > 0 ? "events" : by_command ? "command" : "time";
       uint64_t seq = next_seq++;
-      state::put_outbox(
-          b, seq,
-          change("goal.status_changed", g, *before, e.status, e, event_time, cause, now, seq));
+      auto message =
+          change("goal.status_changed", g, *before, e.status, e, event_time, cause, now, seq);
+      if (opts.on_status_changed) recorded.push_back(message);
+      state::put_outbox(b, seq, message);
       ++transitions;
       if (e.status == "completed") {
         seq = next_seq++;
@@ -214,7 +216,10 @@ struct ChangesPublisher::Impl {
     if (b.count() == 0) return {};
     state::put_meta(b, "out_next", std::to_string(next_seq));
     if (transitions) metrics.changes_published += transitions;
-    return store.write(b);
+    auto st = store.write(b);
+    if (st.ok())
+      for (const auto& message : recorded) opts.on_status_changed(message);
+    return st;
   }
 
   void run() {

@@ -25,10 +25,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "base/metrics.h"
 #include "base/result.h"
@@ -43,6 +46,9 @@ struct ChangesOptions {
   projection::PacingThresholds thresholds;
   std::chrono::milliseconds interval{250};
   std::chrono::milliseconds full_pass{30000};
+  // Called on the changes thread with each goal.status_changed message once
+  // it is recorded (the live feed, http::Hub::status_changed); must not block.
+  std::function<void(const nlohmann::json&)> on_status_changed = nullptr;
 };
 
 class ChangesPublisher {

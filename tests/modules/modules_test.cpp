@@ -136,9 +136,9 @@ TEST_CASE("growth: a metric's series is counted and backfilled, and dropped with
   Context ctx(*store, modules.all());
   REQUIRE(ctx.apply("conversion_goal.defined", conversion_goal("cg_1")).ok());
   ctx.jobs.clear();
-  json metric = {{"name", "revenue"},      {"aggregation", "sum"},
+  json metric = {{"name", "revenue"},        {"aggregation", "sum"},
                  {"conversionGoal", "cg_1"}, {"property", "amount"},
-                 {"window", "month"},      {"createdAt", "2025-03-01T00:00:00Z"}};
+                 {"window", "month"},        {"createdAt", "2025-03-01T00:00:00Z"}};
   REQUIRE(ctx.apply("metric.defined", metric).ok());
   auto counter = series("cg_1", "sum:amount");
   CHECK(ctx.counters().find("acme", counter) != nullptr);
@@ -161,7 +161,8 @@ TEST_CASE("growth: a metric's series is counted and backfilled, and dropped with
   CHECK_FALSE((*gs::growth::metric(*store, "acme", "revenue")).has_value());
 }
 
-TEST_CASE("growth: goals are created, patched and deleted; a patch of a missing goal names data.id") {
+TEST_CASE(
+    "growth: goals are created, patched and deleted; a patch of a missing goal names data.id") {
   auto store = fresh("growth-goals");
   gs::modules::ModuleList modules;
   Context ctx(*store, modules.all());
@@ -184,7 +185,8 @@ TEST_CASE("growth: goals are created, patched and deleted; a patch of a missing 
   CHECK_FALSE((*gs::growth::goal(*store, "acme", "goal_1")).has_value());
 }
 
-TEST_CASE("the module list: each command type has one owner; the column families are declared once") {
+TEST_CASE(
+    "the module list: each command type has one owner; the column families are declared once") {
   gs::modules::ModuleList modules;
   std::set<std::string> types;
   for (auto* m : modules.all())
