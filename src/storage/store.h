@@ -188,4 +188,25 @@ class Store {
   mutable std::set<std::string> unreadable_logged_;  // guarded by unreadable_mu_
 };
 
+// Reads every row under `prefix` in key order with `read(key, value)`,
+// which returns Result<T>; the first Error (an unreadable row) ends the
+// scan and is the answer.
+template <class T, class Read>
+Result<std::vector<T>> collect(const Store& s, Cf cf, std::string_view prefix, Read read) {
+  std::vector<T> out;
+  std::optional<Error> bad;
+  auto st = s.scan(cf, prefix, [&](std::string_view key, std::string_view value) {
+    auto r = read(key, value);
+    if (!r.ok()) {
+      bad = r.error();
+      return false;
+    }
+    out.push_back(std::move(r).value());
+    return true;
+  });
+  if (!st.ok()) return st.error();
+  if (bad) return *bad;
+  return out;
+}
+
 }  // namespace gs::storage

@@ -87,23 +87,17 @@ Result<std::vector<std::tuple<std::string, std::string, json>>> tenant_rows(cons
                                                                             storage::Cf cf,
                                                                             std::string_view prefix,
                                                                             std::string_view what) {
-  std::vector<std::tuple<std::string, std::string, json>> out;
-  std::optional<Error> bad;
-  auto st = s.scan(cf, prefix, [&](std::string_view key, std::string_view value) {
+  using Row = std::tuple<std::string, std::string, json>;
+  return storage::collect<Row>(s, cf, prefix, [&](std::string_view key, std::string_view value) {
     auto k = key.substr(prefix.size());
     auto nul = k.find('\0');
     auto j = parse_row(s, what, key, value);
-    if (nul == std::string_view::npos || !j.ok()) {
-      bad = j.ok() ? s.unreadable(what, key, "no tenant in the key") : j.error();
-      return false;
-    }
-    out.emplace_back(std::string(k.substr(0, nul)), std::string(k.substr(nul + 1)),
-                     std::move(j).value());
-    return true;
+    if (!j.ok()) return Result<Row>(j.error());
+    if (nul == std::string_view::npos)
+      return Result<Row>(s.unreadable(what, key, "no tenant in the key"));
+    return Result<Row>(
+        Row{std::string(k.substr(0, nul)), std::string(k.substr(nul + 1)), std::move(j).value()});
   });
-  if (!st.ok()) return st.error();
-  if (bad) return *bad;
-  return out;
 }
 
 Result<std::optional<json>> json_row(const Store& s, storage::Cf cf, const std::string& key,
@@ -221,20 +215,16 @@ void put_outbox(Batch& b, uint64_t seq, const json& change) {
 void delete_outbox(Batch& b, uint64_t seq) { b.del(b.store().cf("meta"), seq_key("out/", seq)); }
 
 Result<std::vector<std::pair<uint64_t, json>>> outbox(const Store& s) {
-  std::vector<std::pair<uint64_t, json>> out;
-  std::optional<Error> bad;
-  auto st = s.scan(s.cf("meta"), "out/", [&](std::string_view key, std::string_view value) {
-    auto j = parse_row(s, "outbox", key, value);
-    if (key.size() != 12 || !j.ok()) {
-      bad = j.ok() ? s.unreadable("outbox", key, "not an 8-byte sequence") : j.error();
-      return false;
-    }
-    out.emplace_back(static_cast<uint64_t>(keys::read_be64(key.substr(4))), std::move(j).value());
-    return true;
-  });
-  if (!st.ok()) return st.error();
-  if (bad) return *bad;
-  return out;
+  using Row = std::pair<uint64_t, json>;
+  return storage::collect<Row>(
+      s, s.cf("meta"), "out/", [&](std::string_view key, std::string_view value) {
+        auto j = parse_row(s, "outbox", key, value);
+        if (!j.ok()) return Result<Row>(j.error());
+        if (key.size() != 12)
+          return Result<Row>(s.unreadable("outbox", key, "not an 8-byte sequence"));
+        return Result<Row>(
+            Row{static_cast<uint64_t>(keys::read_be64(key.substr(4))), std::move(j).value()});
+      });
 }
 
 void put_meta(Batch& b, const std::string& key, const std::string& value) {

@@ -54,23 +54,15 @@ Result<GoalPage> goals(const storage::Store& s, const std::string& tenant, int64
 }
 
 Result<std::vector<model::ConversionGoal>> all_goals(const storage::Store& s) {
-  std::vector<model::ConversionGoal> out;
-  std::optional<Error> bad;
-  auto st = s.scan(s.cf("goals"), "", [&](std::string_view key, std::string_view value) {
-    auto j = parse_goal(s, key, value);
-    auto tenant = std::string(key.substr(0, key.find('\0')));
-    auto g = j.ok() ? model::conversion_goal_from_json(*j, tenant)
-                    : Result<model::ConversionGoal>(j.error());
-    if (!g.ok()) {
-      bad = j.ok() ? s.unreadable("conversion goal", key, g.error().message) : g.error();
-      return false;
-    }
-    out.push_back(std::move(g).value());
-    return true;
-  });
-  if (!st.ok()) return st.error();
-  if (bad) return *bad;
-  return out;
+  return storage::collect<model::ConversionGoal>(
+      s, s.cf("goals"), "",
+      [&](std::string_view key, std::string_view value) -> Result<model::ConversionGoal> {
+        auto j = parse_goal(s, key, value);
+        if (!j.ok()) return j.error();
+        auto g = model::conversion_goal_from_json(*j, std::string(key.substr(0, key.find('\0'))));
+        if (!g.ok()) return s.unreadable("conversion goal", key, g.error().message);
+        return g;
+      });
 }
 
 }  // namespace gs::conversion

@@ -28,20 +28,10 @@ Result<T> read_row(const storage::Store& s, const char* what, std::string_view k
 template <class T, class Parse>
 Result<std::vector<T>> scan_rows(const storage::Store& s, const char* what,
                                  const std::string& prefix, Parse parse) {
-  std::vector<T> out;
-  std::optional<Error> bad;
-  auto st = s.scan(s.cf("growth"), prefix, [&](std::string_view key, std::string_view value) {
-    auto r = read_row<T>(s, what, key, value, parse);
-    if (!r.ok()) {
-      bad = r.error();
-      return false;
-    }
-    out.push_back(std::move(r).value());
-    return true;
-  });
-  if (!st.ok()) return st.error();
-  if (bad) return *bad;
-  return out;
+  return storage::collect<T>(s, s.cf("growth"), prefix,
+                             [&](std::string_view key, std::string_view value) {
+                               return read_row<T>(s, what, key, value, parse);
+                             });
 }
 
 template <class T, class Parse>
