@@ -40,14 +40,14 @@ void add_topics_file(CLI::App* cmd, Common& c) {
 }
 
 bool ensure_topics(const Common& c, bool strict, bool quiet) {
-  auto specs = stream::load_topic_specs(c.topics_file.empty() ? stream::default_topics_file()
+  auto specs = kernel::load_topic_specs(c.topics_file.empty() ? kernel::default_topics_file()
                                                               : c.topics_file);
   if (!specs.ok()) {
     fail(specs.error());
     return false;
   }
   std::vector<std::string> report;
-  auto st = stream::ensure_topics(c.kafka, *specs, c.replication_factor, report);
+  auto st = kernel::ensure_topics(c.kafka, *specs, c.replication_factor, report);
   for (auto& line : report)
     if (!quiet || line.find(": ok") == std::string::npos)
       std::fprintf(stderr, "topic %s\n", line.c_str());

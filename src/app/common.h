@@ -5,8 +5,8 @@
 
 #include <string>
 
+#include "kernel/kafka.h"
 #include "projection/pacing.h"
-#include "stream/kafka.h"
 
 namespace CLI {
 class App;
@@ -15,7 +15,7 @@ class App;
 namespace gs::app {
 
 struct Common {
-  stream::KafkaOptions kafka;
+  kernel::KafkaOptions kafka;
   projection::PacingThresholds thresholds;
   std::string topics_file;
   int replication_factor = 1;

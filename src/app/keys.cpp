@@ -6,9 +6,9 @@
 #include "base/time.h"
 #include "commands.h"
 #include "fail.h"
+#include "kernel/kafka.h"
 #include "model/conversion_goal.h"
 #include "model/event.h"
-#include "stream/kafka.h"
 
 namespace gs::app {
 
@@ -36,7 +36,7 @@ int run_keys_create(const Common& c, const std::string& tenant, const std::strin
   data["key_hash"] = model::sha256_hex(secret);
   model::Command cmd{"cmd_" + model::random_hex(12), model::command_type::key_issued, tenant,
                      time::now_ms(), data};
-  auto producer = stream::Producer::create(c.kafka);
+  auto producer = kernel::Producer::create(c.kafka);
   if (!producer.ok()) return fail(producer.error());
   auto r = (*producer)->produce_sync(c.kafka.commands(), tenant, model::serialize(cmd));
   if (!r.ok()) return fail(r.error());

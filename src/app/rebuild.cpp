@@ -12,10 +12,10 @@
 #include "base/time.h"
 #include "commands.h"
 #include "fail.h"
+#include "kernel/changes.h"
+#include "kernel/processor.h"
+#include "kernel/state.h"
 #include "modules/all.h"
-#include "stream/changes.h"
-#include "stream/processor.h"
-#include "stream/state.h"
 
 namespace gs::app {
 
@@ -43,11 +43,11 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
   if (!store.ok()) return fail(store.error());
   Metrics metrics;
   modules::ModuleList modules;
-  stream::ProcessorOptions popts;
+  kernel::ProcessorOptions popts;
   popts.modules = modules.all();
   popts.kafka = c.kafka;
   popts.emit_deadletter = false;
-  stream::Processor processor(**store, popts, metrics);
+  kernel::Processor processor(**store, popts, metrics);
   if (auto st = processor.start(); !st.ok()) return fail(st.error());
   auto t0 = std::chrono::steady_clock::now();
   bool caught_up = false;
@@ -87,7 +87,7 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
   }
   processor.stop();
   // The live store announced these statuses already; record them unannounced.
-  auto seeded = stream::ChangesPublisher::seed(**store, c.thresholds, time::now_ms());
+  auto seeded = kernel::ChangesPublisher::seed(**store, c.thresholds, time::now_ms());
   if (!seeded.ok()) return fail(seeded.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr,

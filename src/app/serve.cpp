@@ -11,18 +11,18 @@
 #include <limits>
 #include <thread>
 
-#include "api/routes.h"
-#include "api/server.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "commands.h"
 #include "fail.h"
 #include "http/hub.h"
+#include "http/routes.h"
+#include "http/server.h"
+#include "kernel/changes.h"
+#include "kernel/kafka.h"
+#include "kernel/processor.h"
 #include "modules/all.h"
 #include "services.h"
-#include "stream/changes.h"
-#include "stream/kafka.h"
-#include "stream/processor.h"
 
 namespace gs::app {
 
@@ -93,18 +93,18 @@ int run_serve(const Common& c, const ServeOptions& o) {
   std::filesystem::create_directories(o.data_dir, ec);
   auto store = modules::open_store(o.data_dir);
   if (!store.ok()) return fail(store.error());
-  auto producer = stream::Producer::create(c.kafka, stream::ProducerOptions::commands());
+  auto producer = kernel::Producer::create(c.kafka, kernel::ProducerOptions::commands());
   if (!producer.ok()) return fail(producer.error());
   // The live feed of GET /api/ws/changes: what each batch changed (from the
   // writer, which only queues) and each status transition recorded.
   gs::http::Hub hub;
-  stream::ChangesOptions copts;
+  kernel::ChangesOptions copts;
   copts.kafka = c.kafka;
   copts.thresholds = c.thresholds;
   copts.on_status_changed = [&hub](const auto& change) { hub.status_changed(change); };
-  stream::ChangesPublisher changes(**store, copts, metrics);
+  kernel::ChangesPublisher changes(**store, copts, metrics);
   modules::ModuleList modules;
-  stream::ProcessorOptions popts;
+  kernel::ProcessorOptions popts;
   popts.modules = modules.all();
   popts.kafka = c.kafka;
   popts.group_id = c.kafka.topic_prefix + "processor";
@@ -112,7 +112,7 @@ int run_serve(const Common& c, const ServeOptions& o) {
     changes.notify(touched);
     hub.notify(touched);
   };
-  stream::Processor processor(**store, popts, metrics);
+  kernel::Processor processor(**store, popts, metrics);
 
   // Stopped in reverse order of adding: the HTTP server (in-flight requests
   // finish, WebSocket sessions are closed), the hub's thread, the processor
@@ -138,9 +138,10 @@ int run_serve(const Common& c, const ServeOptions& o) {
       "processor", [&processor] { processor.stop(); },
       [&processor] { return processor.failure(); });
   if (auto st = changes.start(); !st.ok()) return stop_after(st.error());
+  kernel::KafkaCommandBus bus(**producer, c.kafka.commands(), processor);
   api::ApiContext ctx{.store = **store,
                       .processor = processor,
-                      .producer = **producer,
+                      .commands = bus,
                       .kafka = c.kafka,
                       .metrics = metrics,
                       .thresholds = c.thresholds,
@@ -148,7 +149,8 @@ int run_serve(const Common& c, const ServeOptions& o) {
   hub.start(api::progress_frames(ctx));
   services.add(
       "websocket hub", [&hub] { hub.stop(); }, [&hub] { return hub.failure(); });
-  if (auto st = server.start(api::make_router(ctx)); !st.ok()) return stop_after(st.error());
+  if (auto st = server.start(api::make_router(ctx, modules::route_families())); !st.ok())
+    return stop_after(st.error());
   services.add("http server", [&server] { server.stop(); });
   log::info("goalstream serving on http://" + listen_opts->address + ":" +
             std::to_string(server.port()) + " (brokers " + c.kafka.brokers + ", topics " +

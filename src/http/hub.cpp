@@ -70,7 +70,7 @@ void Hub::status_changed(const nlohmann::json& change) {
 
 void Hub::start(ProgressFn progress) {
   progress_ = std::move(progress);
-  thread_ = stream::spawn("gs-hub", fatal_, [this] { run(); });
+  thread_ = kernel::spawn("gs-hub", fatal_, [this] { run(); });
 }
 
 void Hub::stop() {

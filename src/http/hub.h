@@ -37,7 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
-#include "stream/threads.h"
+#include "kernel/threads.h"
 
 namespace gs::http {
 
@@ -106,7 +106,7 @@ class Hub {
 
   ProgressFn progress_;  // set before the thread starts, then only read by it
   std::thread thread_;
-  stream::Fatal fatal_;
+  kernel::Fatal fatal_;
 };
 
 }  // namespace gs::http

@@ -1,10 +1,10 @@
 #include "modules/all.h"
 
+#include "kernel/state.h"
 #include "modules/agent/module.h"
 #include "modules/conversion/module.h"
 #include "modules/growth/module.h"
 #include "modules/roadmap/module.h"
-#include "stream/state.h"
 
 namespace gs::modules {
 
@@ -17,22 +17,26 @@ ModuleList::ModuleList() {
 
 ModuleList::~ModuleList() = default;
 
-std::vector<stream::Module*> ModuleList::all() const {
-  std::vector<stream::Module*> out;
+std::vector<kernel::Module*> ModuleList::all() const {
+  std::vector<kernel::Module*> out;
   for (const auto& m : modules_) out.push_back(m.get());
   return out;
 }
 
+std::vector<api::AddRoutes> route_families() {
+  return {growth::add_routes, conversion::add_routes};
+}
+
 std::vector<model::EventMemberRule> event_rules() {
   ModuleList list;
-  return stream::event_rules(list.all());  // the rules point into static tables
+  return kernel::event_rules(list.all());  // the rules point into static tables
 }
 
 std::vector<storage::ColumnFamilySpec> column_families() {
   auto kernel = state::column_families();
   std::vector<storage::ColumnFamilySpec> out(kernel.begin(), kernel.end());
   ModuleList list;
-  for (stream::Module* m : list.all()) {
+  for (kernel::Module* m : list.all()) {
     auto own = m->column_families();
     out.insert(out.end(), own.begin(), own.end());
   }

@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "base/result.h"
+#include "http/route.h"
+#include "kernel/module.h"
 #include "storage/store.h"
-#include "stream/module.h"
 
 namespace gs::modules {
 
@@ -18,13 +19,16 @@ class ModuleList {
  public:
   ModuleList();
   ~ModuleList();
-  std::vector<stream::Module*> all() const;
+  std::vector<kernel::Module*> all() const;
 
  private:
-  std::vector<std::unique_ptr<stream::Module>> modules_;
+  std::vector<std::unique_ptr<kernel::Module>> modules_;
 };
 
-// The event member rules of every module (stream::event_rules).
+// The routes of every family with routes, in list order.
+std::vector<api::AddRoutes> route_families();
+
+// The event member rules of every module (kernel::event_rules).
 std::vector<model::EventMemberRule> event_rules();
 
 // The column families of the kernel and of every module, as the store opens them.

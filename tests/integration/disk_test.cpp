@@ -17,12 +17,12 @@
 #include <vector>
 
 #include "harness.h"
+#include "kernel/cells.h"
+#include "kernel/state.h"
 #include "modules/all.h"
 #include "modules/conversion/keyspace.h"
 #include "modules/growth/keyspace.h"
 #include "storage/store.h"
-#include "stream/cells.h"
-#include "stream/state.h"
 
 using it::json;
 

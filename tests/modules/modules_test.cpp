@@ -9,12 +9,12 @@
 #include <doctest/doctest.h>
 
 #include "base/keys.h"
+#include "kernel/cells.h"
 #include "modules/all.h"
 #include "modules/conversion/keyspace.h"
 #include "modules/conversion/module.h"
 #include "modules/growth/keyspace.h"
 #include "modules/growth/module.h"
-#include "stream/cells.h"
 
 namespace {
 
@@ -23,9 +23,9 @@ using json = nlohmann::json;
 // The processor's side of a command, as the processor thread offers it:
 // the batch, the counters, and the jobs asked for (recorded, since no
 // backfill thread runs here).
-class Context final : public gs::stream::CommandContext {
+class Context final : public gs::kernel::CommandContext {
  public:
-  Context(gs::storage::Store& store, std::vector<gs::stream::Module*> modules)
+  Context(gs::storage::Store& store, std::vector<gs::kernel::Module*> modules)
       : store_(store), modules_(std::move(modules)), batch_(store.batch()) {}
   gs::storage::Batch& batch() override { return batch_; }
   int64_t offset() const override { return offset_; }
@@ -61,7 +61,7 @@ class Context final : public gs::stream::CommandContext {
 
  private:
   gs::storage::Store& store_;
-  std::vector<gs::stream::Module*> modules_;
+  std::vector<gs::kernel::Module*> modules_;
   gs::storage::Batch batch_;
   gs::projection::GoalIndex index_;
   int64_t offset_ = 0;

@@ -4,11 +4,11 @@
 // reason when they are malformed. Its goals, commands and routes come next.
 #pragma once
 
-#include "stream/module.h"
+#include "kernel/module.h"
 
 namespace gs::agent {
 
-class Module final : public stream::Module {
+class Module final : public kernel::Module {
  public:
   std::string_view name() const override { return "agent"; }
   std::span<const model::EventMemberRule> event_members() const override;

@@ -1,7 +1,7 @@
 #include "modules/conversion/keyspace.h"
 
 #include "base/keys.h"
-#include "stream/cells.h"
+#include "kernel/cells.h"
 
 namespace gs::conversion {
 

@@ -11,7 +11,7 @@ const std::string_view kCommands[] = {model::command_type::conversion_goal_defin
                                       model::command_type::conversion_goal_deleted};
 
 // Stops counting goal `id`: its definition, cells and backfill job go.
-void remove(const std::string& tenant, const std::string& id, stream::CommandContext& ctx) {
+void remove(const std::string& tenant, const std::string& id, kernel::CommandContext& ctx) {
   ctx.counters().remove(tenant, id);
   delete_goal(ctx.batch(), tenant, id);
   ctx.cancel_job(tenant, id);
@@ -25,7 +25,7 @@ std::span<const storage::ColumnFamilySpec> Module::column_families() const {
 
 std::span<const std::string_view> Module::command_types() const { return kCommands; }
 
-Status Module::apply(const model::Command& cmd, stream::CommandContext& ctx) {
+Status Module::apply(const model::Command& cmd, kernel::CommandContext& ctx) {
   if (cmd.type == model::command_type::conversion_goal_defined) {
     auto def = model::conversion_goal_from_json(cmd.data, cmd.tenant_id);
     if (!def.ok()) return def.error();
@@ -48,7 +48,7 @@ Status Module::apply(const model::Command& cmd, stream::CommandContext& ctx) {
   return {};
 }
 
-Status Module::load(const storage::Store& store, stream::CommandContext& ctx) {
+Status Module::load(const storage::Store& store, kernel::CommandContext& ctx) {
   auto goals = all_goals(store);
   if (!goals.ok()) return goals.error();
   for (auto& def : *goals) {

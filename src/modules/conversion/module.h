@@ -3,17 +3,21 @@
 // is a counter: ingest counts the events it matches (stream/cells.h).
 #pragma once
 
-#include "stream/module.h"
+#include "http/route.h"
+#include "kernel/module.h"
 
 namespace gs::conversion {
 
-class Module final : public stream::Module {
+class Module final : public kernel::Module {
  public:
   std::string_view name() const override { return "conversion"; }
   std::span<const storage::ColumnFamilySpec> column_families() const override;
   std::span<const std::string_view> command_types() const override;
-  Status apply(const model::Command& cmd, stream::CommandContext& ctx) override;
-  Status load(const storage::Store& store, stream::CommandContext& ctx) override;
+  Status apply(const model::Command& cmd, kernel::CommandContext& ctx) override;
+  Status load(const storage::Store& store, kernel::CommandContext& ctx) override;
 };
+
+// Its routes (routes.cpp): /api/conversion-goals.
+void add_routes(api::RouteTable& table, api::Service& service);
 
 }  // namespace gs::conversion

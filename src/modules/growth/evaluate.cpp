@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "base/time.h"
+#include "kernel/cells.h"
+#include "kernel/state.h"
 #include "modules/growth/keyspace.h"
 #include "projection/projection.h"
-#include "stream/cells.h"
-#include "stream/state.h"
 
 namespace gs::growth {
 namespace {

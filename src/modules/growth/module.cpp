@@ -2,9 +2,9 @@
 
 #include "base/keys.h"
 #include "base/log.h"
+#include "kernel/cells.h"
 #include "modules/growth/keyspace.h"
 #include "projection/pacing.h"
-#include "stream/cells.h"
 
 namespace gs::growth {
 
@@ -17,7 +17,7 @@ const std::string_view kCommands[] = {type::growth_goal_created, type::growth_go
 
 std::span<const std::string_view> Module::command_types() const { return kCommands; }
 
-Status Module::apply(const model::Command& cmd, stream::CommandContext& ctx) {
+Status Module::apply(const model::Command& cmd, kernel::CommandContext& ctx) {
   const auto& tenant = cmd.tenant_id;
   auto& batch = ctx.batch();
   auto string_member = [&](const char* key) {
@@ -61,7 +61,7 @@ Status Module::apply(const model::Command& cmd, stream::CommandContext& ctx) {
 }
 
 void Module::on_counters_reset(const std::string& tenant, const std::string& goal_id,
-                               stream::CommandContext& ctx) {
+                               kernel::CommandContext& ctx) {
   sync_series(tenant, ctx, goal_id);
 }
 
@@ -69,7 +69,7 @@ void Module::on_counters_reset(const std::string& tenant, const std::string& goa
 // metric asks for is counted from now on and backfilled over the events
 // before; a series no metric asks for any more is dropped. `reset_goal`:
 // that conversion goal was (re)defined or deleted, so its series restart.
-void Module::sync_series(const std::string& tenant, stream::CommandContext& ctx,
+void Module::sync_series(const std::string& tenant, kernel::CommandContext& ctx,
                          const std::string& reset_goal) {
   std::set<std::string> needed;
   auto mt = metrics_by_tenant_.find(tenant);
@@ -94,7 +94,7 @@ void Module::sync_series(const std::string& tenant, stream::CommandContext& ctx,
 }
 
 void Module::drop_series(const std::string& tenant, const std::string& counter,
-                         stream::CommandContext& ctx) {
+                         kernel::CommandContext& ctx) {
   ctx.counters().remove(tenant, counter);
   cells::delete_counter(ctx.batch(), tenant, counter);
   ctx.cancel_job(tenant, counter);
@@ -104,7 +104,7 @@ void Module::drop_series(const std::string& tenant, const std::string& counter,
 // Compiles series `counter` against its goal's definition and counts it
 // from now on; false when its goal is not defined.
 bool Module::add_series(const std::string& tenant, const std::string& counter,
-                        stream::CommandContext& ctx) {
+                        kernel::CommandContext& ctx) {
   auto [goal_id, series] = projection::split_target(counter);
   const auto* base = ctx.counters().find(tenant, goal_id);
   if (!base) return false;
@@ -119,7 +119,7 @@ bool Module::add_series(const std::string& tenant, const std::string& counter,
   return true;
 }
 
-Status Module::load(const storage::Store& store, stream::CommandContext& ctx) {
+Status Module::load(const storage::Store& store, kernel::CommandContext& ctx) {
   auto goals = all_goals(store);
   if (!goals.ok()) return goals.error();
   for (auto& g : *goals) goals_[keys::join(g.tenant_id, g.id)] = g;

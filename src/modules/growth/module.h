@@ -9,27 +9,28 @@
 #include <string>
 #include <unordered_map>
 
+#include "http/route.h"
+#include "kernel/module.h"
 #include "model/growth.h"
-#include "stream/module.h"
 
 namespace gs::growth {
 
-class Module final : public stream::Module {
+class Module final : public kernel::Module {
  public:
   std::string_view name() const override { return "growth"; }
   std::span<const std::string_view> command_types() const override;
-  Status apply(const model::Command& cmd, stream::CommandContext& ctx) override;
+  Status apply(const model::Command& cmd, kernel::CommandContext& ctx) override;
   void on_counters_reset(const std::string& tenant, const std::string& goal_id,
-                         stream::CommandContext& ctx) override;
-  Status load(const storage::Store& store, stream::CommandContext& ctx) override;
+                         kernel::CommandContext& ctx) override;
+  Status load(const storage::Store& store, kernel::CommandContext& ctx) override;
 
  private:
-  void sync_series(const std::string& tenant, stream::CommandContext& ctx,
+  void sync_series(const std::string& tenant, kernel::CommandContext& ctx,
                    const std::string& reset_goal = "");
   bool add_series(const std::string& tenant, const std::string& counter,
-                  stream::CommandContext& ctx);
+                  kernel::CommandContext& ctx);
   void drop_series(const std::string& tenant, const std::string& counter,
-                   stream::CommandContext& ctx);
+                   kernel::CommandContext& ctx);
 
   // Processor thread only. Growth goals and metrics as of the last applied
   // command (the latest state may still be in the batch being written).
@@ -38,5 +39,8 @@ class Module final : public stream::Module {
   // Series kept because a metric asks for them: tenant\0counter.
   std::set<std::string> active_series_;
 };
+
+// Its routes (routes.cpp): /api/goals, /api/metrics, /api/settings.
+void add_routes(api::RouteTable& table, api::Service& service);
 
 }  // namespace gs::growth

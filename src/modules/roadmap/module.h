@@ -4,11 +4,11 @@
 // commands, routes and WebSocket generation come next.
 #pragma once
 
-#include "stream/module.h"
+#include "kernel/module.h"
 
 namespace gs::roadmap {
 
-class Module final : public stream::Module {
+class Module final : public kernel::Module {
  public:
   std::string_view name() const override { return "roadmap"; }
   std::span<const model::EventMemberRule> event_members() const override;

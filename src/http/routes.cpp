@@ -1,0 +1,131 @@
+#include "http/routes.h"
+
+#include <atomic>
+#include <variant>
+
+#include "http/auth.h"
+#include "http/respond.h"
+#include "http/route.h"
+#include "http/service.h"
+#include "http/target.h"
+
+namespace gs::api {
+namespace {
+
+// How long a request with an unknown key may wait for the processor to
+// apply the commands topic up to its end (a key issued a moment ago), and how
+// many such requests may wait at once; the others are answered 401 at once.
+// See docs/api.md#authentication.
+constexpr std::chrono::milliseconds kUnknownKeyWait{500};
+constexpr int kMaxUnknownKeyWaiters = 2;
+
+// Dispatches requests through the route tables: matches the route, checks
+// its scope, calls its handler. Built once; thread-safe.
+class Dispatcher {
+ public:
+  Dispatcher(ApiContext& ctx, const std::vector<AddRoutes>& families) : ctx_(ctx), service_(ctx) {
+    add_ops_routes(io_, ctx);
+    for (AddRoutes add : families) add(table_, service_);
+    if (ctx.hub) add_ws_routes(table_, service_);
+  }
+
+  // The routes of `io_`, matched on the raw path: answered on the I/O
+  // thread. nullopt for every other request.
+  std::optional<Response> now(const Request& req) {
+    const Route* route = io_.match_literal(gs::http::raw_path(req.target()));
+    if (!route) return std::nullopt;
+    ctx_.metrics.http_requests++;
+    static const gs::http::Target kNoTarget;
+    static const gs::http::Params kNoParams;
+    static const model::ApiKey kNoKey;
+    return route->handler(Call{req, kNoTarget, kNoParams, kNoKey, *route->envelope});
+  }
+
+  // The envelope of the route a header names; the reference envelope for a
+  // target that does not parse or a path no route has.
+  const gs::http::Envelope& envelope_of(const http::request_header<>& header) const {
+    auto target = gs::http::parse_target(header.target());
+    if (!target.ok()) return gs::http::reference_envelope();
+    auto match = table_.match(header.method(), target->path);
+    return match.route ? *match.route->envelope : gs::http::reference_envelope();
+  }
+
+  Response operator()(const Request& req) { return std::get<Response>(dispatch(req, false)); }
+
+  // A WebSocket upgrade request: matched and authorized like any request;
+  // a WebSocket route joins it, any other route answers it as a request.
+  Upgrade upgrade(const Request& req) {
+    auto answer = dispatch(req, true);
+    if (auto* join = std::get_if<UpgradeJoin>(&answer)) return {std::move(*join), {}};
+    return {nullptr, std::move(std::get<Response>(answer))};
+  }
+
+ private:
+  std::variant<Response, UpgradeJoin> dispatch(const Request& req, bool upgrade) {
+    if (auto res = now(req)) return std::move(*res);
+    ctx_.metrics.http_requests++;
+    auto target = gs::http::parse_target(req.target());
+    if (!target.ok()) return bad_request(req, target.error());
+    auto match = table_.match(req.method(), target->path);
+    if (!match.route) return no_such_resource(req);
+    const Route& route = *match.route;
+    if (!match.allow.empty()) return method_not_allowed(req, match.allow, *route.envelope);
+    model::ApiKey key;
+    if (!route.scope.empty()) {
+      std::optional<std::string_view> query_token;
+      if (route.websocket) {
+        auto it = target->query.find("token");
+        query_token = it == target->query.end() ? std::string_view() : it->second;
+      }
+      auto authorized = authorize(
+          req, route.scope, [this](const std::string& token) { return find_key(token); },
+          query_token);
+      if (!authorized.ok()) return from_error(req, authorized.error(), *route.envelope);
+      key = std::move(*authorized);
+    }
+    Call call{req, *target, match.params, key, *route.envelope};
+    if (upgrade && route.websocket) return route.websocket(call);
+    return route.handler(call);
+  }
+
+  // An unreadable key record reads as no key (Store::unreadable logged and counted it).
+  std::optional<model::ApiKey> find_key(const std::string& token) {
+    auto hash = model::sha256_hex(token);
+    auto lookup = [&] { return state::find_key(ctx_.store, hash).value_or(std::nullopt); };
+    auto key = lookup();
+    if (!key) {
+      // Perhaps a key issued a moment ago: wait, bounded in all (the broker
+      // question included, whatever the broker does), until the processor
+      // applied the commands topic up to its end, then look again. When
+      // enough requests wait already, this one is answered at once.
+      if (key_waiters_.fetch_add(1) < kMaxUnknownKeyWaiters) {
+        ctx_.commands.wait_caught_up(kUnknownKeyWait);
+        key = lookup();
+      }
+      key_waiters_--;
+    }
+    return key;
+  }
+
+  ApiContext& ctx_;
+  Service service_;
+  RouteTable io_;                    // answered on the I/O threads
+  RouteTable table_;                 // answered on the workers
+  std::atomic<int> key_waiters_{0};  // requests waiting in find_key for a key to appear
+};
+
+}  // namespace
+
+Routes make_router(ApiContext& ctx, std::vector<AddRoutes> families) {
+  auto dispatcher = std::make_shared<Dispatcher>(ctx, families);
+  Routes routes{[dispatcher](const Request& req) { return dispatcher->now(req); },
+                [dispatcher](const Request& req) { return (*dispatcher)(req); },
+                [dispatcher](const http::request_header<>& header) -> const gs::http::Envelope& {
+                  return dispatcher->envelope_of(header);
+                }};
+  if (ctx.hub)
+    routes.upgrade = [dispatcher](const Request& req) { return dispatcher->upgrade(req); };
+  return routes;
+}
+
+}  // namespace gs::api

@@ -1,0 +1,50 @@
+// The HTTP API (docs/api.md): health, readiness, metrics and the growth
+// goals and conversion goals API, metrics and settings, each family's routes
+// in its own file (route.h), dispatched through a route table. Every write
+// is produced to the commands topic and answered only once the processor has
+// applied it (read your writes). Handlers are thread-safe; /healthz, /readyz
+// and /metrics run on the server's I/O threads, the rest on its workers.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include "base/metrics.h"
+#include "http/hub.h"
+#include "http/route.h"
+#include "http/server.h"
+#include "kernel/command_bus.h"
+#include "kernel/kafka.h"
+#include "kernel/processor.h"
+#include "projection/pacing.h"
+#include "storage/store.h"
+
+namespace gs::api {
+
+struct ApiContext {
+  storage::Store& store;
+  kernel::Processor& processor;  // readiness, backfill progress
+  kernel::CommandBus& commands;  // every write
+  kernel::KafkaOptions kafka;
+  Metrics& metrics;
+  std::chrono::milliseconds write_timeout{15000};
+  projection::PacingThresholds thresholds;
+  gs::http::Hub* hub = nullptr;  // with it, GET /api/ws/changes (ws_routes.cpp)
+};
+
+// Returns the handlers that dispatch (method, path) to the routes: `now`
+// answers /healthz, /readyz and /metrics without blocking, `work` the rest:
+// 400 for a target that does not parse, 404 for a path no route has, 405
+// (with Allow) for a method it lacks, 401/403 for the route's scope, then
+// the route's handler.
+// With ctx.hub, `upgrade` answers WebSocket upgrade requests the same way:
+// a WebSocket route's scope check, then the session joins the hub.
+// `families`: each goal family's routes (modules::route_families()).
+Routes make_router(ApiContext& ctx, std::vector<AddRoutes> families);
+
+// The hub's progress frames (docs/api.md#live-changes): for each goal of a
+// tenant that a batch moved, {"type": "progress", "path": its GET path,
+// "data": what GET on it answers}. Thread-safe.
+gs::http::ProgressFn progress_frames(ApiContext& ctx);
+
+}  // namespace gs::api

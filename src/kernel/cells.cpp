@@ -1,0 +1,157 @@
+#include "kernel/cells.h"
+
+#include <cstring>
+#include <optional>
+#include <unordered_set>
+
+#include "base/keys.h"
+#include "kernel/state.h"
+
+namespace gs::cells {
+
+// A cell's bytes: count (int64) and the sum's low 64 bits, 16 bytes, while
+// the sum fits in int64 (always so before sums became 128-bit, so stores and
+// digests of such sums are unchanged); the high 64 bits follow, 24 bytes,
+// only when it does not. The form depends on the value alone, so any merge
+// grouping stores the same bytes. Native byte order, as before.
+std::string encode_cell(const Cell& c) {
+  const bool wide = c.sum_micros != static_cast<int64_t>(c.sum_micros);
+  const auto u = static_cast<unsigned __int128>(c.sum_micros);
+  const auto lo = static_cast<uint64_t>(u), hi = static_cast<uint64_t>(u >> 64);
+  std::string out(wide ? 24 : 16, '\0');
+  std::memcpy(out.data(), &c.count, 8);
+  std::memcpy(out.data() + 8, &lo, 8);
+  if (wide) std::memcpy(out.data() + 16, &hi, 8);
+  return out;
+}
+
+std::optional<Cell> decode_cell(std::string_view s) {
+  if (s.size() != 16 && s.size() != 24) return std::nullopt;
+  Cell c;
+  uint64_t lo = 0;
+  std::memcpy(&c.count, s.data(), 8);
+  std::memcpy(&lo, s.data() + 8, 8);
+  if (s.size() == 16) {
+    c.sum_micros = static_cast<int64_t>(lo);  // sign-extends
+  } else {
+    uint64_t hi = 0;
+    std::memcpy(&hi, s.data() + 16, 8);
+    c.sum_micros = static_cast<projection::Micros>((static_cast<unsigned __int128>(hi) << 64) | lo);
+  }
+  return c;
+}
+
+namespace {
+// Integer addition is associative and commutative, and 128-bit sums do not
+// overflow (projection.h), so the result is independent of merge order and
+// compaction. An operand or value that is not a cell adds nothing here; a
+// read of such a cell reports it (totals, sum).
+std::string add_cells(const std::string_view* existing, std::string_view operand) {
+  Cell a = existing ? decode_cell(*existing).value_or(Cell{}) : Cell{};
+  Cell b = decode_cell(operand).value_or(Cell{});
+  a.count += b.count;
+  a.sum_micros += b.sum_micros;
+  return encode_cell(a);
+}
+}  // namespace
+
+const storage::MergeOperator kCellAdd = {"goalstream.CellAdd", add_cells};
+
+void merge_cell(Batch& b, std::string_view cell_key, const Cell& delta) {
+  b.merge(b.store().cf("agg"), cell_key, encode_cell(delta));
+}
+
+void put_presence(Batch& b, std::string_view presence_key) {
+  b.put(b.store().cf("uniq"), presence_key, "");
+}
+
+void delete_counter(Batch& b, const std::string& tenant, const std::string& counter) {
+  auto p = keys::cell_prefix(tenant, counter);
+  b.delete_range(b.store().cf("agg"), p, keys::prefix_end(p));
+  b.delete_range(b.store().cf("uniq"), p, keys::prefix_end(p));
+}
+
+void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq) {
+  if (!d.first_seen.empty()) state::put_fingerprints(b, fingerprint_seq++, d.first_seen);
+  for (auto pos : d.duplicates) state::put_duplicate(b, pos);
+  storage::Cf agg = b.store().cf("agg"), uniq = b.store().cf("uniq");
+  for (const auto& [key, cell] : d.cells.cells()) b.merge(agg, key, encode_cell(cell));
+  for (const auto& key : d.cells.presence()) b.put(uniq, key, "");
+}
+
+namespace {
+Error not_a_cell(const Store& s, std::string_view key) {
+  return s.unreadable("cell", key, "not 16 or 24 bytes");
+}
+}  // namespace
+
+Result<CounterTotals> totals(const Store& s, const std::string& tenant,
+                             const std::string& counter) {
+  CounterTotals t;
+  auto prefix = keys::cell_prefix(tenant, counter);
+  std::optional<Error> bad;
+  auto st = s.scan(s.cf("agg"), prefix, [&](std::string_view key, std::string_view value) {
+    auto c = decode_cell(value);
+    if (!c || key.size() != prefix.size() + 8) {
+      bad = not_a_cell(s, key);
+      return false;
+    }
+    t.total.count += c->count;
+    t.total.sum_micros += c->sum_micros;
+    t.buckets.emplace_back(keys::read_be64(key.substr(prefix.size())), *c);
+    return true;
+  });
+  if (!st.ok()) return st.error();
+  if (bad) return *bad;
+  return t;
+}
+
+namespace {
+// The keys of `counter` in buckets [from, to) of column family `cf`.
+Status each_in_buckets(const Store& s, storage::Cf cf, const std::string& tenant,
+                       const std::string& counter, int64_t from_bucket, int64_t to_bucket,
+                       const std::function<bool(std::string_view, std::string_view)>& f) {
+  if (to_bucket <= from_bucket) return {};
+  auto prefix = keys::cell_prefix(tenant, counter);
+  std::string from = prefix, to = prefix;
+  keys::append_be64(from, std::max<int64_t>(from_bucket, 0));
+  keys::append_be64(to, to_bucket);
+  return s.scan_range(cf, from, to, f);
+}
+}  // namespace
+
+Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& counter,
+                 int64_t from_bucket, int64_t to_bucket) {
+  Cell total;
+  std::optional<Error> bad;
+  auto st = each_in_buckets(s, s.cf("agg"), tenant, counter, from_bucket, to_bucket,
+                            [&](std::string_view key, std::string_view value) {
+                              auto c = decode_cell(value);
+                              if (!c) {
+                                bad = not_a_cell(s, key);
+                                return false;
+                              }
+                              total.count += c->count;
+                              total.sum_micros += c->sum_micros;
+                              return true;
+                            });
+  if (!st.ok()) return st.error();
+  if (bad) return *bad;
+  return total;
+}
+
+Result<int64_t> unique_subjects(const Store& s, const std::string& tenant,
+                                const std::string& counter, int64_t from_bucket,
+                                int64_t to_bucket) {
+  std::unordered_set<std::string> subjects;
+  size_t skip = keys::cell_prefix(tenant, counter).size() + 8;
+  auto st = each_in_buckets(s, s.cf("uniq"), tenant, counter, from_bucket, to_bucket,
+                            [&](std::string_view key, std::string_view) {
+                              subjects.emplace(key.substr(skip));
+                              return true;
+                            });
+  if (!st.ok()) return st.error();
+  return static_cast<int64_t>(subjects.size());
+}
+
+}  // namespace gs::cells

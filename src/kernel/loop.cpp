@@ -1,0 +1,303 @@
+#include <pthread.h>
+
+#include <algorithm>
+#include <future>
+
+#include <rocksdb/perf_level.h>
+
+#include "base/log.h"
+#include "kernel/loop.h"
+
+namespace gs::kernel {
+
+std::string reason(const Error& e) {
+  // Some messages name their field already ("urlPattern: invalid RE2 ..."):
+  // not twice.
+  if (e.field.empty() || e.message.starts_with(e.field + ":")) return e.message;
+  return e.field + ": " + e.message;
+}
+
+namespace {
+
+// A header value cut to `max` bytes (on a UTF-8 boundary), so that a
+// deadletter message stays within kDeadletterHeaderBytes of its event.
+std::string bounded(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t n = max - 3;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n)) + "...";
+}
+
+}  // namespace
+
+// Produces `m` to the deadletter topic with the reason, as part of the
+// batch being built (thread-safe: prepare() calls it from two threads).
+// Headers are bounded (at most kDeadletterHeaderBytes in all: a topic name
+// has at most 249 bytes), so every event the events topic takes fits.
+void Loop::deadletter(const rd_kafka_message_t* m, const std::string& why,
+                      const std::string& field) {
+  if (!opts.emit_deadletter) return;
+  std::string_view key =
+      m->key ? std::string_view(static_cast<const char*>(m->key), m->key_len) : std::string_view();
+  std::string_view value(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+  Headers h = {{"error", bounded(why, 1024)},
+               {"error.field", bounded(field, 256)},
+               {"source.topic", rd_kafka_topic_name(m->rkt)},
+               {"source.partition", std::to_string(m->partition)},
+               {"source.offset", std::to_string(m->offset)}};
+  // A refusal is recorded in the group and retried like a failed delivery.
+  (void)producer->produce_async(opts.kafka.deadletter(), key, value, h, deadletters);
+}
+
+// Parses, validates and matches msgs[begin, end) into `c`. Thread-safe
+// with respect to other chunks: reads the goal index, writes only `c`
+// (invalid events go to the deadletter producer, which is thread-safe).
+void Loop::prepare(Chunk& c, size_t begin, size_t end) {
+  c.items.clear();
+  c.contributions.clear();
+  c.subjects.clear();
+  c.invalid = 0;
+  for (size_t k = begin; k < end; ++k) {
+    const rd_kafka_message_t* m = msgs[k];
+    std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    auto ev = c.parser.parse(bytes);
+    if (!ev.ok()) {
+      ++c.invalid;
+      deadletter(m, reason(ev.error()), ev.error().field);
+      c.items.push_back({});
+      continue;
+    }
+    Prepared p{true, projection::fingerprint(ev->tenant_id, ev->event_id),
+               static_cast<uint32_t>(c.contributions.size()), 0, 0};
+    for (const projection::GoalFamily* family : index.candidates(ev->tenant_id, ev->type)) {
+      if (!family->base->counts(*ev)) continue;
+      ++p.goals;
+      c.contributions.push_back({family->base.get(), ev->timestamp_ms, ev->value});
+      for (const auto& series : family->series) {
+        Contribution x{series.get(), ev->timestamp_ms, series->value_of(*ev)};
+        if (series->unique && ev->subject_id) {
+          x.subject_at = static_cast<uint32_t>(c.subjects.size());
+          x.subject_len = static_cast<uint32_t>(ev->subject_id->size());
+          c.subjects.append(*ev->subject_id);
+        }
+        c.contributions.push_back(x);
+      }
+    }
+    p.count = static_cast<uint32_t>(c.contributions.size()) - p.first;
+    c.items.push_back(p);
+  }
+}
+
+// Ingests the run of event messages msgs[begin, end): prepares them (two
+// threads for long runs), then dedups and aggregates in log order. The
+// first occurrence of an event (tenant, event_id) counts; later ones are
+// duplicates, recorded by position so that backfills skip them too.
+void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups,
+                      uint64_t& matched) {
+  size_t n = end - begin;
+  size_t mid = n >= kParallelMin ? begin + n / 2 : end;
+  std::future<void> second;
+  if (mid < end) {
+    try {
+      second = std::async(std::launch::async, [&] {
+        pthread_setname_np(pthread_self(), "gs-prepare");
+        prepare(chunks[1], mid, end);
+      });
+    } catch (const std::system_error& e) {  // no thread to be had: prepare inline
+      log::warn(std::string("prepare thread: ") + e.what());
+      mid = end;
+    }
+  }
+  prepare(chunks[0], begin, mid);
+  if (second.valid()) second.get();
+  for (int c = 0; c < (mid < end ? 2 : 1); ++c) {
+    Chunk& chunk = chunks[c];
+    size_t first_msg = c == 0 ? begin : mid;
+    invalid += chunk.invalid;
+    constexpr size_t kAhead = 16;
+    for (size_t i = 0; i < std::min(kAhead, chunk.items.size()); ++i)
+      seen.prefetch(chunk.items[i].fp);
+    for (size_t i = 0; i < chunk.items.size(); ++i) {
+      if (i + kAhead < chunk.items.size()) seen.prefetch(chunk.items[i + kAhead].fp);
+      const Prepared& p = chunk.items[i];
+      if (!p.valid) continue;
+      if (!seen.insert(p.fp)) {
+        ++dups;
+        const rd_kafka_message_t* m = msgs[first_msg + i];
+        delta.duplicates.push_back({m->partition, m->offset});
+        continue;
+      }
+      delta.first_seen.push_back(p.fp);
+      for (uint32_t k = p.first; k < p.first + p.count; ++k) {
+        const Contribution& x = chunk.contributions[k];
+        delta.cells.add(*x.goal, x.timestamp_ms, x.value,
+                        std::string_view(chunk.subjects).substr(x.subject_at, x.subject_len));
+      }
+      matched += p.goals;
+    }
+  }
+}
+
+// Whether `m` comes from the commands topic. Topic handles are stable per
+// client, so the name is compared once per handle.
+bool Loop::is_command(const rd_kafka_message_t* m) {
+  if (m->rkt == commands_rkt) return true;
+  if (m->rkt == events_rkt) return false;
+  bool cmd = std::string_view(rd_kafka_topic_name(m->rkt)) == opts.kafka.commands();
+  (cmd ? commands_rkt : events_rkt) = m->rkt;
+  return cmd;
+}
+
+// What the batch being built changed, for ProcessorOptions::on_applied.
+void Loop::touch(const std::string& cell_key, int64_t ts) {
+  if (!opts.on_applied || cell_key.size() < 9) return;
+  auto& t = touched[cell_key.substr(0, cell_key.size() - 9)];
+  t = std::max(t, ts);
+}
+
+void Loop::touch_cells(const projection::Delta& d) {
+  if (!opts.on_applied) return;
+  for (const auto& [key, cell] : d.cells.cells()) touch(key, cell.max_ts_ms);
+}
+
+void Loop::fold_delta(storage::Batch& batch) {
+  if (delta.empty()) return;
+  touch_cells(delta);
+  if (delta_roundtrip) {
+    auto copy = projection::decode(projection::encode(delta));
+    if (!copy.ok()) {
+      fatal.set(copy.error());
+      return;
+    }
+    cells::fold(batch, *copy, fingerprint_seq);
+  } else {
+    cells::fold(batch, delta, fingerprint_seq);
+  }
+  delta.clear();
+}
+
+void Loop::update_lag() {
+  int64_t lag = 0, lo, hi;
+  bool caught_up = true;
+  // Cached watermarks are unknown until the first fetch of a partition:
+  // the ends queried at start are a floor.
+  for (int p = 0; p < event_partitions; ++p) {
+    if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.events().c_str(), p, &lo, &hi) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+      hi = 0;
+    lag += std::max<int64_t>(0, std::max(hi, start_ends[p]) - ev_next[p]);
+    if (ev_next[p] < start_ends[p]) caught_up = false;
+  }
+  metrics.events_lag = lag;
+  if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.commands().c_str(), 0, &lo, &hi) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR)
+    hi = 0;
+  metrics.commands_lag = std::max<int64_t>(0, std::max(hi, start_cmd_end) - cmd_next);
+  if (cmd_next < start_cmd_end) caught_up = false;
+  if (caught_up) owner_ready->store(true);
+  metrics.backfill_jobs_pending = static_cast<int64_t>(active_jobs.size());
+}
+
+// While the commands topic is behind the end it had at start, events wait:
+// goals defined then are known before the events they count, so a restart
+// or a rebuild needs no backfill scans. (Any interleaving gives the same
+// state; this one is the cheapest.)
+void Loop::pause_events(bool pause) {
+  PartitionList l = new_partition_list(event_partitions);
+  for (int p = 0; p < event_partitions; ++p)
+    rd_kafka_topic_partition_list_add(l.get(), opts.kafka.events().c_str(), p);
+  if (pause)
+    rd_kafka_pause_partitions(consumer, l.get());
+  else
+    rd_kafka_resume_partitions(consumer, l.get());
+  events_paused = pause;
+}
+void Loop::maybe_resume_events(bool idle) {
+  if (!events_paused) return;
+  bool done = cmd_next >= start_cmd_end;
+  if (!done && idle) {
+    // Offsets may have gaps: trust the consumer's position when idle.
+    PartitionList l = new_partition_list(1);
+    rd_kafka_topic_partition_list_add(l.get(), opts.kafka.commands().c_str(), 0);
+    rd_kafka_position(consumer, l.get());
+    done = l->elems[0].offset >= start_cmd_end;
+  }
+  if (done) pause_events(false);
+}
+
+// Marks a write durable: read-your-writes waiters and the backfill thread
+
+void Loop::run() {
+  // RocksDB's per-call perf bookkeeping is measurable on the hot path.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  auto last_lag = Clock::now() - std::chrono::seconds(10);
+  while (!stopping && !fatal.failed()) {
+    storage::Batch batch = store.batch();
+    if (opts.emit_deadletter) deadletters = std::make_shared<DeliveryGroup>();
+    msgs.clear();
+    Clock::time_point t0 = poller->next(msgs);
+    size_t n = msgs.size();
+    uint64_t events = 0, invalid = 0, dups = 0, matched = 0;
+    size_t run_begin = 0;  // start of the pending run of event messages
+    auto flush_run = [&](size_t i) {
+      if (i > run_begin) ingest_run(run_begin, i, invalid, dups, matched);
+      run_begin = i + 1;
+    };
+    for (size_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = msgs[i];
+      if (m->err) {
+        flush_run(i);
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          metrics.kafka_errors++;
+          log::warn(std::string("consumer: ") + rd_kafka_message_errstr(m));
+        }
+      } else if (is_command(m)) {
+        flush_run(i);
+        apply_command(m, batch);
+        cmd_next = m->offset + 1;
+        cmd_dirty = true;
+      } else if (m->partition >= 0 && m->partition < event_partitions) {
+        ++events;
+        ev_next[m->partition] = m->offset + 1;
+        ev_dirty[m->partition] = true;
+      } else {
+        flush_run(i);
+      }
+    }
+    flush_run(n);
+    metrics.events_in += events;
+    metrics.events_valid += events - invalid;
+    metrics.events_invalid += invalid;
+    metrics.events_duplicate += dups;
+    metrics.events_matched += matched;
+    fold_delta(batch);
+    maybe_resume_events(n == 0);
+    uint64_t seq = apply_partials(batch);
+    bool applied_commands = false;  // one may have created a backfill job
+    for (int p = 0; p < event_partitions; ++p)
+      if (ev_dirty[p])
+        state::set_offset(batch, state::Source::events, p, ev_next[p]), ev_dirty[p] = false;
+    if (cmd_dirty) {
+      state::set_offset(batch, state::Source::commands, 0, cmd_next);
+      cmd_dirty = false;
+      applied_commands = true;
+    }
+    Write w{std::move(batch), cmd_next,          seq, applied_commands || seq, n > 0, t0,
+            ev_next,          std::move(touched)};
+    touched.clear();
+    if (deadletters && deadletters->produced() > 0) {
+      w.deadletters = std::move(deadletters);
+      w.invalid_events = invalid;
+    }
+    if (!writer->hand(std::move(w))) break;
+    msgs.clear();
+    if (Clock::now() - last_lag > std::chrono::milliseconds(500)) {
+      update_lag();
+      last_lag = Clock::now();
+    }
+  }
+  // A batch the writer did not take: its messages hold references that
+  // would keep rd_kafka_destroy() of the consumer waiting for ever.
+  msgs.clear();
+}
+}  // namespace gs::kernel

@@ -1,0 +1,160 @@
+// The processor thread's state and work (private to src/stream). Everything
+// here is owned by the processor thread: start() fills it before the thread
+// starts, and after that only the processor thread touches it, except the
+// members marked "read-only after start", which any thread may read. Other
+// threads are reached through Writer, Poller, BackfillHandoff and Fatal.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/metrics.h"
+#include "kernel/cells.h"
+#include "kernel/handoff.h"
+#include "kernel/kafka.h"
+#include "kernel/module.h"
+#include "kernel/poller.h"
+#include "kernel/processor.h"
+#include "kernel/state.h"
+#include "kernel/writer.h"
+#include "model/conversion_goal.h"
+#include "model/event.h"
+#include "model/growth.h"
+#include "projection/dedup.h"
+#include "projection/delta.h"
+#include "projection/projection.h"
+#include "storage/store.h"
+
+namespace gs::kernel {
+
+struct Loop : Shared, CommandContext {
+  explicit Loop(Shared shared) : Shared(shared) {}
+
+  // Set by Processor::start before the thread starts.
+  rd_kafka_t* consumer = nullptr;
+  Producer* producer = nullptr;  // deadletter
+  Writer* writer = nullptr;
+  Poller* poller = nullptr;
+  std::atomic<bool>* owner_ready = nullptr;
+
+  // Read-only after start.
+  int event_partitions = 0;
+  std::vector<int64_t> start_ends;  // high watermarks at start, per events partition
+  int64_t start_cmd_end = 0;        // readiness means reaching them
+
+  // Input positions: the next offset of each events partition and of the
+  // commands partition, as of the batch being built.
+  std::vector<int64_t> ev_next;
+  int64_t cmd_next = 0;
+  std::vector<bool> ev_dirty;
+  bool cmd_dirty = false;
+
+  // The deadletter messages of the batch being built: the writer waits until
+  // they are delivered before it writes the batch (and so its offsets).
+  std::shared_ptr<DeliveryGroup> deadletters;
+
+  projection::GoalIndex index;
+  MessageBatch msgs;  // the batch being built
+
+  // Event preparation (parse, validate, fingerprint, match) needs no shared
+  // mutable state, so a run of events is split in two halves prepared on two
+  // threads; dedup and aggregation then go through the results in log order.
+  struct Contribution {
+    const projection::CompiledGoal* goal;
+    int64_t timestamp_ms;
+    double value;
+    uint32_t subject_at = 0, subject_len = 0;  // in Chunk::subjects; unique series only
+  };
+  struct Prepared {
+    bool valid = false;
+    projection::Fingerprint fp;
+    uint32_t first = 0, count = 0;  // its range in Chunk::contributions
+    uint32_t goals = 0;             // conversion goals matched (series excluded)
+  };
+  struct Chunk {
+    model::EventParser parser;
+    std::vector<Prepared> items;
+    std::vector<Contribution> contributions;
+    std::string subjects;
+    uint64_t invalid = 0;
+  };
+  Chunk chunks[2];
+  static constexpr size_t kParallelMin = 512;  // smaller runs are prepared inline
+
+  // Dedup: every event seen, in memory (see projection/dedup.h).
+  projection::FingerprintSet seen;
+  uint64_t fingerprint_seq = 0;
+  // What ingest produced since the last fold (projection/delta.h): the
+  // segment's first-seen fingerprints, duplicate positions, cells and
+  // presences. Folded into the batch before each command and at batch end.
+  projection::Delta delta;
+  // GOALSTREAM_DELTA_ROUNDTRIP=1: fold decode(encode(delta)) instead (the
+  // digest oracle proves the encoding with it).
+  bool delta_roundtrip = false;
+
+  // Active backfill jobs: tenant\0target -> job record (its "generation" is
+  // the offset of the command that created it). Kept here, not read back
+  // from the store, because the latest record may still be in the batch
+  // being written.
+  std::unordered_map<std::string, nlohmann::json> active_jobs;
+  // What the batch being built changed, for ProcessorOptions::on_applied.
+  std::unordered_map<std::string, int64_t> touched;
+
+  // The module that applies each command type (read-only after start).
+  std::unordered_map<std::string, Module*> command_owner;
+  // The batch and offset of the command being applied (CommandContext).
+  storage::Batch* command_batch = nullptr;
+  int64_t command_offset = 0;
+
+  // The first command of each (tenant, Idempotency-Key) within
+  // model::kIdempotencyWindowMs: tenant\0key -> its issued_at, and the same
+  // ordered by issued_at for pruning. Both the records and their pruning
+  // follow the commands log alone (issued_at, log order), so a rebuild
+  // reproduces them and the digest covers them.
+  std::unordered_map<std::string, int64_t> idempotency;
+  std::multimap<int64_t, std::string> idempotency_by_time;
+
+  bool events_paused = false;
+  rd_kafka_topic_t* commands_rkt = nullptr;  // topic handles seen, by topic
+  rd_kafka_topic_t* events_rkt = nullptr;
+
+  // loop.cpp: the thread's loop and event ingestion.
+  void run();
+  void deadletter(const rd_kafka_message_t* m, const std::string& why, const std::string& field);
+  void prepare(Chunk& c, size_t begin, size_t end);
+  void ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups, uint64_t& matched);
+  void touch(const std::string& cell_key, int64_t ts);
+  void touch_cells(const projection::Delta& d);
+  void fold_delta(storage::Batch& batch);
+  bool is_command(const rd_kafka_message_t* m);
+  void update_lag();
+  void pause_events(bool pause);
+  void maybe_resume_events(bool idle);
+
+  // commands.cpp: commands and backfill hand-overs.
+  void apply_command(const rd_kafka_message_t* m, storage::Batch& batch);
+  Status apply(const model::Command& cmd, int64_t offset, storage::Batch& batch);
+  void prune_idempotency(int64_t now_ms, storage::Batch& batch);
+  void record_idempotency(const model::Command& cmd, const Status& st, storage::Batch& batch);
+  uint64_t apply_partials(storage::Batch& batch);
+
+  // CommandContext (commands.cpp), for the modules.
+  storage::Batch& batch() override { return *command_batch; }
+  int64_t offset() const override { return command_offset; }
+  projection::GoalIndex& counters() override { return index; }
+  void start_job(const std::string& tenant, const std::string& counter) override;
+  void cancel_job(const std::string& tenant, const std::string& counter) override;
+  void counters_reset(const std::string& tenant, const std::string& goal_id) override;
+};
+
+// The reason line of an error: "field: message".
+std::string reason(const Error& e);
+
+}  // namespace gs::kernel

@@ -1,0 +1,79 @@
+// The kernel's side of a goal family (a module, src/modules/<family>/):
+// what the processor asks of it. A module declares its column families and
+// the command types it applies, loads its in-memory state at start, and
+// applies its commands on the processor thread through a CommandContext.
+// Calls are per command or per start, never per event: the ingest hot path
+// makes no virtual call.
+//
+// src/modules/all.cpp is the one list of modules; the kernel never names one.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "model/conversion_goal.h"
+#include "model/event.h"
+#include "projection/projection.h"
+#include "storage/store.h"
+
+namespace gs::kernel {
+
+// What the processor thread offers a module while it applies a command or
+// loads its state. Processor thread only; valid during the call.
+class CommandContext {
+ public:
+  virtual ~CommandContext() = default;
+  // The batch being built; the command's offset on the commands topic
+  // (0 while loading).
+  virtual storage::Batch& batch() = 0;
+  virtual int64_t offset() const = 0;
+  // The counters ingest matches events against (conversion goals and the
+  // series kept over them).
+  virtual projection::GoalIndex& counters() = 0;
+  // Starts a backfill job that counts `counter` over the events processed
+  // so far (none when there are none); cancels one.
+  virtual void start_job(const std::string& tenant, const std::string& counter) = 0;
+  virtual void cancel_job(const std::string& tenant, const std::string& counter) = 0;
+  // Tells every module that the counters of conversion goal `goal_id`
+  // restart (it was redefined or deleted): series kept over it must too.
+  virtual void counters_reset(const std::string& tenant, const std::string& goal_id) = 0;
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual std::string_view name() const = 0;
+  // Column families the module owns (the kernel opens them with its own).
+  virtual std::span<const storage::ColumnFamilySpec> column_families() const { return {}; }
+  // The command types apply() takes ("conversion_goal.defined", ...).
+  virtual std::span<const std::string_view> command_types() const { return {}; }
+  // Applies a command of one of its types; an Error (naming the field) when
+  // it is invalid, and then nothing of it is applied.
+  virtual Status apply(const model::Command& cmd, CommandContext& ctx) {
+    return invalid("type", "unknown command type " + cmd.type);
+  }
+  // The members its events carry beyond the common envelope (checked by
+  // the kernel's EventParser, in module list order).
+  virtual std::span<const model::EventMemberRule> event_members() const { return {}; }
+  // See CommandContext::counters_reset.
+  virtual void on_counters_reset(const std::string& tenant, const std::string& goal_id,
+                                 CommandContext& ctx) {}
+  // Loads the module's in-memory state from the store at start, in module
+  // list order (a module may rely on the counters of those before it).
+  virtual Status load(const storage::Store& store, CommandContext& ctx) { return {}; }
+};
+
+// The event member rules of `modules`, in list order.
+inline std::vector<model::EventMemberRule> event_rules(std::span<Module* const> modules) {
+  std::vector<model::EventMemberRule> out;
+  for (const Module* m : modules) {
+    auto own = m->event_members();
+    out.insert(out.end(), own.begin(), own.end());
+  }
+  return out;
+}
+
+}  // namespace gs::kernel

@@ -1,0 +1,294 @@
+#include "kernel/processor.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <string_view>
+
+#include "base/log.h"
+#include "kernel/backfill.h"
+#include "kernel/handoff.h"
+#include "kernel/loop.h"
+#include "kernel/poller.h"
+#include "kernel/writer.h"
+
+namespace gs::kernel {
+
+// The processor's parts, one per thread role (see processor.h); each shared
+// part has its own lock.
+//
+// Members are destroyed in reverse order of declaration, and the order
+// matters: the consumer is declared before everything that uses it or holds
+// its messages (writer, poller, loop: batches being built or waiting), so
+// those go first, and librdkafka's rd_kafka_consumer_close/rd_kafka_destroy
+// find no message outstanding (they would wait for it for ever). stop()
+// tears the same parts down explicitly, keeping that rule.
+struct Processor::Impl {
+  Impl(storage::Store& s, ProcessorOptions o, Metrics& m)
+      : store(s),
+        opts(std::move(o)),
+        metrics(m),
+        loop(Shared{s, opts, m, stopping, fatal, handoff}) {
+    fatal.on_set([this] { wake_all(); });
+  }
+
+  storage::Store& store;
+  const ProcessorOptions opts;
+  Metrics& metrics;
+  std::atomic<bool> stopping{false};
+  Fatal fatal;
+  AppliedOffsets applied;
+  BackfillHandoff handoff;
+  KafkaConsumer consumer;              // outlives the members below
+  std::unique_ptr<Producer> producer;  // deadletter
+  std::unique_ptr<Writer> writer;
+  std::unique_ptr<Poller> poller;
+  std::unique_ptr<Backfill> backfill;
+  Loop loop;  // the processor thread's state
+  std::thread loop_thread;
+
+  // Wakes every waiter (after `stopping` or a fatal error was set).
+  void wake_all() {
+    if (writer) writer->wake();
+    if (poller) poller->wake();
+    handoff.wake();
+    applied.wake();
+  }
+};
+
+Processor::Processor(storage::Store& store, ProcessorOptions opts, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics)) {}
+
+Processor::~Processor() { stop(); }
+
+Status Processor::start() {
+  auto& I = *impl_;
+  auto producer = Producer::create(I.opts.kafka, ProducerOptions::deadletter());
+  if (!producer.ok()) return producer.error();
+  I.producer = std::move(producer).value();
+  std::string group =
+      I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
+  auto consumer = make_consumer(I.opts.kafka, {{"group.id", group},
+                                               {"enable.auto.commit", "false"},
+                                               {"enable.auto.offset.store", "false"},
+                                               {"auto.offset.reset", "earliest"},
+                                               {"fetch.wait.max.ms", "100"},
+                                               {"queued.min.messages", "200000"}});
+  if (!consumer.ok()) return consumer.error();
+  I.consumer = std::move(consumer).value();
+  rd_kafka_poll_set_consumer(I.consumer.get());
+
+  auto parts = partition_count(I.consumer.get(), I.opts.kafka.events());
+  if (!parts.ok()) return parts.error();
+  auto cparts = partition_count(I.consumer.get(), I.opts.kafka.commands());
+  if (!cparts.ok()) return cparts.error();
+  I.loop.event_partitions = *parts;
+  I.loop.ev_next.assign(I.loop.event_partitions, 0);
+  I.loop.ev_dirty.assign(I.loop.event_partitions, false);
+  auto ev_offsets = state::offsets(I.store, state::Source::events);
+  if (!ev_offsets.ok()) return ev_offsets.error();
+  for (auto [p, off] : *ev_offsets) {
+    if (p >= I.loop.event_partitions)
+      return Error{ErrorCode::conflict, "data-dir",
+                   "the store has offsets for partition " + std::to_string(p) + " of " +
+                       I.opts.kafka.events() + ", which has only " +
+                       std::to_string(I.loop.event_partitions) +
+                       " partitions; was the topic recreated? rebuild into a new --data-dir"};
+    I.loop.ev_next[p] = off;
+  }
+  auto cmd = state::offsets(I.store, state::Source::commands);
+  if (!cmd.ok()) return cmd.error();
+  I.loop.cmd_next = cmd->count(0) ? cmd->at(0) : 0;
+  I.applied.reset(I.loop.cmd_next);
+
+  // Readiness: caught up with the logs as they are now.
+  for (int p = 0; p < I.loop.event_partitions; ++p) {
+    auto wm = query_watermarks(I.consumer.get(), I.opts.kafka.events(), p);
+    if (!wm.ok()) return wm.error();
+    I.loop.start_ends.push_back(wm->second);
+  }
+  auto cwm = query_watermarks(I.consumer.get(), I.opts.kafka.commands(), 0);
+  if (!cwm.ok()) return cwm.error();
+  I.loop.start_cmd_end = cwm->second;
+
+  auto t_fp = std::chrono::steady_clock::now();
+  auto fp_seq = state::load_fingerprints(I.store, I.loop.seen);
+  if (!fp_seq.ok()) return fp_seq.error();
+  I.loop.fingerprint_seq = *fp_seq;
+  log::info("dedup: " + std::to_string(I.loop.seen.size()) + " events seen before, loaded in " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - t_fp)
+                               .count()) +
+            " ms");
+  auto jobs = state::jobs(I.store);
+  if (!jobs.ok()) return jobs.error();
+  for (auto& [tenant, goal, job] : *jobs) I.loop.active_jobs[job_id(tenant, goal)] = job;
+  auto idempotency = state::all_idempotency(I.store);
+  if (!idempotency.ok()) return idempotency.error();
+  for (auto& [tenant, key, record] : *idempotency) {
+    auto t = time::parse_rfc3339(record.is_object() ? record.value("issued_at", "") : "");
+    if (!t)
+      return Error{ErrorCode::internal, "data-dir",
+                   "malformed idempotency record of tenant " + tenant};
+    auto id = job_id(tenant, key);
+    I.loop.idempotency[id] = *t;
+    I.loop.idempotency_by_time.emplace(*t, std::move(id));
+  }
+  // The modules' event members, checked by both preparing parsers.
+  for (auto& chunk : I.loop.chunks) chunk.parser = model::EventParser(event_rules(I.opts.modules));
+  // The modules' state; each command type has one owner.
+  for (Module* m : I.opts.modules) {
+    for (std::string_view type : m->command_types())
+      if (!I.loop.command_owner.emplace(type, m).second)
+        return Error{ErrorCode::internal, "",
+                     "command type " + std::string(type) + " declared by two modules"};
+    auto batch = I.store.batch();  // never written: loading writes nothing
+    I.loop.command_batch = &batch;
+    I.loop.command_offset = 0;
+    auto st = m->load(I.store, I.loop);
+    I.loop.command_batch = nullptr;
+    if (!st.ok()) return st;
+  }
+
+  PartitionList l = new_partition_list(I.loop.event_partitions + 1);
+  rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.commands().c_str(), 0)->offset =
+      I.loop.cmd_next == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.loop.cmd_next;
+  for (int p = 0; p < I.loop.event_partitions; ++p)
+    rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.events().c_str(), p)->offset =
+        I.loop.ev_next[p] == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.loop.ev_next[p];
+  auto err = rd_kafka_assign(I.consumer.get(), l.get());
+  l.reset();
+  if (err)
+    return Error{ErrorCode::unavailable, "",
+                 std::string("cannot assign partitions: ") + rd_kafka_err2str(err)};
+
+  log::info("processor starting: " + std::to_string(I.loop.index.size()) +
+            " counters (conversion goals and metric series), " +
+            std::to_string(I.loop.event_partitions) + " event partitions, commands at offset " +
+            std::to_string(I.loop.cmd_next));
+  I.loop.consumer = I.consumer.get();
+  I.loop.producer = I.producer.get();
+  I.loop.owner_ready = &ready_;
+  const char* roundtrip = std::getenv("GOALSTREAM_DELTA_ROUNDTRIP");
+  I.loop.delta_roundtrip = roundtrip && std::string_view(roundtrip) == "1";
+  if (I.loop.delta_roundtrip) log::info("deltas are folded as decode(encode(delta))");
+  I.loop.update_lag();
+  I.writer = std::make_unique<Writer>(Writer::Deps{I.store, I.opts, I.metrics, *I.producer,
+                                                   I.consumer.get(), I.loop.event_partitions,
+                                                   I.stopping, I.fatal, I.applied, I.handoff});
+  I.poller = std::make_unique<Poller>(I.consumer.get(), I.opts, I.stopping, I.fatal);
+  I.backfill = std::make_unique<Backfill>(
+      Shared{I.store, I.opts, I.metrics, I.stopping, I.fatal, I.handoff});
+  I.loop.writer = I.writer.get();
+  I.loop.poller = I.poller.get();
+  I.writer->start();
+  if (I.loop.cmd_next < I.loop.start_cmd_end) I.loop.pause_events(true);  // before the first poll
+  I.poller->start();
+  I.loop_thread = spawn("gs-processor", I.fatal, [&I] { I.loop.run(); });
+  I.backfill->start();
+  return {};
+}
+
+void Processor::stop() {
+  auto& I = *impl_;
+  if (I.stopping.exchange(true)) return;
+  I.wake_all();  // a writer backing off between deadletter retries, waiters, the backfill
+  if (I.loop_thread.joinable()) I.loop_thread.join();
+  // Every message is destroyed before the consumer is closed: those of a
+  // batch the writer did not take (the loop clears them as it ends; again
+  // here for a loop that ended by an exception), and those nobody took (the
+  // poller's stop).
+  I.loop.msgs.clear();
+  if (I.poller) I.poller->stop();
+  if (I.writer) I.writer->stop();
+  I.handoff.wake();
+  if (I.backfill) I.backfill->join();
+  I.consumer.reset();  // closes, then destroys
+  if (I.producer) I.producer->flush(10000);
+  I.producer.reset();
+}
+
+std::string Processor::fatal_error() const {
+  auto e = impl_->fatal.error();
+  return e ? e->message : std::string();
+}
+
+std::optional<Error> Processor::failure() const { return impl_->fatal.error(); }
+
+bool Processor::wait_applied(int64_t offset, std::chrono::milliseconds timeout) {
+  auto& I = *impl_;
+  return I.applied.wait(offset, timeout, [&] { return I.stopping || I.fatal.failed(); });
+}
+
+bool Processor::wait_commands_caught_up(std::chrono::milliseconds timeout) {
+  auto& I = *impl_;
+  if (!I.consumer) return false;
+  // The end of the commands topic: asked of the broker once, within the
+  // timeout (a key issued a moment ago may not be fetched yet, and the
+  // consumer's cached end would not include it); with the broker down or
+  // slow, the consumer's cached high watermark, updated by every fetch
+  // response, re-read after each wait as fetches move it.
+  //
+  // Asked with rd_kafka_offsets_for_times (timestamp -1: the end), not
+  // rd_kafka_query_watermark_offsets: in librdkafka 2.0.2 the latter ignores
+  // its timeout with the broker down (fixed in 2.3.0), this one keeps it.
+  auto deadline = Clock::now() + timeout;
+  int64_t asked = -1;
+  {
+    PartitionList l = new_partition_list(1);
+    rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.commands().c_str(), 0)->offset =
+        RD_KAFKA_OFFSET_END;
+    if (rd_kafka_offsets_for_times(I.consumer.get(), l.get(), static_cast<int>(timeout.count())) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      asked = l->elems[0].offset;
+  }
+  while (true) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.commands().c_str(), 0, &lo,
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      hi = 0;
+    hi = std::max({hi, asked, I.loop.start_cmd_end});
+    if (I.applied.next() >= hi) return true;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 || !wait_applied(hi - 1, left)) return false;
+  }
+}
+
+std::vector<PartitionProgress> Processor::progress(bool& caught_up) {
+  auto& I = *impl_;
+  std::vector<PartitionProgress> out;
+  caught_up = true;
+  // Positions are read under no lock: they are only advisory here, and
+  // the processor thread is their single writer; take a consistent view from
+  // the store instead.
+  // An unreadable store reads as not caught up (the read logged and counted it).
+  auto ev =
+      state::offsets(I.store, state::Source::events).value_or(std::map<int32_t, int64_t>{{-1, 0}});
+  auto cmd = state::offsets(I.store, state::Source::commands)
+                 .value_or(std::map<int32_t, int64_t>{{-1, 0}});
+  if (ev.count(-1) || cmd.count(-1)) caught_up = false;
+  for (int p = 0; p < I.loop.event_partitions; ++p) {
+    int64_t end = 0, lo = 0;
+    rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.events().c_str(), p, &lo, &end);
+    end = std::max(end, I.loop.start_ends[p]);
+    int64_t pos = ev.count(p) ? ev[p] : 0;
+    if (pos < end) caught_up = false;
+    out.push_back({I.opts.kafka.events(), p, pos, end});
+  }
+  int64_t cend = 0, lo = 0;
+  rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.commands().c_str(), 0, &lo, &cend);
+  cend = std::max(cend, I.loop.start_cmd_end);
+  int64_t cpos = cmd.count(0) ? cmd[0] : 0;
+  if (cpos < cend) caught_up = false;
+  out.push_back({I.opts.kafka.commands(), 0, cpos, cend});
+  auto jobs = state::jobs(I.store);
+  if (!jobs.ok() || !jobs->empty()) caught_up = false;
+  return out;
+}
+
+std::optional<std::pair<int64_t, int64_t>> Processor::backfill_progress(
+    const std::string& tenant, const std::string& goal_id) const {
+  return impl_->handoff.status(job_id(tenant, goal_id));
+}
+
+}  // namespace gs::kernel

@@ -1,0 +1,266 @@
+#include "kernel/state.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/keys.h"
+#include "kernel/cells.h"
+
+namespace gs::state {
+
+namespace {
+
+using projection::Fingerprint;
+
+// Calls f(fp, record key) for every fingerprint in the dedup records.
+template <class F>
+void each_fingerprint(std::string_view key, std::string_view v, F&& f) {
+  for (size_t off = 0; off + 16 <= v.size(); off += 16) {
+    Fingerprint fp;
+    std::memcpy(&fp.lo, v.data() + off, 8);
+    std::memcpy(&fp.hi, v.data() + off + 8, 8);
+    f(fp, key);
+  }
+}
+
+// The set of events seen enters the digest, sorted. Which segment first saw
+// an event, and which copy of it was first (copies on different partitions
+// may be met in either order), are bookkeeping, not content; so are the
+// positions of duplicates.
+void digest_dedup(const storage::Rows& rows, storage::DigestSink& sink) {
+  sink.feed("dedup");
+  std::vector<Fingerprint> fps;
+  rows([&](std::string_view k, std::string_view v) {
+    if (k.starts_with("f"))
+      each_fingerprint(k, v, [&](Fingerprint fp, auto) { fps.push_back(fp); });
+  });
+  std::sort(fps.begin(), fps.end());
+  for (const auto& fp : fps) {
+    char b[16];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(fp.hi >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i) b[8 + i] = static_cast<char>(fp.lo >> (56 - 8 * i));
+    sink.raw(std::string_view(b, 16));
+  }
+}
+
+const storage::ColumnFamilySpec kColumnFamilies[] = {
+    {"meta"},
+    {"keys", storage::Tuning::plain, nullptr, 10},
+    {"dedup", storage::Tuning::point_lookups, nullptr, 60, digest_dedup},
+    {"agg", storage::Tuning::merge_heavy, &cells::kCellAdd, 30},
+    {"uniq", storage::Tuning::presence, nullptr, 40},
+    {"growth", storage::Tuning::plain, nullptr, 50},
+};
+
+std::string offset_key(Source src, int32_t partition) {
+  return std::string(src == Source::events ? "off/e/" : "off/c/") + std::to_string(partition);
+}
+
+std::string job_key(const std::string& tenant, const std::string& counter) {
+  return "job/" + keys::join(tenant, counter);
+}
+
+std::string seq_key(const char* prefix, uint64_t seq) {
+  std::string k = prefix;
+  keys::append_be64(k, static_cast<int64_t>(seq));
+  return k;
+}
+
+std::string duplicate_key(InputPosition pos) {
+  std::string k = "d";
+  auto p = static_cast<uint32_t>(pos.partition);
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((p >> (i * 8)) & 0xff));
+  keys::append_be64(k, pos.offset);
+  return k;
+}
+
+// A JSON row of keyspace `what`; an unparsable one is unreadable.
+Result<json> parse_row(const Store& s, std::string_view what, std::string_view key,
+                       std::string_view value) {
+  auto j = json::parse(value, nullptr, false);
+  if (j.is_discarded()) return s.unreadable(what, key, "not JSON");
+  return j;
+}
+
+// Every row under `prefix` as (tenant, rest of the key, JSON).
+Result<std::vector<std::tuple<std::string, std::string, json>>> tenant_rows(const Store& s,
+                                                                            storage::Cf cf,
+                                                                            std::string_view prefix,
+                                                                            std::string_view what) {
+  using Row = std::tuple<std::string, std::string, json>;
+  return storage::collect<Row>(s, cf, prefix, [&](std::string_view key, std::string_view value) {
+    auto k = key.substr(prefix.size());
+    auto nul = k.find('\0');
+    auto j = parse_row(s, what, key, value);
+    if (!j.ok()) return Result<Row>(j.error());
+    if (nul == std::string_view::npos)
+      return Result<Row>(s.unreadable(what, key, "no tenant in the key"));
+    return Result<Row>(
+        Row{std::string(k.substr(0, nul)), std::string(k.substr(nul + 1)), std::move(j).value()});
+  });
+}
+
+Result<std::optional<json>> json_row(const Store& s, storage::Cf cf, const std::string& key,
+                                     std::string_view what) {
+  auto v = s.get(cf, key);
+  if (!v.ok()) return v.error();
+  if (!*v) return std::optional<json>();
+  auto j = parse_row(s, what, key, **v);
+  if (!j.ok()) return j.error();
+  return std::optional<json>(std::move(j).value());
+}
+
+}  // namespace
+
+std::span<const storage::ColumnFamilySpec> column_families() { return kColumnFamilies; }
+
+void set_offset(Batch& b, Source src, int32_t partition, int64_t next_offset) {
+  std::string v;
+  keys::append_be64(v, next_offset);
+  b.put(b.store().cf("meta"), offset_key(src, partition), v);
+}
+
+Result<std::map<int32_t, int64_t>> offsets(const Store& s, Source src) {
+  std::map<int32_t, int64_t> out;
+  std::string prefix = src == Source::events ? "off/e/" : "off/c/";
+  std::optional<Error> bad;
+  auto st = s.scan(s.cf("meta"), prefix, [&](std::string_view key, std::string_view value) {
+    auto k = key.substr(prefix.size());
+    int32_t p = 0;
+    bool digits = !k.empty() && k.size() <= 9 &&
+                  std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || value.size() != 8) {
+      bad = s.unreadable("offset", key, "not a partition and an 8-byte offset");
+      return false;
+    }
+    for (char c : k) p = p * 10 + (c - '0');
+    out[p] = keys::read_be64(value);
+    return true;
+  });
+  if (!st.ok()) return st.error();
+  if (bad) return *bad;
+  return out;
+}
+
+void put_key(Batch& b, const std::string& key_hash, const model::ApiKey& key) {
+  b.put(b.store().cf("keys"), key_hash, model::to_json(key).dump());
+}
+
+Result<std::optional<model::ApiKey>> find_key(const Store& s, const std::string& key_hash) {
+  auto j = json_row(s, s.cf("keys"), key_hash, "API key");
+  if (!j.ok()) return j.error();
+  if (!*j) return std::optional<model::ApiKey>();
+  auto k = model::api_key_from_json(**j);
+  if (!k.ok()) return s.unreadable("API key", key_hash, k.error().message);
+  return std::optional<model::ApiKey>(std::move(k).value());
+}
+
+void put_fingerprints(Batch& b, uint64_t seq, const std::vector<projection::Fingerprint>& fps) {
+  std::string v(fps.size() * 16, '\0');
+  for (size_t i = 0; i < fps.size(); ++i) {
+    std::memcpy(v.data() + 16 * i, &fps[i].lo, 8);
+    std::memcpy(v.data() + 16 * i + 8, &fps[i].hi, 8);
+  }
+  b.put(b.store().cf("dedup"), seq_key("f", seq), v);
+}
+
+void put_duplicate(Batch& b, InputPosition pos) {
+  b.put(b.store().cf("dedup"), duplicate_key(pos), "");
+}
+
+Result<uint64_t> load_fingerprints(const Store& s, projection::FingerprintSet& set) {
+  uint64_t next = 0;
+  std::optional<Error> bad;
+  auto st = s.scan(s.cf("dedup"), "f", [&](std::string_view key, std::string_view value) {
+    if (key.size() != 9 || value.size() % 16 != 0) {
+      bad = s.unreadable("dedup", key, "not a sequence and 16-byte fingerprints");
+      return false;
+    }
+    each_fingerprint(key, value, [&](Fingerprint fp, auto) { set.insert(fp); });
+    next = std::max<uint64_t>(next, static_cast<uint64_t>(keys::read_be64(key.substr(1))) + 1);
+    return true;
+  });
+  if (!st.ok()) return st.error();
+  if (bad) return *bad;
+  return next;
+}
+
+Result<bool> is_duplicate(const Store& s, InputPosition pos) {
+  auto v = s.get(s.cf("dedup"), duplicate_key(pos));
+  if (!v.ok()) return v.error();
+  return v->has_value();
+}
+
+void put_job(Batch& b, const std::string& tenant, const std::string& counter, const json& job) {
+  b.put(b.store().cf("meta"), job_key(tenant, counter), job.dump());
+}
+
+void delete_job(Batch& b, const std::string& tenant, const std::string& counter) {
+  b.del(b.store().cf("meta"), job_key(tenant, counter));
+}
+
+Result<std::optional<json>> job(const Store& s, const std::string& tenant,
+                                const std::string& counter) {
+  return json_row(s, s.cf("meta"), job_key(tenant, counter), "backfill job");
+}
+
+Result<std::vector<std::tuple<std::string, std::string, json>>> jobs(const Store& s) {
+  return tenant_rows(s, s.cf("meta"), "job/", "backfill job");
+}
+
+void put_outbox(Batch& b, uint64_t seq, const json& change) {
+  b.put(b.store().cf("meta"), seq_key("out/", seq), change.dump());
+}
+
+void delete_outbox(Batch& b, uint64_t seq) { b.del(b.store().cf("meta"), seq_key("out/", seq)); }
+
+Result<std::vector<std::pair<uint64_t, json>>> outbox(const Store& s) {
+  using Row = std::pair<uint64_t, json>;
+  return storage::collect<Row>(
+      s, s.cf("meta"), "out/", [&](std::string_view key, std::string_view value) {
+        auto j = parse_row(s, "outbox", key, value);
+        if (!j.ok()) return Result<Row>(j.error());
+        if (key.size() != 12)
+          return Result<Row>(s.unreadable("outbox", key, "not an 8-byte sequence"));
+        return Result<Row>(
+            Row{static_cast<uint64_t>(keys::read_be64(key.substr(4))), std::move(j).value()});
+      });
+}
+
+void put_meta(Batch& b, const std::string& key, const std::string& value) {
+  b.put(b.store().cf("meta"), "x/" + key, value);
+}
+
+Result<std::optional<std::string>> meta(const Store& s, const std::string& key) {
+  return s.get(s.cf("meta"), "x/" + key);
+}
+
+void put_idempotency(Batch& b, const std::string& tenant, const std::string& key,
+                     const json& record) {
+  b.put(b.store().cf("growth"), "i/" + keys::join(tenant, key), record.dump());
+}
+
+void delete_idempotency(Batch& b, const std::string& tenant, const std::string& key) {
+  b.del(b.store().cf("growth"), "i/" + keys::join(tenant, key));
+}
+
+Result<std::optional<json>> idempotency(const Store& s, const std::string& tenant,
+                                        const std::string& key) {
+  return json_row(s, s.cf("growth"), "i/" + keys::join(tenant, key), "Idempotency-Key");
+}
+
+Result<std::vector<std::tuple<std::string, std::string, json>>> all_idempotency(const Store& s) {
+  return tenant_rows(s, s.cf("growth"), "i/", "Idempotency-Key");
+}
+
+void put_timezone(Batch& b, const std::string& tenant, const std::string& tz) {
+  b.put(b.store().cf("growth"), "tz/" + tenant, tz);
+}
+
+Result<std::string> timezone(const Store& s, const std::string& tenant) {
+  auto v = s.get(s.cf("growth"), "tz/" + tenant);
+  if (!v.ok()) return v.error();
+  return v->value_or("UTC");
+}
+
+}  // namespace gs::state

@@ -1,0 +1,156 @@
+#include "kernel/writer.h"
+
+#include <rocksdb/perf_level.h>
+
+#include "base/log.h"
+
+namespace gs::kernel {
+
+void Writer::start() {
+  thread_ = spawn("gs-writer", d_.fatal, [this] { run(); });
+}
+
+void Writer::wake() {
+  { std::lock_guard lock(mu_); }
+  cv_.notify_all();
+}
+
+void Writer::publish(const Write& w) {
+  d_.applied.publish(w.cmd_next);
+  d_.handoff.publish(w.seq, w.wake_backfill);
+}
+
+bool Writer::hand(Write w) {
+  {
+    std::unique_lock lock(mu_);
+    // A batch with nothing to write or publish (no message, no backfill
+    // hand-over) does not wait for the batch in flight, which publishes
+    // the same positions: so while the writer waits for deadletter
+    // deliveries, the processor goes on to build the next real batch.
+    if (busy_ && w.batch.count() == 0 && !w.deadletters && w.seq == 0) return true;
+    cv_.wait(lock, [&] { return !busy_ || d_.fatal.failed() || abandoned_; });
+    if (d_.fatal.failed() || abandoned_) return false;
+    if (w.batch.count() == 0 && !w.deadletters) {
+      publish(w);  // under mu_: no batch is in flight to publish a later position
+    } else {
+      slot_ = std::move(w);
+      busy_ = true;
+    }
+  }
+  cv_.notify_all();
+  return true;
+}
+
+void Writer::run() {
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  while (true) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return slot_.has_value() || stop_; });
+    if (!slot_) return;
+    Write w = std::move(*slot_);
+    slot_.reset();
+    lock.unlock();
+    if (w.deadletters && !await_deadletters(w)) {
+      log::warn(
+          "processor stopped before the deadletter messages of a batch were delivered: the batch "
+          "is not committed and is processed again at the next start");
+      lock.lock();
+      abandoned_ = true;
+      busy_ = false;
+      lock.unlock();
+      cv_.notify_all();
+      return;
+    }
+    auto st = d_.store.write(w.batch);
+    if (!st.ok()) {
+      log::error("store write failed, stopping the processor: " + st.error().message);
+      d_.fatal.set(st.error());  // field "data-dir" for a store write
+      lock.lock();
+      busy_ = false;
+      lock.unlock();
+      cv_.notify_all();
+      return;
+    }
+    publish(w);  // before busy_ goes: an empty batch handed next publishes a later position
+    lock.lock();
+    busy_ = false;
+    lock.unlock();
+    cv_.notify_all();
+    d_.metrics.batches++;
+    if (d_.opts.on_applied && !w.touched.empty()) d_.opts.on_applied(w.touched);
+    if (w.timed)
+      d_.metrics.observe_batch_latency(std::chrono::duration<double>(Clock::now() - w.t0).count());
+    commit_kafka(w);
+  }
+}
+
+void Writer::commit_kafka(const Write& w) {
+  if (d_.opts.group_id.empty()) return;
+  const auto& kafka = d_.opts.kafka;
+  PartitionList l = new_partition_list(d_.event_partitions + 1);
+  for (int p = 0; p < d_.event_partitions; ++p)
+    rd_kafka_topic_partition_list_add(l.get(), kafka.events().c_str(), p)->offset = w.ev_next[p];
+  rd_kafka_topic_partition_list_add(l.get(), kafka.commands().c_str(), 0)->offset = w.cmd_next;
+  rd_kafka_commit(d_.consumer, l.get(), 1);
+}
+
+// Waits until every deadletter message of `w` is delivered, producing
+// failed ones again (logged, with backoff), so that a batch's offsets are
+// never written before the invalid messages it skips are on the deadletter
+// topic. Returns false when the processor stops first: failures are no
+// longer retried then, and pending deliveries get up to 10 s.
+bool Writer::await_deadletters(Write& w) {
+  DeliveryGroup& g = *w.deadletters;
+  auto backoff = std::chrono::milliseconds(500);
+  std::optional<Clock::time_point> stop_deadline;
+  while (true) {
+    while (!g.wait_until(Clock::now() + std::chrono::milliseconds(100))) {
+      if (!d_.stopping) continue;
+      if (!stop_deadline) stop_deadline = Clock::now() + std::chrono::seconds(10);
+      if (Clock::now() > *stop_deadline) return false;
+    }
+    auto failures = g.take_failed();
+    if (failures.empty()) break;
+    d_.metrics.deadletter_failures += failures.size();
+    log::warn("deadletter: " + std::to_string(failures.size()) +
+              " message(s) of a batch not delivered to " + d_.opts.kafka.deadletter() + " (" +
+              failures.front().error + "); retrying in " + std::to_string(backoff.count()) +
+              " ms; the batch is committed once they are");
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, backoff, [&] { return d_.stopping.load(); });
+    }
+    if (d_.stopping) return false;
+    for (auto& f : failures) {
+      if (f.err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+          f.err == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+          f.err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) {
+        // Larger than the deadletter topic takes (a compressed event can be
+        // much larger once decompressed, or the topic was not altered): keep
+        // the reason and the position, and as much of the value as fits.
+        constexpr size_t kKept = 512 * 1024;
+        if (f.value.size() > kKept) {
+          f.headers.emplace_back("value.truncated", std::to_string(f.value.size()));
+          f.value.resize(kKept);
+        }
+      }
+      (void)d_.deadletter_producer.produce_async(f.topic, f.key, f.value, f.headers, w.deadletters);
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  d_.metrics.events_deadlettered += w.invalid_events;
+  return true;
+}
+
+void Writer::stop() {
+  {
+    std::unique_lock lock(mu_);
+    if (!thread_.joinable()) return;
+    cv_.wait(lock, [&] { return !busy_ || d_.fatal.failed() || abandoned_; });
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+}  // namespace gs::kernel
