@@ -42,7 +42,7 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
   auto store = modules::open_store(data_dir);
   if (!store.ok()) return fail(store.error());
   Metrics metrics;
-  modules::ModuleList modules;
+  modules::ModuleList modules(c.thresholds);
   kernel::ProcessorOptions popts;
   popts.modules = modules.all();
   popts.kafka = c.kafka;
@@ -87,7 +87,7 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
   }
   processor.stop();
   // The live store announced these statuses already; record them unannounced.
-  auto seeded = kernel::ChangesPublisher::seed(**store, c.thresholds, time::now_ms());
+  auto seeded = kernel::ChangesPublisher::seed(**store, modules.announcers(), time::now_ms());
   if (!seeded.ok()) return fail(seeded.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr,

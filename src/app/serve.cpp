@@ -98,12 +98,11 @@ int run_serve(const Common& c, const ServeOptions& o) {
   // The live feed of GET /api/ws/changes: what each batch changed (from the
   // writer, which only queues) and each status transition recorded.
   gs::http::Hub hub;
+  modules::ModuleList modules(c.thresholds);
   kernel::ChangesOptions copts;
   copts.kafka = c.kafka;
-  copts.thresholds = c.thresholds;
   copts.on_status_changed = [&hub](const auto& change) { hub.status_changed(change); };
-  kernel::ChangesPublisher changes(**store, copts, metrics);
-  modules::ModuleList modules;
+  kernel::ChangesPublisher changes(**store, copts, metrics, modules.announcers());
   kernel::ProcessorOptions popts;
   popts.modules = modules.all();
   popts.kafka = c.kafka;

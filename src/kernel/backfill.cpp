@@ -7,7 +7,6 @@
 #include "base/log.h"
 #include "kernel/state.h"
 #include "model/event.h"
-#include "modules/conversion/keyspace.h"
 
 namespace gs::kernel {
 
@@ -79,15 +78,17 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
   const auto& kafka = d_.opts.kafka;
   auto jid = job_id(tenant, target);
   auto [base_id, series] = projection::split_target(target);
-  auto stored = conversion::goal(d_.store, tenant, std::string(base_id));
-  if (!stored.ok()) return d_.fatal.set(stored.error());
-  if (!*stored) return;  // deleted meanwhile: its job is gone too
-  auto def = model::conversion_goal_from_json(**stored, tenant);
-  if (!def.ok())
-    return d_.fatal.set(
-        d_.store.unreadable("conversion goal", keys::join(tenant, base_id), def.error().message));
-  auto goal = projection::compile(std::move(def).value(), std::string(series));
-  if (!goal.ok()) return;
+  // The module whose counter this is counts its events.
+  std::unique_ptr<BackfillCounter> counter;
+  for (const Module* m : d_.opts.modules) {
+    auto c = m->backfill(d_.store, tenant, target);
+    if (!c.ok()) return d_.fatal.set(c.error());
+    if (*c) {
+      counter = std::move(*c);
+      break;
+    }
+  }
+  if (!counter) return;  // gone meanwhile: its job is gone too
   auto& snapshot = job.snapshot;
   auto& position = job.position;
   int64_t total = 0, scanned = 0;
@@ -159,8 +160,7 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
     if (!m->err && remaining.count(m->partition) && m->offset < snapshot[m->partition]) {
       std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
       auto ev = local_parser.parse(bytes);
-      if (ev.ok() && ev->tenant_id == tenant && ev->type == (*goal)->def.event_type &&
-          (*goal)->counts(*ev)) {
+      if (ev.ok() && ev->tenant_id == tenant && counter->matches(*ev)) {
         // Count only first occurrences: live processing recorded the rest.
         auto dup = state::is_duplicate(d_.store, {m->partition, m->offset});
         if (!dup.ok()) {
@@ -168,7 +168,7 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
           ok = false;
           break;
         }
-        if (!*dup) counts.cells.add(**goal, *ev);
+        if (!*dup) counter->add(*ev, counts);
       }
       position[m->partition] = m->offset + 1;
       ++scanned;

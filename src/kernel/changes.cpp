@@ -13,19 +13,11 @@
 #include "base/time.h"
 #include "kernel/state.h"
 #include "kernel/threads.h"
-#include "modules/growth/evaluate.h"
-#include "modules/growth/keyspace.h"
 
 namespace gs::kernel {
 namespace {
 
 using json = nlohmann::json;
-
-// 342, not 342.0, as the API writes numbers.
-json whole(double v) {
-  if (std::abs(v) < 1e15 && v == std::floor(v)) return static_cast<int64_t>(v);
-  return v;
-}
 
 }  // namespace
 
@@ -42,13 +34,15 @@ struct ChangesPublisher::Impl {
 
   std::mutex mu;
   std::condition_variable cv;
-  std::unordered_map<std::string, int64_t> touched;  // guarded by mu
+  Touched touched;  // guarded by mu
   bool stopping = false;
   std::thread thread;
   Fatal fatal;
 
-  Impl(storage::Store& s, ChangesOptions o, Metrics& m)
-      : store(s), opts(std::move(o)), metrics(m) {}
+  std::vector<Announcer*> announcers;  // read-only
+
+  Impl(storage::Store& s, ChangesOptions o, Metrics& m, std::vector<Announcer*> a)
+      : store(s), opts(std::move(o)), metrics(m), announcers(std::move(a)) {}
 
   // Removes outbox entries the changes topic already holds (a crash between
   // producing and removing them).
@@ -139,83 +133,25 @@ struct ChangesPublisher::Impl {
     }
   }
 
-  json change(const char* type, const model::GrowthGoal& g, const std::string& before,
-              const std::string& after, const growth::GoalEvaluation& e, int64_t event_time,
-              const char* cause, int64_t now, uint64_t seq) {
-    return {{"type", type},
-            {"cause", cause},
-            {"tenant_id", g.tenant_id},
-            {"goal_id", g.id},
-            {"metric", g.metric},
-            {"before", before},
-            {"after", after},
-            {"current", whole(e.current)},
-            {"target", whole(g.target)},
-            {"event_time", event_time > 0 ? json(time::format_rfc3339(event_time)) : json(nullptr)},
-            {"detected_at", time::format_rfc3339(now)},
-            {"origin", origin},
-            {"seq", seq}};
-  }
-
-  // Evaluates goals; records and queues their transitions. `all`: every goal.
-  Status evaluate(const std::unordered_map<std::string, int64_t>& changed, bool all) {
-    std::vector<model::GrowthGoal> goals;
-    if (all) {
-      auto read = growth::all_goals(store);
-      if (!read.ok()) return read.error();
-      goals = std::move(read).value();
-    } else {
-      std::set<std::string> tenants;
-      for (auto& [k, ts] : changed) tenants.insert(k.substr(0, k.find('\0')));
-      for (auto& t : tenants) {
-        auto read = growth::goals(store, t);
-        if (!read.ok()) return read.error();
-        for (auto& g : *read) goals.push_back(std::move(g));
-      }
-    }
+  // Asks every announcer what changed; records and queues the transitions.
+  // `all`: everything (a full pass).
+  Status evaluate(const Touched& changed, bool all) {
     int64_t now = time::now_ms();
     auto b = store.batch();
-    size_t transitions = 0;
-    std::vector<json> recorded;  // for opts.on_status_changed, once written
-    for (const auto& g : goals) {
-      int64_t event_time = 0;
-      bool by_command = changed.count(g.tenant_id + '\0') > 0;
-      bool relevant = all || by_command;
-      auto targets = growth::metric_targets(store, g.tenant_id, g.metric);
-      if (!targets.ok()) return targets.error();
-      for (const auto& target : *targets) {
-        auto it = changed.find(keys::join(g.tenant_id, target));
-        if (it == changed.end()) continue;
-        relevant = true;
-        event_time = std::max(event_time, it->second);
-      }
-      if (!relevant) continue;
-      auto evaluated = growth::evaluate(store, g, now, opts.thresholds);
-      if (!evaluated.ok()) return evaluated.error();
-      const auto& e = *evaluated;
-      auto read = growth::status(store, g.tenant_id, g.id);
-      if (!read.ok()) return read.error();
-      const auto& before = *read;
-      if (before == e.status) continue;
-      growth::put_status(b, g.tenant_id, g.id, e.status);
-      if (!before) continue;  // a new goal: its first status is not a transition
-      const char* cause = event_time > 0 ? "events" : by_command ? "command" : "time";
-      uint64_t seq = next_seq++;
-      auto message =
-          change("goal.status_changed", g, *before, e.status, e, event_time, cause, now, seq);
-      if (opts.on_status_changed) recorded.push_back(message);
-      state::put_outbox(b, seq, message);
-      ++transitions;
-      if (e.status == "completed") {
-        seq = next_seq++;
-        state::put_outbox(
-            b, seq, change("goal.completed", g, *before, e.status, e, event_time, cause, now, seq));
-        ++transitions;
-      }
-    }
+    std::vector<Announcement> out;
+    for (Announcer* a : announcers)
+      if (auto st = a->announce(store, changed, all, now, b, out); !st.ok()) return st;
     if (b.count() == 0) return {};
+    std::vector<json> recorded;  // for opts.on_status_changed, once written
+    for (auto& a : out) {
+      uint64_t seq = next_seq++;
+      a.message["origin"] = origin;
+      a.message["seq"] = seq;
+      if (a.live && opts.on_status_changed) recorded.push_back(a.message);
+      state::put_outbox(b, seq, a.message);
+    }
     state::put_meta(b, "out_next", std::to_string(next_seq));
-    if (transitions) metrics.changes_published += transitions;
+    metrics.changes_published += out.size();
     auto st = store.write(b);
     if (st.ok())
       for (const auto& message : recorded) opts.on_status_changed(message);
@@ -225,7 +161,7 @@ struct ChangesPublisher::Impl {
   void run() {
     auto last_full = std::chrono::steady_clock::time_point{};
     while (true) {
-      std::unordered_map<std::string, int64_t> changed;
+      Touched changed;
       {
         std::unique_lock lock(mu);
         cv.wait_for(lock, opts.interval, [&] { return stopping || !touched.empty(); });
@@ -243,8 +179,9 @@ struct ChangesPublisher::Impl {
   }
 };
 
-ChangesPublisher::ChangesPublisher(storage::Store& store, ChangesOptions opts, Metrics& metrics)
-    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics)) {}
+ChangesPublisher::ChangesPublisher(storage::Store& store, ChangesOptions opts, Metrics& metrics,
+                                   std::vector<Announcer*> announcers)
+    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics, std::move(announcers))) {}
 
 ChangesPublisher::~ChangesPublisher() { stop(); }
 
@@ -287,7 +224,7 @@ void ChangesPublisher::stop() {
 
 std::optional<Error> ChangesPublisher::failure() const { return impl_->fatal.error(); }
 
-void ChangesPublisher::notify(const std::unordered_map<std::string, int64_t>& touched) {
+void ChangesPublisher::notify(const Touched& touched) {
   auto& I = *impl_;
   {
     std::lock_guard lock(I.mu);
@@ -300,17 +237,13 @@ void ChangesPublisher::notify(const std::unordered_map<std::string, int64_t>& to
 }
 
 Result<size_t> ChangesPublisher::seed(storage::Store& store,
-                                      const projection::PacingThresholds& thresholds,
-                                      int64_t now_ms) {
+                                      const std::vector<Announcer*>& announcers, int64_t now_ms) {
   auto b = store.batch();
   size_t n = 0;
-  auto goals = growth::all_goals(store);
-  if (!goals.ok()) return goals.error();
-  for (auto& g : *goals) {
-    auto e = growth::evaluate(store, g, now_ms, thresholds);
-    if (!e.ok()) return e.error();
-    growth::put_status(b, g.tenant_id, g.id, e->status);
-    ++n;
+  for (Announcer* a : announcers) {
+    auto seeded = a->seed(store, now_ms, b);
+    if (!seeded.ok()) return seeded.error();
+    n += *seeded;
   }
   if (auto st = store.write(b); !st.ok()) return st.error();
   return n;

@@ -35,6 +35,7 @@
 
 #include "base/metrics.h"
 #include "base/result.h"
+#include "kernel/announcer.h"
 #include "kernel/kafka.h"
 #include "projection/pacing.h"
 #include "storage/store.h"
@@ -43,7 +44,6 @@ namespace gs::kernel {
 
 struct ChangesOptions {
   KafkaOptions kafka;
-  projection::PacingThresholds thresholds;
   std::chrono::milliseconds interval{250};
   std::chrono::milliseconds full_pass{30000};
   // Called on the changes thread with each goal.status_changed message once
@@ -53,7 +53,9 @@ struct ChangesOptions {
 
 class ChangesPublisher {
  public:
-  ChangesPublisher(storage::Store& store, ChangesOptions opts, Metrics& metrics);
+  // `announcers`: what the modules announce (Module::announcer()).
+  ChangesPublisher(storage::Store& store, ChangesOptions opts, Metrics& metrics,
+                   std::vector<Announcer*> announcers);
   ~ChangesPublisher();
   // Reconciles the outbox with the changes topic, then starts the thread.
   Status start();
@@ -61,12 +63,12 @@ class ChangesPublisher {
   // Set when the thread failed fatally; `serve` exits 1 on it.
   std::optional<Error> failure() const;
   // What a durable batch changed (see ProcessorOptions::on_applied).
-  void notify(const std::unordered_map<std::string, int64_t>& touched);
+  void notify(const Touched& touched);
 
   // Records every goal's current status without publishing anything: after
   // a rebuild, so that serving the rebuilt store does not announce again
   // what was announced before. Returns the number of goals recorded.
-  static Result<size_t> seed(storage::Store& store, const projection::PacingThresholds& thresholds,
+  static Result<size_t> seed(storage::Store& store, const std::vector<Announcer*>& announcers,
                              int64_t now_ms);
 
  private:

@@ -8,14 +8,17 @@
 // src/modules/all.cpp is the one list of modules; the kernel never names one.
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/result.h"
+#include "kernel/announcer.h"
 #include "model/conversion_goal.h"
 #include "model/event.h"
+#include "projection/delta.h"
 #include "projection/projection.h"
 #include "storage/store.h"
 
@@ -42,6 +45,17 @@ class CommandContext {
   virtual void counters_reset(const std::string& tenant, const std::string& goal_id) = 0;
 };
 
+// Counts one counter's events during a backfill job (kernel/backfill.h).
+// Called per event of the job's scan (not on the ingest path).
+class BackfillCounter {
+ public:
+  virtual ~BackfillCounter() = default;
+  // Whether `e` counts for the counter (its first occurrence, that is: the
+  // kernel skips recorded duplicates before add()).
+  virtual bool matches(const model::Event& e) const = 0;
+  virtual void add(const model::Event& e, projection::Delta& delta) const = 0;
+};
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -61,6 +75,15 @@ class Module {
   // See CommandContext::counters_reset.
   virtual void on_counters_reset(const std::string& tenant, const std::string& goal_id,
                                  CommandContext& ctx) {}
+  // The counter of a backfill job of `tenant`, when it is this module's
+  // (null otherwise, and when it is gone: its job is cancelled too).
+  virtual Result<std::unique_ptr<BackfillCounter>> backfill(const storage::Store& store,
+                                                            const std::string& tenant,
+                                                            const std::string& counter) const {
+    return std::unique_ptr<BackfillCounter>();
+  }
+  // What it announces on the changes topic; null: nothing.
+  virtual Announcer* announcer() { return nullptr; }
   // Loads the module's in-memory state from the store at start, in module
   // list order (a module may rely on the counters of those before it).
   virtual Status load(const storage::Store& store, CommandContext& ctx) { return {}; }

@@ -3,14 +3,16 @@
 #include "kernel/state.h"
 #include "modules/agent/module.h"
 #include "modules/conversion/module.h"
+#include "modules/conversion/routes.h"
 #include "modules/growth/module.h"
+#include "modules/growth/routes.h"
 #include "modules/roadmap/module.h"
 
 namespace gs::modules {
 
-ModuleList::ModuleList() {
+ModuleList::ModuleList(projection::PacingThresholds thresholds) {
   modules_.push_back(std::make_unique<conversion::Module>());
-  modules_.push_back(std::make_unique<growth::Module>());
+  modules_.push_back(std::make_unique<growth::Module>(thresholds));
   modules_.push_back(std::make_unique<agent::Module>());
   modules_.push_back(std::make_unique<roadmap::Module>());
 }
@@ -30,6 +32,13 @@ std::vector<api::AddRoutes> route_families() {
 std::vector<model::EventMemberRule> event_rules() {
   ModuleList list;
   return kernel::event_rules(list.all());  // the rules point into static tables
+}
+
+std::vector<kernel::Announcer*> ModuleList::announcers() const {
+  std::vector<kernel::Announcer*> out;
+  for (const auto& m : modules_)
+    if (auto* a = m->announcer()) out.push_back(a);
+  return out;
 }
 
 std::vector<storage::ColumnFamilySpec> column_families() {

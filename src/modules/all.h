@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "http/route.h"
 #include "kernel/module.h"
+#include "projection/pacing.h"
 #include "storage/store.h"
 
 namespace gs::modules {
@@ -17,9 +18,12 @@ namespace gs::modules {
 // Every goal family, in list order (a module may rely on those before it).
 class ModuleList {
  public:
-  ModuleList();
+  // `thresholds`: the growth goals' pacing (serve's --at-risk-from ...).
+  explicit ModuleList(projection::PacingThresholds thresholds = {});
   ~ModuleList();
   std::vector<kernel::Module*> all() const;
+  // What they announce on the changes topic (Module::announcer()).
+  std::vector<kernel::Announcer*> announcers() const;
 
  private:
   std::vector<std::unique_ptr<kernel::Module>> modules_;

@@ -184,7 +184,14 @@ Deployment::Deployment(const std::string& label, const std::string& tenant)
     : prefix(unique_prefix(label)), data(temp_dir(label)), serve(prefix, data) {
   ensure_topics(prefix);
   serve.start();
-  if (!tenant.empty()) key = create_key(prefix, tenant);
+  if (tenant.empty()) return;
+  key = create_key(prefix, tenant);
+  // Ready when its key is: a test's first request is then about the test,
+  // not about when the key's command was applied (a test that produces
+  // invalid commands right after it delays that by their deadletter
+  // deliveries; the first-request wait has its own test in api_input_test).
+  if (!eventually([&] { return serve.get("/api/settings", key).status == 200; }))
+    throw std::runtime_error("the key of " + prefix + " was not accepted within 30 s");
 }
 
 Serve::Serve(std::string prefix, std::string data_dir)

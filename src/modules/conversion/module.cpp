@@ -1,5 +1,6 @@
 #include "modules/conversion/module.h"
 
+#include "base/keys.h"
 #include "base/log.h"
 #include "modules/conversion/keyspace.h"
 
@@ -17,7 +18,37 @@ void remove(const std::string& tenant, const std::string& id, kernel::CommandCon
   ctx.cancel_job(tenant, id);
 }
 
+// Counts the events a compiled goal (or series) matches.
+class Counter final : public kernel::BackfillCounter {
+ public:
+  explicit Counter(std::shared_ptr<const projection::CompiledGoal> goal) : goal_(std::move(goal)) {}
+  bool matches(const model::Event& e) const override {
+    return e.type == goal_->def.event_type && goal_->counts(e);
+  }
+  void add(const model::Event& e, projection::Delta& delta) const override {
+    delta.cells.add(*goal_, e);
+  }
+
+ private:
+  std::shared_ptr<const projection::CompiledGoal> goal_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<kernel::BackfillCounter>> Module::backfill(
+    const storage::Store& store, const std::string& tenant, const std::string& counter) const {
+  using Out = std::unique_ptr<kernel::BackfillCounter>;
+  auto [base_id, series] = projection::split_target(counter);
+  auto stored = goal(store, tenant, std::string(base_id));
+  if (!stored.ok()) return stored.error();
+  if (!*stored) return Out();  // deleted meanwhile: its job is gone too
+  auto def = model::conversion_goal_from_json(**stored, tenant);
+  if (!def.ok())
+    return store.unreadable("conversion goal", keys::join(tenant, base_id), def.error().message);
+  auto compiled = projection::compile(std::move(def).value(), std::string(series));
+  if (!compiled.ok()) return Out();  // a series its goal's redefinition no longer allows
+  return Out(std::make_unique<Counter>(std::move(compiled).value()));
+}
 
 std::span<const storage::ColumnFamilySpec> Module::column_families() const {
   return conversion::column_families();

@@ -3,7 +3,6 @@
 // is a counter: ingest counts the events it matches (stream/cells.h).
 #pragma once
 
-#include "http/route.h"
 #include "kernel/module.h"
 
 namespace gs::conversion {
@@ -15,9 +14,10 @@ class Module final : public kernel::Module {
   std::span<const std::string_view> command_types() const override;
   Status apply(const model::Command& cmd, kernel::CommandContext& ctx) override;
   Status load(const storage::Store& store, kernel::CommandContext& ctx) override;
+  // A conversion goal's counter, or one of the series a metric keeps over it.
+  Result<std::unique_ptr<kernel::BackfillCounter>> backfill(
+      const storage::Store& store, const std::string& tenant,
+      const std::string& counter) const override;
 };
-
-// Its routes (routes.cpp): /api/conversion-goals.
-void add_routes(api::RouteTable& table, api::Service& service);
 
 }  // namespace gs::conversion

@@ -1,5 +1,6 @@
 // Conversion goals (docs/api.md: /api/conversion-goals): create, list, read
 // with the daily series, delete by path or ?id=.
+#include "modules/conversion/routes.h"
 #include "base/time.h"
 #include "http/route.h"
 #include "http/service.h"

@@ -9,20 +9,22 @@
 #include <string>
 #include <unordered_map>
 
-#include "http/route.h"
 #include "kernel/module.h"
 #include "model/growth.h"
+#include "modules/growth/announcer.h"
 
 namespace gs::growth {
 
 class Module final : public kernel::Module {
  public:
+  explicit Module(projection::PacingThresholds thresholds) : announcer_(thresholds) {}
   std::string_view name() const override { return "growth"; }
   std::span<const std::string_view> command_types() const override;
   Status apply(const model::Command& cmd, kernel::CommandContext& ctx) override;
   void on_counters_reset(const std::string& tenant, const std::string& goal_id,
                          kernel::CommandContext& ctx) override;
   Status load(const storage::Store& store, kernel::CommandContext& ctx) override;
+  kernel::Announcer* announcer() override { return &announcer_; }
 
  private:
   void sync_series(const std::string& tenant, kernel::CommandContext& ctx,
@@ -38,9 +40,7 @@ class Module final : public kernel::Module {
   std::unordered_map<std::string, std::map<std::string, model::Metric>> metrics_by_tenant_;
   // Series kept because a metric asks for them: tenant\0counter.
   std::set<std::string> active_series_;
+  Announcer announcer_;
 };
-
-// Its routes (routes.cpp): /api/goals, /api/metrics, /api/settings.
-void add_routes(api::RouteTable& table, api::Service& service);
 
 }  // namespace gs::growth

@@ -1,5 +1,6 @@
 // Growth goals (docs/api.md: /api/goals), the metrics they measure
 // (/api/metrics) and the tenant's settings (/api/settings: its time zone).
+#include "modules/growth/routes.h"
 #include "base/time.h"
 #include "http/route.h"
 #include "http/service.h"
