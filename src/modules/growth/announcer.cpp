@@ -87,8 +87,7 @@ Status Announcer::announce(const storage::Store& store, const kernel::Touched& c
   return {};
 }
 
-Result<size_t> Announcer::seed(const storage::Store& store, int64_t now_ms,
-                               storage::Batch& batch) {
+Result<size_t> Announcer::seed(const storage::Store& store, int64_t now_ms, storage::Batch& batch) {
   auto goals = all_goals(store);
   if (!goals.ok()) return goals.error();
   for (auto& g : *goals) {

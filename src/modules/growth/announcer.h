@@ -14,8 +14,7 @@ class Announcer final : public kernel::Announcer {
   Status announce(const storage::Store& store, const kernel::Touched& changed, bool all,
                   int64_t now_ms, storage::Batch& batch,
                   std::vector<kernel::Announcement>& out) override;
-  Result<size_t> seed(const storage::Store& store, int64_t now_ms,
-                      storage::Batch& batch) override;
+  Result<size_t> seed(const storage::Store& store, int64_t now_ms, storage::Batch& batch) override;
 
  private:
   const projection::PacingThresholds thresholds_;
