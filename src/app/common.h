@@ -6,7 +6,7 @@
 #include <string>
 
 #include "kernel/kafka.h"
-#include "projection/pacing.h"
+#include "modules/growth/pacing.h"
 
 namespace CLI {
 class App;
@@ -16,7 +16,7 @@ namespace gs::app {
 
 struct Common {
   kernel::KafkaOptions kafka;
-  projection::PacingThresholds thresholds;
+  growth::PacingThresholds thresholds;
   std::string topics_file;
   int replication_factor = 1;
 };

@@ -7,7 +7,7 @@
 #include "commands.h"
 #include "fail.h"
 #include "kernel/kafka.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
 #include "model/event.h"
 
 namespace gs::app {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "base/metrics.h"
+#include "base/telemetry.h"
 #include "base/time.h"
 #include "commands.h"
 #include "fail.h"
@@ -41,13 +41,13 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
   fs::create_directories(data_dir, ec);
   auto store = modules::open_store(data_dir);
   if (!store.ok()) return fail(store.error());
-  Metrics metrics;
+  Telemetry telemetry;
   modules::ModuleList modules(c.thresholds);
   kernel::ProcessorOptions popts;
   popts.modules = modules.all();
   popts.kafka = c.kafka;
   popts.emit_deadletter = false;
-  kernel::Processor processor(**store, popts, metrics);
+  kernel::Processor processor(**store, popts, telemetry);
   if (auto st = processor.start(); !st.ok()) return fail(st.error());
   auto t0 = std::chrono::steady_clock::now();
   bool caught_up = false;
@@ -79,7 +79,7 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
     std::fprintf(stderr, "%5.1f%% %lld/%lld msgs  %.0f msg/s  ETA %s  jobs %lld |%s\n",
                  total ? 100.0 * done / total : 100.0, static_cast<long long>(done),
                  static_cast<long long>(total), rate, eta.c_str(),
-                 static_cast<long long>(metrics.backfill_jobs_pending.load()), parts.c_str());
+                 static_cast<long long>(telemetry.backfill_jobs_pending.load()), parts.c_str());
     if (!reached) continue;
     auto pending = state::jobs(**store);
     if (!pending.ok()) return fail(pending.error());
@@ -94,10 +94,10 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
                "rebuild caught up in %s: %llu events (%llu invalid, skipped; %llu duplicates), "
                "%llu commands\n",
                fmt_duration(secs).c_str(),
-               static_cast<unsigned long long>(metrics.events_in.load()),
-               static_cast<unsigned long long>(metrics.events_invalid.load()),
-               static_cast<unsigned long long>(metrics.events_duplicate.load()),
-               static_cast<unsigned long long>(metrics.commands_applied.load()));
+               static_cast<unsigned long long>(telemetry.events_in.load()),
+               static_cast<unsigned long long>(telemetry.events_invalid.load()),
+               static_cast<unsigned long long>(telemetry.events_duplicate.load()),
+               static_cast<unsigned long long>(telemetry.commands_applied.load()));
   std::printf("%s\n", (*store)->digest().c_str());
   return 0;
 }

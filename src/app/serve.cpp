@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "base/log.h"
-#include "base/metrics.h"
+#include "base/telemetry.h"
 #include "commands.h"
 #include "fail.h"
 #include "http/hub.h"
@@ -81,8 +81,8 @@ int run_serve(const Common& c, const ServeOptions& o) {
   long fd_limit = raise_fd_limit();
   listen_opts->max_connections =
       o.max_connections > 0 ? o.max_connections : api::default_max_connections(fd_limit);
-  Metrics metrics;  // before the server: its WebSocket sessions count in it
-  listen_opts->metrics = &metrics;
+  Telemetry telemetry;  // before the server: its WebSocket sessions count in it
+  listen_opts->telemetry = &telemetry;
   // The listen address first: a taken port fails before the data dir is
   // created or Kafka touched.
   api::Server server(*listen_opts);
@@ -102,7 +102,7 @@ int run_serve(const Common& c, const ServeOptions& o) {
   kernel::ChangesOptions copts;
   copts.kafka = c.kafka;
   copts.on_status_changed = [&hub](const auto& change) { hub.status_changed(change); };
-  kernel::ChangesPublisher changes(**store, copts, metrics, modules.announcers());
+  kernel::ChangesPublisher changes(**store, copts, telemetry, modules.announcers());
   kernel::ProcessorOptions popts;
   popts.modules = modules.all();
   popts.kafka = c.kafka;
@@ -111,7 +111,7 @@ int run_serve(const Common& c, const ServeOptions& o) {
     changes.notify(touched);
     hub.notify(touched);
   };
-  kernel::Processor processor(**store, popts, metrics);
+  kernel::Processor processor(**store, popts, telemetry);
 
   // Stopped in reverse order of adding: the HTTP server (in-flight requests
   // finish, WebSocket sessions are closed), the hub's thread, the processor
@@ -142,14 +142,13 @@ int run_serve(const Common& c, const ServeOptions& o) {
                       .processor = processor,
                       .commands = bus,
                       .kafka = c.kafka,
-                      .metrics = metrics,
-                      .thresholds = c.thresholds,
+                      .telemetry = telemetry,
+                      .families = modules::route_families(c.thresholds),
                       .hub = &hub};
   hub.start(api::progress_frames(ctx));
   services.add(
       "websocket hub", [&hub] { hub.stop(); }, [&hub] { return hub.failure(); });
-  if (auto st = server.start(api::make_router(ctx, modules::route_families())); !st.ok())
-    return stop_after(st.error());
+  if (auto st = server.start(api::make_router(ctx)); !st.ok()) return stop_after(st.error());
   services.add("http server", [&server] { server.stop(); });
   log::info("goalstream serving on http://" + listen_opts->address + ":" +
             std::to_string(server.port()) + " (brokers " + c.kafka.brokers + ", topics " +

@@ -10,7 +10,7 @@
 
 #include "base/result.h"
 #include "http/server.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
 
 namespace gs::api {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "base/decimal.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
 
 namespace gs::api {
 namespace {

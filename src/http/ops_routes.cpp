@@ -10,8 +10,8 @@ namespace {
 
 Response readyz(ApiContext& ctx, const Request& req) {
   json body = {{"ready", ctx.processor.ready()},
-               {"events_lag", ctx.metrics.events_lag.load()},
-               {"commands_lag", ctx.metrics.commands_lag.load()}};
+               {"events_lag", ctx.telemetry.events_lag.load()},
+               {"commands_lag", ctx.telemetry.commands_lag.load()}};
   auto fatal = ctx.processor.fatal_error();
   if (!fatal.empty()) {
     body["ready"] = false;
@@ -24,7 +24,7 @@ Response readyz(ApiContext& ctx, const Request& req) {
 Response prometheus(ApiContext& ctx, const Request& req) {
   Response res{http::status::ok, req.version()};
   res.set(http::field::content_type, "text/plain; version=0.0.4");
-  res.body() = ctx.metrics.prometheus() +
+  res.body() = ctx.telemetry.prometheus() +
                "# HELP goalstream_store_unreadable_rows_total Stored rows that could not be read "
                "(each is logged; rebuild the store).\n"
                "# TYPE goalstream_store_unreadable_rows_total counter\n"

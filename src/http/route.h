@@ -1,19 +1,22 @@
 // What a route of the HTTP API is: a handler, the scope its API key must
 // carry and the envelope of its family, in a gs::http::Router keyed by
-// (method, path pattern). Each family of routes registers its own
-// (add_*_routes); routes.cpp names the families and dispatches.
+// (method, path pattern). The kernel's routes (add_*_routes) and each goal
+// family's (RouteFamily) register their own; routes.cpp dispatches.
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/envelope.h"
+#include "http/hub.h"
+#include "http/respond.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "http/target.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
 
 namespace gs::api {
 
@@ -65,23 +68,49 @@ using ItemHandler = std::function<Response(const Call&, const std::string& item)
 RouteHandler item_in_path(const char* name, ItemHandler handler);
 RouteHandler item_in_query(const char* name, ItemHandler handler);
 
-// A family's handler f(Service&, const Call&) or f(Service&, const Call&,
-// item), bound to its service.
-template <class F>
-RouteHandler bind(Service& s, F f) {
-  return [&s, f](const Call& c) { return f(s, c); };
+// A handler f(ctx, const Call&) or f(ctx, const Call&, item), bound to its
+// context (the Service, or a family's own that holds it).
+template <class Ctx, class F>
+RouteHandler bind(Ctx& ctx, F f) {
+  return [&ctx, f](const Call& c) { return f(ctx, c); };
 }
-template <class F>
-ItemHandler bind_item(Service& s, F f) {
-  return [&s, f](const Call& c, const std::string& item) { return f(s, c, item); };
+template <class Ctx, class F>
+ItemHandler bind_item(Ctx& ctx, F f) {
+  return [&ctx, f](const Call& c, const std::string& item) { return f(ctx, c, item); };
 }
 
-// The families. `io` holds the routes answered on the I/O threads: any
-// method, matched against the raw path, no key, never blocking.
+// The kernel's routes. `io` holds the routes answered on the I/O threads:
+// any method, matched against the raw path, no key, never blocking.
 void add_ops_routes(RouteTable& io, ApiContext& ctx);
-void add_ws_routes(RouteTable& table, Service& service);  // only with ApiContext::hub
-// A goal family's routes (src/modules/<family>/routes.cpp), listed by
-// src/modules/all.cpp.
-using AddRoutes = void (*)(RouteTable& table, Service& service);
+void add_settings_routes(RouteTable& table, Service& service);  // /api/settings
+void add_ws_routes(RouteTable& table, Service& service);        // only with ApiContext::hub
+
+// One frame of the live feed (GET /api/ws/changes): a GET path and what GET
+// on it answers now.
+struct ProgressFrame {
+  std::string path;
+  ojson data;
+};
+
+// A goal family's part of the API (src/modules/<family>/routes.cpp), listed
+// by src/modules/all.cpp.
+struct RouteFamily {
+  // Registers the family's routes.
+  std::function<void(RouteTable& table, Service& service)> add_routes;
+  // The answer to an Idempotency-Key replay of an applied write of one of
+  // the family's command types, `type` and `resource` as the key's record
+  // holds them (the resource as it is now: 410 gone when it was deleted
+  // since); nullopt when `type` is not the family's.
+  std::function<std::optional<Response>(Service& service, const Request& req,
+                                        const std::string& tenant, const std::string& type,
+                                        const std::string& resource)>
+      replayed;
+  // Appends a frame for each of the family's items of `tenant` that
+  // `changes` moved (docs/api.md#live-changes). An item that cannot be read
+  // gets no frame: the read logged and counted it, and GET answers 500.
+  std::function<void(Service& service, const std::string& tenant,
+                     const gs::http::TenantChanges& changes, std::vector<ProgressFrame>& out)>
+      progress;
+};
 
 }  // namespace gs::api

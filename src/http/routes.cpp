@@ -23,9 +23,10 @@ constexpr int kMaxUnknownKeyWaiters = 2;
 // its scope, calls its handler. Built once; thread-safe.
 class Dispatcher {
  public:
-  Dispatcher(ApiContext& ctx, const std::vector<AddRoutes>& families) : ctx_(ctx), service_(ctx) {
+  explicit Dispatcher(ApiContext& ctx) : ctx_(ctx), service_(ctx) {
     add_ops_routes(io_, ctx);
-    for (AddRoutes add : families) add(table_, service_);
+    for (const RouteFamily& family : ctx.families) family.add_routes(table_, service_);
+    add_settings_routes(table_, service_);
     if (ctx.hub) add_ws_routes(table_, service_);
   }
 
@@ -34,7 +35,7 @@ class Dispatcher {
   std::optional<Response> now(const Request& req) {
     const Route* route = io_.match_literal(gs::http::raw_path(req.target()));
     if (!route) return std::nullopt;
-    ctx_.metrics.http_requests++;
+    ctx_.telemetry.http_requests++;
     static const gs::http::Target kNoTarget;
     static const gs::http::Params kNoParams;
     static const model::ApiKey kNoKey;
@@ -63,7 +64,7 @@ class Dispatcher {
  private:
   std::variant<Response, UpgradeJoin> dispatch(const Request& req, bool upgrade) {
     if (auto res = now(req)) return std::move(*res);
-    ctx_.metrics.http_requests++;
+    ctx_.telemetry.http_requests++;
     auto target = gs::http::parse_target(req.target());
     if (!target.ok()) return bad_request(req, target.error());
     auto match = table_.match(req.method(), target->path);
@@ -116,8 +117,8 @@ class Dispatcher {
 
 }  // namespace
 
-Routes make_router(ApiContext& ctx, std::vector<AddRoutes> families) {
-  auto dispatcher = std::make_shared<Dispatcher>(ctx, families);
+Routes make_router(ApiContext& ctx) {
+  auto dispatcher = std::make_shared<Dispatcher>(ctx);
   Routes routes{[dispatcher](const Request& req) { return dispatcher->now(req); },
                 [dispatcher](const Request& req) { return (*dispatcher)(req); },
                 [dispatcher](const http::request_header<>& header) -> const gs::http::Envelope& {

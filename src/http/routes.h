@@ -1,6 +1,6 @@
-// The HTTP API (docs/api.md): health, readiness, metrics and the growth
-// goals and conversion goals API, metrics and settings, each family's routes
-// in its own file (route.h), dispatched through a route table. Every write
+// The HTTP API (docs/api.md): health, readiness, /metrics, settings and the
+// live feed, and each goal family's routes (route.h), dispatched through a
+// route table. Every write
 // is produced to the commands topic and answered only once the processor has
 // applied it (read your writes). Handlers are thread-safe; /healthz, /readyz
 // and /metrics run on the server's I/O threads, the rest on its workers.
@@ -9,14 +9,13 @@
 #include <chrono>
 #include <vector>
 
-#include "base/metrics.h"
+#include "base/telemetry.h"
 #include "http/hub.h"
 #include "http/route.h"
 #include "http/server.h"
 #include "kernel/command_bus.h"
 #include "kernel/kafka.h"
 #include "kernel/processor.h"
-#include "projection/pacing.h"
 #include "storage/store.h"
 
 namespace gs::api {
@@ -26,10 +25,10 @@ struct ApiContext {
   kernel::Processor& processor;  // readiness, backfill progress
   kernel::CommandBus& commands;  // every write
   kernel::KafkaOptions kafka;
-  Metrics& metrics;
+  Telemetry& telemetry;
   std::chrono::milliseconds write_timeout{15000};
-  projection::PacingThresholds thresholds;
-  gs::http::Hub* hub = nullptr;  // with it, GET /api/ws/changes (ws_routes.cpp)
+  std::vector<RouteFamily> families;  // the goal families' routes (modules::route_families())
+  gs::http::Hub* hub = nullptr;       // with it, GET /api/ws/changes (ws_routes.cpp)
 };
 
 // Returns the handlers that dispatch (method, path) to the routes: `now`
@@ -39,12 +38,12 @@ struct ApiContext {
 // the route's handler.
 // With ctx.hub, `upgrade` answers WebSocket upgrade requests the same way:
 // a WebSocket route's scope check, then the session joins the hub.
-// `families`: each goal family's routes (modules::route_families()).
-Routes make_router(ApiContext& ctx, std::vector<AddRoutes> families);
+Routes make_router(ApiContext& ctx);
 
 // The hub's progress frames (docs/api.md#live-changes): for each goal of a
 // tenant that a batch moved, {"type": "progress", "path": its GET path,
-// "data": what GET on it answers}. Thread-safe.
+// "data": what GET on it answers}, as the families say
+// (RouteFamily::progress). Thread-safe.
 gs::http::ProgressFn progress_frames(ApiContext& ctx);
 
 }  // namespace gs::api

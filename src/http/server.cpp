@@ -132,7 +132,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     stream_.expires_never();
     bool close = !req->keep_alive();
     if (routes_.upgrade && boost::beast::websocket::is_upgrade(*req)) return upgrade(req, close);
-    // Health, readiness and metrics: answered here, never queued behind API work.
+    // Health, readiness and /metrics: answered here, never queued behind API work.
     std::optional<Response> now;
     try {
       now = routes_.now(*req);
@@ -420,7 +420,7 @@ Status Server::start(Routes routes) {
   if (auto st = bind(); !st.ok()) return st;
   I.routes = std::move(routes);
   I.workers = std::make_unique<net::thread_pool>(I.opts.worker_threads);
-  I.websockets = std::make_shared<gs::http::WebSocketSessions>(I.opts.metrics);
+  I.websockets = std::make_shared<gs::http::WebSocketSessions>(I.opts.telemetry);
   I.lst =
       std::make_shared<listener>(I.ioc, std::move(*I.acceptor), *I.workers, I.routes,
                                  I.opts.body_limit, I.opts.max_connections, I.slots, I.websockets);

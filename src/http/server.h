@@ -1,7 +1,7 @@
 // The HTTP server (Boost.Beast), shaped like Beast's chat-multi example:
 // a listener accepts connections, each http_session owns its socket on its own
 // strand, reads one request at a time with explicit limits, and answers it
-// either at once on its I/O thread (Routes::now: health, readiness, metrics,
+// either at once on its I/O thread (Routes::now: health, readiness, /metrics,
 // which must never wait behind API work) or through the Router on a worker
 // pool (writes block until their command is applied, so they must not run on
 // the I/O threads). Responses go back through the session's strand. The
@@ -28,8 +28,8 @@
 
 #include <boost/beast/http.hpp>
 
-#include "base/metrics.h"
 #include "base/result.h"
+#include "base/telemetry.h"
 #include "http/envelope.h"
 
 namespace gs::http {
@@ -75,7 +75,7 @@ struct ServerOptions {
   int worker_threads = 8;
   size_t body_limit = 1 << 20;
   int max_connections = 1000;
-  Metrics* metrics = nullptr;  // WebSocket sessions and frames; must outlive stop()
+  Telemetry* telemetry = nullptr;  // WebSocket sessions and frames; must outlive stop()
 };
 
 // Parses "host:port". Error names "listen".

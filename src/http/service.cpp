@@ -1,12 +1,6 @@
 #include "http/service.h"
 
-#include <map>
-
 #include "base/time.h"
-#include "kernel/cells.h"
-#include "modules/growth/evaluate.h"
-#include "projection/pacing.h"
-#include "projection/projection.h"
 
 namespace gs::api {
 namespace {
@@ -55,43 +49,11 @@ Response Service::remove(const Call& c, const Removal& r, const std::string& ite
   if (!*exists) return not_found(c.req, r.what, item);
   model::Command cmd{"", r.command_type, c.key.tenant_id, 0, {{r.member, item}}};
   if (auto err = write_command(c.req, std::move(cmd))) return *err;
-  return json_response(c.req, http::status::ok, json{{r.member, item}, {"deleted", true}});
+  return deleted_response(c.req, r.member, item);
 }
 
-Result<json> Service::conversion_view(json goal, const std::string& tenant, bool series) {
-  auto id = goal.value("id", "");
-  auto read = cells::totals(ctx.store, tenant, id);
-  if (!read.ok()) return read.error();
-  const auto& totals = *read;
-  goal["count"] = totals.total.count;
-  goal["value"] = static_cast<double>(totals.total.sum_micros) / 1e6;
-  if (series) {
-    std::map<int64_t, projection::Cell> days;
-    for (auto& [bucket, cell] : totals.buckets) {
-      auto& d = days[bucket * projection::kBucketMs / time::kMsPerDay];
-      d.count += cell.count;
-      d.sum_micros += cell.sum_micros;
-    }
-    json s = json::array();
-    for (auto& [day, cell] : days)
-      s.push_back({{"date", time::format_date(day)},
-                   {"count", cell.count},
-                   {"value", static_cast<double>(cell.sum_micros) / 1e6}});
-    goal["series"] = s;
-  }
-  auto job = state::job(ctx.store, tenant, id);
-  if (!job.ok()) return job.error();
-  if (*job) {
-    json b = {{"status", "running"}};
-    if (auto p = ctx.processor.backfill_progress(tenant, id)) {
-      b["scanned"] = p->first;
-      b["total"] = p->second;
-    }
-    goal["backfill"] = b;
-  } else {
-    goal["backfill"] = {{"status", "complete"}};
-  }
-  return goal;
+Response deleted_response(const Request& req, const char* member, const std::string& item) {
+  return json_response(req, http::status::ok, json{{member, item}, {"deleted", true}});
 }
 
 std::optional<Response> Service::write_command(const Request& req, model::Command cmd) {
@@ -191,89 +153,17 @@ Response Service::outcome_answer(const Request& req, const std::string& tenant,
     return error_response(req, http::status::unprocessable_entity, "validation_error",
                           e.value("message", "the write was rejected"), e.value("field", ""));
   }
-  namespace type = model::command_type;
-  std::string t = record.value("type", ""), id = record.value("resource", "");
-  auto gone = [&](const std::string& what) {
-    return error_response(
-        req, http::status::gone, "gone",
-        what + " " + id +
-            " was written by the request with this Idempotency-Key and has been deleted since");
-  };
-  auto created = [&](Response res, const std::string& location) {
-    res.set(http::field::location, location + id);
-    return res;
-  };
-  if (t == type::conversion_goal_defined) {
-    auto g = conversion::goal(ctx.store, tenant, id);
-    if (!g.ok()) return from_error(req, g.error());
-    if (!*g) return gone("conversion goal");
-    return created(view_response(req, http::status::created, conversion_view(**g, tenant, false)),
-                   "/api/conversion-goals/");
-  }
-  if (t == type::growth_goal_created || t == type::growth_goal_updated) {
-    auto g = growth::goal(ctx.store, tenant, id);
-    if (!g.ok()) return from_error(req, g.error());
-    if (!*g) return gone("goal");
-    if (t == type::growth_goal_updated) return view_response(req, http::status::ok, goal_view(**g));
-    return created(view_response(req, http::status::created, goal_view(**g)), "/api/goals/");
-  }
-  if (t == type::metric_defined) {
-    auto m = growth::metric(ctx.store, tenant, id);
-    if (!m.ok()) return from_error(req, m.error());
-    if (!*m) return gone("metric");
-    return created(view_response(req, http::status::created, metric_view(**m)), "/api/metrics/");
-  }
-  if (t == type::conversion_goal_deleted || t == type::growth_goal_deleted)
-    return json_response(req, http::status::ok, json{{"id", id}, {"deleted", true}});
-  if (t == type::metric_deleted)
-    return json_response(req, http::status::ok, json{{"name", id}, {"deleted", true}});
-  if (t == type::timezone_set) {
+  std::string type = record.value("type", ""), resource = record.value("resource", "");
+  if (type == model::command_type::timezone_set) {
     auto tz = state::timezone(ctx.store, tenant);
     if (!tz.ok()) return from_error(req, tz.error());
     return json_response(req, http::status::ok, json{{"timezone", *tz}});
   }
+  for (const RouteFamily& family : ctx.families)
+    if (family.replayed)
+      if (auto answer = family.replayed(*this, req, tenant, type, resource)) return *answer;
   return error_response(req, http::status::internal_server_error, "internal",
-                        "unknown recorded write " + t);
-}
-
-Result<ojson> Service::goal_view(const model::GrowthGoal& g) {
-  auto evaluated = growth::evaluate(ctx.store, g, time::now_ms(), ctx.thresholds);
-  if (!evaluated.ok()) return evaluated.error();
-  const auto& e = *evaluated;
-  ojson j;
-  j["id"] = g.id;
-  j["metric"] = g.metric;
-  j["target"] = number(g.target);
-  j["current"] = number(e.current);
-  j["deadline"] = time::format_date(g.deadline_date);
-  j["status"] = e.status;
-  j["createdAt"] = time::format_rfc3339(g.created_at_ms);
-  if (g.description) j["description"] = *g.description;
-  if (g.unit) j["unit"] = *g.unit;
-  if (g.start_date) j["start"] = time::format_date(*g.start_date);
-  j["expected"] = number(e.pacing.expected);
-  j["forecast"] = e.pacing.forecast ? number(*e.pacing.forecast) : ojson(nullptr);
-  j["computedStatus"] = projection::to_string(e.pacing.status);
-  j["manualStatus"] = g.status_override ? ojson(*g.status_override) : ojson(nullptr);
-  j["metricDefined"] = e.metric_defined;
-  j["period"] = {{"start", time::format_rfc3339(e.period.start_ms)},
-                 {"end", time::format_rfc3339(e.period.end_ms)}};
-  return j;
-}
-
-Result<ojson> Service::metric_view(const model::Metric& m) {
-  ojson j = ojson::parse(model::to_json(m).dump());
-  if (m.window == "span") return j;
-  auto tz = state::timezone(ctx.store, m.tenant_id);
-  if (!tz.ok()) return tz.error();
-  projection::Interval period;
-  int64_t now = time::now_ms();
-  auto v = growth::metric_value(ctx.store, m.tenant_id, m.name, now, *tz, now, 0, &period);
-  if (!v.ok()) return v.error();
-  j["current"] = number(v->value_or(0));
-  j["period"] = {{"start", time::format_rfc3339(period.start_ms)},
-                 {"end", time::format_rfc3339(period.end_ms)}};
-  return j;
+                        "unknown recorded write " + type);
 }
 
 }  // namespace gs::api

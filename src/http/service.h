@@ -1,6 +1,7 @@
 // What the handler families share: the context, writes through the
-// commands topic with their Idempotency-Key, the request body parser, and
-// the API views of the stored objects (a replayed write answers with them).
+// commands topic with their Idempotency-Key (a replayed write is answered
+// by the family that wrote it: RouteFamily::replayed), the request body
+// parser, and the shapes of the common answers.
 // Thread-safe: handlers call it from every worker.
 #pragma once
 
@@ -15,10 +16,7 @@
 #include "http/route.h"
 #include "http/routes.h"
 #include "kernel/state.h"
-#include "model/conversion_goal.h"
-#include "model/growth.h"
-#include "modules/conversion/keyspace.h"
-#include "modules/growth/keyspace.h"
+#include "model/command.h"
 
 namespace gs::api {
 
@@ -53,15 +51,6 @@ class Service {
   // the command, then 200 {"<member>": item, "deleted": true}.
   Response remove(const Call& c, const Removal& r, const std::string& item);
 
-  // A conversion goal with its count, value, backfill state and, with
-  // `series`, its daily series.
-  // Views are Errors when the store cannot be read (an unreadable row: 500).
-  Result<json> conversion_view(json goal, const std::string& tenant, bool series);
-  // The API form of a growth goal: the reference's members in its order, then ours.
-  Result<ojson> goal_view(const model::GrowthGoal& g);
-  // A metric with its value now (none for a `span` metric).
-  Result<ojson> metric_view(const model::Metric& m);
-
  private:
   Response recorded_answer(const Request& req, const std::string& tenant, const json& record);
   Response outcome_answer(const Request& req, const std::string& tenant, const json& record);
@@ -70,12 +59,34 @@ class Service {
 // 404 not_found: "<what> <item> not found".
 Response not_found(const Request& req, const std::string& what, const std::string& item);
 
+// 200 {"<member>": item, "deleted": true}: the answer to a DELETE.
+Response deleted_response(const Request& req, const char* member, const std::string& item);
+
 // `status` with the view's body, or the Error the read met (500 for an
 // unreadable row).
 template <class Body>
 Response view_response(const Request& req, http::status status, const Result<Body>& body) {
   if (!body.ok()) return from_error(req, body.error());
   return json_response(req, status, *body);
+}
+
+// The answer to a replayed create (201, Location: <location>) or update
+// (200) of `what` `id`: `stored` as `view` shows it now; 410 gone when it
+// was deleted since.
+template <class Item, class View>
+Response replayed_response(const Request& req, http::status status,
+                           const Result<std::optional<Item>>& stored, View view,
+                           const std::string& what, const std::string& id,
+                           const std::string& location = "") {
+  if (!stored.ok()) return from_error(req, stored.error());
+  if (!*stored)
+    return error_response(
+        req, http::status::gone, "gone",
+        what + " " + id +
+            " was written by the request with this Idempotency-Key and has been deleted since");
+  auto res = view_response(req, status, view(**stored));
+  if (!location.empty() && res.result() == status) res.set(http::field::location, location);
+  return res;
 }
 
 // 200 with `items`, each as `view` shows it.

@@ -19,7 +19,7 @@ bool WebSocketSessions::add(const std::shared_ptr<WebSocketSession>& s) {
   std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
   sessions_.push_back(s);
   ++open_;
-  if (metrics_) metrics_->ws_sessions++;
+  if (telemetry_) telemetry_->ws_sessions++;
   return true;
 }
 
@@ -27,14 +27,14 @@ void WebSocketSessions::ended() {
   {
     std::lock_guard lock(mu_);
     --open_;
-    if (metrics_) metrics_->ws_sessions--;
+    if (telemetry_) telemetry_->ws_sessions--;
   }
   cv_.notify_all();
 }
 
-void WebSocketSessions::count(std::atomic<uint64_t> Metrics::*counter) {
+void WebSocketSessions::count(std::atomic<uint64_t> Telemetry::*counter) {
   std::lock_guard lock(mu_);
-  if (metrics_) (metrics_->*counter)++;
+  if (telemetry_) (telemetry_->*counter)++;
 }
 
 size_t WebSocketSessions::open() const {
@@ -65,7 +65,7 @@ void WebSocketSessions::close_all(std::chrono::milliseconds grace) {
     if (!wait()) log::warn("websocket: " + std::to_string(open()) + " session(s) did not end");
   }
   std::lock_guard lock(mu_);
-  metrics_ = nullptr;  // the metrics may go before the sessions left, if any
+  telemetry_ = nullptr;  // the telemetry may go before the sessions left, if any
 }
 
 // ---- WebSocketSession -------------------------------------------------------
@@ -131,7 +131,7 @@ void WebSocketSession::send(std::shared_ptr<const std::string> frame) {
 void WebSocketSession::on_send(std::shared_ptr<const std::string> frame) {
   if (closing_) return;
   if (queue_.size() >= kMaxQueue && queued_bytes_ >= kMaxQueueBytes) {
-    sessions_->count(&Metrics::ws_sessions_dropped);
+    sessions_->count(&Telemetry::ws_sessions_dropped);
     log::warn("websocket: a client did not take " + std::to_string(queue_.size()) + " frames (" +
               std::to_string(queued_bytes_) + " bytes); closing its session (1008 too slow)");
     return request_close({websocket::close_code::policy_error, "too slow"});
@@ -148,7 +148,7 @@ void WebSocketSession::do_write() {
 
 void WebSocketSession::on_write(beast::error_code ec, size_t) {
   if (ec) return;
-  sessions_->count(&Metrics::ws_frames_sent);
+  sessions_->count(&Telemetry::ws_frames_sent);
   queued_bytes_ -= queue_.front()->size();
   queue_.pop_front();
   if (close_) return start_close();

@@ -40,7 +40,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include "base/metrics.h"
+#include "base/telemetry.h"
 #include "http/hub.h"
 
 namespace gs::http {
@@ -50,9 +50,9 @@ class WebSocketSession;
 // The live sessions of one server. Thread-safe.
 class WebSocketSessions {
  public:
-  // `metrics` (may be null) gets the sessions gauge and the frame counters
+  // `telemetry` (may be null) gets the sessions gauge and the frame counters
   // until close_all() returns.
-  explicit WebSocketSessions(Metrics* metrics) : metrics_(metrics) {}
+  explicit WebSocketSessions(Telemetry* telemetry) : telemetry_(telemetry) {}
   // Sends every session a close (1001 going away, "server stopping") and
   // refuses sessions from now on; waits up to `grace` for them to end, then
   // cuts the connections left and waits up to `grace` again. Call while the
@@ -65,14 +65,14 @@ class WebSocketSessions {
   friend class WebSocketSession;
   bool add(const std::shared_ptr<WebSocketSession>& s);  // false once closing
   void ended();
-  void count(std::atomic<uint64_t> Metrics::*counter);
+  void count(std::atomic<uint64_t> Telemetry::*counter);
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::weak_ptr<WebSocketSession>> sessions_;  // guarded by mu_
   size_t open_ = 0;                                        // guarded by mu_
   bool closing_ = false;                                   // guarded by mu_
-  Metrics* metrics_;                                       // guarded by mu_
+  Telemetry* telemetry_;                                   // guarded by mu_
 };
 
 class WebSocketSession : public Subscriber, public std::enable_shared_from_this<WebSocketSession> {

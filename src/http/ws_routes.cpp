@@ -1,10 +1,8 @@
 // GET /api/ws/changes (docs/api.md#live-changes): a WebSocket of the key's
 // tenant's progress and status transitions, fed by the hub (http/hub.h).
-#include "base/keys.h"
 #include "http/route.h"
 #include "http/service.h"
 #include "http/websocket_session.h"
-#include "modules/growth/evaluate.h"
 
 namespace gs::api {
 namespace {
@@ -23,11 +21,6 @@ std::string frame(const std::string& path, ojson data) {
   return to_text(ojson{{"type", "progress"}, {"path", path}, {"data", std::move(data)}});
 }
 
-// A conversion goal's own counter: its id, not one of its metric series.
-bool conversion_counter(const std::string& counter) {
-  return counter.find('\x1f') == std::string::npos;
-}
-
 }  // namespace
 
 void add_ws_routes(RouteTable& t, Service& s) {
@@ -41,56 +34,19 @@ void add_ws_routes(RouteTable& t, Service& s) {
   t.add(http::verb::get, "/api/ws/changes", std::move(route));
 }
 
-// What a tenant's changes move:
-// - a conversion goal whose own counter a batch touched (events, a backfill
-//   hand-over): its GET /api/conversion-goals/{id} body, series included;
-// - a growth goal whose metric reads a touched counter (following ratios):
-//   its GET /api/goals/{id} body;
-// - after a command of the tenant (a goal or metric defined, patched or
-//   deleted, a time zone set): every goal of the tenant, conversion and
-//   growth, as they are now. A deleted goal has no frame (its DELETE
-//   answered). Commands are API writes, so this is rare and bounded by the
-//   tenant's goals.
-//
-// A goal whose rows cannot be read gets no frame: the read logged and
-// counted the row (Store::unreadable), and GET answers it with a 500.
+// What a tenant's changes move, as each family says
+// (RouteFamily::progress); after a command of the tenant, every item of
+// every family is sent as it is now (commands are API writes, so this is
+// rare and bounded by the tenant's goals).
 gs::http::ProgressFn progress_frames(ApiContext& ctx) {
   auto service = std::make_shared<Service>(ctx);
   return [service](const std::string& tenant, const gs::http::TenantChanges& changes) {
-    Service& s = *service;
-    const auto& store = s.ctx.store;
+    std::vector<ProgressFrame> frames;
+    for (const RouteFamily& family : service->ctx.families)
+      if (family.progress) family.progress(*service, tenant, changes, frames);
     std::vector<std::string> out;
-    auto conversion_frame = [&](json goal) {
-      auto id = goal.value("id", "");
-      auto view = s.conversion_view(std::move(goal), tenant, true);
-      if (view.ok()) out.push_back(frame("/api/conversion-goals/" + id, ojson(std::move(*view))));
-    };
-    if (changes.command) {
-      if (auto page = conversion::goals(store, tenant); page.ok())
-        for (auto& g : page->goals) conversion_frame(std::move(g));
-    } else {
-      for (const auto& counter : changes.counters)
-        if (conversion_counter(counter))
-          if (auto g = conversion::goal(store, tenant, counter); g.ok() && *g)
-            conversion_frame(std::move(**g));
-    }
-    auto goals = growth::goals(store, tenant);
-    if (!goals.ok()) return out;
-    for (const auto& g : *goals) {
-      bool moved = changes.command;
-      if (!moved) {
-        auto targets = growth::metric_targets(store, tenant, g.metric);
-        if (!targets.ok()) continue;
-        for (const auto& counter : *targets)
-          if (changes.counters.count(counter)) {
-            moved = true;
-            break;
-          }
-      }
-      if (!moved) continue;
-      if (auto view = s.goal_view(g); view.ok())
-        out.push_back(frame("/api/goals/" + g.id, std::move(*view)));
-    }
+    out.reserve(frames.size());
+    for (auto& f : frames) out.push_back(frame(f.path, std::move(f.data)));
     return out;
   };
 }

@@ -27,24 +27,24 @@ void Backfill::run() {
       d_.fatal.set(jobs.error());
       return;
     }
-    for (auto& [tenant, target, record] : *jobs) {
+    for (auto& [tenant, counter, record] : *jobs) {
       if (stop()) return;
-      if (d_.handoff.cancelled(job_id(tenant, target))) continue;
-      auto job = parse_job(tenant, target, record);
+      if (d_.handoff.cancelled(job_key(tenant, counter))) continue;
+      auto job = parse_job(tenant, counter, record);
       if (!job.ok()) {
         d_.fatal.set(job.error());
         return;
       }
-      run_job(tenant, target, std::move(job).value());
+      run_job(tenant, counter, std::move(job).value());
     }
     d_.handoff.idle(std::chrono::seconds(1), [this] { return stop(); });
   }
 }
 
-Result<Backfill::Job> Backfill::parse_job(const std::string& tenant, const std::string& target,
+Result<Backfill::Job> Backfill::parse_job(const std::string& tenant, const std::string& counter,
                                           const json& record) {
   auto bad = [&](const std::string& why) {
-    auto [goal, series] = projection::split_target(target);
+    auto [goal, series] = projection::split_counter_id(counter);
     return Error{ErrorCode::internal, "data-dir",
                  "malformed backfill job of " + tenant + "/" + std::string(goal) +
                      (series.empty() ? "" : " series " + std::string(series)) + ": " + why +
@@ -74,21 +74,21 @@ Result<Backfill::Job> Backfill::parse_job(const std::string& tenant, const std::
   return job;
 }
 
-void Backfill::run_job(const std::string& tenant, const std::string& target, Job job) {
+void Backfill::run_job(const std::string& tenant, const std::string& counter, Job job) {
   const auto& kafka = d_.opts.kafka;
-  auto jid = job_id(tenant, target);
-  auto [base_id, series] = projection::split_target(target);
+  auto jid = job_key(tenant, counter);
+  auto [base_id, series] = projection::split_counter_id(counter);
   // The module whose counter this is counts its events.
-  std::unique_ptr<BackfillCounter> counter;
+  std::unique_ptr<BackfillCounter> counting;
   for (const Module* m : d_.opts.modules) {
-    auto c = m->backfill(d_.store, tenant, target);
+    auto c = m->backfill(d_.store, tenant, counter);
     if (!c.ok()) return d_.fatal.set(c.error());
     if (*c) {
-      counter = std::move(*c);
+      counting = std::move(*c);
       break;
     }
   }
-  if (!counter) return;  // gone meanwhile: its job is gone too
+  if (!counting) return;  // gone meanwhile: its job is gone too
   auto& snapshot = job.snapshot;
   auto& position = job.position;
   int64_t total = 0, scanned = 0;
@@ -117,7 +117,7 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
   }
   rd_kafka_assign(rk, l.get());
   l.reset();
-  // Series targets hold a 0x1f separator: show it as " series ".
+  // Series counters hold a 0x1f separator: show it as " series ".
   std::string shown = tenant + "/" + std::string(base_id) +
                       (series.empty() ? "" : " series " + std::string(series));
   log::info("backfill of " + shown + " started: " + std::to_string(total - scanned) +
@@ -128,7 +128,7 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
   size_t since_flush = 0;
   auto last_flush = Clock::now();
   auto flush = [&](bool done) {
-    Partial part{tenant, target, job.generation, counts, position, done, 0};
+    Partial part{tenant, counter, job.generation, counts, position, done, 0};
     counts.clear();
     since_flush = 0;
     last_flush = Clock::now();
@@ -160,7 +160,7 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
     if (!m->err && remaining.count(m->partition) && m->offset < snapshot[m->partition]) {
       std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
       auto ev = local_parser.parse(bytes);
-      if (ev.ok() && ev->tenant_id == tenant && counter->matches(*ev)) {
+      if (ev.ok() && ev->tenant_id == tenant && counting->matches(*ev)) {
         // Count only first occurrences: live processing recorded the rest.
         auto dup = state::is_duplicate(d_.store, {m->partition, m->offset});
         if (!dup.ok()) {
@@ -168,12 +168,12 @@ void Backfill::run_job(const std::string& tenant, const std::string& target, Job
           ok = false;
           break;
         }
-        if (!*dup) counter->add(*ev, counts);
+        if (!*dup) counting->add(*ev, counts);
       }
       position[m->partition] = m->offset + 1;
       ++scanned;
       ++since_flush;
-      d_.metrics.backfill_events_scanned++;
+      d_.telemetry.backfill_events_scanned++;
       if (m->offset + 1 >= snapshot[m->partition]) remaining.erase(m->partition);
     }
     m.reset();  // not held while the hand-over waits

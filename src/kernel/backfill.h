@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/metrics.h"
+#include "base/telemetry.h"
 #include "kernel/handoff.h"
 #include "kernel/processor.h"
 #include "storage/store.h"
@@ -33,9 +33,9 @@ class Backfill {
     int64_t generation = 0;
     std::map<int32_t, int64_t> snapshot, position;
   };
-  static Result<Job> parse_job(const std::string& tenant, const std::string& target,
+  static Result<Job> parse_job(const std::string& tenant, const std::string& counter,
                                const nlohmann::json& record);
-  void run_job(const std::string& tenant, const std::string& target, Job job);
+  void run_job(const std::string& tenant, const std::string& counter, Job job);
   bool stop() const { return d_.stopping || d_.fatal.failed(); }
 
   Shared d_;

@@ -24,7 +24,7 @@ using json = nlohmann::json;
 struct ChangesPublisher::Impl {
   storage::Store& store;
   ChangesOptions opts;
-  Metrics& metrics;
+  Telemetry& telemetry;
   std::unique_ptr<Producer> producer;
   std::string origin;
   uint64_t next_seq = 0;
@@ -41,8 +41,8 @@ struct ChangesPublisher::Impl {
 
   std::vector<Announcer*> announcers;  // read-only
 
-  Impl(storage::Store& s, ChangesOptions o, Metrics& m, std::vector<Announcer*> a)
-      : store(s), opts(std::move(o)), metrics(m), announcers(std::move(a)) {}
+  Impl(storage::Store& s, ChangesOptions o, Telemetry& m, std::vector<Announcer*> a)
+      : store(s), opts(std::move(o)), telemetry(m), announcers(std::move(a)) {}
 
   // Removes outbox entries the changes topic already holds (a crash between
   // producing and removing them).
@@ -114,7 +114,7 @@ struct ChangesPublisher::Impl {
       auto key = change.value("tenant_id", "") + "/" + change.value("goal_id", "");
       auto r = producer->produce_sync(opts.kafka.changes(), key, change.dump());
       if (!r.ok()) {
-        metrics.kafka_errors++;
+        telemetry.kafka_errors++;
         log::warn("changes: cannot publish, will retry: " + r.error().message);
         return;
       }
@@ -151,7 +151,7 @@ struct ChangesPublisher::Impl {
       state::put_outbox(b, seq, a.message);
     }
     state::put_meta(b, "out_next", std::to_string(next_seq));
-    metrics.changes_published += out.size();
+    telemetry.changes_published += out.size();
     auto st = store.write(b);
     if (st.ok())
       for (const auto& message : recorded) opts.on_status_changed(message);
@@ -179,9 +179,9 @@ struct ChangesPublisher::Impl {
   }
 };
 
-ChangesPublisher::ChangesPublisher(storage::Store& store, ChangesOptions opts, Metrics& metrics,
+ChangesPublisher::ChangesPublisher(storage::Store& store, ChangesOptions opts, Telemetry& telemetry,
                                    std::vector<Announcer*> announcers)
-    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics, std::move(announcers))) {}
+    : impl_(std::make_unique<Impl>(store, std::move(opts), telemetry, std::move(announcers))) {}
 
 ChangesPublisher::~ChangesPublisher() { stop(); }
 

@@ -33,11 +33,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/metrics.h"
 #include "base/result.h"
+#include "base/telemetry.h"
 #include "kernel/announcer.h"
 #include "kernel/kafka.h"
-#include "projection/pacing.h"
 #include "storage/store.h"
 
 namespace gs::kernel {
@@ -54,7 +53,7 @@ struct ChangesOptions {
 class ChangesPublisher {
  public:
   // `announcers`: what the modules announce (Module::announcer()).
-  ChangesPublisher(storage::Store& store, ChangesOptions opts, Metrics& metrics,
+  ChangesPublisher(storage::Store& store, ChangesOptions opts, Telemetry& telemetry,
                    std::vector<Announcer*> announcers);
   ~ChangesPublisher();
   // Reconciles the outbox with the changes topic, then starts the thread.

@@ -1,6 +1,6 @@
 #include "base/log.h"
+#include "base/zone.h"
 #include "kernel/loop.h"
-#include "projection/pacing.h"
 
 namespace gs::kernel {
 
@@ -15,26 +15,26 @@ void Loop::start_job(const std::string& tenant, const std::string& counter) {
   if (snapshot.empty()) return;
   json job = {{"generation", command_offset}, {"snapshot", snapshot}, {"progress", json::object()}};
   state::put_job(*command_batch, tenant, counter, job);
-  active_jobs[job_id(tenant, counter)] = job;
+  active_jobs[job_key(tenant, counter)] = job;
 }
 
 void Loop::cancel_job(const std::string& tenant, const std::string& counter) {
-  auto jid = job_id(tenant, counter);
+  auto jid = job_key(tenant, counter);
   if (active_jobs.erase(jid)) {
     state::delete_job(*command_batch, tenant, counter);
     handoff.cancel(jid);
   }
 }
 
-void Loop::counters_reset(const std::string& tenant, const std::string& goal_id) {
-  for (Module* m : opts.modules) m->on_counters_reset(tenant, goal_id, *this);
+void Loop::counters_reset(const std::string& tenant, const std::string& rule_id) {
+  for (Module* m : opts.modules) m->on_counters_reset(tenant, rule_id, *this);
 }
 
 void Loop::apply_command(const rd_kafka_message_t* m, storage::Batch& batch) {
   std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
   auto cmd = model::parse_command(bytes);
   auto reject = [&](const Error& e) {
-    metrics.commands_rejected++;
+    telemetry.commands_rejected++;
     log::warn("command at offset " + std::to_string(m->offset) + " rejected: " + reason(e));
     deadletter(m, reason(e), e.field);
   };
@@ -44,11 +44,11 @@ void Loop::apply_command(const rd_kafka_message_t* m, storage::Batch& batch) {
   prune_idempotency(cmd->issued_at_ms, batch);
   std::string idem_id;
   if (!cmd->idempotency_key.empty()) {
-    idem_id = job_id(cmd->tenant_id, cmd->idempotency_key);
+    idem_id = keys::join(cmd->tenant_id, cmd->idempotency_key);
     if (idempotency.count(idem_id)) {
       // A retry of a write that was stored already: its first command's
       // outcome is recorded, and that is what the API answers.
-      metrics.commands_duplicate++;
+      telemetry.commands_duplicate++;
       log::info("command at offset " + std::to_string(m->offset) + " skipped: tenant " +
                 cmd->tenant_id + " used its Idempotency-Key before");
       return;
@@ -57,7 +57,7 @@ void Loop::apply_command(const rd_kafka_message_t* m, storage::Batch& batch) {
   if (opts.on_applied) touched.emplace(cmd->tenant_id + '\0', 0);
   auto st = apply(*cmd, m->offset, batch);
   if (st.ok())
-    metrics.commands_applied++;
+    telemetry.commands_applied++;
   else
     reject(st.error());
   if (!idem_id.empty()) record_idempotency(*cmd, st, batch);
@@ -84,8 +84,7 @@ Status Loop::apply(const model::Command& cmd, int64_t offset, storage::Batch& ba
   if (type == model::command_type::timezone_set) {
     auto i = cmd.data.find("timezone");
     auto tz = i != cmd.data.end() && i->is_string() ? i->get<std::string>() : std::string();
-    if (!projection::valid_time_zone(tz))
-      return invalid("data.timezone", "is not an IANA time zone");
+    if (!time::valid_time_zone(tz)) return invalid("data.timezone", "is not an IANA time zone");
     state::put_timezone(batch, cmd.tenant_id, tz);
     return {};
   }
@@ -124,7 +123,7 @@ void Loop::record_idempotency(const model::Command& cmd, const Status& st, stora
     }
   if (!st.ok()) record["error"] = {{"field", st.error().field}, {"message", reason(st.error())}};
   state::put_idempotency(batch, cmd.tenant_id, cmd.idempotency_key, record);
-  auto id = job_id(cmd.tenant_id, cmd.idempotency_key);
+  auto id = keys::join(cmd.tenant_id, cmd.idempotency_key);
   idempotency[id] = cmd.issued_at_ms;
   idempotency_by_time.emplace(cmd.issued_at_ms, std::move(id));
 }
@@ -135,21 +134,21 @@ uint64_t Loop::apply_partials(storage::Batch& batch) {
   uint64_t last = 0;
   for (auto& p : ready) {
     last = p.seq;
-    auto jid = job_id(p.tenant, p.goal_id);
+    auto jid = job_key(p.tenant, p.counter);
     auto it = active_jobs.find(jid);
     if (it == active_jobs.end() || it->second.value("generation", int64_t{-1}) != p.generation)
       continue;  // deleted meanwhile
     touch_cells(p.counts);
     cells::fold(batch, p.counts, fingerprint_seq);  // cells and presences only
     if (p.done) {
-      state::delete_job(batch, p.tenant, p.goal_id);
+      state::delete_job(batch, p.tenant, p.counter);
       active_jobs.erase(it);
-      metrics.backfill_jobs_completed++;
+      telemetry.backfill_jobs_completed++;
     } else {
       json progress = json::object();
       for (auto& [part, off] : p.progress) progress[std::to_string(part)] = off;
       it->second["progress"] = progress;
-      state::put_job(batch, p.tenant, p.goal_id, it->second);
+      state::put_job(batch, p.tenant, p.counter, it->second);
     }
   }
   return last;

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "base/keys.h"
-#include "base/metrics.h"
+#include "base/telemetry.h"
 #include "kernel/kafka.h"
 #include "kernel/processor.h"
 #include "kernel/threads.h"
@@ -34,9 +34,9 @@ namespace gs::kernel {
 
 using Clock = std::chrono::steady_clock;
 
-// A backfill job's (and an active series') name: tenant\0target.
-inline std::string job_id(std::string_view tenant, std::string_view target) {
-  return keys::join(tenant, target);
+// A backfill job's (and an active series') key: tenant\0counter.
+inline std::string job_key(std::string_view tenant, std::string_view counter) {
+  return keys::join(tenant, counter);
 }
 
 // A batch built by the processor thread, to be written by the writer thread.
@@ -55,9 +55,9 @@ struct Write {
 
 // Counts handed from the backfill thread to the processor thread.
 struct Partial {
-  std::string tenant, goal_id;
+  std::string tenant, counter;
   int64_t generation = 0;
-  projection::Delta counts;  // cells and presences only: the job's goal or series
+  projection::Delta counts;  // cells and presences only: the job's counter
   std::map<int32_t, int64_t> progress;
   bool done = false;
   uint64_t seq = 0;
@@ -136,7 +136,7 @@ class BackfillHandoff {
 struct Shared {
   storage::Store& store;
   const ProcessorOptions& opts;
-  Metrics& metrics;
+  Telemetry& telemetry;
   const std::atomic<bool>& stopping;
   Fatal& fatal;
   BackfillHandoff& handoff;

@@ -69,7 +69,7 @@ void Loop::prepare(Chunk& c, size_t begin, size_t end) {
     }
     Prepared p{true, projection::fingerprint(ev->tenant_id, ev->event_id),
                static_cast<uint32_t>(c.contributions.size()), 0, 0};
-    for (const projection::GoalFamily* family : index.candidates(ev->tenant_id, ev->type)) {
+    for (const projection::CounterFamily* family : index.candidates(ev->tenant_id, ev->type)) {
       if (!family->base->counts(*ev)) continue;
       ++p.goals;
       c.contributions.push_back({family->base.get(), ev->timestamp_ms, ev->value});
@@ -188,14 +188,14 @@ void Loop::update_lag() {
     lag += std::max<int64_t>(0, std::max(hi, start_ends[p]) - ev_next[p]);
     if (ev_next[p] < start_ends[p]) caught_up = false;
   }
-  metrics.events_lag = lag;
+  telemetry.events_lag = lag;
   if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.commands().c_str(), 0, &lo, &hi) !=
       RD_KAFKA_RESP_ERR_NO_ERROR)
     hi = 0;
-  metrics.commands_lag = std::max<int64_t>(0, std::max(hi, start_cmd_end) - cmd_next);
+  telemetry.commands_lag = std::max<int64_t>(0, std::max(hi, start_cmd_end) - cmd_next);
   if (cmd_next < start_cmd_end) caught_up = false;
   if (caught_up) owner_ready->store(true);
-  metrics.backfill_jobs_pending = static_cast<int64_t>(active_jobs.size());
+  telemetry.backfill_jobs_pending = static_cast<int64_t>(active_jobs.size());
 }
 
 // While the commands topic is behind the end it had at start, events wait:
@@ -248,7 +248,7 @@ void Loop::run() {
       if (m->err) {
         flush_run(i);
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-          metrics.kafka_errors++;
+          telemetry.kafka_errors++;
           log::warn(std::string("consumer: ") + rd_kafka_message_errstr(m));
         }
       } else if (is_command(m)) {
@@ -265,11 +265,11 @@ void Loop::run() {
       }
     }
     flush_run(n);
-    metrics.events_in += events;
-    metrics.events_valid += events - invalid;
-    metrics.events_invalid += invalid;
-    metrics.events_duplicate += dups;
-    metrics.events_matched += matched;
+    telemetry.events_in += events;
+    telemetry.events_valid += events - invalid;
+    telemetry.events_invalid += invalid;
+    telemetry.events_duplicate += dups;
+    telemetry.events_matched += matched;
     fold_delta(batch);
     maybe_resume_events(n == 0);
     uint64_t seq = apply_partials(batch);

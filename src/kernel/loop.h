@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/metrics.h"
+#include "base/telemetry.h"
 #include "kernel/cells.h"
 #include "kernel/handoff.h"
 #include "kernel/kafka.h"
@@ -24,9 +24,8 @@
 #include "kernel/processor.h"
 #include "kernel/state.h"
 #include "kernel/writer.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
 #include "model/event.h"
-#include "model/growth.h"
 #include "projection/dedup.h"
 #include "projection/delta.h"
 #include "projection/projection.h"
@@ -60,14 +59,14 @@ struct Loop : Shared, CommandContext {
   // they are delivered before it writes the batch (and so its offsets).
   std::shared_ptr<DeliveryGroup> deadletters;
 
-  projection::GoalIndex index;
+  projection::CounterIndex index;
   MessageBatch msgs;  // the batch being built
 
   // Event preparation (parse, validate, fingerprint, match) needs no shared
   // mutable state, so a run of events is split in two halves prepared on two
   // threads; dedup and aggregation then go through the results in log order.
   struct Contribution {
-    const projection::CompiledGoal* goal;
+    const projection::Counter* goal;
     int64_t timestamp_ms;
     double value;
     uint32_t subject_at = 0, subject_len = 0;  // in Chunk::subjects; unique series only
@@ -148,10 +147,10 @@ struct Loop : Shared, CommandContext {
   // CommandContext (commands.cpp), for the modules.
   storage::Batch& batch() override { return *command_batch; }
   int64_t offset() const override { return command_offset; }
-  projection::GoalIndex& counters() override { return index; }
+  projection::CounterIndex& counters() override { return index; }
   void start_job(const std::string& tenant, const std::string& counter) override;
   void cancel_job(const std::string& tenant, const std::string& counter) override;
-  void counters_reset(const std::string& tenant, const std::string& goal_id) override;
+  void counters_reset(const std::string& tenant, const std::string& rule_id) override;
 };
 
 // The reason line of an error: "field: message".

@@ -16,7 +16,7 @@
 
 #include "base/result.h"
 #include "kernel/announcer.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
 #include "model/event.h"
 #include "projection/delta.h"
 #include "projection/projection.h"
@@ -33,16 +33,16 @@ class CommandContext {
   // (0 while loading).
   virtual storage::Batch& batch() = 0;
   virtual int64_t offset() const = 0;
-  // The counters ingest matches events against (conversion goals and the
-  // series kept over them).
-  virtual projection::GoalIndex& counters() = 0;
+  // The counters ingest matches events against (a rule's base counter, a
+  // conversion goal, and the series kept over it).
+  virtual projection::CounterIndex& counters() = 0;
   // Starts a backfill job that counts `counter` over the events processed
   // so far (none when there are none); cancels one.
   virtual void start_job(const std::string& tenant, const std::string& counter) = 0;
   virtual void cancel_job(const std::string& tenant, const std::string& counter) = 0;
-  // Tells every module that the counters of conversion goal `goal_id`
-  // restart (it was redefined or deleted): series kept over it must too.
-  virtual void counters_reset(const std::string& tenant, const std::string& goal_id) = 0;
+  // Tells every module that the counters of rule `rule_id` restart (it was
+  // redefined or deleted): series kept over it must too.
+  virtual void counters_reset(const std::string& tenant, const std::string& rule_id) = 0;
 };
 
 // Counts one counter's events during a backfill job (kernel/backfill.h).
@@ -73,7 +73,7 @@ class Module {
   // the kernel's EventParser, in module list order).
   virtual std::span<const model::EventMemberRule> event_members() const { return {}; }
   // See CommandContext::counters_reset.
-  virtual void on_counters_reset(const std::string& tenant, const std::string& goal_id,
+  virtual void on_counters_reset(const std::string& tenant, const std::string& rule_id,
                                  CommandContext& ctx) {}
   // The counter of a backfill job of `tenant`, when it is this module's
   // (null otherwise, and when it is gone: its job is cancelled too).

@@ -23,17 +23,17 @@ namespace gs::kernel {
 // find no message outstanding (they would wait for it for ever). stop()
 // tears the same parts down explicitly, keeping that rule.
 struct Processor::Impl {
-  Impl(storage::Store& s, ProcessorOptions o, Metrics& m)
+  Impl(storage::Store& s, ProcessorOptions o, Telemetry& m)
       : store(s),
         opts(std::move(o)),
-        metrics(m),
+        telemetry(m),
         loop(Shared{s, opts, m, stopping, fatal, handoff}) {
     fatal.on_set([this] { wake_all(); });
   }
 
   storage::Store& store;
   const ProcessorOptions opts;
-  Metrics& metrics;
+  Telemetry& telemetry;
   std::atomic<bool> stopping{false};
   Fatal fatal;
   AppliedOffsets applied;
@@ -55,8 +55,8 @@ struct Processor::Impl {
   }
 };
 
-Processor::Processor(storage::Store& store, ProcessorOptions opts, Metrics& metrics)
-    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics)) {}
+Processor::Processor(storage::Store& store, ProcessorOptions opts, Telemetry& telemetry)
+    : impl_(std::make_unique<Impl>(store, std::move(opts), telemetry)) {}
 
 Processor::~Processor() { stop(); }
 
@@ -121,7 +121,7 @@ Status Processor::start() {
             " ms");
   auto jobs = state::jobs(I.store);
   if (!jobs.ok()) return jobs.error();
-  for (auto& [tenant, goal, job] : *jobs) I.loop.active_jobs[job_id(tenant, goal)] = job;
+  for (auto& [tenant, counter, job] : *jobs) I.loop.active_jobs[job_key(tenant, counter)] = job;
   auto idempotency = state::all_idempotency(I.store);
   if (!idempotency.ok()) return idempotency.error();
   for (auto& [tenant, key, record] : *idempotency) {
@@ -129,7 +129,7 @@ Status Processor::start() {
     if (!t)
       return Error{ErrorCode::internal, "data-dir",
                    "malformed idempotency record of tenant " + tenant};
-    auto id = job_id(tenant, key);
+    auto id = keys::join(tenant, key);
     I.loop.idempotency[id] = *t;
     I.loop.idempotency_by_time.emplace(*t, std::move(id));
   }
@@ -172,12 +172,12 @@ Status Processor::start() {
   I.loop.delta_roundtrip = roundtrip && std::string_view(roundtrip) == "1";
   if (I.loop.delta_roundtrip) log::info("deltas are folded as decode(encode(delta))");
   I.loop.update_lag();
-  I.writer = std::make_unique<Writer>(Writer::Deps{I.store, I.opts, I.metrics, *I.producer,
+  I.writer = std::make_unique<Writer>(Writer::Deps{I.store, I.opts, I.telemetry, *I.producer,
                                                    I.consumer.get(), I.loop.event_partitions,
                                                    I.stopping, I.fatal, I.applied, I.handoff});
   I.poller = std::make_unique<Poller>(I.consumer.get(), I.opts, I.stopping, I.fatal);
   I.backfill = std::make_unique<Backfill>(
-      Shared{I.store, I.opts, I.metrics, I.stopping, I.fatal, I.handoff});
+      Shared{I.store, I.opts, I.telemetry, I.stopping, I.fatal, I.handoff});
   I.loop.writer = I.writer.get();
   I.loop.poller = I.poller.get();
   I.writer->start();
@@ -287,8 +287,8 @@ std::vector<PartitionProgress> Processor::progress(bool& caught_up) {
 }
 
 std::optional<std::pair<int64_t, int64_t>> Processor::backfill_progress(
-    const std::string& tenant, const std::string& goal_id) const {
-  return impl_->handoff.status(job_id(tenant, goal_id));
+    const std::string& tenant, const std::string& counter) const {
+  return impl_->handoff.status(job_key(tenant, counter));
 }
 
 }  // namespace gs::kernel

@@ -39,8 +39,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/metrics.h"
 #include "base/result.h"
+#include "base/telemetry.h"
 #include "kernel/kafka.h"
 #include "kernel/module.h"
 #include "storage/store.h"
@@ -58,7 +58,7 @@ struct ProcessorOptions {
   // live processor already did, and a replay must not repeat it.
   bool emit_deadletter = true;
   // Called on the writer thread after each durable batch with what it
-  // changed: "<tenant>\0<target>" -> the latest event time added there, and
+  // changed: "<tenant>\0<counter>" -> the latest event time added there, and
   // "<tenant>\0" -> 0 when a command changed the tenant's definitions. Must
   // not block for long.
   std::function<void(const std::unordered_map<std::string, int64_t>&)> on_applied;
@@ -77,7 +77,7 @@ struct PartitionProgress {
 
 class Processor {
  public:
-  Processor(storage::Store& store, ProcessorOptions opts, Metrics& metrics);
+  Processor(storage::Store& store, ProcessorOptions opts, Telemetry& telemetry);
   ~Processor();
 
   // Loads goals from the store, assigns the partitions at the stored offsets
@@ -108,7 +108,7 @@ class Processor {
   bool ready() const { return ready_; }
   // Progress of the running backfill job of a goal, if any: (scanned, total).
   std::optional<std::pair<int64_t, int64_t>> backfill_progress(const std::string& tenant,
-                                                               const std::string& goal_id) const;
+                                                               const std::string& counter) const;
 
  private:
   struct Impl;

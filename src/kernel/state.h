@@ -35,7 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
 #include "projection/dedup.h"
 #include "projection/delta.h"
 #include "storage/store.h"

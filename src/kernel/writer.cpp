@@ -76,10 +76,11 @@ void Writer::run() {
     busy_ = false;
     lock.unlock();
     cv_.notify_all();
-    d_.metrics.batches++;
+    d_.telemetry.batches++;
     if (d_.opts.on_applied && !w.touched.empty()) d_.opts.on_applied(w.touched);
     if (w.timed)
-      d_.metrics.observe_batch_latency(std::chrono::duration<double>(Clock::now() - w.t0).count());
+      d_.telemetry.observe_batch_latency(
+          std::chrono::duration<double>(Clock::now() - w.t0).count());
     commit_kafka(w);
   }
 }
@@ -111,7 +112,7 @@ bool Writer::await_deadletters(Write& w) {
     }
     auto failures = g.take_failed();
     if (failures.empty()) break;
-    d_.metrics.deadletter_failures += failures.size();
+    d_.telemetry.deadletter_failures += failures.size();
     log::warn("deadletter: " + std::to_string(failures.size()) +
               " message(s) of a batch not delivered to " + d_.opts.kafka.deadletter() + " (" +
               failures.front().error + "); retrying in " + std::to_string(backoff.count()) +
@@ -138,7 +139,7 @@ bool Writer::await_deadletters(Write& w) {
     }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
-  d_.metrics.events_deadlettered += w.invalid_events;
+  d_.telemetry.events_deadlettered += w.invalid_events;
   return true;
 }
 

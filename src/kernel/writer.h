@@ -12,7 +12,7 @@
 #include <optional>
 #include <thread>
 
-#include "base/metrics.h"
+#include "base/telemetry.h"
 #include "kernel/handoff.h"
 #include "kernel/kafka.h"
 #include "kernel/processor.h"
@@ -25,7 +25,7 @@ class Writer {
   struct Deps {
     storage::Store& store;
     const ProcessorOptions& opts;
-    Metrics& metrics;
+    Telemetry& telemetry;
     Producer& deadletter_producer;  // produces failed deadletter messages again
     rd_kafka_t* consumer;           // offsets committed for lag monitoring
     int event_partitions;

@@ -10,7 +10,7 @@
 
 namespace gs::modules {
 
-ModuleList::ModuleList(projection::PacingThresholds thresholds) {
+ModuleList::ModuleList(growth::PacingThresholds thresholds) {
   modules_.push_back(std::make_unique<conversion::Module>());
   modules_.push_back(std::make_unique<growth::Module>(thresholds));
   modules_.push_back(std::make_unique<agent::Module>());
@@ -25,8 +25,8 @@ std::vector<kernel::Module*> ModuleList::all() const {
   return out;
 }
 
-std::vector<api::AddRoutes> route_families() {
-  return {growth::add_routes, conversion::add_routes};
+std::vector<api::RouteFamily> route_families(growth::PacingThresholds thresholds) {
+  return {conversion::route_family(), growth::route_family(thresholds)};
 }
 
 std::vector<model::EventMemberRule> event_rules() {

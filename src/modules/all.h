@@ -10,7 +10,7 @@
 #include "base/result.h"
 #include "http/route.h"
 #include "kernel/module.h"
-#include "projection/pacing.h"
+#include "modules/growth/pacing.h"
 #include "storage/store.h"
 
 namespace gs::modules {
@@ -19,7 +19,7 @@ namespace gs::modules {
 class ModuleList {
  public:
   // `thresholds`: the growth goals' pacing (serve's --at-risk-from ...).
-  explicit ModuleList(projection::PacingThresholds thresholds = {});
+  explicit ModuleList(growth::PacingThresholds thresholds = {});
   ~ModuleList();
   std::vector<kernel::Module*> all() const;
   // What they announce on the changes topic (Module::announcer()).
@@ -29,8 +29,9 @@ class ModuleList {
   std::vector<std::unique_ptr<kernel::Module>> modules_;
 };
 
-// The routes of every family with routes, in list order.
-std::vector<api::AddRoutes> route_families();
+// The API of every family with routes, in list order; `thresholds` as for
+// ModuleList.
+std::vector<api::RouteFamily> route_families(growth::PacingThresholds thresholds = {});
 
 // The event member rules of every module (kernel::event_rules).
 std::vector<model::EventMemberRule> event_rules();

@@ -7,8 +7,8 @@
 
 namespace gs::projection {
 
-bool CompiledGoal::counts(const model::Event& e) const {
-  if (def.since_ms && e.timestamp_ms < *def.since_ms) return false;
+bool Counter::counts(const model::Event& e) const {
+  if (rule.since_ms && e.timestamp_ms < *rule.since_ms) return false;
   match::EventView view{e.type, e.url, e.properties};
   return matcher.matches(view);
 }
@@ -17,81 +17,79 @@ bool valid_series(std::string_view series) {
   return series.empty() || series == "unique" || (series.starts_with("sum:") && series.size() > 4);
 }
 
-std::string series_target(std::string_view goal_id, std::string_view series) {
-  std::string t(goal_id);
+std::string counter_id(std::string_view rule_id, std::string_view series) {
+  std::string t(rule_id);
   if (!series.empty()) t.append(1, '\x1f').append(series);
   return t;
 }
 
-std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
-  auto sep = target.find('\x1f');
-  if (sep == std::string_view::npos) return {target, {}};
-  return {target.substr(0, sep), target.substr(sep + 1)};
+std::pair<std::string_view, std::string_view> split_counter_id(std::string_view counter) {
+  auto sep = counter.find('\x1f');
+  if (sep == std::string_view::npos) return {counter, {}};
+  return {counter.substr(0, sep), counter.substr(sep + 1)};
 }
 
-Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def,
-                                                    const std::string& series) {
+Result<std::shared_ptr<const Counter>> compile(CounterRule rule, const std::string& series) {
   if (!valid_series(series)) return invalid("series", "unknown series " + series);
-  auto m = match::Matcher::compile(def.event_type, def.url_pattern, def.conditions);
+  auto m = match::Matcher::compile(rule.event_type, rule.url_pattern, rule.conditions);
   if (!m.ok()) return m.error();
-  CompiledGoal g{std::move(def), std::move(m).value(), series, "",
-                 std::nullopt,   series == "unique"};
-  g.target = series_target(g.def.id, series);
+  Counter g{std::move(rule), std::move(m).value(), series, "", std::nullopt, series == "unique"};
+  g.id = counter_id(g.rule.id, series);
   if (series.starts_with("sum:")) {
     auto path = match::PropertyPath::parse(series.substr(4));
     if (!path.ok()) return path.error();
     g.sum_path = std::move(path).value();
   }
-  return std::make_shared<const CompiledGoal>(std::move(g));
+  return std::make_shared<const Counter>(std::move(g));
 }
 
-std::string GoalIndex::key(std::string_view a, std::string_view b) { return keys::join(a, b); }
+std::string CounterIndex::key(std::string_view a, std::string_view b) { return keys::join(a, b); }
 
-void GoalIndex::unlist(const GoalFamily* family, const CompiledGoal& base) {
-  auto type_key = key(base.def.tenant_id, base.def.event_type);
+void CounterIndex::unlist(const CounterFamily* family, const Counter& base) {
+  auto type_key = key(base.rule.tenant_id, base.rule.event_type);
   auto& list = by_type_[type_key];
   std::erase(list, family);
   if (list.empty()) by_type_.erase(type_key);
 }
 
-void GoalIndex::put(std::shared_ptr<const CompiledGoal> goal) {
-  remove(goal->def.tenant_id, goal->target);
-  by_id_[key(goal->def.tenant_id, goal->target)] = goal;
-  auto& family = families_[key(goal->def.tenant_id, goal->def.id)];
-  if (!goal->series.empty()) {
-    family.series.push_back(std::move(goal));
+void CounterIndex::put(std::shared_ptr<const Counter> counter) {
+  remove(counter->rule.tenant_id, counter->id);
+  by_id_[key(counter->rule.tenant_id, counter->id)] = counter;
+  auto& family = families_[key(counter->rule.tenant_id, counter->rule.id)];
+  if (!counter->series.empty()) {
+    family.series.push_back(std::move(counter));
     return;
   }
-  by_type_[key(goal->def.tenant_id, goal->def.event_type)].push_back(&family);
-  family.base = std::move(goal);
+  by_type_[key(counter->rule.tenant_id, counter->rule.event_type)].push_back(&family);
+  family.base = std::move(counter);
 }
 
-void GoalIndex::remove(std::string_view tenant, std::string_view target) {
-  auto it = by_id_.find(key(tenant, target));
+void CounterIndex::remove(std::string_view tenant, std::string_view id) {
+  auto it = by_id_.find(key(tenant, id));
   if (it == by_id_.end()) return;
-  const CompiledGoal* goal = it->second.get();
-  auto fit = families_.find(key(tenant, goal->def.id));
+  const Counter* counter = it->second.get();
+  auto fit = families_.find(key(tenant, counter->rule.id));
   if (fit != families_.end()) {
-    GoalFamily& family = fit->second;
-    if (goal->series.empty()) {
-      unlist(&family, *goal);
+    CounterFamily& family = fit->second;
+    if (counter->series.empty()) {
+      unlist(&family, *counter);
       family.base.reset();
     } else {
-      std::erase_if(family.series, [&](const auto& s) { return s.get() == goal; });
+      std::erase_if(family.series, [&](const auto& s) { return s.get() == counter; });
     }
     if (!family.base && family.series.empty()) families_.erase(fit);
   }
   by_id_.erase(it);
 }
 
-const CompiledGoal* GoalIndex::find(std::string_view tenant, std::string_view target) const {
-  auto it = by_id_.find(key(tenant, target));
+const Counter* CounterIndex::find(std::string_view tenant, std::string_view id) const {
+  auto it = by_id_.find(key(tenant, id));
   return it == by_id_.end() ? nullptr : it->second.get();
 }
 
-const std::vector<const GoalFamily*>& GoalIndex::candidates(std::string_view tenant,
-                                                            std::string_view type) const {
-  static const std::vector<const GoalFamily*> none;
+const std::vector<const CounterFamily*>& CounterIndex::candidates(std::string_view tenant,
+                                                                  std::string_view type) const {
+  static const std::vector<const CounterFamily*> none;
   // One buffer per thread: this runs once per event on the hot path.
   thread_local std::string scratch;
   scratch.clear();
@@ -117,10 +115,10 @@ void Aggregator::add_cell(std::string_view key, const Cell& delta) {
   it->second.max_ts_ms = std::max(it->second.max_ts_ms, delta.max_ts_ms);
 }
 
-void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double value,
+void Aggregator::add(const Counter& counter, int64_t timestamp_ms, double value,
                      std::string_view subject) {
   scratch_.clear();
-  keys::append_join(scratch_, goal.def.tenant_id, goal.target);
+  keys::append_join(scratch_, counter.rule.tenant_id, counter.id);
   scratch_.push_back('\0');
   keys::append_be64(scratch_, bucket_of(timestamp_ms));
   auto it = cells_.find(scratch_);
@@ -128,7 +126,7 @@ void Aggregator::add(const CompiledGoal& goal, int64_t timestamp_ms, double valu
   it->second.count += 1;
   it->second.sum_micros += to_micros(value);
   it->second.max_ts_ms = std::max(it->second.max_ts_ms, timestamp_ms);
-  if (goal.unique && !subject.empty()) {
+  if (counter.unique && !subject.empty()) {
     scratch_.append(subject);
     presence_.insert(scratch_);
   }

@@ -1,10 +1,11 @@
-// The pure fold of the ingest path: which conversion goals an event counts
-// for, and the per-goal, per-hour deltas a batch of events adds up to.
+// The pure fold of the ingest path: which counters an event counts for, and
+// the per-counter, per-bucket deltas a batch of events adds up to.
 // No I/O. Owned by one thread (the processor's); not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -12,24 +13,38 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/result.h"
 #include "match/match.h"
-#include "model/conversion_goal.h"
 #include "model/event.h"
 
 namespace gs::projection {
 
-// A conversion goal with its compiled matcher, and the series of cells it
+// What a counter counts: the events of a tenant of one type, matching a URL
+// pattern and property conditions, at or after an event time. A conversion
+// goal is one (conversion::counter_rule); `id` is the counter's own id, and
+// the id its series hang from.
+struct CounterRule {
+  std::string id;
+  std::string tenant_id;
+  std::string event_type;
+  std::optional<std::string> url_pattern;
+  nlohmann::json conditions;        // null or an object
+  std::optional<int64_t> since_ms;  // count only events at or after this event time
+};
+
+// A counter: a rule with its compiled matcher, and the series of cells it
 // feeds. The base series (series "") holds count and the sum of
 // properties.value per cell; a metric may ask for more series over the same
 // matches: "sum:<path>" (count and the sum of that property) or "unique"
-// (which subjects were seen in each cell). Each series has its own cell id,
-// `target`: the goal id, or goal id + '\x1f' + series.
-struct CompiledGoal {
-  model::ConversionGoal def;
+// (which subjects were seen in each cell). Each series is a counter of its
+// own, `id`: the rule's id, or the rule's id + '\x1f' + series.
+struct Counter {
+  CounterRule rule;
   match::Matcher matcher;
   std::string series;
-  std::string target;
+  std::string id;
   std::optional<match::PropertyPath> sum_path;  // sum:<path>
   bool unique = false;
   bool counts(const model::Event& e) const;  // window (since) + matcher
@@ -39,45 +54,44 @@ struct CompiledGoal {
   }
 };
 
-// Compiles a definition for one of its series; the Error names the field
-// (for the API's 422).
-Result<std::shared_ptr<const CompiledGoal>> compile(model::ConversionGoal def,
-                                                    const std::string& series = "");
+// Compiles a rule for one of its series; the Error names the field (for
+// the API's 422).
+Result<std::shared_ptr<const Counter>> compile(CounterRule rule, const std::string& series = "");
 bool valid_series(std::string_view series);
-// The cell id of a series of a goal, and back.
-std::string series_target(std::string_view goal_id, std::string_view series);
-std::pair<std::string_view, std::string_view> split_target(std::string_view target);
+// The id of a series' counter, and back: (rule id, series).
+std::string counter_id(std::string_view rule_id, std::string_view series);
+std::pair<std::string_view, std::string_view> split_counter_id(std::string_view counter);
 
-// A conversion goal and the metric series kept over its matches. Matching
-// runs once per event for the whole family (with the base's matcher); every
+// A rule's base counter and the series kept over its matches. Matching runs
+// once per event for the whole family (with the base's matcher); every
 // member then gets the event.
-struct GoalFamily {
-  std::shared_ptr<const CompiledGoal> base;  // null while its goal is being redefined
-  std::vector<std::shared_ptr<const CompiledGoal>> series;
+struct CounterFamily {
+  std::shared_ptr<const Counter> base;  // null while its rule is being redefined
+  std::vector<std::shared_ptr<const Counter>> series;
 };
 
-// Definitions indexed by (tenant, eventType), so matching cost follows the
-// candidate goals of an event's tenant and type, not all goals. put/remove
-// are for one thread; const methods may run on several threads at once while
-// no put/remove runs.
-class GoalIndex {
+// Counters indexed by (tenant, eventType), so matching cost follows the
+// candidate counters of an event's tenant and type, not all of them.
+// put/remove are for one thread; const methods may run on several threads
+// at once while no put/remove runs.
+class CounterIndex {
  public:
-  // Replaces the same (tenant, target). A base keeps the series attached to
-  // its family; a series joins the family of its goal.
-  void put(std::shared_ptr<const CompiledGoal> goal);
-  void remove(std::string_view tenant, std::string_view target);
-  const CompiledGoal* find(std::string_view tenant, std::string_view target) const;
-  // The families of `tenant` whose goal's eventType is `type`; empty when none.
-  const std::vector<const GoalFamily*>& candidates(std::string_view tenant,
-                                                   std::string_view type) const;
+  // Replaces the same (tenant, counter id). A base keeps the series attached
+  // to its family; a series joins the family of its rule.
+  void put(std::shared_ptr<const Counter> counter);
+  void remove(std::string_view tenant, std::string_view id);
+  const Counter* find(std::string_view tenant, std::string_view id) const;
+  // The families of `tenant` whose rule's eventType is `type`; empty when none.
+  const std::vector<const CounterFamily*>& candidates(std::string_view tenant,
+                                                      std::string_view type) const;
   size_t size() const { return by_id_.size(); }  // bases and series
 
  private:
   static std::string key(std::string_view a, std::string_view b);
-  void unlist(const GoalFamily* family, const CompiledGoal& base);
-  std::unordered_map<std::string, std::shared_ptr<const CompiledGoal>> by_id_;  // tenant\0target
-  std::unordered_map<std::string, GoalFamily> families_;  // tenant\0goal id; nodes are stable
-  std::unordered_map<std::string, std::vector<const GoalFamily*>> by_type_;  // tenant\0eventType
+  void unlist(const CounterFamily* family, const Counter& base);
+  std::unordered_map<std::string, std::shared_ptr<const Counter>> by_id_;  // tenant\0counter
+  std::unordered_map<std::string, CounterFamily> families_;  // tenant\0rule id; nodes are stable
+  std::unordered_map<std::string, std::vector<const CounterFamily*>> by_type_;  // tenant\0eventType
 };
 
 // A sum in fixed-point micro-units (value x 10^6). 128 bits: one event adds
@@ -115,13 +129,13 @@ int64_t bucket_of(int64_t ts_ms);
 // operands, so no cell is read per event.
 class Aggregator {
  public:
-  void add(const CompiledGoal& goal, const model::Event& e) {
-    add(goal, e.timestamp_ms, goal.value_of(e), e.subject_id.value_or(std::string_view()));
+  void add(const Counter& counter, const model::Event& e) {
+    add(counter, e.timestamp_ms, counter.value_of(e), e.subject_id.value_or(std::string_view()));
   }
   // `subject` matters for unique series only (empty: not counted there).
-  void add(const CompiledGoal& goal, int64_t timestamp_ms, double value,
+  void add(const Counter& counter, int64_t timestamp_ms, double value,
            std::string_view subject = {});
-  // Cell key bytes -> delta; key layout: tenant \0 target \0 bucket (8 bytes BE).
+  // Cell key bytes -> delta; key layout: tenant \0 counter \0 bucket (8 bytes BE).
   const std::unordered_map<std::string, Cell>& cells() const { return cells_; }
   // Unique series: cell key + subject, one per (cell, subject) seen.
   const std::unordered_set<std::string>& presence() const { return presence_; }

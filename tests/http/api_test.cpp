@@ -9,7 +9,8 @@
 
 #include "base/json_depth.h"
 #include "http/body.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
+#include "modules/conversion/model.h"
 
 using gs::api::number;
 using gs::api::parse_body;
@@ -93,7 +94,7 @@ TEST_CASE(
   auto ok = parse_body(at_limit);
   REQUIRE(ok.ok());
   // Wrapped in a command, as the API sends it, the processor takes it...
-  Command cmd{"cmd_1", command_type::conversion_goal_defined, "acme", 0, *ok};
+  Command cmd{"cmd_1", gs::conversion::command_type::conversion_goal_defined, "acme", 0, *ok};
   auto bytes = serialize(cmd);
   CHECK(gs::json_depth_within(bytes, kMaxCommandDepth));
   CHECK_FALSE(gs::json_depth_within(
@@ -107,7 +108,7 @@ TEST_CASE(
   std::string field = "conditions.p.eq";
   for (int i = 0; i < kMaxRequestDepth - 3; ++i) field += ".a";
   CHECK(over.error().field == field);
-  Command deeper{"cmd_2", command_type::conversion_goal_defined, "acme", 0,
+  Command deeper{"cmd_2", gs::conversion::command_type::conversion_goal_defined, "acme", 0,
                  json::parse(body_of_depth(kMaxRequestDepth + 1))};
   CHECK_FALSE(parse_command(serialize(deeper)).ok());
 

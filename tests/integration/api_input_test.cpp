@@ -19,7 +19,7 @@
 #include <boost/beast/http.hpp>
 
 #include "harness.h"
-#include "model/conversion_goal.h"
+#include "model/command.h"
 
 using it::json;
 

@@ -229,6 +229,34 @@ TEST_CASE(
   CHECK(g2.status == 201);
   CHECK(g2.json_body()["id"] == g1.json_body()["id"]);
   CHECK(d.serve.get("/api/goals", d.key).json_body().size() == 1);
+  // A PATCH, a metric and the DELETEs of both answer their first answer again.
+  std::string goal_id = g1.json_body()["id"];
+  const std::string patch = R"({"id":")" + goal_id + R"(","target":20})";
+  auto p1 = send(d.serve, "PATCH", "/api/goals", d.key, patch, "patch-1");
+  REQUIRE_MESSAGE(p1.status == 200, p1.body);
+  auto p2 = send(d.serve, "PATCH", "/api/goals", d.key, patch, "patch-1");
+  CHECK_MESSAGE(p2.status == 200, p2.body);
+  CHECK(p2.json_body()["target"] == 20);
+  CHECK(p2.headers["Idempotent-Replayed"] == "true");
+  const std::string metric =
+      R"({"name":"buyers","aggregation":"count","conversionGoal":")" + *ids.begin() + R"("})";
+  auto m1 = send(d.serve, "POST", "/api/metrics", d.key, metric, "metric-1");
+  REQUIRE_MESSAGE(m1.status == 201, m1.body);
+  auto m2 = send(d.serve, "POST", "/api/metrics", d.key, metric, "metric-1");
+  CHECK_MESSAGE(m2.status == 201, m2.body);
+  CHECK(m2.json_body()["name"] == "buyers");
+  CHECK(m2.headers["Location"] == "/api/metrics/buyers");
+  CHECK(m2.headers["Idempotent-Replayed"] == "true");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto r = send(d.serve, "DELETE", "/api/metrics/buyers", d.key, "", "metric-del-1");
+    CHECK_MESSAGE(r.status == 200, r.body);
+    CHECK(r.json_body() == json{{"name", "buyers"}, {"deleted", true}});
+    auto g = send(d.serve, "DELETE", "/api/goals/" + goal_id, d.key, "", "goal-del-1");
+    CHECK_MESSAGE(g.status == 200, g.body);
+    CHECK(g.json_body() == json{{"id", goal_id}, {"deleted", true}});
+  }
+  // The PATCH of a goal deleted since: 410.
+  CHECK(send(d.serve, "PATCH", "/api/goals", d.key, patch, "patch-1").status == 410);
 
   // The records follow from the commands log: a rebuild has the same digest.
   auto digests = it::live_and_rebuilt(d.prefix, d.data);

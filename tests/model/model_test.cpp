@@ -12,9 +12,10 @@
 #include <valijson/schema_parser.hpp>
 #include <valijson/validator.hpp>
 
-#include "model/conversion_goal.h"
+#include "model/command.h"
 #include "model/event.h"
 #include "modules/all.h"
+#include "modules/conversion/model.h"
 
 using nlohmann::json;
 
@@ -228,31 +229,31 @@ TEST_CASE("conversion goal request validation names the field") {
   };
   for (auto& c : cases) {
     CAPTURE(c.body);
-    auto r = gs::model::conversion_goal_from_request(json::parse(c.body));
+    auto r = gs::conversion::conversion_goal_from_request(json::parse(c.body));
     CHECK(r.ok() == (c.field == nullptr));
     if (c.field && !r.ok()) CHECK(r.error().field == std::string(c.field));
   }
-  auto since = gs::model::conversion_goal_from_request(
+  auto since = gs::conversion::conversion_goal_from_request(
       json::parse(R"({"name":"x","eventType":"a","since":"2025-03-01"})"));
   REQUIRE(since.ok());
   CHECK(*since->since_ms == 1740787200000LL);
 }
 
 TEST_CASE("commands round-trip and bad commands are refused with the field") {
-  gs::model::ConversionGoal g{"cg_1",
-                              "acme",
-                              "Signup",
-                              "form_submit",
-                              std::string("/signup/*"),
-                              json{{"plan", "pro"}},
-                              std::nullopt,
-                              1740787200000LL};
-  gs::model::Command c{"cmd_1", gs::model::command_type::conversion_goal_defined, "acme",
+  gs::conversion::ConversionGoal g{"cg_1",
+                                   "acme",
+                                   "Signup",
+                                   "form_submit",
+                                   std::string("/signup/*"),
+                                   json{{"plan", "pro"}},
+                                   std::nullopt,
+                                   1740787200000LL};
+  gs::model::Command c{"cmd_1", gs::conversion::command_type::conversion_goal_defined, "acme",
                        1740787200000LL, to_json(g)};
   auto back = gs::model::parse_command(gs::model::serialize(c));
   REQUIRE(back.ok());
   CHECK(back->type == "conversion_goal.defined");
-  auto g2 = gs::model::conversion_goal_from_json(back->data, back->tenant_id);
+  auto g2 = gs::conversion::conversion_goal_from_json(back->data, back->tenant_id);
   REQUIRE(g2.ok());
   CHECK(to_json(*g2) == to_json(g));
   CHECK(g2->tenant_id == "acme");
@@ -277,8 +278,8 @@ TEST_CASE(
     "a command carries its Idempotency-Key and request hash; without them it is serialized as "
     "before") {
   gs::model::Command c{"cmd_0123456789abcdef01234567",
-                       gs::model::command_type::conversion_goal_deleted, "acme", 1740787200000LL,
-                       json{{"id", "cg_1"}}};
+                       gs::conversion::command_type::conversion_goal_deleted, "acme",
+                       1740787200000LL, json{{"id", "cg_1"}}};
   static valijson::Schema* command_schema = [] {
     std::ifstream in(GOALSTREAM_SCHEMAS "/command.schema.json");
     auto doc = json::parse(in);
@@ -401,13 +402,13 @@ TEST_CASE("conversion goal names follow the text rule; since stays within what f
   };
   for (auto& c : cases) {
     CAPTURE(c.body);
-    auto r = gs::model::conversion_goal_from_request(json::parse(c.body));
+    auto r = gs::conversion::conversion_goal_from_request(json::parse(c.body));
     REQUIRE(r.ok() == (c.field == nullptr));
     if (!c.field) {
       // What the API accepts, the processor reads back from the command.
       r->id = "cg_1";
       r->created_at_ms = 1740787200000LL;
-      CHECK(gs::model::conversion_goal_from_json(to_json(*r), "acme").ok());
+      CHECK(gs::conversion::conversion_goal_from_json(to_json(*r), "acme").ok());
       continue;
     }
     CHECK(r.error().field == c.field);
@@ -420,18 +421,18 @@ TEST_CASE("a stored or commanded conversion goal that lacks a member is refused 
                {"name", "Signups"},
                {"eventType", "form_submit"},
                {"createdAt", "2025-03-01T00:00:00Z"}};
-  REQUIRE(gs::model::conversion_goal_from_json(full, "acme").ok());
+  REQUIRE(gs::conversion::conversion_goal_from_json(full, "acme").ok());
   for (const char* name : {"id", "name", "eventType", "createdAt"}) {
     json j = full;
     j.erase(name);
-    auto r = gs::model::conversion_goal_from_json(j, "acme");
+    auto r = gs::conversion::conversion_goal_from_json(j, "acme");
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().field == name);
     CHECK(r.error().message == "is required");
   }
   json j = full;
   j["urlPattern"] = 5;
-  auto r = gs::model::conversion_goal_from_json(j, "acme");
+  auto r = gs::conversion::conversion_goal_from_json(j, "acme");
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().field == "urlPattern");
   CHECK(r.error().message == "must be a string");

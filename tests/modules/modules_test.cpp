@@ -29,7 +29,7 @@ class Context final : public gs::kernel::CommandContext {
       : store_(store), modules_(std::move(modules)), batch_(store.batch()) {}
   gs::storage::Batch& batch() override { return batch_; }
   int64_t offset() const override { return offset_; }
-  gs::projection::GoalIndex& counters() override { return index_; }
+  gs::projection::CounterIndex& counters() override { return index_; }
   void start_job(const std::string& tenant, const std::string& counter) override {
     jobs.insert(gs::keys::join(tenant, counter));
   }
@@ -63,7 +63,7 @@ class Context final : public gs::kernel::CommandContext {
   gs::storage::Store& store_;
   std::vector<gs::kernel::Module*> modules_;
   gs::storage::Batch batch_;
-  gs::projection::GoalIndex index_;
+  gs::projection::CounterIndex index_;
   int64_t offset_ = 0;
 };
 

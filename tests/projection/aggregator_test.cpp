@@ -19,9 +19,8 @@ using gs::keys::read_be64;
 
 namespace {
 
-gs::model::ConversionGoal signup_goal() {
-  return {"cg_1",       "acme",  "Signups",    "form_submit",
-          std::nullopt, nullptr, std::nullopt, 1740787200000LL};
+CounterRule signup_goal() {
+  return {"cg_1", "acme", "form_submit", std::nullopt, nullptr, std::nullopt};
 }
 
 int64_t at(const char* rfc3339) {
@@ -43,7 +42,7 @@ std::string event(const std::string& ts, const std::string& extra) {
 
 // Parses and adds one event; the parser's views are only valid until the
 // next parse, and the Aggregator copies what it keeps.
-void add(Aggregator& agg, const CompiledGoal& goal, gs::model::EventParser& parser,
+void add(Aggregator& agg, const Counter& goal, gs::model::EventParser& parser,
          const std::string& json) {
   auto e = parser.parse(json);
   REQUIRE_MESSAGE(e.ok(), json);
@@ -56,11 +55,11 @@ void add(Aggregator& agg, const CompiledGoal& goal, gs::model::EventParser& pars
 TEST_CASE("a unique series records one presence key per (cell, subject)") {
   auto compiled = compile(signup_goal(), "unique");
   REQUIRE(compiled.ok());
-  const CompiledGoal& goal = **compiled;
+  const Counter& goal = **compiled;
   CHECK(goal.unique);
-  CHECK(goal.target == std::string("cg_1\x1funique"));
-  CHECK(split_target(goal.target).first == "cg_1");
-  CHECK(split_target(goal.target).second == "unique");
+  CHECK(goal.id == std::string("cg_1\x1funique"));
+  CHECK(split_counter_id(goal.id).first == "cg_1");
+  CHECK(split_counter_id(goal.id).second == "unique");
 
   gs::model::EventParser parser;
   Aggregator agg;
@@ -71,8 +70,8 @@ TEST_CASE("a unique series records one presence key per (cell, subject)") {
   add(agg, goal, parser, event("2025-03-01T12:15:00Z", R"("subject_id":"u1")"));  // next cell
   add(agg, goal, parser, event("2025-03-01T12:16:00Z", ""));  // no subject: not a presence
 
-  auto noon = cell_key(goal.target, "2025-03-01T12:00:00Z");
-  auto quarter_past = cell_key(goal.target, "2025-03-01T12:15:00Z");
+  auto noon = cell_key(goal.id, "2025-03-01T12:00:00Z");
+  auto quarter_past = cell_key(goal.id, "2025-03-01T12:15:00Z");
   std::unordered_set<std::string> expected = {noon + "u1", noon + "u2", quarter_past + "u1"};
   CHECK(agg.presence() == expected);
   // The cells still count every match.
@@ -88,7 +87,7 @@ TEST_CASE("a unique series records one presence key per (cell, subject)") {
   auto base = compile(signup_goal());
   REQUIRE(base.ok());
   CHECK_FALSE((*base)->unique);
-  CHECK((*base)->target == "cg_1");
+  CHECK((*base)->id == "cg_1");
   add(agg, **base, parser, event("2025-03-01T12:00:00Z", R"("subject_id":"u1")"));
   CHECK(agg.presence().empty());
   CHECK(agg.cells().count(cell_key("cg_1", "2025-03-01T12:00:00Z")) == 1);
@@ -97,8 +96,8 @@ TEST_CASE("a unique series records one presence key per (cell, subject)") {
 TEST_CASE("a sum:<path> series sums that property; the base series sums properties.value") {
   auto compiled = compile(signup_goal(), "sum:plan.amount");
   REQUIRE(compiled.ok());
-  const CompiledGoal& goal = **compiled;
-  CHECK(goal.target == std::string("cg_1\x1fsum:plan.amount"));
+  const Counter& goal = **compiled;
+  CHECK(goal.id == std::string("cg_1\x1fsum:plan.amount"));
   REQUIRE(goal.sum_path.has_value());
   CHECK(goal.sum_path->path() == "plan.amount");
   CHECK_FALSE(goal.unique);
@@ -117,7 +116,7 @@ TEST_CASE("a sum:<path> series sums that property; the base series sums properti
     add(agg, goal, parser, e);
     add(agg, **base, parser, e);
   }
-  auto series = agg.cells().at(cell_key(goal.target, "2025-03-01T09:00:00Z"));
+  auto series = agg.cells().at(cell_key(goal.id, "2025-03-01T09:00:00Z"));
   CHECK(series.count == 4);
   CHECK(series.sum_micros == 49'750'000);  // 49.5 + 0.25, exactly
   CHECK(series.max_ts_ms == at("2025-03-01T09:12:00Z"));
@@ -158,7 +157,7 @@ TEST_CASE("cells are 15-minute buckets of event time") {
 TEST_CASE(
     "a metric series joins its goal's family: matched once, fed with the base; redefinition keeps "
     "it") {
-  GoalIndex index;
+  CounterIndex index;
   auto base = compile(signup_goal());
   auto sum = compile(signup_goal(), "sum:plan.amount");
   auto uniq = compile(signup_goal(), "unique");
@@ -170,8 +169,8 @@ TEST_CASE(
   index.put(*uniq);
   CHECK(index.size() == 3);
   REQUIRE(index.candidates("acme", "form_submit").size() == 1);  // one family, one match per event
-  const GoalFamily* family = index.candidates("acme", "form_submit")[0];
-  CHECK(family->base->target == "cg_1");
+  const CounterFamily* family = index.candidates("acme", "form_submit")[0];
+  CHECK(family->base->id == "cg_1");
   REQUIRE(family->series.size() == 2);
   CHECK(index.find("acme", std::string("cg_1\x1funique")) == uniq->get());
 
@@ -221,10 +220,10 @@ TEST_CASE("a batch's cell sums values at the per-event limit without wrapping, i
   CHECK(own.count == 4);
   CHECK(own.sum_micros == 4 * limit);
   CHECK(micros_to_value(own.sum_micros) == 3.6e13);
-  auto negative = agg.cells().at(cell_key((*total)->target, "2025-03-01T12:00:00Z"));
+  auto negative = agg.cells().at(cell_key((*total)->id, "2025-03-01T12:00:00Z"));
   CHECK(negative.count == 4);
   CHECK(micros_to_value(negative.sum_micros) == -3.6e13);
   CHECK(agg.cells().at(cell_key("cg_1", "2025-03-01T12:15:00Z")).sum_micros == -limit);
-  CHECK(agg.cells().at(cell_key((*total)->target, "2025-03-01T12:15:00Z")).sum_micros == -limit);
+  CHECK(agg.cells().at(cell_key((*total)->id, "2025-03-01T12:15:00Z")).sum_micros == -limit);
   CHECK(to_micros(-49.99) == -49'990'000);
 }

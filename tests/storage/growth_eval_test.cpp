@@ -13,11 +13,11 @@
 #include "base/time.h"
 #include "kernel/cells.h"
 #include "kernel/state.h"
-#include "model/growth.h"
 #include "modules/all.h"
 #include "modules/conversion/keyspace.h"
 #include "modules/growth/evaluate.h"
 #include "modules/growth/keyspace.h"
+#include "modules/growth/model.h"
 #include "projection/projection.h"
 #include "storage/store.h"
 #include "test_util.h"
@@ -45,14 +45,14 @@ std::string ts(int64_t ms) { return gs::time::format_rfc3339(ms); }
 // subjects as the processor would.
 struct Fixture {
   std::unique_ptr<gs::storage::Store> store;
-  gs::projection::PacingThresholds thresholds;
+  gs::growth::PacingThresholds thresholds;
 
   explicit Fixture(const std::string& name) {
     store = store_test::open(store_test::fresh_dir("growth-eval-" + name));
   }
 
   void metric(const char* body, const std::string& tenant = "acme") {
-    auto m = gs::model::metric_from_request(nlohmann::json::parse(body));
+    auto m = gs::growth::metric_from_request(nlohmann::json::parse(body));
     REQUIRE_MESSAGE(m.ok(), body);
     m->tenant_id = tenant;
     m->created_at_ms = at("2025-01-01T00:00:00Z");
@@ -85,16 +85,16 @@ struct Fixture {
     REQUIRE(store->write(b).ok());
   }
 
-  gs::growth::GoalEvaluation eval(const gs::model::GrowthGoal& g, const char* now) {
+  gs::growth::GoalEvaluation eval(const gs::growth::GrowthGoal& g, const char* now) {
     auto e = gs::growth::evaluate(*store, g, at(now), thresholds);
     REQUIRE_MESSAGE(e.ok(), (e.ok() ? "" : e.error().message));
     return *e;
   }
 };
 
-gs::model::GrowthGoal goal(const std::string& metric, double target, const char* start,
-                           const char* deadline) {
-  gs::model::GrowthGoal g;
+gs::growth::GrowthGoal goal(const std::string& metric, double target, const char* start,
+                            const char* deadline) {
+  gs::growth::GrowthGoal g;
   g.id = "goal_001";
   g.tenant_id = "acme";
   g.metric = metric;
@@ -106,7 +106,7 @@ gs::model::GrowthGoal goal(const std::string& metric, double target, const char*
 }
 
 std::string status_of(const gs::growth::GoalEvaluation& e) {
-  return std::string(gs::projection::to_string(e.pacing.status));
+  return std::string(gs::growth::to_string(e.pacing.status));
 }
 
 }  // namespace
@@ -218,9 +218,9 @@ TEST_CASE("a manual status wins over the computed one until cleared") {
   CHECK(e.status == "on_track");
   CHECK(status_of(e) == "behind");  // what the numbers say
   auto patch =
-      gs::model::goal_patch_from_request(nlohmann::json{{"id", "goal_001"}, {"status", nullptr}});
+      gs::growth::goal_patch_from_request(nlohmann::json{{"id", "goal_001"}, {"status", nullptr}});
   REQUIRE(patch.ok());
-  auto cleared = gs::model::apply(g, *patch);
+  auto cleared = gs::growth::apply(g, *patch);
   REQUIRE(cleared.ok());
   CHECK(f.eval(*cleared, "2025-04-16T00:00:00Z").status == "behind");
 }
@@ -265,7 +265,7 @@ TEST_CASE("a ratio metric is numerator / denominator in percent, and 0 over a ze
   CHECK(may.current == 0);
 
   // Which cells can move it: both sides of the ratio.
-  auto targets = *gs::growth::metric_targets(*f.store, "acme", "conv_rate");
+  auto targets = *gs::growth::metric_counters(*f.store, "acme", "conv_rate");
   std::sort(targets.begin(), targets.end());
   CHECK(targets == std::vector<std::string>{"cg_1", "cg_2"});
   // A ratio naming a metric that does not exist yet reads 0 on that side.
@@ -317,7 +317,7 @@ TEST_CASE("sum metrics read the base cells for value and their own series for an
   CHECK(f.eval(goal("buyers", 100, "2025-01-01", "2025-12-31"), "2025-02-28T00:00:00Z").current ==
         1);
 
-  auto t = [&](const char* name) { return *gs::growth::metric_targets(*f.store, "acme", name); };
+  auto t = [&](const char* name) { return *gs::growth::metric_counters(*f.store, "acme", name); };
   CHECK(t("revenue") == std::vector<std::string>{"cg_1"});
   CHECK(t("plan_revenue") == std::vector<std::string>{"cg_1\x1fsum:plan.amount"});
   CHECK(t("buyers") == std::vector<std::string>{"cg_1\x1funique"});

@@ -12,10 +12,10 @@
 #include "base/time.h"
 #include "kernel/cells.h"
 #include "kernel/state.h"
-#include "model/growth.h"
 #include "modules/all.h"
 #include "modules/conversion/keyspace.h"
 #include "modules/growth/keyspace.h"
+#include "modules/growth/model.h"
 #include "projection/projection.h"
 #include "storage/store.h"
 #include "test_util.h"
@@ -33,17 +33,17 @@ std::string key(const std::string& tenant, const std::string& target, int64_t bu
 }
 using store_test::open;
 
-gs::model::Metric metric(const std::string& tenant, const char* body) {
-  auto m = gs::model::metric_from_request(nlohmann::json::parse(body));
+gs::growth::Metric metric(const std::string& tenant, const char* body) {
+  auto m = gs::growth::metric_from_request(nlohmann::json::parse(body));
   REQUIRE(m.ok());
   m->tenant_id = tenant;
   m->created_at_ms = 1740787200000LL;
   return *m;
 }
 
-gs::model::GrowthGoal goal(const std::string& tenant, const std::string& id,
-                           const std::string& metric_name, double target) {
-  gs::model::GrowthGoal g;
+gs::growth::GrowthGoal goal(const std::string& tenant, const std::string& id,
+                            const std::string& metric_name, double target) {
+  gs::growth::GrowthGoal g;
   g.id = id;
   g.tenant_id = tenant;
   g.metric = metric_name;

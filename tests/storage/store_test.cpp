@@ -29,8 +29,8 @@ namespace {
 std::string fresh_dir(const std::string& name) { return store_test::fresh_dir("store-" + name); }
 using store_test::cell_key;
 
-gs::model::ConversionGoal goal(const std::string& tenant, const std::string& id,
-                               const std::string& type) {
+gs::conversion::ConversionGoal goal(const std::string& tenant, const std::string& id,
+                                    const std::string& type) {
   return {id, tenant, "name " + id, type, std::nullopt, nullptr, std::nullopt, 1740787200000LL};
 }
 
@@ -155,14 +155,14 @@ TEST_CASE("the digest depends on content, not on write order, batching or compac
   CHECK(build("d3", false, 100, false) != a);
 }
 
-TEST_CASE("the goal index returns only the candidates of the event's tenant and type") {
-  gs::projection::GoalIndex index;
+TEST_CASE("the counter index returns only the candidates of the event's tenant and type") {
+  gs::projection::CounterIndex index;
   for (auto [tenant, id, type] :
        std::vector<std::tuple<std::string, std::string, std::string>>{{"a", "g1", "form_submit"},
                                                                       {"a", "g2", "form_submit"},
                                                                       {"a", "g3", "purchase"},
                                                                       {"b", "g4", "form_submit"}}) {
-    auto c = gs::projection::compile(goal(tenant, id, type));
+    auto c = gs::projection::compile(gs::conversion::counter_rule(goal(tenant, id, type)));
     REQUIRE(c.ok());
     index.put(*c);
   }
@@ -173,7 +173,7 @@ TEST_CASE("the goal index returns only the candidates of the event's tenant and 
   CHECK(index.candidates("c", "form_submit").empty());
   index.remove("a", "g1");
   CHECK(index.candidates("a", "form_submit").size() == 1);
-  CHECK(index.candidates("a", "form_submit")[0]->base->def.id == "g2");
+  CHECK(index.candidates("a", "form_submit")[0]->base->rule.id == "g2");
   CHECK(index.size() == 3);
 
   // The aggregator buckets by 15 minutes of event time and sums fixed-point values.
@@ -196,7 +196,7 @@ TEST_CASE("the goal index returns only the candidates of the event's tenant and 
 TEST_CASE("a since window excludes earlier events") {
   auto def = goal("a", "g", "form_submit");
   def.since_ms = 1740787200000LL;  // 2025-03-01
-  auto c = gs::projection::compile(def);
+  auto c = gs::projection::compile(gs::conversion::counter_rule(def));
   REQUIRE(c.ok());
   gs::model::EventParser parser;
   auto before = parser.parse(

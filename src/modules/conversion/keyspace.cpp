@@ -19,8 +19,9 @@ Result<json> parse_goal(const storage::Store& s, std::string_view key, std::stri
 
 std::span<const storage::ColumnFamilySpec> column_families() { return kColumnFamilies; }
 
-void put_goal(storage::Batch& b, const model::ConversionGoal& goal) {
-  b.put(b.store().cf("goals"), keys::join(goal.tenant_id, goal.id), model::to_json(goal).dump());
+void put_goal(storage::Batch& b, const conversion::ConversionGoal& goal) {
+  b.put(b.store().cf("goals"), keys::join(goal.tenant_id, goal.id),
+        conversion::to_json(goal).dump());
 }
 
 void delete_goal(storage::Batch& b, const std::string& tenant, const std::string& goal_id) {
@@ -53,13 +54,14 @@ Result<GoalPage> goals(const storage::Store& s, const std::string& tenant, int64
   return out;
 }
 
-Result<std::vector<model::ConversionGoal>> all_goals(const storage::Store& s) {
-  return storage::collect<model::ConversionGoal>(
+Result<std::vector<conversion::ConversionGoal>> all_goals(const storage::Store& s) {
+  return storage::collect<conversion::ConversionGoal>(
       s, s.cf("goals"), "",
-      [&](std::string_view key, std::string_view value) -> Result<model::ConversionGoal> {
+      [&](std::string_view key, std::string_view value) -> Result<conversion::ConversionGoal> {
         auto j = parse_goal(s, key, value);
         if (!j.ok()) return j.error();
-        auto g = model::conversion_goal_from_json(*j, std::string(key.substr(0, key.find('\0'))));
+        auto g =
+            conversion::conversion_goal_from_json(*j, std::string(key.substr(0, key.find('\0'))));
         if (!g.ok()) return s.unreadable("conversion goal", key, g.error().message);
         return g;
       });

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
-#include "model/conversion_goal.h"
+#include "modules/conversion/model.h"
 #include "storage/store.h"
 
 namespace gs::conversion {
@@ -20,7 +20,7 @@ using json = nlohmann::json;
 
 std::span<const storage::ColumnFamilySpec> column_families();
 
-void put_goal(storage::Batch& b, const model::ConversionGoal& goal);
+void put_goal(storage::Batch& b, const conversion::ConversionGoal& goal);
 // Removes the definition and all its cells.
 void delete_goal(storage::Batch& b, const std::string& tenant, const std::string& goal_id);
 
@@ -33,6 +33,6 @@ struct GoalPage {
 };
 Result<GoalPage> goals(const storage::Store& s, const std::string& tenant, int64_t offset = 0,
                        int64_t limit = INT64_MAX);
-Result<std::vector<model::ConversionGoal>> all_goals(const storage::Store& s);
+Result<std::vector<conversion::ConversionGoal>> all_goals(const storage::Store& s);
 
 }  // namespace gs::conversion

@@ -8,8 +8,8 @@ namespace gs::conversion {
 
 namespace {
 
-const std::string_view kCommands[] = {model::command_type::conversion_goal_defined,
-                                      model::command_type::conversion_goal_deleted};
+const std::string_view kCommands[] = {conversion::command_type::conversion_goal_defined,
+                                      conversion::command_type::conversion_goal_deleted};
 
 // Stops counting goal `id`: its definition, cells and backfill job go.
 void remove(const std::string& tenant, const std::string& id, kernel::CommandContext& ctx) {
@@ -18,19 +18,20 @@ void remove(const std::string& tenant, const std::string& id, kernel::CommandCon
   ctx.cancel_job(tenant, id);
 }
 
-// Counts the events a compiled goal (or series) matches.
-class Counter final : public kernel::BackfillCounter {
+// Counts the events a goal's counter (or one of its series) matches.
+class Backfilled final : public kernel::BackfillCounter {
  public:
-  explicit Counter(std::shared_ptr<const projection::CompiledGoal> goal) : goal_(std::move(goal)) {}
+  explicit Backfilled(std::shared_ptr<const projection::Counter> counter)
+      : counter_(std::move(counter)) {}
   bool matches(const model::Event& e) const override {
-    return e.type == goal_->def.event_type && goal_->counts(e);
+    return e.type == counter_->rule.event_type && counter_->counts(e);
   }
   void add(const model::Event& e, projection::Delta& delta) const override {
-    delta.cells.add(*goal_, e);
+    delta.cells.add(*counter_, e);
   }
 
  private:
-  std::shared_ptr<const projection::CompiledGoal> goal_;
+  std::shared_ptr<const projection::Counter> counter_;
 };
 
 }  // namespace
@@ -38,16 +39,16 @@ class Counter final : public kernel::BackfillCounter {
 Result<std::unique_ptr<kernel::BackfillCounter>> Module::backfill(
     const storage::Store& store, const std::string& tenant, const std::string& counter) const {
   using Out = std::unique_ptr<kernel::BackfillCounter>;
-  auto [base_id, series] = projection::split_target(counter);
+  auto [base_id, series] = projection::split_counter_id(counter);
   auto stored = goal(store, tenant, std::string(base_id));
   if (!stored.ok()) return stored.error();
   if (!*stored) return Out();  // deleted meanwhile: its job is gone too
-  auto def = model::conversion_goal_from_json(**stored, tenant);
+  auto def = conversion::conversion_goal_from_json(**stored, tenant);
   if (!def.ok())
     return store.unreadable("conversion goal", keys::join(tenant, base_id), def.error().message);
-  auto compiled = projection::compile(std::move(def).value(), std::string(series));
+  auto compiled = projection::compile(counter_rule(*def), std::string(series));
   if (!compiled.ok()) return Out();  // a series its goal's redefinition no longer allows
-  return Out(std::make_unique<Counter>(std::move(compiled).value()));
+  return Out(std::make_unique<Backfilled>(std::move(compiled).value()));
 }
 
 std::span<const storage::ColumnFamilySpec> Module::column_families() const {
@@ -57,10 +58,10 @@ std::span<const storage::ColumnFamilySpec> Module::column_families() const {
 std::span<const std::string_view> Module::command_types() const { return kCommands; }
 
 Status Module::apply(const model::Command& cmd, kernel::CommandContext& ctx) {
-  if (cmd.type == model::command_type::conversion_goal_defined) {
-    auto def = model::conversion_goal_from_json(cmd.data, cmd.tenant_id);
+  if (cmd.type == conversion::command_type::conversion_goal_defined) {
+    auto def = conversion::conversion_goal_from_json(cmd.data, cmd.tenant_id);
     if (!def.ok()) return def.error();
-    auto compiled = projection::compile(def.value());
+    auto compiled = projection::compile(counter_rule(*def));
     if (!compiled.ok()) return compiled.error();
     if (ctx.counters().find(def->tenant_id, def->id)) remove(def->tenant_id, def->id, ctx);
     ctx.counters().put(*compiled);
@@ -83,7 +84,7 @@ Status Module::load(const storage::Store& store, kernel::CommandContext& ctx) {
   auto goals = all_goals(store);
   if (!goals.ok()) return goals.error();
   for (auto& def : *goals) {
-    auto g = projection::compile(def);
+    auto g = projection::compile(counter_rule(def));
     if (g.ok())
       ctx.counters().put(*g);
     else

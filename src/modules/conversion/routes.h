@@ -1,10 +1,11 @@
-// The conversion family's routes: /api/conversion-goals.
+// The conversion family's part of the API: /api/conversion-goals, the
+// replay of its writes and its live-feed frames.
 #pragma once
 
 #include "http/route.h"
 
 namespace gs::conversion {
 
-void add_routes(api::RouteTable& table, api::Service& service);
+api::RouteFamily route_family();
 
 }  // namespace gs::conversion

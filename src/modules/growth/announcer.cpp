@@ -20,7 +20,7 @@ json whole(double v) {
   return v;
 }
 
-json change(const char* type, const model::GrowthGoal& g, const std::string& before,
+json change(const char* type, const growth::GrowthGoal& g, const std::string& before,
             const std::string& after, const GoalEvaluation& e, int64_t event_time,
             const char* cause, int64_t now) {
   return {{"type", type},
@@ -41,7 +41,7 @@ json change(const char* type, const model::GrowthGoal& g, const std::string& bef
 Status Announcer::announce(const storage::Store& store, const kernel::Touched& changed, bool all,
                            int64_t now, storage::Batch& batch,
                            std::vector<kernel::Announcement>& out) {
-  std::vector<model::GrowthGoal> goals;
+  std::vector<growth::GrowthGoal> goals;
   if (all) {
     auto read = all_goals(store);
     if (!read.ok()) return read.error();
@@ -59,10 +59,10 @@ Status Announcer::announce(const storage::Store& store, const kernel::Touched& c
     int64_t event_time = 0;
     bool by_command = changed.count(g.tenant_id + '\0') > 0;
     bool relevant = all || by_command;
-    auto targets = metric_targets(store, g.tenant_id, g.metric);
-    if (!targets.ok()) return targets.error();
-    for (const auto& target : *targets) {
-      auto it = changed.find(keys::join(g.tenant_id, target));
+    auto counters = metric_counters(store, g.tenant_id, g.metric);
+    if (!counters.ok()) return counters.error();
+    for (const auto& counter : *counters) {
+      auto it = changed.find(keys::join(g.tenant_id, counter));
       if (it == changed.end()) continue;
       relevant = true;
       event_time = std::max(event_time, it->second);

@@ -4,20 +4,20 @@
 #pragma once
 
 #include "kernel/announcer.h"
-#include "projection/pacing.h"
+#include "modules/growth/pacing.h"
 
 namespace gs::growth {
 
 class Announcer final : public kernel::Announcer {
  public:
-  explicit Announcer(projection::PacingThresholds thresholds) : thresholds_(thresholds) {}
+  explicit Announcer(growth::PacingThresholds thresholds) : thresholds_(thresholds) {}
   Status announce(const storage::Store& store, const kernel::Touched& changed, bool all,
                   int64_t now_ms, storage::Batch& batch,
                   std::vector<kernel::Announcement>& out) override;
   Result<size_t> seed(const storage::Store& store, int64_t now_ms, storage::Batch& batch) override;
 
  private:
-  const projection::PacingThresholds thresholds_;
+  const growth::PacingThresholds thresholds_;
 };
 
 }  // namespace gs::growth

@@ -57,40 +57,40 @@ std::string status_key(const std::string& tenant, const std::string& id) {
 
 }  // namespace
 
-void put_metric(storage::Batch& b, const model::Metric& m) {
-  b.put(b.store().cf("growth"), metric_key(m.tenant_id, m.name), model::to_json(m).dump());
+void put_metric(storage::Batch& b, const growth::Metric& m) {
+  b.put(b.store().cf("growth"), metric_key(m.tenant_id, m.name), growth::to_json(m).dump());
 }
 void delete_metric(storage::Batch& b, const std::string& tenant, const std::string& name) {
   b.del(b.store().cf("growth"), metric_key(tenant, name));
 }
-Result<std::optional<model::Metric>> metric(const storage::Store& s, const std::string& tenant,
-                                            const std::string& name) {
-  return get_row<model::Metric>(s, "metric", metric_key(tenant, name), model::metric_from_json);
+Result<std::optional<growth::Metric>> metric(const storage::Store& s, const std::string& tenant,
+                                             const std::string& name) {
+  return get_row<growth::Metric>(s, "metric", metric_key(tenant, name), growth::metric_from_json);
 }
-Result<std::vector<model::Metric>> metrics(const storage::Store& s, const std::string& tenant) {
-  return scan_rows<model::Metric>(s, "metric", "m/" + tenant + '\0', model::metric_from_json);
+Result<std::vector<growth::Metric>> metrics(const storage::Store& s, const std::string& tenant) {
+  return scan_rows<growth::Metric>(s, "metric", "m/" + tenant + '\0', growth::metric_from_json);
 }
-Result<std::vector<model::Metric>> all_metrics(const storage::Store& s) {
-  return scan_rows<model::Metric>(s, "metric", "m/", model::metric_from_json);
+Result<std::vector<growth::Metric>> all_metrics(const storage::Store& s) {
+  return scan_rows<growth::Metric>(s, "metric", "m/", growth::metric_from_json);
 }
 
-void put_goal(storage::Batch& b, const model::GrowthGoal& g) {
-  b.put(b.store().cf("growth"), goal_key(g.tenant_id, g.id), model::to_json(g).dump());
+void put_goal(storage::Batch& b, const growth::GrowthGoal& g) {
+  b.put(b.store().cf("growth"), goal_key(g.tenant_id, g.id), growth::to_json(g).dump());
 }
 void delete_goal(storage::Batch& b, const std::string& tenant, const std::string& id) {
   b.del(b.store().cf("growth"), goal_key(tenant, id));
 }
-Result<std::optional<model::GrowthGoal>> goal(const storage::Store& s, const std::string& tenant,
-                                              const std::string& id) {
-  return get_row<model::GrowthGoal>(s, "growth goal", goal_key(tenant, id),
-                                    model::growth_goal_from_json);
+Result<std::optional<growth::GrowthGoal>> goal(const storage::Store& s, const std::string& tenant,
+                                               const std::string& id) {
+  return get_row<growth::GrowthGoal>(s, "growth goal", goal_key(tenant, id),
+                                     growth::growth_goal_from_json);
 }
-Result<std::vector<model::GrowthGoal>> goals(const storage::Store& s, const std::string& tenant) {
-  return scan_rows<model::GrowthGoal>(s, "growth goal", "g/" + tenant + '\0',
-                                      model::growth_goal_from_json);
+Result<std::vector<growth::GrowthGoal>> goals(const storage::Store& s, const std::string& tenant) {
+  return scan_rows<growth::GrowthGoal>(s, "growth goal", "g/" + tenant + '\0',
+                                       growth::growth_goal_from_json);
 }
-Result<std::vector<model::GrowthGoal>> all_goals(const storage::Store& s) {
-  return scan_rows<model::GrowthGoal>(s, "growth goal", "g/", model::growth_goal_from_json);
+Result<std::vector<growth::GrowthGoal>> all_goals(const storage::Store& s) {
+  return scan_rows<growth::GrowthGoal>(s, "growth goal", "g/", growth::growth_goal_from_json);
 }
 
 void put_status(storage::Batch& b, const std::string& tenant, const std::string& goal_id,

@@ -11,26 +11,26 @@
 #include <vector>
 
 #include "base/result.h"
-#include "model/growth.h"
+#include "modules/growth/model.h"
 #include "storage/store.h"
 
 namespace gs::growth {
 
-void put_metric(storage::Batch& b, const model::Metric& m);
+void put_metric(storage::Batch& b, const growth::Metric& m);
 void delete_metric(storage::Batch& b, const std::string& tenant, const std::string& name);
-Result<std::optional<model::Metric>> metric(const storage::Store& s, const std::string& tenant,
-                                            const std::string& name);
-Result<std::vector<model::Metric>> metrics(const storage::Store& s,
-                                           const std::string& tenant);  // in name order
-Result<std::vector<model::Metric>> all_metrics(const storage::Store& s);
+Result<std::optional<growth::Metric>> metric(const storage::Store& s, const std::string& tenant,
+                                             const std::string& name);
+Result<std::vector<growth::Metric>> metrics(const storage::Store& s,
+                                            const std::string& tenant);  // in name order
+Result<std::vector<growth::Metric>> all_metrics(const storage::Store& s);
 
-void put_goal(storage::Batch& b, const model::GrowthGoal& g);
+void put_goal(storage::Batch& b, const growth::GrowthGoal& g);
 void delete_goal(storage::Batch& b, const std::string& tenant, const std::string& id);
-Result<std::optional<model::GrowthGoal>> goal(const storage::Store& s, const std::string& tenant,
-                                              const std::string& id);
-Result<std::vector<model::GrowthGoal>> goals(const storage::Store& s,
-                                             const std::string& tenant);  // in id order
-Result<std::vector<model::GrowthGoal>> all_goals(const storage::Store& s);
+Result<std::optional<growth::GrowthGoal>> goal(const storage::Store& s, const std::string& tenant,
+                                               const std::string& id);
+Result<std::vector<growth::GrowthGoal>> goals(const storage::Store& s,
+                                              const std::string& tenant);  // in id order
+Result<std::vector<growth::GrowthGoal>> all_goals(const storage::Store& s);
 
 void put_status(storage::Batch& b, const std::string& tenant, const std::string& goal_id,
                 const std::string& status);

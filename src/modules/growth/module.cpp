@@ -4,12 +4,12 @@
 #include "base/log.h"
 #include "kernel/cells.h"
 #include "modules/growth/keyspace.h"
-#include "projection/pacing.h"
+#include "modules/growth/pacing.h"
 
 namespace gs::growth {
 
 namespace {
-namespace type = model::command_type;
+namespace type = growth::command_type;
 const std::string_view kCommands[] = {type::growth_goal_created, type::growth_goal_updated,
                                       type::growth_goal_deleted, type::metric_defined,
                                       type::metric_deleted};
@@ -25,16 +25,16 @@ Status Module::apply(const model::Command& cmd, kernel::CommandContext& ctx) {
     return i != cmd.data.end() && i->is_string() ? i->get<std::string>() : std::string();
   };
   if (cmd.type == type::growth_goal_created) {
-    auto g = model::growth_goal_from_json(cmd.data, tenant);
+    auto g = growth::growth_goal_from_json(cmd.data, tenant);
     if (!g.ok()) return g.error();
     put_goal(batch, *g);
     goals_[keys::join(tenant, g->id)] = std::move(g).value();
   } else if (cmd.type == type::growth_goal_updated) {
-    auto patch = model::goal_patch_from_json(cmd.data);
+    auto patch = growth::goal_patch_from_json(cmd.data);
     if (!patch.ok()) return patch.error();
     auto it = goals_.find(keys::join(tenant, patch->id));
     if (it == goals_.end()) return invalid("data.id", "no goal " + patch->id);
-    auto g = model::apply(it->second, *patch);
+    auto g = growth::apply(it->second, *patch);
     if (!g.ok()) return g.error();
     put_goal(batch, *g);
     it->second = std::move(g).value();
@@ -44,9 +44,9 @@ Status Module::apply(const model::Command& cmd, kernel::CommandContext& ctx) {
     goals_.erase(keys::join(tenant, id));
     delete_goal(batch, tenant, id);
   } else if (cmd.type == type::metric_defined) {
-    auto m = model::metric_from_json(cmd.data, tenant);
+    auto m = growth::metric_from_json(cmd.data, tenant);
     if (!m.ok()) return m.error();
-    if (!projection::parse_window(m->window).ok()) return invalid("data.window", "is not a window");
+    if (!growth::parse_window(m->window).ok()) return invalid("data.window", "is not a window");
     put_metric(batch, *m);
     metrics_by_tenant_[tenant][m->name] = std::move(m).value();
     sync_series(tenant, ctx);
@@ -75,9 +75,9 @@ void Module::sync_series(const std::string& tenant, kernel::CommandContext& ctx,
   auto mt = metrics_by_tenant_.find(tenant);
   if (mt != metrics_by_tenant_.end())
     for (const auto& [name, m] : mt->second) {
-      auto series = model::series_of(m);
+      auto series = growth::series_of(m);
       if (series && !series->empty() && ctx.counters().find(tenant, m.conversion_goal))
-        needed.insert(projection::series_target(m.conversion_goal, *series));
+        needed.insert(projection::counter_id(m.conversion_goal, *series));
     }
   std::string prefix = tenant + '\0';
   for (auto it = active_series_.lower_bound(prefix);
@@ -85,7 +85,7 @@ void Module::sync_series(const std::string& tenant, kernel::CommandContext& ctx,
     std::string counter = it->substr(prefix.size());
     ++it;
     if (!needed.count(counter) ||
-        (!reset_goal.empty() && projection::split_target(counter).first == reset_goal))
+        (!reset_goal.empty() && projection::split_counter_id(counter).first == reset_goal))
       drop_series(tenant, counter, ctx);
   }
   for (const auto& counter : needed)
@@ -105,10 +105,10 @@ void Module::drop_series(const std::string& tenant, const std::string& counter,
 // from now on; false when its goal is not defined.
 bool Module::add_series(const std::string& tenant, const std::string& counter,
                         kernel::CommandContext& ctx) {
-  auto [goal_id, series] = projection::split_target(counter);
+  auto [goal_id, series] = projection::split_counter_id(counter);
   const auto* base = ctx.counters().find(tenant, goal_id);
   if (!base) return false;
-  auto compiled = projection::compile(base->def, std::string(series));
+  auto compiled = projection::compile(base->rule, std::string(series));
   if (!compiled.ok()) {
     log::warn("metric series " + std::string(series) + " of " + std::string(goal_id) + ": " +
               compiled.error().message);
@@ -129,8 +129,8 @@ Status Module::load(const storage::Store& store, kernel::CommandContext& ctx) {
   // The series metrics ask for, as they were when the store was written.
   for (auto& [tenant, by_name] : metrics_by_tenant_)
     for (auto& [name, m] : by_name)
-      if (auto series = model::series_of(m); series && !series->empty())
-        add_series(tenant, projection::series_target(m.conversion_goal, *series), ctx);
+      if (auto series = growth::series_of(m); series && !series->empty())
+        add_series(tenant, projection::counter_id(m.conversion_goal, *series), ctx);
   return {};
 }
 

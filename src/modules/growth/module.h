@@ -10,14 +10,14 @@
 #include <unordered_map>
 
 #include "kernel/module.h"
-#include "model/growth.h"
 #include "modules/growth/announcer.h"
+#include "modules/growth/model.h"
 
 namespace gs::growth {
 
 class Module final : public kernel::Module {
  public:
-  explicit Module(projection::PacingThresholds thresholds) : announcer_(thresholds) {}
+  explicit Module(growth::PacingThresholds thresholds) : announcer_(thresholds) {}
   std::string_view name() const override { return "growth"; }
   std::span<const std::string_view> command_types() const override;
   Status apply(const model::Command& cmd, kernel::CommandContext& ctx) override;
@@ -36,8 +36,8 @@ class Module final : public kernel::Module {
 
   // Processor thread only. Growth goals and metrics as of the last applied
   // command (the latest state may still be in the batch being written).
-  std::unordered_map<std::string, model::GrowthGoal> goals_;  // tenant\0id
-  std::unordered_map<std::string, std::map<std::string, model::Metric>> metrics_by_tenant_;
+  std::unordered_map<std::string, growth::GrowthGoal> goals_;  // tenant\0id
+  std::unordered_map<std::string, std::map<std::string, growth::Metric>> metrics_by_tenant_;
   // Series kept because a metric asks for them: tenant\0counter.
   std::set<std::string> active_series_;
   Announcer announcer_;

@@ -1,11 +1,20 @@
-// Growth goals (docs/api.md: /api/goals), the metrics they measure
-// (/api/metrics) and the tenant's settings (/api/settings: its time zone).
+// Growth goals (docs/api.md: /api/goals) and the metrics they measure
+// (/api/metrics): routes, views, the replay of their writes and their
+// live-feed frames.
 #include "modules/growth/routes.h"
+
+#include <algorithm>
+#include <memory>
+
 #include "base/time.h"
 #include "http/route.h"
 #include "http/service.h"
+#include "kernel/state.h"
 #include "match/match.h"
-#include "projection/pacing.h"
+#include "modules/conversion/keyspace.h"
+#include "modules/growth/evaluate.h"
+#include "modules/growth/keyspace.h"
+#include "modules/growth/pacing.h"
 
 namespace gs::growth {
 namespace http = api::http;  // Beast's, as in the rest of the API
@@ -14,84 +23,134 @@ namespace {
 
 using namespace gs::api;
 
+// What the growth routes share: the service and the pacing thresholds
+// (serve's --at-risk-from).
+struct Api {
+  Service& s;
+  PacingThresholds thresholds;
+};
+
+// The API form of a growth goal: the reference's members in its order, then ours.
+Result<ojson> goal_view(const Api& a, const GrowthGoal& g) {
+  auto evaluated = evaluate(a.s.ctx.store, g, time::now_ms(), a.thresholds);
+  if (!evaluated.ok()) return evaluated.error();
+  const auto& e = *evaluated;
+  ojson j;
+  j["id"] = g.id;
+  j["metric"] = g.metric;
+  j["target"] = number(g.target);
+  j["current"] = number(e.current);
+  j["deadline"] = time::format_date(g.deadline_date);
+  j["status"] = e.status;
+  j["createdAt"] = time::format_rfc3339(g.created_at_ms);
+  if (g.description) j["description"] = *g.description;
+  if (g.unit) j["unit"] = *g.unit;
+  if (g.start_date) j["start"] = time::format_date(*g.start_date);
+  j["expected"] = number(e.pacing.expected);
+  j["forecast"] = e.pacing.forecast ? number(*e.pacing.forecast) : ojson(nullptr);
+  j["computedStatus"] = to_string(e.pacing.status);
+  j["manualStatus"] = g.status_override ? ojson(*g.status_override) : ojson(nullptr);
+  j["metricDefined"] = e.metric_defined;
+  j["period"] = {{"start", time::format_rfc3339(e.period.start_ms)},
+                 {"end", time::format_rfc3339(e.period.end_ms)}};
+  return j;
+}
+
+// A metric with its value now (none for a `span` metric).
+Result<ojson> metric_view(const Api& a, const Metric& m) {
+  ojson j = ojson::parse(to_json(m).dump());
+  if (m.window == "span") return j;
+  auto tz = state::timezone(a.s.ctx.store, m.tenant_id);
+  if (!tz.ok()) return tz.error();
+  Interval period;
+  int64_t now = time::now_ms();
+  auto v = metric_value(a.s.ctx.store, m.tenant_id, m.name, now, *tz, now, 0, &period);
+  if (!v.ok()) return v.error();
+  j["current"] = number(v->value_or(0));
+  j["period"] = {{"start", time::format_rfc3339(period.start_ms)},
+                 {"end", time::format_rfc3339(period.end_ms)}};
+  return j;
+}
+
 // ---- growth goals -----------------------------------------------------------
 
 Response goal_not_found(const Request& req, const std::string& id) {
   return not_found(req, "goal", id);
 }
 
-Response list_goals(Service& s, const Call& c) {
-  return list_response(c.req, growth::goals(s.ctx.store, c.key.tenant_id),
-                       [&s](const auto& g) { return s.goal_view(g); });
+Response list_goals(const Api& a, const Call& c) {
+  return list_response(c.req, growth::goals(a.s.ctx.store, c.key.tenant_id),
+                       [&a](const auto& g) { return goal_view(a, g); });
 }
 
-Response get_goal(Service& s, const Call& c, const std::string& id) {
+Response get_goal(const Api& a, const Call& c, const std::string& id) {
   return found_response(
-      c.req, growth::goal(s.ctx.store, c.key.tenant_id, id),
-      [&s](const model::GrowthGoal& g) { return s.goal_view(g); }, "goal", id);
+      c.req, growth::goal(a.s.ctx.store, c.key.tenant_id, id),
+      [&a](const growth::GrowthGoal& g) { return goal_view(a, g); }, "goal", id);
 }
 
-Response create_goal(Service& s, const Call& c) {
+Response create_goal(const Api& a, const Call& c) {
   const auto& req = c.req;
   const auto& key = c.key;
-  auto body = s.write_body(c);
+  auto body = a.s.write_body(c);
   if (auto* r = std::get_if<Response>(&body)) return *r;
-  auto g = model::growth_goal_from_request(std::get<json>(body));
+  auto g = growth::growth_goal_from_request(std::get<json>(body));
   if (!g.ok()) return from_error(req, g.error());
   g->tenant_id = key.tenant_id;
   g->id = "goal_" + model::random_hex(8);
   g->created_at_ms = time::now_ms();
-  model::Command cmd{"", model::command_type::growth_goal_created, key.tenant_id, 0,
-                     model::to_json(*g)};
-  if (auto err = s.write_command(req, std::move(cmd))) return *err;
+  model::Command cmd{"", growth::command_type::growth_goal_created, key.tenant_id, 0,
+                     growth::to_json(*g)};
+  if (auto err = a.s.write_command(req, std::move(cmd))) return *err;
   return created_response(
-      req, growth::goal(s.ctx.store, key.tenant_id, g->id),
-      [&s](const model::GrowthGoal& stored) { return s.goal_view(stored); }, "/api/goals/" + g->id);
+      req, growth::goal(a.s.ctx.store, key.tenant_id, g->id),
+      [&a](const growth::GrowthGoal& stored) { return goal_view(a, stored); },
+      "/api/goals/" + g->id);
 }
 
-Response update_goal(Service& s, const Call& c) {
+Response update_goal(const Api& a, const Call& c) {
   const auto& req = c.req;
   const auto& key = c.key;
-  auto body = s.write_body(c);
+  auto body = a.s.write_body(c);
   if (auto* r = std::get_if<Response>(&body)) return *r;
-  auto patch = model::goal_patch_from_request(std::get<json>(body));
+  auto patch = growth::goal_patch_from_request(std::get<json>(body));
   if (!patch.ok()) return from_error(req, patch.error());
-  auto current = growth::goal(s.ctx.store, key.tenant_id, patch->id);
+  auto current = growth::goal(a.s.ctx.store, key.tenant_id, patch->id);
   if (!current.ok()) return from_error(req, current.error());
   if (!*current) return goal_not_found(req, patch->id);
-  if (auto updated = model::apply(**current, *patch); !updated.ok())
+  if (auto updated = growth::apply(**current, *patch); !updated.ok())
     return from_error(req, updated.error());
-  model::Command cmd{"", model::command_type::growth_goal_updated, key.tenant_id, 0,
-                     model::to_json(*patch)};
-  if (auto err = s.write_command(req, std::move(cmd))) return *err;
-  auto stored = growth::goal(s.ctx.store, key.tenant_id, patch->id);
+  model::Command cmd{"", growth::command_type::growth_goal_updated, key.tenant_id, 0,
+                     growth::to_json(*patch)};
+  if (auto err = a.s.write_command(req, std::move(cmd))) return *err;
+  auto stored = growth::goal(a.s.ctx.store, key.tenant_id, patch->id);
   if (!stored.ok()) return from_error(req, stored.error());
   if (!*stored) return goal_not_found(req, patch->id);  // deleted meanwhile
-  return view_response(req, http::status::ok, s.goal_view(**stored));
+  return view_response(req, http::status::ok, goal_view(a, **stored));
 }
 
 // ---- metrics (goalstream's own) ---------------------------------------------
 
-Response list_metrics(Service& s, const Call& c) {
-  return list_response(c.req, growth::metrics(s.ctx.store, c.key.tenant_id),
-                       [&s](const auto& m) { return s.metric_view(m); });
+Response list_metrics(const Api& a, const Call& c) {
+  return list_response(c.req, growth::metrics(a.s.ctx.store, c.key.tenant_id),
+                       [&a](const auto& m) { return metric_view(a, m); });
 }
 
-Response get_metric(Service& s, const Call& c, const std::string& name) {
+Response get_metric(const Api& a, const Call& c, const std::string& name) {
   return found_response(
-      c.req, growth::metric(s.ctx.store, c.key.tenant_id, name),
-      [&s](const model::Metric& m) { return s.metric_view(m); }, "metric", name);
+      c.req, growth::metric(a.s.ctx.store, c.key.tenant_id, name),
+      [&a](const growth::Metric& m) { return metric_view(a, m); }, "metric", name);
 }
 
-Response create_metric(Service& s, const Call& c) {
+Response create_metric(const Api& a, const Call& c) {
   const auto& req = c.req;
   const auto& key = c.key;
-  auto body = s.write_body(c);
+  auto body = a.s.write_body(c);
   if (auto* r = std::get_if<Response>(&body)) return *r;
-  auto m = model::metric_from_request(std::get<json>(body));
+  auto m = growth::metric_from_request(std::get<json>(body));
   if (!m.ok()) return from_error(req, m.error());
-  if (auto w = projection::parse_window(m->window); !w.ok()) return from_error(req, w.error());
-  auto base = conversion::goal(s.ctx.store, key.tenant_id, m->conversion_goal);
+  if (auto w = growth::parse_window(m->window); !w.ok()) return from_error(req, w.error());
+  auto base = conversion::goal(a.s.ctx.store, key.tenant_id, m->conversion_goal);
   if (!base.ok()) return from_error(req, base.error());
   if (m->aggregation != "ratio" && !*base)
     return error_response(
@@ -102,7 +161,7 @@ Response create_metric(Service& s, const Call& c) {
     if (auto p = match::PropertyPath::parse(m->property); !p.ok())
       return from_error(req, p.error());
   }
-  auto existing = growth::metric(s.ctx.store, key.tenant_id, m->name);
+  auto existing = growth::metric(a.s.ctx.store, key.tenant_id, m->name);
   if (!existing.ok()) return from_error(req, existing.error());
   if (*existing)
     return error_response(req, http::status::conflict, "conflict",
@@ -111,50 +170,62 @@ Response create_metric(Service& s, const Call& c) {
                           "name");
   m->tenant_id = key.tenant_id;
   m->created_at_ms = time::now_ms();
-  model::Command cmd{"", model::command_type::metric_defined, key.tenant_id, 0, model::to_json(*m)};
-  if (auto err = s.write_command(req, std::move(cmd))) return *err;
+  model::Command cmd{"", growth::command_type::metric_defined, key.tenant_id, 0,
+                     growth::to_json(*m)};
+  if (auto err = a.s.write_command(req, std::move(cmd))) return *err;
   return created_response(
-      req, growth::metric(s.ctx.store, key.tenant_id, m->name),
-      [&s](const model::Metric& stored) { return s.metric_view(stored); },
+      req, growth::metric(a.s.ctx.store, key.tenant_id, m->name),
+      [&a](const growth::Metric& stored) { return metric_view(a, stored); },
       "/api/metrics/" + m->name, "metric");
 }
 
-// ---- settings (the tenant's time zone) --------------------------------------
-
-Response get_settings(Service& s, const Call& c) {
-  auto tz = state::timezone(s.ctx.store, c.key.tenant_id);
-  if (!tz.ok()) return from_error(c.req, tz.error());
-  return json_response(c.req, http::status::ok, json{{"timezone", *tz}});
+std::optional<Response> replayed(const Api& a, const Request& req, const std::string& tenant,
+                                 const std::string& type, const std::string& id) {
+  namespace ct = command_type;
+  auto& store = a.s.ctx.store;
+  auto show_goal = [&a](const GrowthGoal& g) { return goal_view(a, g); };
+  if (type == ct::growth_goal_created)
+    return replayed_response(req, http::status::created, goal(store, tenant, id), show_goal, "goal",
+                             id, "/api/goals/" + id);
+  if (type == ct::growth_goal_updated)
+    return replayed_response(req, http::status::ok, goal(store, tenant, id), show_goal, "goal", id);
+  if (type == ct::metric_defined)
+    return replayed_response(
+        req, http::status::created, metric(store, tenant, id),
+        [&a](const Metric& m) { return metric_view(a, m); }, "metric", id, "/api/metrics/" + id);
+  if (type == ct::growth_goal_deleted) return deleted_response(req, "id", id);
+  if (type == ct::metric_deleted) return deleted_response(req, "name", id);
+  return std::nullopt;
 }
 
-Response put_settings(Service& s, const Call& c) {
-  const auto& req = c.req;
-  auto parsed = s.write_body(c);
-  if (auto* r = std::get_if<Response>(&parsed)) return *r;
-  const json& body = std::get<json>(parsed);
-  if (!body.is_object()) return from_error(req, invalid("", "request body must be a JSON object"));
-  for (auto it = body.begin(); it != body.end(); ++it)
-    if (it.key() != "timezone")
-      return from_error(req, invalid(it.key(), "unknown field; expected timezone"));
-  auto tz = body.find("timezone");
-  if (tz == body.end() || tz->is_null()) return from_error(req, invalid("timezone", "is required"));
-  if (!tz->is_string()) return from_error(req, invalid("timezone", "must be a string"));
-  if (!projection::valid_time_zone(tz->get<std::string>()))
-    return from_error(
-        req, invalid("timezone", "must be an IANA time zone such as Europe/Berlin or UTC"));
-  model::Command cmd{
-      "", model::command_type::timezone_set, c.key.tenant_id, 0, {{"timezone", *tz}}};
-  if (auto err = s.write_command(req, std::move(cmd))) return *err;
-  return get_settings(s, c);
+// A growth goal whose metric reads a touched counter (following ratios), or
+// every goal after a command of the tenant: its GET /api/goals/{id} body.
+void progress(const Api& a, const std::string& tenant, const gs::http::TenantChanges& changes,
+              std::vector<ProgressFrame>& out) {
+  auto& store = a.s.ctx.store;
+  auto all = goals(store, tenant);
+  if (!all.ok()) return;
+  for (const auto& g : *all) {
+    bool moved = changes.command;
+    if (!moved) {
+      auto counters = metric_counters(store, tenant, g.metric);
+      if (!counters.ok()) continue;
+      moved = std::any_of(counters->begin(), counters->end(),
+                          [&](const std::string& c) { return changes.counters.count(c) > 0; });
+    }
+    if (!moved) continue;
+    if (auto view = goal_view(a, g); view.ok())
+      out.push_back({"/api/goals/" + g.id, std::move(*view)});
+  }
 }
 
-}  // namespace
-
-void add_routes(api::RouteTable& t, api::Service& s) {
+// `api` lives as long as the routes.
+void add_routes(std::shared_ptr<const Api> api, RouteTable& t) {
+  Service& s = api->s;
   using http::verb;
   auto store = &s.ctx.store;
   auto delete_goal =
-      [&s, removal = Service::Removal{"goal", model::command_type::growth_goal_deleted, "id",
+      [&s, removal = Service::Removal{"goal", growth::command_type::growth_goal_deleted, "id",
                                       [store](const std::string& tenant, const std::string& id) {
                                         auto g = growth::goal(*store, tenant, id);
                                         return g.ok() ? Result<bool>(g->has_value()) : g.error();
@@ -162,15 +233,19 @@ void add_routes(api::RouteTable& t, api::Service& s) {
         return s.remove(c, removal, id);
       };
   auto delete_metric =
-      [&s, removal = Service::Removal{"metric", model::command_type::metric_deleted, "name",
+      [&s, removal = Service::Removal{"metric", growth::command_type::metric_deleted, "name",
                                       [store](const std::string& tenant, const std::string& name) {
                                         auto m = growth::metric(*store, tenant, name);
                                         return m.ok() ? Result<bool>(m->has_value()) : m.error();
                                       }}](const Call& c, const std::string& name) {
         return s.remove(c, removal, name);
       };
-  auto on = [&s](auto f) { return bind(s, f); };
-  auto on_item = [&s](auto f) { return bind_item(s, f); };
+  auto on = [api](auto f) -> RouteHandler {
+    return [api, f](const Call& c) { return f(*api, c); };
+  };
+  auto on_item = [api](auto f) -> ItemHandler {
+    return [api, f](const Call& c, const std::string& item) { return f(*api, c, item); };
+  };
   t.add(verb::get, "/api/goals", read_route(on(list_goals)));
   t.add(verb::post, "/api/goals", write_route(on(create_goal)));
   t.add(verb::patch, "/api/goals", write_route(on(update_goal)));
@@ -183,10 +258,22 @@ void add_routes(api::RouteTable& t, api::Service& s) {
   t.add(verb::delete_, "/api/metrics", write_route(item_in_query("name", delete_metric)));
   t.add(verb::get, "/api/metrics/{name}", read_route(item_in_path("name", on_item(get_metric))));
   t.add(verb::delete_, "/api/metrics/{name}", write_route(item_in_path("name", delete_metric)));
+}
 
-  t.add(verb::get, "/api/settings", read_route(on(get_settings)));
-  t.add(verb::put, "/api/settings", write_route(on(put_settings)));
-  t.add(verb::patch, "/api/settings", write_route(on(put_settings)));
+}  // namespace
+
+api::RouteFamily route_family(PacingThresholds thresholds) {
+  return {[thresholds](RouteTable& t, Service& s) {
+            add_routes(std::make_shared<const Api>(Api{s, thresholds}), t);
+          },
+          [thresholds](Service& s, const Request& req, const std::string& tenant,
+                       const std::string& type, const std::string& id) {
+            return replayed(Api{s, thresholds}, req, tenant, type, id);
+          },
+          [thresholds](Service& s, const std::string& tenant,
+                       const gs::http::TenantChanges& changes, std::vector<ProgressFrame>& out) {
+            progress(Api{s, thresholds}, tenant, changes, out);
+          }};
 }
 
 }  // namespace gs::growth

@@ -1,10 +1,13 @@
-// The growth family's routes: /api/goals, /api/metrics, /api/settings.
+// The growth family's part of the API: /api/goals and /api/metrics, the
+// replay of their writes and their live-feed frames.
 #pragma once
 
 #include "http/route.h"
+#include "modules/growth/pacing.h"
 
 namespace gs::growth {
 
-void add_routes(api::RouteTable& table, api::Service& service);
+// `thresholds`: the pacing statuses the views show (serve's --at-risk-from).
+api::RouteFamily route_family(PacingThresholds thresholds);
 
 }  // namespace gs::growth

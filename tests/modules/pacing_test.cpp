@@ -3,10 +3,17 @@
 // zero denominator.
 #include <doctest/doctest.h>
 
-#include "base/time.h"
-#include "projection/pacing.h"
+#include <tuple>
+#include <vector>
 
-using namespace gs::projection;
+#include "base/time.h"
+#include "base/zone.h"
+#include "modules/growth/pacing.h"
+
+using namespace gs::growth;
+using gs::time::local_date;
+using gs::time::start_of_day;
+using gs::time::valid_time_zone;
 
 namespace {
 
@@ -29,35 +36,35 @@ TEST_CASE("pacing: completed, on_track, at_risk and behind over a table of cases
     const char* name;
     const char *start, *end, *now;
     double current, target;
-    Status status;
+    PacingStatus status;
     double expected;
   };
   // A 10-day goal of 100: the expectation grows by 10 a day.
   std::vector<Case> cases = {
       {"before the start", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-02-20T00:00:00Z",
-       0, 100, Status::on_track, 0},
+       0, 100, PacingStatus::on_track, 0},
       {"at the start", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-01T00:00:00Z", 0,
-       100, Status::on_track, 0},
+       100, PacingStatus::on_track, 0},
       {"exactly on pace", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-06T00:00:00Z",
-       50, 100, Status::on_track, 50},
+       50, 100, PacingStatus::on_track, 50},
       {"ahead", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-03T00:00:00Z", 35, 100,
-       Status::on_track, 20},
+       PacingStatus::on_track, 20},
       {"at 80% of the expectation", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
-       "2025-03-06T00:00:00Z", 40, 100, Status::at_risk, 50},
+       "2025-03-06T00:00:00Z", 40, 100, PacingStatus::at_risk, 50},
       {"just below 80%", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-06T00:00:00Z",
-       39.99, 100, Status::behind, 50},
+       39.99, 100, PacingStatus::behind, 50},
       {"half an hour in, nothing yet", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
-       "2025-03-01T00:30:00Z", 0, 100, Status::behind, 100.0 / 480},
+       "2025-03-01T00:30:00Z", 0, 100, PacingStatus::behind, 100.0 / 480},
       {"target reached early", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
-       "2025-03-02T00:00:00Z", 100, 100, Status::completed, 10},
+       "2025-03-02T00:00:00Z", 100, 100, PacingStatus::completed, 10},
       {"target passed", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z", "2025-03-09T00:00:00Z", 130,
-       100, Status::completed, 80},
+       100, PacingStatus::completed, 80},
       {"after the deadline, short", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
-       "2025-04-01T00:00:00Z", 90, 100, Status::at_risk, 100},
+       "2025-04-01T00:00:00Z", 90, 100, PacingStatus::at_risk, 100},
       {"after the deadline, far short", "2025-03-01T00:00:00Z", "2025-03-11T00:00:00Z",
-       "2025-04-01T00:00:00Z", 10, 100, Status::behind, 100},
+       "2025-04-01T00:00:00Z", 10, 100, PacingStatus::behind, 100},
       {"empty span", "2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z", "2025-03-01T00:00:00Z", 0, 100,
-       Status::behind, 100},
+       PacingStatus::behind, 100},
   };
   for (auto& c : cases) {
     CAPTURE(c.name);
@@ -77,7 +84,7 @@ TEST_CASE("pacing: completed, on_track, at_risk and behind over a table of cases
   auto strict = pace(45, 100, at("2025-03-01T00:00:00Z"), at("2025-03-11T00:00:00Z"),
                      at("2025-03-06T00:00:00Z"), PacingThresholds{0.95});
   CHECK(to_string(strict.status) == "behind");
-  CHECK(parse_status("at_risk") == Status::at_risk);
+  CHECK(parse_status("at_risk") == PacingStatus::at_risk);
   CHECK_FALSE(parse_status("late"));
 }
 

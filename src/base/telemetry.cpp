@@ -1,10 +1,10 @@
-#include "base/metrics.h"
+#include "base/telemetry.h"
 
 #include <sstream>
 
 namespace gs {
 
-std::string Metrics::prometheus() const {
+std::string Telemetry::prometheus() const {
   std::ostringstream o;
   auto counter = [&](const char* name, const char* help, uint64_t v) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"

@@ -1,4 +1,4 @@
-#include "model/growth.h"
+#include "modules/growth/model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "base/text.h"
 #include "base/time.h"
 
-namespace gs::model {
+namespace gs::growth {
 namespace {
 
 const json* member(const json& obj, const char* key) {
@@ -95,7 +95,7 @@ bool valid_window_shape(const std::string& w) {
   if (w.size() < 2 || w.size() > 5 || w.back() != 'd' || w[0] == '0') return false;
   if (!std::all_of(w.begin(), w.end() - 1, [](char c) { return c >= '0' && c <= '9'; }))
     return false;
-  return std::stoi(w.substr(0, w.size() - 1)) <= 3660;  // ten years, as projection::parse_window
+  return std::stoi(w.substr(0, w.size() - 1)) <= 3660;  // ten years, as growth::parse_window
 }
 
 bool valid_property_path(const std::string& p) {
@@ -370,4 +370,4 @@ Result<GrowthGoal> apply(GrowthGoal g, const GoalPatch& p) {
   return g;
 }
 
-}  // namespace gs::model
+}  // namespace gs::growth

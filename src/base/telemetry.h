@@ -9,7 +9,7 @@
 
 namespace gs {
 
-struct Metrics {
+struct Telemetry {
   std::atomic<uint64_t> events_in{0};            // event messages consumed
   std::atomic<uint64_t> events_valid{0};         // passed validation
   std::atomic<uint64_t> events_duplicate{0};     // dropped as duplicates

@@ -1,28 +1,19 @@
-#include "projection/pacing.h"
+#include "modules/growth/pacing.h"
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 
-#include <date/tz.h>
+#include <date/date.h>
 
-namespace gs::projection {
+#include "base/zone.h"
+
+namespace gs::growth {
+
+using time::local_date;
+using time::start_of_day;
+
 namespace {
-
-using std::chrono::milliseconds;
-
-Error tz_error(std::string_view tz) {
-  return invalid("timezone",
-                 "unknown IANA time zone '" + std::string(tz) + "' (e.g. Europe/Berlin, UTC)");
-}
-
-const date::time_zone* find_zone(std::string_view tz) {
-  try {
-    return date::locate_zone(std::string(tz));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-}
 
 date::sys_days to_sys_days(int64_t days) { return date::sys_days{date::days{days}}; }
 
@@ -62,34 +53,6 @@ std::string to_string(const Window& w) {
       return std::to_string(w.days) + "d";
   }
   return "span";
-}
-
-bool valid_time_zone(std::string_view tz) { return find_zone(tz) != nullptr; }
-
-Result<int64_t> start_of_day(int64_t d, std::string_view tz) {
-  const date::time_zone* zone = find_zone(tz);
-  if (!zone) return tz_error(tz);
-  date::local_days local{date::days{d}};
-  auto info = zone->get_info(local);
-  date::sys_time<std::chrono::seconds> t;
-  switch (info.result) {
-    case date::local_info::unique:
-    case date::local_info::ambiguous:  // midnight happened twice: the first
-      t = date::sys_time<std::chrono::seconds>{local.time_since_epoch()} - info.first.offset;
-      break;
-    case date::local_info::nonexistent:  // midnight skipped: the day starts at the transition
-      t = info.second.begin;
-      break;
-  }
-  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
-}
-
-Result<int64_t> local_date(int64_t t_ms, std::string_view tz) {
-  const date::time_zone* zone = find_zone(tz);
-  if (!zone) return tz_error(tz);
-  date::sys_time<milliseconds> t{milliseconds{t_ms}};
-  auto local = zone->to_local(t);
-  return date::floor<date::days>(local).time_since_epoch().count();
 }
 
 Result<Interval> window_at(const Window& w, int64_t now_ms, std::string_view tz,
@@ -137,22 +100,23 @@ Result<Interval> window_at(const Window& w, int64_t now_ms, std::string_view tz,
   return Interval{*a, *b};
 }
 
-std::string_view to_string(Status s) {
+std::string_view to_string(PacingStatus s) {
   switch (s) {
-    case Status::completed:
+    case PacingStatus::completed:
       return "completed";
-    case Status::on_track:
+    case PacingStatus::on_track:
       return "on_track";
-    case Status::at_risk:
+    case PacingStatus::at_risk:
       return "at_risk";
-    case Status::behind:
+    case PacingStatus::behind:
       return "behind";
   }
   return "on_track";
 }
 
-std::optional<Status> parse_status(std::string_view s) {
-  for (Status st : {Status::completed, Status::on_track, Status::at_risk, Status::behind})
+std::optional<PacingStatus> parse_status(std::string_view s) {
+  for (PacingStatus st : {PacingStatus::completed, PacingStatus::on_track, PacingStatus::at_risk,
+                          PacingStatus::behind})
     if (to_string(st) == s) return st;
   return std::nullopt;
 }
@@ -166,13 +130,13 @@ Pacing pace(double current, double target, int64_t start_ms, int64_t end_ms, int
   p.expected = target * fraction;
   if (elapsed > 0) p.forecast = current * (span > 0 ? span / elapsed : 1.0);
   if (current >= target)
-    p.status = Status::completed;
+    p.status = PacingStatus::completed;
   else if (current >= p.expected)
-    p.status = Status::on_track;
+    p.status = PacingStatus::on_track;
   else if (current >= thresholds.at_risk_from * p.expected)
-    p.status = Status::at_risk;
+    p.status = PacingStatus::at_risk;
   else
-    p.status = Status::behind;
+    p.status = PacingStatus::behind;
   return p;
 }
 
@@ -181,4 +145,4 @@ std::optional<double> ratio_percent(double numerator, double denominator) {
   return numerator / denominator * 100.0;
 }
 
-}  // namespace gs::projection
+}  // namespace gs::growth

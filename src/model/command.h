@@ -1,11 +1,11 @@
-// Conversion-goal definitions (docs/api.md: POST /api/conversion-goals) and
-// the commands that carry every API write through the commands topic.
-// Plain value types; parsing never throws and names the offending field.
+// The commands that carry every API write (and CLI write) through the
+// commands topic, and the API keys. Plain value types; parsing never throws
+// and names the offending field.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,38 +18,11 @@ namespace gs::model {
 
 using json = nlohmann::json;
 
-struct ConversionGoal {
-  std::string id;
-  std::string tenant_id;
-  std::string name;
-  std::string event_type;
-  std::optional<std::string> url_pattern;
-  json conditions;                  // null or an object
-  std::optional<int64_t> since_ms;  // count only events at or after this event time
-  int64_t created_at_ms = 0;
-};
-
-// The public (API and stored) form: camelCase as the reference spells it;
-// optional members are omitted when unset. tenant_id is not part of it.
-json to_json(const ConversionGoal& g);
-
-// Reads the stored form back (trusted input written by to_json).
-Result<ConversionGoal> conversion_goal_from_json(const json& j, std::string tenant_id);
-
-// Longest conversion goal name, in code points (the rule: text::check_label).
-inline constexpr size_t kMaxNameChars = 200;
-
-// Validates a POST body's shape and types: name, eventType, urlPattern,
-// conditions, since. Pattern and operator semantics are checked by
-// match::Matcher::compile. `id`, `tenant_id` and `created_at_ms` are left
-// for the caller to fill in.
-Result<ConversionGoal> conversion_goal_from_request(const json& body);
-
 // A command: one API write (or CLI write) as it travels on the commands topic
 // (schemas/command.schema.json).
 struct Command {
   std::string command_id;
-  std::string type;  // see kCommandTypes in conversion_goal.cpp
+  std::string type;  // <family>.<verb>: the kernel's below, each module's in its model.h
   std::string tenant_id;
   int64_t issued_at_ms = 0;
   json data;  // type-specific payload
@@ -66,10 +39,11 @@ inline constexpr int64_t kIdempotencyWindowMs = 24 * 3600 * 1000;
 // An Idempotency-Key: 1 to 255 visible ASCII characters (0x21-0x7e).
 bool valid_idempotency_key(std::string_view key);
 
+// The kernel's own command types (kernel/commands.cpp applies them); the
+// goal families' are in src/modules/<family>/model.h.
 namespace command_type {
 inline constexpr const char* key_issued = "key.issued";
-inline constexpr const char* conversion_goal_defined = "conversion_goal.defined";
-inline constexpr const char* conversion_goal_deleted = "conversion_goal.deleted";
+inline constexpr const char* timezone_set = "tenant.timezone_set";
 }  // namespace command_type
 
 // Nesting limits, in one place. A command's data keeps the nesting of the

@@ -11,7 +11,7 @@
 
 #include "base/result.h"
 
-namespace gs::projection {
+namespace gs::growth {
 
 // A metric's window. Calendar windows follow the tenant's time zone; weeks
 // start on Monday (ISO 8601). `rolling` covers the last `days` × 24 hours of
@@ -35,17 +35,6 @@ struct Interval {
   bool contains(int64_t t) const { return t >= start_ms && t < end_ms; }
 };
 
-// True when `tz` names a time zone of the system's tz database.
-bool valid_time_zone(std::string_view tz);
-
-// Local midnight that starts calendar day `date` (days since 1970-01-01) in
-// `tz`, in UTC ms. Where midnight does not exist (a DST gap), the first
-// instant of the day. Error (field "timezone") for an unknown zone.
-Result<int64_t> start_of_day(int64_t date, std::string_view tz);
-
-// The calendar date (days since 1970-01-01) in `tz` at UTC instant `t_ms`.
-Result<int64_t> local_date(int64_t t_ms, std::string_view tz);
-
 // The window `w` that contains `now_ms`, in time zone `tz`. For `span`, the
 // goal's span: from `span_start_ms` to the end of the deadline's local day.
 // For `rolling`, (now - days×24h, now]: as an interval, [now - d + 1, now + 1).
@@ -53,9 +42,9 @@ Result<Interval> window_at(const Window& w, int64_t now_ms, std::string_view tz,
                            int64_t span_start_ms, int64_t deadline_date);
 
 // Pacing status of a growth goal.
-enum class Status { completed, on_track, at_risk, behind };
-std::string_view to_string(Status s);
-std::optional<Status> parse_status(std::string_view s);
+enum class PacingStatus { completed, on_track, at_risk, behind };
+std::string_view to_string(PacingStatus s);
+std::optional<PacingStatus> parse_status(std::string_view s);
 
 // Configurable thresholds (docs/operations.md): `at_risk` from this fraction of the
 // expectation, `behind` below it.
@@ -64,7 +53,7 @@ struct PacingThresholds {
 };
 
 struct Pacing {
-  Status status = Status::on_track;
+  PacingStatus status = PacingStatus::on_track;
   double expected = 0;  // target × elapsed / span, clamped to [0, target]
   std::optional<double>
       forecast;  // current projected linearly to the deadline; none before the start
@@ -81,4 +70,4 @@ Pacing pace(double current, double target, int64_t start_ms, int64_t end_ms, int
 // denominator is 0 (the ratio is undefined, not 0 % and not infinite).
 std::optional<double> ratio_percent(double numerator, double denominator);
 
-}  // namespace gs::projection
+}  // namespace gs::growth

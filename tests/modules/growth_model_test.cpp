@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "base/time.h"
-#include "model/growth.h"
+#include "modules/growth/model.h"
 
 using nlohmann::json;
-using namespace gs::model;
+using namespace gs::growth;
 
 namespace {
 

@@ -1,8 +1,8 @@
 // Growth goals (docs/api.md: /api/goals), the metrics they measure
 // (docs/api.md; /api/metrics is goalstream's own) and tenant settings.
 // Plain value types; request parsing never throws and names the offending
-// field. Window names are checked here by shape only; projection/pacing.h
-// gives them meaning.
+// field. Window names are checked here by shape only; pacing.h gives them
+// meaning.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 #include "base/result.h"
 
-namespace gs::model {
+namespace gs::growth {
 
 using json = nlohmann::json;
 
@@ -102,7 +102,6 @@ inline constexpr const char* growth_goal_updated = "growth_goal.updated";
 inline constexpr const char* growth_goal_deleted = "growth_goal.deleted";
 inline constexpr const char* metric_defined = "metric.defined";
 inline constexpr const char* metric_deleted = "metric.deleted";
-inline constexpr const char* timezone_set = "tenant.timezone_set";
 }  // namespace command_type
 
-}  // namespace gs::model
+}  // namespace gs::growth
