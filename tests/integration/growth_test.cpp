@@ -21,22 +21,6 @@ struct Deployment : it::Deployment {
     return it::http(serve.port(), "PATCH", "/api/goals", body,
                     {{"x-api-key", key}, {"Content-Type", "application/json"}});
   }
-  json post_ok(const std::string& target, const json& body) {
-    auto r = serve.post(target, key, body.dump());
-    REQUIRE_MESSAGE(r.status == 201, r.body);
-    return r.json_body();
-  }
-  json get_ok(const std::string& target) {
-    auto r = serve.get(target, key);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    return r.json_body();
-  }
-  // A conversion goal for form_submit on /signup/complete; returns its id.
-  std::string signup_goal() {
-    return post_ok("/api/conversion-goals", {{"name", "Trial Signup"},
-                                             {"eventType", "form_submit"},
-                                             {"urlPattern", "/signup/complete"}})["id"];
-  }
   void signups(const std::vector<std::string>& timestamps, const std::string& id_prefix,
                json properties = nullptr, const std::vector<std::string>& subjects = {}) {
     std::vector<std::pair<std::string, std::string>> msgs;
@@ -62,29 +46,6 @@ struct Deployment : it::Deployment {
     return wait_for_current("/api/goals/" + goal_id, current);
   }
 };
-
-std::string utc_date(int64_t days_from_today) {
-  using namespace std::chrono;
-  auto d = floor<days>(system_clock::now()) + days(days_from_today);
-  year_month_day ymd{d};
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", int(ymd.year()), unsigned(ymd.month()),
-                unsigned(ymd.day()));
-  return buf;
-}
-
-std::string utc_now_minus(int seconds) {
-  using namespace std::chrono;
-  auto t = floor<std::chrono::seconds>(system_clock::now()) - std::chrono::seconds(seconds);
-  auto d = floor<days>(t);
-  year_month_day ymd{d};
-  hh_mm_ss hms{t - d};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", int(ymd.year()),
-                unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
-                int(hms.minutes().count()), int(hms.seconds().count()));
-  return buf;
-}
 
 std::vector<json> read_changes(const std::string& topic, size_t at_least, int timeout_ms) {
   std::vector<json> out;
@@ -373,9 +334,10 @@ TEST_CASE(
   d.post_ok("/api/metrics",
             {{"name", "signups"}, {"aggregation", "count"}, {"conversionGoal", cg}});
   // A 20-day goal, 5 days in: the expectation is about a quarter of the target.
-  auto goal = d.post_ok(
-      "/api/goals",
-      {{"metric", "signups"}, {"target", 20}, {"start", utc_date(-5)}, {"deadline", utc_date(14)}});
+  auto goal = d.post_ok("/api/goals", {{"metric", "signups"},
+                                       {"target", 20},
+                                       {"start", it::utc_date(-5)},
+                                       {"deadline", it::utc_date(14)}});
   std::string id = goal["id"];
   CHECK(goal["status"] == "behind");
   double expected = goal["expected"];
@@ -384,7 +346,7 @@ TEST_CASE(
 
   // Enough to pass the expectation, not the target: on_track.
   int first = static_cast<int>(std::ceil(expected)) + 1;
-  std::string when = utc_now_minus(60);
+  std::string when = it::utc_now_minus(60);
   d.signups(std::vector<std::string>(first, when), "a");
   auto g = d.wait_current(id, first);
   CHECK(g["status"] == "on_track");

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -192,6 +193,31 @@ Deployment::Deployment(const std::string& label, const std::string& tenant)
   // deliveries; the first-request wait has its own test in api_input_test).
   if (!eventually([&] { return serve.get("/api/settings", key).status == 200; }))
     throw std::runtime_error("the key of " + prefix + " was not accepted within 30 s");
+}
+
+json Deployment::post_ok(const std::string& target, const json& body, const std::string& as) {
+  auto r = serve.post(target, as.empty() ? key : as, body.dump());
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return r.json_body();
+}
+
+json Deployment::get_ok(const std::string& target, const std::string& as) {
+  auto r = serve.get(target, as.empty() ? key : as);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  return r.json_body();
+}
+
+std::string Deployment::signup_goal(const std::string& as) {
+  return post_ok(
+      "/api/conversion-goals",
+      {{"name", "Trial Signup"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/complete"}},
+      as)["id"];
+}
+
+json create_conversion_goal(Serve& s, const std::string& key, const json& def) {
+  auto r = s.post("/api/conversion-goals", key, def.dump());
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return r.json_body();
 }
 
 Serve::Serve(std::string prefix, std::string data_dir)
@@ -379,6 +405,28 @@ std::string event(const std::string& id, const std::string& tenant, const std::s
   if (!properties.is_null()) e["properties"] = properties;
   if (!subject.empty()) e["subject_id"] = subject;
   return e.dump();
+}
+
+std::string utc_date(int64_t days_from_today) {
+  using namespace std::chrono;
+  year_month_day ymd{floor<days>(system_clock::now()) + days(days_from_today)};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", int(ymd.year()), unsigned(ymd.month()),
+                unsigned(ymd.day()));
+  return buf;
+}
+
+std::string utc_now_minus(int seconds) {
+  using namespace std::chrono;
+  auto t = floor<std::chrono::seconds>(system_clock::now()) - std::chrono::seconds(seconds);
+  auto d = floor<days>(t);
+  year_month_day ymd{d};
+  hh_mm_ss hms{t - d};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", int(ymd.year()),
+                unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
+                int(hms.minutes().count()), int(hms.seconds().count()));
+  return buf;
 }
 
 namespace {

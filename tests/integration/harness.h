@@ -105,7 +105,17 @@ struct Deployment {
   std::string key;
   std::string events() const { return prefix + "events"; }
   std::string changes() const { return prefix + "changes"; }
+  // POST `target` (must answer 201) and GET `target` (must answer 200) with
+  // `as`, or `key` when `as` is empty; return the body.
+  json post_ok(const std::string& target, const json& body, const std::string& as = "");
+  json get_ok(const std::string& target, const std::string& as = "");
+  // A conversion goal "Trial Signup" for form_submit on /signup/complete;
+  // returns its id.
+  std::string signup_goal(const std::string& as = "");
 };
+
+// POST /api/conversion-goals `def` with `key` (must answer 201); returns the goal.
+json create_conversion_goal(Serve& s, const std::string& key, const json& def);
 
 // Produces messages (key, value) to a topic with acks=all; waits for delivery.
 void produce(const std::string& topic,
@@ -129,6 +139,12 @@ bool eventually(F&& pred, int timeout_ms = 30000);
 std::string event(const std::string& id, const std::string& tenant, const std::string& type,
                   const std::string& timestamp, const std::string& url = "",
                   const json& properties = nullptr, const std::string& subject = "");
+
+// UTC dates and times relative to now, as the API and events write them:
+// "YYYY-MM-DD" `days_from_today` days from today (negative: before), and
+// "YYYY-MM-DDThh:mm:ssZ" `seconds` ago.
+std::string utc_date(int64_t days_from_today);
+std::string utc_now_minus(int seconds);
 
 // Runs `goalstream ARGS...` like run_cli, but kills it (SIGKILL) after
 // `timeout_ms`; exit_code is then -1.

@@ -26,12 +26,6 @@ std::string raw_event(const std::string& id, const std::string& day,
          R"(T12:00:00Z","properties":)" + properties + "}";
 }
 
-json create_goal(it::Serve& s, const std::string& key, const json& def) {
-  auto r = s.post("/api/conversion-goals", key, def.dump());
-  REQUIRE_MESSAGE(r.status == 201, r.body);
-  return r.json_body();
-}
-
 json wait_count(it::Serve& s, const std::string& key, const std::string& id, int64_t count) {
   json last;
   it::eventually([&] {
@@ -49,8 +43,8 @@ TEST_CASE(
     "a rebuild agrees") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string id =
-      create_goal(d.serve, key, {{"name", "Revenue"}, {"eventType", "purchase"}})["id"];
+  std::string id = it::create_conversion_goal(
+      d.serve, key, {{"name", "Revenue"}, {"eventType", "purchase"}})["id"];
   std::vector<std::pair<std::string, std::string>> msgs;
   // March 1st: 4 x 9e12 (the per-event limit), once written as an integer.
   for (const char* v : {"9e12", "9000000000000", "9.0e12", "9e12"})
@@ -86,12 +80,13 @@ TEST_CASE(
     "see the nearest double") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string all =
-      create_goal(d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
-  std::string big = create_goal(d.serve, key,
-                                {{"name", "Big order numbers"},
-                                 {"eventType", "purchase"},
-                                 {"conditions", {{"order_no", {{"gt", 1e19}}}}}})["id"];
+  std::string all = it::create_conversion_goal(
+      d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
+  std::string big =
+      it::create_conversion_goal(d.serve, key,
+                                 {{"name", "Big order numbers"},
+                                  {"eventType", "purchase"},
+                                  {"conditions", {{"order_no", {{"gt", 1e19}}}}}})["id"];
   it::produce(
       d.events(),
       {{"acme/u1", raw_event("o1", "01", R"({"order_no":12345678901234567890123,"value":10})")},

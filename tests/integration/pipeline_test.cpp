@@ -22,12 +22,6 @@ std::string ts(int day, int hour = 12) {
   return buf;
 }
 
-json create_goal(it::Serve& s, const std::string& key, const json& def) {
-  auto r = s.post("/api/conversion-goals", key, def.dump());
-  REQUIRE_MESSAGE(r.status == 201, r.body);
-  return r.json_body();
-}
-
 json get_goal(it::Serve& s, const std::string& key, const std::string& id) {
   auto r = s.get("/api/conversion-goals/" + id, key);
   REQUIRE_MESSAGE(r.status == 200, r.body);
@@ -53,7 +47,7 @@ TEST_CASE(
     "(a) events produced by a Kafka client count exactly, with value sums and a daily series") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  auto goal = create_goal(
+  auto goal = it::create_conversion_goal(
       d.serve, key,
       {{"name", "Trial Signup"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/complete"}});
   CHECK(goal["name"] == "Trial Signup");
@@ -111,8 +105,8 @@ TEST_CASE(
     "valid event counts") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string id =
-      create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
+  std::string id = it::create_conversion_goal(
+      d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
   std::vector<std::pair<std::string, std::string>> bad = {
       {"acme/1", "this is not json"},
       {"acme/2", R"({"event_id":"b2","tenant_id":"acme","type":"form_submit"})"},
@@ -151,8 +145,8 @@ TEST_CASE(
 TEST_CASE("(c) duplicates count once: the first occurrence in log order wins") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string id =
-      create_goal(d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
+  std::string id = it::create_conversion_goal(
+      d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
   std::vector<std::pair<std::string, std::string>> msgs;
   for (int i = 0; i < 20; ++i)
     for (int copy = 0; copy < 3; ++copy)  // a producer retrying twice; later copies differ in value
@@ -197,13 +191,14 @@ TEST_CASE(
     "digest equals live") {
   Deployment d;
   auto key = it::create_key(d.prefix, "acme");
-  std::string signup = create_goal(
+  std::string signup = it::create_conversion_goal(
       d.serve, key,
       {{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}})["id"];
-  std::string pro = create_goal(d.serve, key,
-                                {{"name", "Pro purchases"},
-                                 {"eventType", "purchase"},
-                                 {"conditions", {{"plan", "pro"}, {"value", {{"gte", 3}}}}}})["id"];
+  std::string pro = it::create_conversion_goal(
+      d.serve, key,
+      {{"name", "Pro purchases"},
+       {"eventType", "purchase"},
+       {"conditions", {{"plan", "pro"}, {"value", {{"gte", 3}}}}}})["id"];
   const int N = 100000;
   // Expected counts computed here, independently of the matcher.
   int64_t want_signup = 0, want_pro = 0, want_dup = 0, want_bad = 0;
@@ -308,11 +303,11 @@ TEST_CASE("(f) a goal created after its events backfills them, once, while live 
   it::produce(d.events(), before);
   it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 501; });
 
-  auto goal = create_goal(
+  auto goal = it::create_conversion_goal(
       d.serve, key,
       {{"name", "Pro signups"}, {"eventType", "form_submit"}, {"conditions", {{"plan", "pro"}}}});
   std::string id = goal["id"];
-  auto since = create_goal(
+  auto since = it::create_conversion_goal(
       d.serve, key,
       {{"name", "Since the 6th"}, {"eventType", "form_submit"}, {"since", "2025-03-06"}});
   // Live events arriving while (or after) the backfill runs.
@@ -341,8 +336,8 @@ TEST_CASE(
   Deployment d;
   auto a = it::create_key(d.prefix, "tenant-a");
   auto b = it::create_key(d.prefix, "tenant-b");
-  std::string id =
-      create_goal(d.serve, a, {{"name", "A signups"}, {"eventType", "form_submit"}})["id"];
+  std::string id = it::create_conversion_goal(
+      d.serve, a, {{"name", "A signups"}, {"eventType", "form_submit"}})["id"];
   auto missing = d.serve.get("/api/conversion-goals/cg_doesnotexist", b);
   auto foreign = d.serve.get("/api/conversion-goals/" + id, b);
   CHECK(foreign.status == 404);
@@ -496,8 +491,8 @@ TEST_CASE("invalid commands on the commands topic are deadlettered and the pipel
   };
   it::produce(d.prefix + "commands", bad);
   // A valid write after them is applied (read your writes) and counts events.
-  std::string id =
-      create_goal(d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
+  std::string id = it::create_conversion_goal(
+      d.serve, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
   it::produce(d.events(), {{"acme/u", it::event("e1", "acme", "form_submit", ts(1))}});
   CHECK(wait_count(d.serve, key, id, 1)["count"] == 1);
   CHECK(d.serve.metric("goalstream_commands_rejected_total") == 7);
@@ -537,7 +532,7 @@ TEST_CASE(
   REQUIRE(
       it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == N; }, 120000));
 
-  std::string id = create_goal(
+  std::string id = it::create_conversion_goal(
       d.serve, key,
       {{"name", "Pro"}, {"eventType", "purchase"}, {"conditions", {{"plan", "pro"}}}})["id"];
   // Kill once the backfill has handed over part of its work, not all of it.

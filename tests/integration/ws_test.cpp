@@ -2,9 +2,15 @@
 // `goalstream serve` and a real broker, with a real WebSocket client
 // (Boost.Beast): authentication on the upgrade, progress frames that are
 // the GET bodies, status transitions as the changes topic has them, tenant
-// isolation, and a clean close when serve stops.
+// isolation, a client too slow to take its frames closed with 1008, and a
+// clean close when serve stops.
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -24,10 +30,25 @@ namespace net = boost::asio;
 namespace websocket = beast::websocket;
 
 // A WebSocket client of one connection. Reads are bounded: next() waits at
-// most its timeout for a frame.
+// most its timeout for a frame. It reads only in next(): between calls it is
+// a client that does not read.
 class WsClient {
  public:
-  WsClient(int port, const std::string& target, std::map<std::string, std::string> headers = {}) {
+  // With `small_buffers`, the socket takes little before it stops taking
+  // more: a small receive buffer, and a small segment size announced to the
+  // server, whose kernel sizes its send buffer by it (about 20 segments;
+  // with loopback's 64 KiB segments that is megabytes). A client that does
+  // not read then leaves the frames queued in the server's session after
+  // some 100 KB rather than some 3 MB.
+  WsClient(int port, const std::string& target, std::map<std::string, std::string> headers = {},
+           bool small_buffers = false) {
+    if (small_buffers) {
+      auto& socket = beast::get_lowest_layer(ws_).socket();
+      socket.open(net::ip::tcp::v4());
+      socket.set_option(net::socket_base::receive_buffer_size(4096));
+      int mss = 1024;
+      REQUIRE(::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) == 0);
+    }
     beast::get_lowest_layer(ws_).connect(
         net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)));
     ws_.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
@@ -64,6 +85,7 @@ class WsClient {
     if (ec_) {
       closed = true;
       close_code = ws_.reason().code;
+      close_reason.assign(ws_.reason().reason.data(), ws_.reason().reason.size());
       return std::nullopt;
     }
     auto text = beast::buffers_to_string(buffer_.data());
@@ -71,6 +93,7 @@ class WsClient {
     auto j = json::parse(text, nullptr, false);
     REQUIRE_MESSAGE(!j.is_discarded(), text);
     frames.push_back(j);
+    sizes.push_back(text.size());
     return j;
   }
 
@@ -103,7 +126,9 @@ class WsClient {
   std::string body;
   bool closed = false;
   uint16_t close_code = 0;
-  std::vector<json> frames;  // every frame read
+  std::string close_reason;
+  std::vector<json> frames;   // every frame read
+  std::vector<size_t> sizes;  // their sizes in bytes, as sent
 
  private:
   net::io_context ioc_;
@@ -115,23 +140,6 @@ class WsClient {
 
 struct Deployment : it::Deployment {
   Deployment() : it::Deployment("ws", "acme") {}
-  json post_ok(const std::string& target, const json& body, const std::string& as = "") {
-    auto r = serve.post(target, as.empty() ? key : as, body.dump());
-    REQUIRE_MESSAGE(r.status == 201, r.body);
-    return r.json_body();
-  }
-  json get_ok(const std::string& target, const std::string& as = "") {
-    auto r = serve.get(target, as.empty() ? key : as);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    return r.json_body();
-  }
-  std::string signup_goal(const std::string& as = "") {
-    return post_ok("/api/conversion-goals",
-                   {{"name", "Trial Signup"},
-                    {"eventType", "form_submit"},
-                    {"urlPattern", "/signup/complete"}},
-                   as)["id"];
-  }
   void signups(const std::string& tenant, int n, const std::string& id_prefix,
                const std::string& when = "2025-03-01T12:00:00Z") {
     std::vector<std::pair<std::string, std::string>> msgs;
@@ -148,28 +156,6 @@ struct Deployment : it::Deployment {
     return c;
   }
 };
-
-std::string utc_date(int64_t days_from_today) {
-  using namespace std::chrono;
-  year_month_day ymd{floor<days>(system_clock::now()) + days(days_from_today)};
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", int(ymd.year()), unsigned(ymd.month()),
-                unsigned(ymd.day()));
-  return buf;
-}
-
-std::string utc_now_minus(int seconds) {
-  using namespace std::chrono;
-  auto t = floor<std::chrono::seconds>(system_clock::now()) - std::chrono::seconds(seconds);
-  auto d = floor<days>(t);
-  year_month_day ymd{d};
-  hh_mm_ss hms{t - d};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", int(ymd.year()),
-                unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
-                int(hms.minutes().count()), int(hms.seconds().count()));
-  return buf;
-}
 
 }  // namespace
 
@@ -269,9 +255,10 @@ TEST_CASE(
   d.post_ok("/api/metrics",
             {{"name", "signups"}, {"aggregation", "count"}, {"conversionGoal", cg}});
   // A 20-day goal, 5 days in: the expectation is about a quarter of the target.
-  auto goal = d.post_ok(
-      "/api/goals",
-      {{"metric", "signups"}, {"target", 20}, {"start", utc_date(-5)}, {"deadline", utc_date(14)}});
+  auto goal = d.post_ok("/api/goals", {{"metric", "signups"},
+                                       {"target", 20},
+                                       {"start", it::utc_date(-5)},
+                                       {"deadline", it::utc_date(14)}});
   std::string id = goal["id"];
   REQUIRE(goal["status"] == "behind");
   // The changes publisher records the new goal's first status (no transition).
@@ -279,7 +266,7 @@ TEST_CASE(
   auto ws = d.connect();
 
   int first = static_cast<int>(std::ceil(goal["expected"].get<double>())) + 1;
-  std::string when = utc_now_minus(60);
+  std::string when = it::utc_now_minus(60);
   d.signups("acme", first, "a", when);
   auto change = ws->wait_for([](const json& f) { return f["type"] == "status_changed"; });
   REQUIRE_MESSAGE(change, json(ws->frames).dump());
@@ -308,6 +295,102 @@ TEST_CASE(
                       "start", "manualStatus", "metricDefined", "period"})
     CHECK_MESSAGE((*progress)["data"][member] == got[member], member);
   CHECK((*progress)["data"].size() == got.size());
+}
+
+TEST_CASE(
+    "a client that stops reading is sent close 1008 \"too slow\" once more than 256 frames and "
+    "1 MiB wait for it, after a contiguous run of frames, and counted in "
+    "goalstream_ws_sessions_dropped_total; a client that reads through the same burst stays "
+    "open") {
+  Deployment d;
+  // kGoals conversion goals counting the same events, each with a
+  // kDays-day series: every batch of matching events moves all of them, and
+  // each of their frames (the goal's GET body, series included) is about
+  // 4 KiB, so that 256 frames are about 1 MiB: both bounds are passed
+  // together.
+  constexpr int kGoals = 40, kDays = 90;
+  const std::string url = "https://example.com/signup/complete";
+  for (int i = 0; i < kGoals; ++i) d.signup_goal();
+  std::vector<std::pair<std::string, std::string>> history;
+  for (int i = 0; i < kDays; ++i)
+    history.push_back({"acme/u", it::event("h" + std::to_string(i), "acme", "form_submit",
+                                           it::utc_date(-1 - i) + "T12:00:00Z", url)});
+  it::produce(d.events(), history);
+  REQUIRE(it::eventually(
+      [&] {
+        auto goals = d.get_ok("/api/conversion-goals");
+        return goals.size() == kGoals && std::all_of(goals.begin(), goals.end(), [](auto& g) {
+                 return g["count"] == kDays && g["backfill"]["status"] == "complete";
+               });
+      },
+      30000));
+
+  const std::string dropped = "goalstream_ws_sessions_dropped_total";
+  const double before = d.serve.metric(dropped);
+  auto reader = d.connect();
+  WsClient slow(d.serve.port(), "/api/ws/changes", {{"x-api-key", d.key}}, true);
+  REQUIRE_MESSAGE(slow.open, slow.status, " ", slow.body);
+  REQUIRE(it::eventually([&] { return d.serve.metric("goalstream_ws_sessions") == 2; }, 5000));
+
+  // One matching event a round: the hub sends a round at most every 100 ms,
+  // kGoals frames each, to both clients. The reader reads meanwhile; the
+  // slow client does not, until it is dropped.
+  auto t0 = std::chrono::steady_clock::now();
+  int rounds = 0;
+  bool was_dropped = false;
+  while (!was_dropped && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20)) {
+    it::produce(d.events(),
+                {{"acme/u", it::event("r" + std::to_string(rounds++), "acme", "form_submit",
+                                      it::utc_date(-1) + "T13:00:00Z", url)}});
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    for (auto now = std::chrono::steady_clock::now(); now < until && !reader->closed;
+         now = std::chrono::steady_clock::now())
+      reader->next(static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count() + 1));
+    was_dropped = d.serve.metric(dropped) > before;
+  }
+  auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  INFO(rounds, " rounds, ", took.count(), " ms, ", reader->frames.size(),
+       " frames read by the reader by then");
+  REQUIRE_MESSAGE(was_dropped, "no drop after ", rounds, " rounds (", took.count(), " ms)");
+  CHECK(d.serve.metric(dropped) == before + 1);
+
+  // The slow client now reads: what the kernels held, the frame being
+  // written, then the close (sent within the session's 5 s grace).
+  CHECK_FALSE(slow.wait_for([](const json&) { return false; }, 10000));
+  CHECK(slow.closed);
+  CHECK(slow.close_code == 1008);
+  CHECK(slow.close_reason == "too slow");
+  REQUIRE_FALSE(slow.frames.empty());
+  // It got a contiguous run of the frames the reader got, none missing
+  // within it; behind that run, the reader got at least the 256 frames and
+  // the 1 MiB that were waiting for the slow client when it was dropped
+  // (the frame being written counted among them).
+  auto start = std::find(reader->frames.begin(), reader->frames.end(), slow.frames.front());
+  REQUIRE(start != reader->frames.end());
+  size_t first = start - reader->frames.begin(), got = slow.frames.size();
+  auto all_behind = [&] { return reader->frames.size() >= first + got + 255; };
+  if (!all_behind()) reader->wait_for([&](const json&) { return all_behind(); }, 10000);
+  REQUIRE(reader->frames.size() >= first + got);
+  for (size_t i = 0; i < got; ++i)
+    REQUIRE_MESSAGE(reader->frames[first + i] == slow.frames[i], "frame ", i, " of ", got);
+  size_t behind = reader->frames.size() - first - got + 1;
+  size_t behind_bytes = 0;
+  for (size_t i = first + got - 1; i < reader->sizes.size(); ++i) behind_bytes += reader->sizes[i];
+  CHECK(behind >= 256);
+  CHECK(behind_bytes >= (size_t{1} << 20));
+
+  // The reader was not dropped, and still gets frames; the slow client's
+  // session ended.
+  CHECK_FALSE(reader->closed);
+  it::produce(
+      d.events(),
+      {{"acme/u", it::event("last", "acme", "form_submit", it::utc_date(-1) + "T14:00:00Z", url)}});
+  CHECK(reader->wait_for([&](const json& f) { return f["data"]["count"] == kDays + rounds + 1; },
+                         10000));
+  CHECK(it::eventually([&] { return d.serve.metric("goalstream_ws_sessions") == 1; }, 5000));
+  CHECK(d.serve.metric(dropped) == before + 1);
 }
 
 TEST_CASE(
