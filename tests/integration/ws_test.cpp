@@ -111,14 +111,18 @@ class WsClient {
     return std::nullopt;
   }
 
-  // A progress frame for `path` with data[member] == value.
+  // A progress frame for `path` with data[member] == value, among the
+  // frames read so far or the next ones: progress and status_changed frames
+  // come from two threads, in no fixed order (docs/api.md#live-changes), so
+  // a frame may have been read while waiting for another.
   std::optional<json> progress(const std::string& path, const std::string& member,
                                const json& value, int timeout_ms = 30000) {
-    return wait_for(
-        [&](const json& f) {
-          return f["type"] == "progress" && f["path"] == path && f["data"][member] == value;
-        },
-        timeout_ms);
+    auto match = [&](const json& f) {
+      return f["type"] == "progress" && f["path"] == path && f["data"][member] == value;
+    };
+    for (const auto& f : frames)
+      if (match(f)) return f;
+    return wait_for(match, timeout_ms);
   }
 
   bool open = false;
