@@ -9,10 +9,6 @@
 namespace gs::model {
 namespace {
 
-Error err(std::string field, std::string message) {
-  return Error{ErrorCode::invalid, std::move(field), std::move(message)};
-}
-
 const json* member(const json& obj, const char* key) {
   auto it = obj.find(key);
   return it == obj.end() ? nullptr : &*it;
@@ -41,31 +37,32 @@ Result<Command> parse_command(std::string_view bytes) {
   // The limit counts the levels below the envelope (kMaxJsonDepth), as the
   // API counts a request body's.
   if (!json_depth_within(bytes, kMaxCommandDepth))
-    return err("", "command nests deeper than " +
-                       std::to_string(kMaxCommandDepth - kCommandEnvelopeDepth) + " levels");
+    return invalid("", "command nests deeper than " +
+                           std::to_string(kMaxCommandDepth - kCommandEnvelopeDepth) + " levels");
   json j = json::parse(bytes, nullptr, false);
-  if (j.is_discarded()) return err("", "command is not valid JSON");
-  if (!j.is_object()) return err("", "command must be a JSON object");
+  if (j.is_discarded()) return invalid("", "command is not valid JSON");
+  if (!j.is_object()) return invalid("", "command must be a JSON object");
   Command c;
   for (auto [key, out] : {std::pair{"command_id", &c.command_id}, std::pair{"type", &c.type},
                           std::pair{"tenant_id", &c.tenant_id}}) {
     auto* m = member(j, key);
     if (!m || !m->is_string() || m->get_ref<const std::string&>().empty())
-      return err(key, "is required and must be a non-empty string");
+      return invalid(key, "is required and must be a non-empty string");
     *out = m->get<std::string>();
   }
-  if (!valid_tenant_id(c.tenant_id)) return err("tenant_id", "must match ^[A-Za-z0-9_.-]{1,64}$");
+  if (!valid_tenant_id(c.tenant_id))
+    return invalid("tenant_id", "must match ^[A-Za-z0-9_.-]{1,64}$");
   auto* issued = member(j, "issued_at");
-  if (!issued || !issued->is_string()) return err("issued_at", "is required");
+  if (!issued || !issued->is_string()) return invalid("issued_at", "is required");
   auto ts = time::parse_rfc3339(issued->get<std::string>());
-  if (!ts) return err("issued_at", "must be an RFC 3339 date-time");
+  if (!ts) return invalid("issued_at", "must be an RFC 3339 date-time");
   c.issued_at_ms = *ts;
   auto* data = member(j, "data");
-  if (!data || !data->is_object()) return err("data", "is required and must be an object");
+  if (!data || !data->is_object()) return invalid("data", "is required and must be an object");
   c.data = *data;
   if (auto* k = member(j, "idempotency_key")) {
     if (!k->is_string() || !valid_idempotency_key(k->get_ref<const std::string&>()))
-      return err("idempotency_key", "must be 1 to 255 visible ASCII characters");
+      return invalid("idempotency_key", "must be 1 to 255 visible ASCII characters");
     c.idempotency_key = k->get<std::string>();
   }
   if (auto* h = member(j, "request_hash")) {
@@ -73,7 +70,7 @@ Result<Command> parse_command(std::string_view bytes) {
         !std::all_of(h->get_ref<const std::string&>().begin(),
                      h->get_ref<const std::string&>().end(),
                      [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); }))
-      return err("request_hash", "must be a lowercase hex SHA-256");
+      return invalid("request_hash", "must be a lowercase hex SHA-256");
     c.request_hash = h->get<std::string>();
   }
   return c;
@@ -97,12 +94,13 @@ Result<ApiKey> api_key_from_json(const json& j) {
     k.tenant_id = j.at("tenant_id").get<std::string>();
     k.scopes = j.at("scopes").get<std::vector<std::string>>();
     auto t = time::parse_rfc3339(j.at("created_at").get<std::string>());
-    if (!t) return err("created_at", "must be an RFC 3339 date-time");
+    if (!t) return invalid("created_at", "must be an RFC 3339 date-time");
     k.created_at_ms = *t;
   } catch (const json::exception& e) {
-    return err("", std::string("malformed key record: ") + e.what());
+    return invalid("", std::string("malformed key record: ") + e.what());
   }
-  if (!valid_tenant_id(k.tenant_id)) return err("tenant_id", "must match ^[A-Za-z0-9_.-]{1,64}$");
+  if (!valid_tenant_id(k.tenant_id))
+    return invalid("tenant_id", "must match ^[A-Za-z0-9_.-]{1,64}$");
   return k;
 }
 

@@ -11,10 +11,6 @@ namespace gs::conversion {
 using model::valid_event_type;
 namespace {
 
-Error err(std::string field, std::string message) {
-  return Error{ErrorCode::invalid, std::move(field), std::move(message)};
-}
-
 const json* member(const json& obj, const char* key) {
   auto it = obj.find(key);
   return it == obj.end() ? nullptr : &*it;
@@ -40,14 +36,14 @@ json to_json(const ConversionGoal& g) {
 }
 
 Result<ConversionGoal> conversion_goal_from_json(const json& j, std::string tenant_id) {
-  if (!j.is_object()) return err("", "stored conversion goal is not an object");
+  if (!j.is_object()) return invalid("", "stored conversion goal is not an object");
   ConversionGoal g;
   g.tenant_id = std::move(tenant_id);
   // Each member read names itself when it is missing or not a string.
   auto text = [&j](const char* name) -> Result<std::string> {
     auto it = j.find(name);
-    if (it == j.end()) return err(name, "is required");
-    if (!it->is_string()) return err(name, "must be a string");
+    if (it == j.end()) return invalid(name, "is required");
+    if (!it->is_string()) return invalid(name, "must be a string");
     return it->get<std::string>();
   };
   auto id = text("id");
@@ -69,55 +65,57 @@ Result<ConversionGoal> conversion_goal_from_json(const json& j, std::string tena
     auto since = text("since");
     if (!since.ok()) return since.error();
     g.since_ms = time::parse_rfc3339(*since);
-    if (!g.since_ms) return err("since", "stored since is not a date-time");
+    if (!g.since_ms) return invalid("since", "stored since is not a date-time");
   }
   auto created_text = text("createdAt");
   if (!created_text.ok()) return created_text.error();
   auto created = time::parse_rfc3339(*created_text);
-  if (!created) return err("createdAt", "stored createdAt is not a date-time");
+  if (!created) return invalid("createdAt", "stored createdAt is not a date-time");
   g.created_at_ms = *created;
   return g;
 }
 
 Result<ConversionGoal> conversion_goal_from_request(const json& body) {
-  if (!body.is_object()) return err("", "request body must be a JSON object");
+  if (!body.is_object()) return invalid("", "request body must be a JSON object");
   static const char* known[] = {"name", "eventType", "urlPattern", "conditions", "since"};
   for (auto it = body.begin(); it != body.end(); ++it)
     if (std::find_if(std::begin(known), std::end(known),
                      [&](const char* k) { return it.key() == k; }) == std::end(known))
-      return err(it.key(),
-                 "unknown field; expected one of name, eventType, urlPattern, conditions, since");
+      return invalid(
+          it.key(),
+          "unknown field; expected one of name, eventType, urlPattern, conditions, since");
   ConversionGoal g;
   auto* name = member(body, "name");
-  if (!name || name->is_null()) return err("name", "is required");
-  if (!name->is_string()) return err("name", "must be a string");
+  if (!name || name->is_null()) return invalid("name", "is required");
+  if (!name->is_string()) return invalid("name", "must be a string");
   g.name = name->get<std::string>();
-  if (auto why = text::check_label(g.name, kMaxNameChars)) return err("name", *why);
+  if (auto why = text::check_label(g.name, kMaxNameChars)) return invalid("name", *why);
   auto* type = member(body, "eventType");
-  if (!type || type->is_null()) return err("eventType", "is required");
-  if (!type->is_string()) return err("eventType", "must be a string");
+  if (!type || type->is_null()) return invalid("eventType", "is required");
+  if (!type->is_string()) return invalid("eventType", "must be a string");
   g.event_type = type->get<std::string>();
   if (!valid_event_type(g.event_type))
-    return err("eventType", "must match ^[a-z0-9_.:-]{1,64}$ (e.g. form_submit)");
+    return invalid("eventType", "must match ^[a-z0-9_.:-]{1,64}$ (e.g. form_submit)");
   if (auto* u = member(body, "urlPattern"); u && !u->is_null()) {
-    if (!u->is_string()) return err("urlPattern", "must be a string");
+    if (!u->is_string()) return invalid("urlPattern", "must be a string");
     g.url_pattern = u->get<std::string>();
     if (g.url_pattern->empty())
-      return err("urlPattern", "must not be empty; omit it to match any URL");
-    if (g.url_pattern->size() > 1000) return err("urlPattern", "must be at most 1000 characters");
+      return invalid("urlPattern", "must not be empty; omit it to match any URL");
+    if (g.url_pattern->size() > 1000)
+      return invalid("urlPattern", "must be at most 1000 characters");
   }
   if (auto* c = member(body, "conditions"); c && !c->is_null()) {
-    if (!c->is_object()) return err("conditions", "must be an object of property conditions");
+    if (!c->is_object()) return invalid("conditions", "must be an object of property conditions");
     if (!c->empty()) g.conditions = *c;
   }
   if (auto* s = member(body, "since"); s && !s->is_null()) {
-    if (!s->is_string()) return err("since", "must be an ISO 8601 date or date-time string");
+    if (!s->is_string()) return invalid("since", "must be an ISO 8601 date or date-time string");
     g.since_ms = parse_since(s->get<std::string>());
     if (!g.since_ms)
-      return err("since",
-                 "must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from "
-                 "1970-01-01T00:00:00Z to "
-                 "9999-12-31T23:59:59.999Z once in UTC");
+      return invalid("since",
+                     "must be an ISO 8601 date (2025-03-01) or RFC 3339 date-time, from "
+                     "1970-01-01T00:00:00Z to "
+                     "9999-12-31T23:59:59.999Z once in UTC");
   }
   return g;
 }
