@@ -151,10 +151,25 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir,
   std::unique_ptr<Store> s(new Store());
   s->specs_.assign(specs.begin(), specs.end());
   rocksdb::DB* raw = nullptr;
-  auto st =
-      read_only
-          ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw)
-          : rocksdb::DB::Open(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw);
+  rocksdb::Status st;
+  if (read_only) {
+    // Read-only, RocksDB cannot create a column family: one a newer module
+    // declares and this store has not got yet (no write opened it since)
+    // has no handle, and reads as empty.
+    std::vector<rocksdb::ColumnFamilyDescriptor> present;
+    for (const auto& d : cfs)
+      if (existing.empty() || std::find(existing.begin(), existing.end(), d.name) != existing.end())
+        present.push_back(d);
+    std::vector<rocksdb::ColumnFamilyHandle*> opened;
+    st = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(options), dir, present, &opened, &raw);
+    if (st.ok()) {
+      s->handles_.assign(cfs.size(), nullptr);
+      for (size_t i = 0, k = 0; i < cfs.size() && k < present.size(); ++i)
+        if (cfs[i].name == present[k].name) s->handles_[i] = opened[k++];
+    }
+  } else {
+    st = rocksdb::DB::Open(rocksdb::DBOptions(options), dir, cfs, &s->handles_, &raw);
+  }
   if (!st.ok()) {
     if (no_space(st)) return io_error(st, dir);
     return Error{ErrorCode::internal, "data-dir",
@@ -191,7 +206,8 @@ Store::~Store() {
       fo.allow_write_stall = true;
       if (!db_->Flush(fo, handles_).ok()) db_->FlushWAL(true);
     }
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    for (auto* h : handles_)
+      if (h) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
   }
 }
@@ -220,6 +236,7 @@ Status Store::write(Batch& b) {
 
 bool Store::empty() const {
   for (size_t i = 0; i < handles_.size(); ++i) {
+    if (!handles_[i]) continue;  // absent (read-only): empty
     bool meta = i > 0 && specs_[i - 1].name == "meta";
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[i]));
     it->SeekToFirst();
@@ -232,6 +249,7 @@ bool Store::empty() const {
 }
 
 Result<std::optional<std::string>> Store::get(Cf cf, std::string_view key) const {
+  if (!handle(cf)) return std::optional<std::string>();  // absent (read-only): empty
   std::string v;
   auto st = db_->Get(rocksdb::ReadOptions(), handle(cf), key, &v);
   if (st.IsNotFound()) return std::optional<std::string>();
@@ -241,6 +259,7 @@ Result<std::optional<std::string>> Store::get(Cf cf, std::string_view key) const
 
 Status Store::scan(Cf cf, std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& f) const {
+  if (!handle(cf)) return {};
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(cf)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
     if (!f(it->key().ToStringView(), it->value().ToStringView())) break;
@@ -250,7 +269,7 @@ Status Store::scan(Cf cf, std::string_view prefix,
 
 Status Store::scan_range(Cf cf, std::string_view from, std::string_view to,
                          const std::function<bool(std::string_view, std::string_view)>& f) const {
-  if (!to.empty() && to <= from) return {};
+  if ((!to.empty() && to <= from) || !handle(cf)) return {};
   rocksdb::Slice upper(to);
   rocksdb::ReadOptions ro;
   if (!to.empty()) ro.iterate_upper_bound = &upper;
@@ -313,6 +332,7 @@ std::string Store::digest() const {
   });
   for (size_t i : order) {
     Rows rows = [&](const RowVisitor& visit) {
+      if (!handles_[i + 1]) return;  // absent (read-only): empty
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_[i + 1]));
       for (it->SeekToFirst(); it->Valid(); it->Next())
         visit(it->key().ToStringView(), it->value().ToStringView());

@@ -176,8 +176,10 @@ class Store {
   Store() = default;
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles_[cf.index]; }
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<ColumnFamilySpec> specs_;                // handles_[i + 1] is specs_[i]
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [0] is RocksDB's default
+  std::vector<ColumnFamilySpec> specs_;  // handles_[i + 1] is specs_[i]
+  // [0] is RocksDB's default; null for a declared column family a read-only
+  // store has not got (it reads as empty)
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::string dir_;
   bool read_only_ = false;
   // Set by a failed write: RocksDB (built with assertions) aborts when a

@@ -497,3 +497,48 @@ TEST_CASE("pages: limit and offset over a keyspace, with the total") {
   CHECK(past->total == 5);
   CHECK(past->goals.empty());
 }
+
+TEST_CASE(
+    "read-only, a column family a newer module declares and the store has not got reads as empty") {
+  auto dir = fresh_dir("newer-family");
+  auto declared = gs::modules::column_families();
+  std::string before;
+  {
+    auto st = store_test::open(dir);
+    auto b = st->batch();
+    b.put(st->cf("goals"), gs::keys::join("acme", "cg_1"), "{}");
+    REQUIRE(st->write(b).ok());
+    before = st->digest();
+  }
+  // As `goalstream digest` of a newer version opens it: one family more,
+  // in the digest only with rows (as a new family must be, so that stores
+  // without its data keep their digest).
+  auto newer = declared;
+  newer.push_back({"newer", gs::storage::Tuning::plain, nullptr, 99,
+                   [](const gs::storage::Rows& rows, gs::storage::DigestSink& sink) {
+                     bool any = false;
+                     rows([&](std::string_view k, std::string_view v) {
+                       if (!any) sink.feed("newer");
+                       any = true;
+                       sink.feed(k);
+                       sink.feed(v);
+                     });
+                   }});
+  auto ro = gs::storage::Store::open(dir, newer, true);
+  REQUIRE_MESSAGE(ro.ok(), ro.error().message);
+  auto& st = **ro;
+  auto none = st.get(st.cf("newer"), "anything");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  int rows = 0;
+  CHECK(st.scan(st.cf("newer"), "", [&](std::string_view, std::string_view) {
+            ++rows;
+            return true;
+          }).ok());
+  CHECK(rows == 0);
+  CHECK(st.digest() == before);
+  // Its own families still read as before.
+  auto goal = st.get(st.cf("goals"), gs::keys::join("acme", "cg_1"));
+  REQUIRE(goal.ok());
+  CHECK(*goal == std::optional<std::string>("{}"));
+}
