@@ -2,6 +2,7 @@
 
 #include "kernel/state.h"
 #include "modules/agent/module.h"
+#include "modules/agent/routes.h"
 #include "modules/conversion/module.h"
 #include "modules/conversion/routes.h"
 #include "modules/growth/module.h"
@@ -26,7 +27,7 @@ std::vector<kernel::Module*> ModuleList::all() const {
 }
 
 std::vector<api::RouteFamily> route_families(growth::PacingThresholds thresholds) {
-  return {conversion::route_family(), growth::route_family(thresholds)};
+  return {conversion::route_family(), growth::route_family(thresholds), agent::route_family()};
 }
 
 std::vector<model::EventMemberRule> event_rules() {

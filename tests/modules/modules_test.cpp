@@ -1,6 +1,7 @@
 // Each module's command application against a temporary RocksDB, without
 // Kafka: what a command leaves in the store, in the counters ingest matches
 // against, and which backfill jobs it asks the processor for.
+#include <cstdio>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -9,7 +10,9 @@
 #include <doctest/doctest.h>
 
 #include "base/keys.h"
+#include "base/time.h"
 #include "kernel/cells.h"
+#include "modules/agent/keyspace.h"
 #include "modules/all.h"
 #include "modules/conversion/keyspace.h"
 #include "modules/conversion/module.h"
@@ -196,5 +199,196 @@ TEST_CASE(
   std::set<std::string> names;
   for (const auto& cf : gs::modules::column_families())
     CHECK_MESSAGE(names.emplace(cf.name).second, cf.name);
-  CHECK(names == std::set<std::string>{"meta", "keys", "goals", "dedup", "agg", "uniq", "growth"});
+  CHECK(names ==
+        std::set<std::string>{"meta", "keys", "goals", "dedup", "agg", "uniq", "growth", "agent"});
+  CHECK(types.count("agent_goal.created") == 1);
+}
+
+namespace {
+
+json agent_goal(const std::string& id, const std::string& agent, int64_t created_s = 0) {
+  json g =
+      json::parse(R"({"agent_id":"","channel_id":null,"title":"Book qualified meeting",)"
+                  R"("description":"The call ends with a confirmed meeting time.","active":true,)"
+                  R"("goal_targets":[{"id":"target_1","period":"week","target_type":"count",)"
+                  R"("target_count":25,"target_rate":null,"is_primary":true,"min_sample":null}]})");
+  g["id"] = id;
+  g["agent_id"] = agent;
+  g["created_at"] = gs::time::format_rfc3339(1740787200000LL + created_s * 1000);
+  g["updated_at"] = g["created_at"];
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("agent: goals are created, patched (targets replaced) and deleted with their targets") {
+  auto store = fresh("agent-goals");
+  gs::modules::ModuleList modules;
+  Context ctx(*store, modules.all());
+  const std::string id = "goal_00000000000000a1";
+  REQUIRE(ctx.apply("agent_goal.created", agent_goal(id, "agent_abc123")).ok());
+  auto stored = gs::agent::goal(*store, "acme", id);
+  REQUIRE(stored.ok());
+  REQUIRE(stored->has_value());
+  CHECK((*stored)->agent_id == "agent_abc123");
+  CHECK((*stored)->targets.size() == 1);
+  // The row is the API form, in the reference's member order.
+  auto row = store->get(store->cf("agent"), gs::keys::join("acme", id));
+  REQUIRE(row.ok());
+  REQUIRE(row->has_value());
+  CHECK((*row)->starts_with(R"({"id":"goal_00000000000000a1","agent_id":"agent_abc123",)"));
+
+  // A patch applies to the goal as of the last command: two in a row, the
+  // second seeing the first.
+  json patch =
+      json::parse(R"({"id":"goal_00000000000000a1","active":false,"targets":[{"id":"target_2",)"
+                  R"("period":"month","target_type":"rate","target_count":null,"target_rate":70,)"
+                  R"("is_primary":true,"min_sample":30}]})");
+  REQUIRE(ctx.apply("agent_goal.updated", patch).ok());
+  REQUIRE(
+      ctx.apply("agent_goal.updated", {{"id", id}, {"channel_id", "chan_web"}, {"title", "Booked"}})
+          .ok());
+  auto g = *gs::agent::goal(*store, "acme", id);
+  REQUIRE(g.has_value());
+  CHECK_FALSE(g->active);
+  CHECK(g->channel_id == "chan_web");
+  CHECK(g->title == "Booked");
+  REQUIRE(g->targets.size() == 1);
+  CHECK(g->targets[0].id == "target_2");
+  CHECK(g->targets[0].target_rate == 70);
+  CHECK(g->targets[0].min_sample == 30);
+  CHECK(g->created_at_ms == 1740787200000LL);
+  CHECK(g->updated_at_ms == 1740787200000LL);  // the test's commands' issued_at
+
+  // A patch of a goal that does not exist, or one that does not parse,
+  // names the field and leaves the store as it was.
+  auto st = ctx.apply("agent_goal.updated", {{"id", "goal_00000000000000ff"}, {"active", true}});
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().field == "data.id");
+  CHECK(st.error().message == "no agent goal goal_00000000000000ff");
+  st = ctx.apply("agent_goal.updated", {{"id", id}, {"active", "no"}});
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().field == "active");
+  st = ctx.apply("agent_goal.created", {{"id", "goal_00000000000000a2"}, {"title", "T"}});
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().field == "agent_id");
+  CHECK_FALSE((*gs::agent::goal(*store, "acme", "goal_00000000000000a2")).has_value());
+  CHECK_FALSE((*gs::agent::goal(*store, "acme", id))->active);
+
+  REQUIRE(ctx.apply("agent_goal.deleted", {{"id", id}}).ok());
+  CHECK_FALSE((*gs::agent::goal(*store, "acme", id)).has_value());
+  CHECK(store->get(store->cf("agent"), gs::keys::join("acme", id))->has_value() == false);
+  st = ctx.apply("agent_goal.deleted", json::object());
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().field == "data.id");
+  // A patch after the delete: the goal is gone for the module too.
+  st = ctx.apply("agent_goal.updated", {{"id", id}, {"active", true}});
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().field == "data.id");
+}
+
+TEST_CASE("agent: a restarted module loads its goals; lists filter and page in creation order") {
+  auto store = fresh("agent-list");
+  {
+    gs::modules::ModuleList modules;
+    Context ctx(*store, modules.all());
+    // Ids in the reverse of creation order: the list follows creation.
+    for (int i = 0; i < 5; ++i) {
+      char id[32];
+      std::snprintf(id, sizeof id, "goal_00000000000000%02x", 0xf0 - i);
+      auto g = agent_goal(id, i % 2 ? "agent_b" : "agent_a", i);
+      if (i == 3) g["channel_id"] = "chan_web";
+      if (i == 4) g["active"] = false;
+      REQUIRE(ctx.apply("agent_goal.created", g).ok());
+    }
+  }
+  // Another module list (a restart): it patches a goal it loaded.
+  gs::modules::ModuleList modules;
+  Context ctx(*store, modules.all());
+  for (auto* m : modules.all()) REQUIRE(m->load(*store, ctx).ok());
+  REQUIRE(
+      ctx.apply("agent_goal.updated", {{"id", "goal_00000000000000f0"}, {"title", "First"}}).ok());
+
+  auto ids = [&](const gs::agent::GoalFilter& f, int64_t offset, int64_t limit) {
+    auto page = gs::agent::goals(*store, "acme", f, offset, limit);
+    REQUIRE(page.ok());
+    std::vector<std::string> out;
+    for (auto& g : page->goals) out.push_back(g.id.substr(19));
+    out.push_back("total " + std::to_string(page->total));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  auto filter = [](std::optional<std::string> agent, std::optional<std::string> channel,
+                   std::optional<bool> active) {
+    gs::agent::GoalFilter f;
+    f.agent_id = std::move(agent);
+    f.channel_id = std::move(channel);
+    f.active = active;
+    return f;
+  };
+  CHECK(ids({}, 0, 20) == V{"f0", "ef", "ee", "ed", "ec", "total 5"});
+  CHECK(ids({}, 1, 2) == V{"ef", "ee", "total 5"});
+  CHECK(ids({}, 4, 2) == V{"ec", "total 5"});
+  CHECK(ids({}, 9, 2) == V{"total 5"});
+  CHECK(ids(filter("agent_b", {}, {}), 0, 20) == V{"ef", "ed", "total 2"});
+  CHECK(ids(filter({}, "chan_web", {}), 0, 20) == V{"ed", "total 1"});
+  CHECK(ids(filter({}, {}, false), 0, 20) == V{"ec", "total 1"});
+  CHECK(ids(filter("agent_a", {}, true), 0, 1) == V{"f0", "total 2"});
+  CHECK(ids(filter("agent_z", {}, {}), 0, 20) == V{"total 0"});
+  CHECK((*gs::agent::goal(*store, "acme", "goal_00000000000000f0"))->title == "First");
+  // Another tenant's goals are not in the list.
+  auto other = gs::agent::goals(*store, "globex", {}, 0, 20);
+  REQUIRE(other.ok());
+  CHECK(other->total == 0);
+}
+
+TEST_CASE("agent: an unreadable row is an error for a read, a list and a load, never a skip") {
+  auto store = fresh("agent-unreadable");
+  auto b = store->batch();
+  b.put(store->cf("agent"), gs::keys::join("acme", "goal_00000000000000a1"), "{not json");
+  REQUIRE(store->write(b).ok());
+  auto one = gs::agent::goal(*store, "acme", "goal_00000000000000a1");
+  REQUIRE_FALSE(one.ok());
+  CHECK(one.error().field == "data-dir");
+  CHECK(one.error().message.find("unreadable agent goal row") != std::string::npos);
+  CHECK_FALSE(gs::agent::goals(*store, "acme", {}, 0, 20).ok());
+  gs::modules::ModuleList modules;
+  Context ctx(*store, modules.all());
+  bool loaded = true;
+  for (auto* m : modules.all())
+    if (m->name() == "agent") loaded = m->load(*store, ctx).ok();
+  CHECK_FALSE(loaded);
+  CHECK(store->unreadable_rows() >= 1);
+}
+
+TEST_CASE("agent: the digest of a store without agent goals is what it was before the family") {
+  // The same conversion goal in a store with every column family, and in
+  // one opened without `agent`, as a goalstream before the family had it.
+  auto with_agent = fresh("agent-digest");
+  auto dir = std::filesystem::path(GOALSTREAM_TEST_TMP) / "modules-agent-digest-before";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::vector<gs::storage::ColumnFamilySpec> older;
+  for (const auto& cf : gs::modules::column_families())
+    if (cf.name != "agent") older.push_back(cf);
+  auto opened = gs::storage::Store::open(dir.string(), older);
+  REQUIRE(opened.ok());
+  auto without_agent = std::move(opened).value();
+  for (auto* s : {with_agent.get(), without_agent.get()}) {
+    auto goal = gs::conversion::conversion_goal_from_json(conversion_goal("cg_1"), "acme");
+    REQUIRE(goal.ok());
+    auto b = s->batch();
+    gs::conversion::put_goal(b, *goal);
+    REQUIRE(s->write(b).ok());
+  }
+  auto before = without_agent->digest();
+  CHECK(with_agent->digest() == before);
+
+  // Agent goals enter the digest; once gone, it is the old one again.
+  gs::modules::ModuleList modules;
+  Context ctx(*with_agent, modules.all());
+  REQUIRE(ctx.apply("agent_goal.created", agent_goal("goal_00000000000000a1", "agent_a")).ok());
+  CHECK(with_agent->digest() != before);
+  REQUIRE(ctx.apply("agent_goal.deleted", {{"id", "goal_00000000000000a1"}}).ok());
+  CHECK(with_agent->digest() == before);
 }

@@ -1,17 +1,38 @@
-// The agent-goal family (call outcomes of AI call agents). Today it holds
-// the members of its events only: `call_outcome` events are validated here
-// (agent_id, channel_id, call_id, goal_results) and deadlettered with the
-// reason when they are malformed. Its goals, commands and routes come next.
+// The agent-goal family (docs/api.md: /v1/goals) as a module of the
+// processor: its column family, the commands that create, update and
+// delete agent goals, and the members of its events (`call_outcome`:
+// agent_id, channel_id, call_id, goal_results), which the kernel's event
+// parser checks and deadletters with the reason when they are malformed.
+// Verdicts are not counted yet: call outcomes pass validation and nothing
+// more.
 #pragma once
 
+#include <string>
+#include <unordered_map>
+
 #include "kernel/module.h"
+#include "modules/agent/model.h"
 
 namespace gs::agent {
 
 class Module final : public kernel::Module {
  public:
   std::string_view name() const override { return "agent"; }
+  std::span<const storage::ColumnFamilySpec> column_families() const override;
+  std::span<const std::string_view> command_types() const override;
+  // agent_goal.created: stores the goal (the command holds its API form);
+  // agent_goal.updated: applies the patch to the goal as of the last
+  // command (an unknown id names data.id); agent_goal.deleted: removes it
+  // with its targets.
+  Status apply(const model::Command& cmd, kernel::CommandContext& ctx) override;
+  Status load(const storage::Store& store, kernel::CommandContext& ctx) override;
   std::span<const model::EventMemberRule> event_members() const override;
+
+ private:
+  // Processor thread only. The goals as of the last applied command (the
+  // latest may still be in the batch being written, so a patch cannot read
+  // its goal from the store): tenant\0id.
+  std::unordered_map<std::string, AgentGoal> goals_;
 };
 
 }  // namespace gs::agent
