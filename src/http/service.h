@@ -28,13 +28,15 @@ class Service {
 
   // Called first by every write handler: 400 for a malformed Idempotency-Key;
   // the answer recorded for the key when a write with it was applied within
-  // the window; nullopt to go on and write.
-  std::optional<Response> replay(const Request& req, const model::ApiKey& key);
+  // the window; nullopt to go on and write. The Service's own answers come
+  // in the route's envelope (Call::envelope), a replayed write's in its
+  // family's (RouteFamily::replayed).
+  std::optional<Response> replay(const Call& c);
 
   // Produces a command and waits until the processor applied it. Returns
   // the answer when it is not the handler's to give: the write failed, or
   // (with an Idempotency-Key) another attempt was first or it was rejected.
-  std::optional<Response> write_command(const Request& req, model::Command cmd);
+  std::optional<Response> write_command(const Call& c, model::Command cmd);
 
   // The body of a write with one: the Idempotency-Key replay's answer, a
   // 400 for a body that is not JSON, or the parsed body.
@@ -52,8 +54,8 @@ class Service {
   Response remove(const Call& c, const Removal& r, const std::string& item);
 
  private:
-  Response recorded_answer(const Request& req, const std::string& tenant, const json& record);
-  Response outcome_answer(const Request& req, const std::string& tenant, const json& record);
+  Response recorded_answer(const Call& c, const json& record);
+  Response outcome_answer(const Call& c, const json& record);
 };
 
 // 404 not_found: "<what> <item> not found".
@@ -126,7 +128,8 @@ Response created_response(const Request& req, const Result<std::optional<Item>>&
 }
 
 // Parses a request body without throwing (api::parse_body); a 400
-// invalid_json Response naming the place when it is refused.
-std::variant<json, Response> parse_json_body(const Request& req);
+// invalid_json Response in `envelope` naming the place when it is refused.
+std::variant<json, Response> parse_json_body(
+    const Request& req, const gs::http::Envelope& envelope = gs::http::reference_envelope());
 
 }  // namespace gs::api

@@ -30,7 +30,7 @@ Response put_settings(Service& s, const Call& c) {
         req, invalid("timezone", "must be an IANA time zone such as Europe/Berlin or UTC"));
   model::Command cmd{
       "", model::command_type::timezone_set, c.key.tenant_id, 0, {{"timezone", *tz}}};
-  if (auto err = s.write_command(req, std::move(cmd))) return *err;
+  if (auto err = s.write_command(c, std::move(cmd))) return *err;
   return get_settings(s, c);
 }
 

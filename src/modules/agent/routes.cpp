@@ -32,19 +32,6 @@ Response goal_not_found(const Request& req, const std::string& id) {
                         envelope());
 }
 
-// The Service's own answers (an Idempotency-Key or body refused, a write
-// Kafka did not take, 413) come in the reference envelope, which it always
-// uses: their body is put in ours, status and headers kept.
-Response ours(Response res) {
-  if (res.result_int() < 400) return res;
-  auto body = json::parse(res.body(), nullptr, false);
-  if (!body.is_object() || !body.contains("error") || !body["error"].is_string()) return res;
-  res.body() = to_text(envelope().error(body["error"].get<std::string>(), body.value("message", ""),
-                                        body.value("field", "")));
-  res.prepare_payload();
-  return res;
-}
-
 // `status` with the goal as read after a write; `missing` when it is not
 // in the store (any more).
 template <class Missing>
@@ -102,7 +89,7 @@ Response get(Service& s, const Call& c, const std::string& id) {
 
 Response create(Service& s, const Call& c) {
   auto body = s.write_body(c);
-  if (auto* r = std::get_if<Response>(&body)) return ours(std::move(*r));
+  if (auto* r = std::get_if<Response>(&body)) return std::move(*r);
   auto g = goal_from_request(std::get<json>(body));
   if (!g.ok()) return failure(c.req, g.error());
   g->tenant_id = c.key.tenant_id;
@@ -110,7 +97,7 @@ Response create(Service& s, const Call& c) {
   for (auto& t : g->targets) t.id = new_target_id();
   g->created_at_ms = g->updated_at_ms = time::now_ms();
   model::Command cmd{"", command_type::agent_goal_created, c.key.tenant_id, 0, json(to_json(*g))};
-  if (auto err = s.write_command(c.req, std::move(cmd))) return ours(std::move(*err));
+  if (auto err = s.write_command(c, std::move(cmd))) return *err;
   return shown(
       c.req, http::status::created, goal(s.ctx.store, c.key.tenant_id, g->id),
       [&] {
@@ -122,7 +109,7 @@ Response create(Service& s, const Call& c) {
 
 Response update(Service& s, const Call& c, const std::string& id) {
   auto body = s.write_body(c);
-  if (auto* r = std::get_if<Response>(&body)) return ours(std::move(*r));
+  if (auto* r = std::get_if<Response>(&body)) return std::move(*r);
   auto patch = patch_from_request(std::get<json>(body));
   if (!patch.ok()) return failure(c.req, patch.error());
   if (!valid_goal_id(id)) return goal_not_found(c.req, id);
@@ -133,19 +120,19 @@ Response update(Service& s, const Call& c, const std::string& id) {
   if (patch->targets)
     for (auto& t : *patch->targets) t.id = new_target_id();
   model::Command cmd{"", command_type::agent_goal_updated, c.key.tenant_id, 0, to_json(*patch)};
-  if (auto err = s.write_command(c.req, std::move(cmd))) return ours(std::move(*err));
+  if (auto err = s.write_command(c, std::move(cmd))) return *err;
   return shown(c.req, http::status::ok, goal(s.ctx.store, c.key.tenant_id, id),
                [&] { return goal_not_found(c.req, id); });  // deleted meanwhile
 }
 
 Response drop(Service& s, const Call& c, const std::string& id) {
-  if (auto answer = s.replay(c.req, c.key)) return ours(std::move(*answer));
+  if (auto answer = s.replay(c)) return *answer;
   if (!valid_goal_id(id)) return goal_not_found(c.req, id);
   auto current = goal(s.ctx.store, c.key.tenant_id, id);
   if (!current.ok()) return failure(c.req, current.error());
   if (!*current) return goal_not_found(c.req, id);
   model::Command cmd{"", command_type::agent_goal_deleted, c.key.tenant_id, 0, {{"id", id}}};
-  if (auto err = s.write_command(c.req, std::move(cmd))) return ours(std::move(*err));
+  if (auto err = s.write_command(c, std::move(cmd))) return *err;
   return deleted(c.req, id);
 }
 

@@ -90,7 +90,7 @@ Response create(Service& s, const Call& c) {
     return from_error(req, compiled.error());
   model::Command cmd{"", conversion::command_type::conversion_goal_defined, key.tenant_id, 0,
                      conversion::to_json(*def)};
-  if (auto err = s.write_command(req, std::move(cmd))) return *err;
+  if (auto err = s.write_command(c, std::move(cmd))) return *err;
   return created_response(
       req, conversion::goal(s.ctx.store, key.tenant_id, def->id),
       [&](const json& g) { return goal_view(s, g, key.tenant_id, false); },

@@ -101,7 +101,7 @@ Response create_goal(const Api& a, const Call& c) {
   g->created_at_ms = time::now_ms();
   model::Command cmd{"", growth::command_type::growth_goal_created, key.tenant_id, 0,
                      growth::to_json(*g)};
-  if (auto err = a.s.write_command(req, std::move(cmd))) return *err;
+  if (auto err = a.s.write_command(c, std::move(cmd))) return *err;
   return created_response(
       req, growth::goal(a.s.ctx.store, key.tenant_id, g->id),
       [&a](const growth::GrowthGoal& stored) { return goal_view(a, stored); },
@@ -122,7 +122,7 @@ Response update_goal(const Api& a, const Call& c) {
     return from_error(req, updated.error());
   model::Command cmd{"", growth::command_type::growth_goal_updated, key.tenant_id, 0,
                      growth::to_json(*patch)};
-  if (auto err = a.s.write_command(req, std::move(cmd))) return *err;
+  if (auto err = a.s.write_command(c, std::move(cmd))) return *err;
   auto stored = growth::goal(a.s.ctx.store, key.tenant_id, patch->id);
   if (!stored.ok()) return from_error(req, stored.error());
   if (!*stored) return goal_not_found(req, patch->id);  // deleted meanwhile
@@ -172,7 +172,7 @@ Response create_metric(const Api& a, const Call& c) {
   m->created_at_ms = time::now_ms();
   model::Command cmd{"", growth::command_type::metric_defined, key.tenant_id, 0,
                      growth::to_json(*m)};
-  if (auto err = a.s.write_command(req, std::move(cmd))) return *err;
+  if (auto err = a.s.write_command(c, std::move(cmd))) return *err;
   return created_response(
       req, growth::metric(a.s.ctx.store, key.tenant_id, m->name),
       [&a](const growth::Metric& stored) { return metric_view(a, stored); },
