@@ -71,6 +71,12 @@ void delete_counter(Batch& b, const std::string& tenant, const std::string& coun
   b.delete_range(b.store().cf("uniq"), p, keys::prefix_end(p));
 }
 
+void delete_counters(Batch& b, const std::string& tenant, const std::string& counter_prefix) {
+  auto p = keys::join(tenant, counter_prefix);
+  b.delete_range(b.store().cf("agg"), p, keys::prefix_end(p));
+  b.delete_range(b.store().cf("uniq"), p, keys::prefix_end(p));
+}
+
 void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq) {
   if (!d.first_seen.empty()) state::put_fingerprints(b, fingerprint_seq++, d.first_seen);
   for (auto pos : d.duplicates) state::put_duplicate(b, pos);
@@ -138,6 +144,28 @@ Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& c
   if (!st.ok()) return st.error();
   if (bad) return *bad;
   return total;
+}
+
+Status each_cell(
+    const Store& s, const std::string& tenant, const std::string& counter_prefix,
+    const std::function<void(std::string_view counter, int64_t bucket, const Cell& cell)>& f) {
+  auto prefix = keys::join(tenant, counter_prefix);
+  size_t counter_at = tenant.size() + 1;
+  std::optional<Error> bad;
+  auto st = s.scan(s.cf("agg"), prefix, [&](std::string_view key, std::string_view value) {
+    auto c = decode_cell(value);
+    // tenant \0 counter \0 bucket (8 bytes)
+    if (!c || key.size() < prefix.size() + 9 || key[key.size() - 9] != '\0') {
+      bad = not_a_cell(s, key);
+      return false;
+    }
+    f(key.substr(counter_at, key.size() - 9 - counter_at),
+      keys::read_be64(key.substr(key.size() - 8)), *c);
+    return true;
+  });
+  if (!st.ok()) return st.error();
+  if (bad) return *bad;
+  return {};
 }
 
 Result<int64_t> unique_subjects(const Store& s, const std::string& tenant,

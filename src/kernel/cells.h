@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,9 @@ void merge_cell(Batch& b, std::string_view cell_key, const Cell& delta);
 void put_presence(Batch& b, std::string_view presence_key);
 // Removes every cell and presence of one counter.
 void delete_counter(Batch& b, const std::string& tenant, const std::string& counter);
+// Removes every cell and presence of the counters of `tenant` whose id
+// starts with `counter_prefix` (a tally entry's, projection::tally_prefix).
+void delete_counters(Batch& b, const std::string& tenant, const std::string& counter_prefix);
 
 // Folds what ingest produced: its first-seen fingerprints as one record
 // under `fingerprint_seq` (then incremented; none when there are none), its
@@ -50,6 +54,11 @@ Result<CounterTotals> totals(const Store& s, const std::string& tenant, const st
 // Sum of the cells of `counter` in buckets [from, to).
 Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& counter,
                  int64_t from_bucket, int64_t to_bucket);
+// Calls f(counter, bucket, cell) for every cell of the counters of `tenant`
+// whose id starts with `counter_prefix`, in key order (a tally entry's cells).
+Status each_cell(
+    const Store& s, const std::string& tenant, const std::string& counter_prefix,
+    const std::function<void(std::string_view counter, int64_t bucket, const Cell& cell)>& f);
 // Distinct subjects of a unique series in buckets [from, to).
 Result<int64_t> unique_subjects(const Store& s, const std::string& tenant,
                                 const std::string& counter, int64_t from_bucket, int64_t to_bucket);

@@ -55,6 +55,7 @@ void Loop::deadletter(const rd_kafka_message_t* m, const std::string& why,
 void Loop::prepare(Chunk& c, size_t begin, size_t end) {
   c.items.clear();
   c.contributions.clear();
+  c.tallies.clear();
   c.subjects.clear();
   c.invalid = 0;
   for (size_t k = begin; k < end; ++k) {
@@ -84,6 +85,19 @@ void Loop::prepare(Chunk& c, size_t begin, size_t end) {
       }
     }
     p.count = static_cast<uint32_t>(c.contributions.size()) - p.first;
+    p.tally_first = static_cast<uint32_t>(c.tallies.size());
+    for (const projection::TallyRule& rule : tally_rules) {
+      c.items_scratch.clear();
+      auto breakdown =
+          projection::collect_tallies(rule, tally_index, *ev, c.scratch, c.items_scratch);
+      if (c.items_scratch.empty()) continue;
+      auto at = static_cast<uint32_t>(c.subjects.size());
+      c.subjects.append(breakdown);
+      for (const auto& item : c.items_scratch)
+        c.tallies.push_back({item.entry, rule.outcomes[item.outcome], ev->timestamp_ms, at,
+                             static_cast<uint32_t>(breakdown.size())});
+    }
+    p.tally_count = static_cast<uint32_t>(c.tallies.size()) - p.tally_first;
     c.items.push_back(p);
   }
 }
@@ -133,7 +147,14 @@ void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dup
         delta.cells.add(*x.goal, x.timestamp_ms, x.value,
                         std::string_view(chunk.subjects).substr(x.subject_at, x.subject_len));
       }
-      matched += p.goals;
+      for (uint32_t k = p.tally_first; k < p.tally_first + p.tally_count; ++k) {
+        const Tally& t = chunk.tallies[k];
+        delta.cells.add_tally(
+            t.entry->cell_prefix, t.outcome,
+            std::string_view(chunk.subjects).substr(t.breakdown_at, t.breakdown_len),
+            t.timestamp_ms);
+      }
+      matched += p.goals + p.tally_count;
     }
   }
 }

@@ -60,7 +60,9 @@ struct Loop : Shared, CommandContext {
   std::shared_ptr<DeliveryGroup> deadletters;
 
   projection::CounterIndex index;
-  MessageBatch msgs;  // the batch being built
+  projection::TallyIndex tally_index;
+  std::vector<projection::TallyRule> tally_rules;  // the modules' (read-only after start)
+  MessageBatch msgs;                               // the batch being built
 
   // Event preparation (parse, validate, fingerprint, match) needs no shared
   // mutable state, so a run of events is split in two halves prepared on two
@@ -71,17 +73,30 @@ struct Loop : Shared, CommandContext {
     double value;
     uint32_t subject_at = 0, subject_len = 0;  // in Chunk::subjects; unique series only
   };
+  // A tally item of an event (projection/tally.h), with its rule's outcome
+  // name and the event's breakdown value (in Chunk::subjects).
+  struct Tally {
+    const projection::TallyIndex::Entry* entry;
+    std::string_view outcome;
+    int64_t timestamp_ms;
+    uint32_t breakdown_at = 0, breakdown_len = 0;
+  };
   struct Prepared {
     bool valid = false;
     projection::Fingerprint fp;
-    uint32_t first = 0, count = 0;  // its range in Chunk::contributions
-    uint32_t goals = 0;             // conversion goals matched (series excluded)
+    uint32_t first = 0, count = 0;              // its range in Chunk::contributions
+    uint32_t tally_first = 0, tally_count = 0;  // its range in Chunk::tallies
+    uint32_t goals = 0;                         // conversion goals matched (series excluded)
+    // (tally items count as matches too: Telemetry::events_matched)
   };
   struct Chunk {
     model::EventParser parser;
     std::vector<Prepared> items;
     std::vector<Contribution> contributions;
+    std::vector<Tally> tallies;
+    std::vector<projection::TallyItem> items_scratch;
     std::string subjects;
+    std::string scratch;
     uint64_t invalid = 0;
   };
   Chunk chunks[2];
@@ -148,6 +163,7 @@ struct Loop : Shared, CommandContext {
   storage::Batch& batch() override { return *command_batch; }
   int64_t offset() const override { return command_offset; }
   projection::CounterIndex& counters() override { return index; }
+  projection::TallyIndex& tallies() override { return tally_index; }
   void start_job(const std::string& tenant, const std::string& counter) override;
   void cancel_job(const std::string& tenant, const std::string& counter) override;
   void counters_reset(const std::string& tenant, const std::string& rule_id) override;

@@ -20,6 +20,7 @@
 #include "model/event.h"
 #include "projection/delta.h"
 #include "projection/projection.h"
+#include "projection/tally.h"
 #include "storage/store.h"
 
 namespace gs::kernel {
@@ -36,6 +37,8 @@ class CommandContext {
   // The counters ingest matches events against (a rule's base counter, a
   // conversion goal, and the series kept over it).
   virtual projection::CounterIndex& counters() = 0;
+  // The entries ingest tallies (projection/tally.h: the module's TallyRules).
+  virtual projection::TallyIndex& tallies() = 0;
   // Starts a backfill job that counts `counter` over the events processed
   // so far (none when there are none); cancels one.
   virtual void start_job(const std::string& tenant, const std::string& counter) = 0;
@@ -72,6 +75,9 @@ class Module {
   // The members its events carry beyond the common envelope (checked by
   // the kernel's EventParser, in module list order).
   virtual std::span<const model::EventMemberRule> event_members() const { return {}; }
+  // What its events report for named entries (projection/tally.h); ingest
+  // reads the rules as data, per event of their types.
+  virtual std::span<const projection::TallyRule> tally_rules() const { return {}; }
   // See CommandContext::counters_reset.
   virtual void on_counters_reset(const std::string& tenant, const std::string& rule_id,
                                  CommandContext& ctx) {}

@@ -137,6 +137,8 @@ Status Processor::start() {
   for (auto& chunk : I.loop.chunks) chunk.parser = model::EventParser(event_rules(I.opts.modules));
   // The modules' state; each command type has one owner.
   for (Module* m : I.opts.modules) {
+    auto rules = m->tally_rules();
+    I.loop.tally_rules.insert(I.loop.tally_rules.end(), rules.begin(), rules.end());
     for (std::string_view type : m->command_types())
       if (!I.loop.command_owner.emplace(type, m).second)
         return Error{ErrorCode::internal, "",

@@ -251,6 +251,7 @@ Result<Event> EventParser::validate(simdjson::dom::element root) {
   auto at = [&](size_t m) -> const element* { return has[m] ? &found[m] : nullptr; };
 
   Event ev;
+  ev.root = obj;
   std::optional<std::string_view> s;
   if (auto e = require_string(at(kEventId), 1, 200, s, "event_id")) return *e;
   for (unsigned char c : *s)

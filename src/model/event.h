@@ -28,6 +28,9 @@ struct Event {
   std::optional<simdjson::dom::element> properties;  // a JSON object when present
   // properties.value when it is a number (the amount of a purchase), else 0.
   double value = 0;
+  // The whole event: the members the modules declare (EventMemberRule) are
+  // read from it (validated).
+  simdjson::dom::object root;
 };
 
 // A member of a goal family's events beyond the common envelope (declared by

@@ -115,6 +115,18 @@ void Aggregator::add_cell(std::string_view key, const Cell& delta) {
   it->second.max_ts_ms = std::max(it->second.max_ts_ms, delta.max_ts_ms);
 }
 
+void Aggregator::add_tally(std::string_view cell_prefix, std::string_view outcome,
+                           std::string_view breakdown, int64_t timestamp_ms) {
+  scratch_.assign(cell_prefix);
+  scratch_.append(outcome).push_back('\x1f');
+  scratch_.append(breakdown).push_back('\0');
+  keys::append_be64(scratch_, bucket_of(timestamp_ms));
+  auto it = cells_.find(scratch_);
+  if (it == cells_.end()) it = cells_.emplace(scratch_, Cell{}).first;
+  it->second.count += 1;
+  it->second.max_ts_ms = std::max(it->second.max_ts_ms, timestamp_ms);
+}
+
 void Aggregator::add(const Counter& counter, int64_t timestamp_ms, double value,
                      std::string_view subject) {
   scratch_.clear();

@@ -135,6 +135,11 @@ class Aggregator {
   // `subject` matters for unique series only (empty: not counted there).
   void add(const Counter& counter, int64_t timestamp_ms, double value,
            std::string_view subject = {});
+  // One outcome of a tally entry (projection/tally.h): count 1 in the cell of
+  // counter <name>\x1f<outcome>\x1f<breakdown>; `cell_prefix` is the
+  // entry's tenant\0name\x1f.
+  void add_tally(std::string_view cell_prefix, std::string_view outcome, std::string_view breakdown,
+                 int64_t timestamp_ms);
   // Cell key bytes -> delta; key layout: tenant \0 counter \0 bucket (8 bytes BE).
   const std::unordered_map<std::string, Cell>& cells() const { return cells_; }
   // Unique series: cell key + subject, one per (cell, subject) seen.

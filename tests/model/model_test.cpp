@@ -57,6 +57,19 @@ std::string ev(const std::string& extra) {
 
 }  // namespace
 
+// A call_outcome event with `results` as its goal_results.
+std::string call(const std::string& results) {
+  return R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[)" +
+         results + "]}";
+}
+std::string many_results(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i)
+    out += (i ? "," : "") + std::string(R"({"goal_id":"g)") + std::to_string(i) +
+           R"(","achieved":true})";
+  return out;
+}
+
 TEST_CASE("event validation agrees with schemas/event.schema.json and names the field") {
   std::vector<Case> cases = {
       {"minimal", ev(""), nullptr},
@@ -111,9 +124,23 @@ TEST_CASE("event validation agrees with schemas/event.schema.json and names the 
       {"call_outcome without goal_results",
        R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c"})",
        "goal_results"},
-      {"goal_results item without achieved",
+      {"goal_results item without achieved or verdict",
        R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g"}]})",
-       "goal_results[0].achieved"},
+       "goal_results[0].verdict"},
+      {"verdicts",
+       call(
+           R"({"goal_id":"g1","verdict":"unknown"},{"goal_id":"g2","verdict":"not_applicable"},{"goal_id":"g3","verdict":"failure","achieved":false},{"goal_id":"g4","achieved":true,"verdict":"success"})"),
+       nullptr},
+      {"unknown verdict", call(R"({"goal_id":"g","verdict":"maybe"})"), "goal_results[0].verdict"},
+      {"verdict not a string", call(R"({"goal_id":"g","verdict":true})"),
+       "goal_results[0].verdict"},
+      {"verdict disagrees with achieved",
+       call(
+           R"({"goal_id":"g","verdict":"success"},{"goal_id":"h","achieved":true,"verdict":"failure"})"),
+       "goal_results[1].verdict"},
+      {"too many goal_results", call(many_results(101)), "goal_results"},
+      {"100 goal_results", call(many_results(100)), nullptr},
+      {"channel_id with a space", ev(R"("channel_id":"web chat")"), "channel_id"},
       {"achieved not bool",
        R"({"event_id":"c","tenant_id":"t","type":"call_outcome","timestamp":"2025-03-01T12:00:00Z","agent_id":"a","call_id":"c","goal_results":[{"goal_id":"g","achieved":"yes"}]})",
        "goal_results[0].achieved"},
@@ -142,6 +169,16 @@ TEST_CASE("event validation agrees with schemas/event.schema.json and names the 
     CHECK_MESSAGE(schema_accepts(c.json) == (c.field == nullptr),
                   "schema disagrees with the validator");
   }
+}
+
+TEST_CASE(
+    "a goal listed twice in one call's goal_results is refused (which the schema cannot say)") {
+  gs::model::EventParser parser(gs::modules::event_rules());
+  auto r = parser.parse(
+      call(R"({"goal_id":"g1","achieved":true},{"goal_id":"g1","verdict":"failure"})"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().field == "goal_results[1].goal_id");
+  CHECK(r.error().message == "goal g1 is listed twice");
 }
 
 TEST_CASE("event validation: semantic date checks beyond the schema's pattern") {

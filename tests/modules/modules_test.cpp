@@ -33,6 +33,7 @@ class Context final : public gs::kernel::CommandContext {
   gs::storage::Batch& batch() override { return batch_; }
   int64_t offset() const override { return offset_; }
   gs::projection::CounterIndex& counters() override { return index_; }
+  gs::projection::TallyIndex& tallies() override { return tallies_; }
   void start_job(const std::string& tenant, const std::string& counter) override {
     jobs.insert(gs::keys::join(tenant, counter));
   }
@@ -67,6 +68,7 @@ class Context final : public gs::kernel::CommandContext {
   std::vector<gs::kernel::Module*> modules_;
   gs::storage::Batch batch_;
   gs::projection::CounterIndex index_;
+  gs::projection::TallyIndex tallies_;
   int64_t offset_ = 0;
 };
 

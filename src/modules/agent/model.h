@@ -26,6 +26,8 @@ inline constexpr size_t kMaxTitleChars = 200;
 inline constexpr size_t kMaxDescriptionChars = 2000;
 inline constexpr size_t kMaxIdChars = 200;
 inline constexpr size_t kMaxTargets = 10;
+// A call outcome's goal_results hold at most this many verdicts.
+inline constexpr size_t kMaxGoalResults = 100;
 inline constexpr int64_t kMaxTargetCount = 1'000'000'000;
 inline constexpr int64_t kDefaultMinSample = 20;
 inline constexpr int64_t kMaxMinSample = 1'000'000;

@@ -1,8 +1,11 @@
 #include "modules/agent/module.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "base/keys.h"
+#include "kernel/cells.h"
 #include "modules/agent/keyspace.h"
 
 namespace gs::agent {
@@ -11,11 +14,19 @@ namespace {
 
 using simdjson::dom::element;
 
-// goal_results: [{goal_id, achieved}, ...]
+constexpr std::string_view kVerdicts[] = {"success", "failure", "unknown", "not_applicable"};
+
+// goal_results: [{goal_id, achieved | verdict}, ...]: at most
+// kMaxGoalResults, each goal once, `verdict` one of kVerdicts, `achieved` a
+// boolean; when both are sent they agree (true: success, false: failure).
 std::optional<Error> check_goal_results(element e) {
   simdjson::dom::array arr;
   if (e.get_array().get(arr) != simdjson::SUCCESS)
     return invalid("goal_results", "must be an array");
+  if (arr.size() > kMaxGoalResults)
+    return invalid("goal_results",
+                   "must hold at most " + std::to_string(kMaxGoalResults) + " results");
+  std::vector<std::string_view> seen;
   size_t i = 0;
   for (element item : arr) {
     std::string base = "goal_results[" + std::to_string(i++) + "]";
@@ -25,19 +36,55 @@ std::optional<Error> check_goal_results(element e) {
     if (o["goal_id"].get(gid) != simdjson::SUCCESS)
       return invalid(base + ".goal_id", "is required");
     if (auto er = model::check_id(gid, base + ".goal_id")) return er;
-    element achieved;
-    if (o["achieved"].get(achieved) != simdjson::SUCCESS)
-      return invalid(base + ".achieved", "is required");
-    if (achieved.type() != simdjson::dom::element_type::BOOL)
+    std::string_view id = gid.get_string().value_unsafe();
+    if (std::find(seen.begin(), seen.end(), id) != seen.end())
+      return invalid(base + ".goal_id", "goal " + std::string(id) + " is listed twice");
+    seen.push_back(id);
+    element achieved, verdict;
+    bool has_achieved = o["achieved"].get(achieved) == simdjson::SUCCESS;
+    bool has_verdict = o["verdict"].get(verdict) == simdjson::SUCCESS;
+    if (!has_achieved && !has_verdict)
+      return invalid(base + ".verdict",
+                     "is required (or achieved): one of success, failure, unknown, "
+                     "not_applicable");
+    if (has_achieved && achieved.type() != simdjson::dom::element_type::BOOL)
       return invalid(base + ".achieved", "must be a boolean");
+    if (has_verdict) {
+      std::string_view v;
+      if (verdict.get_string().get(v) != simdjson::SUCCESS ||
+          std::find(std::begin(kVerdicts), std::end(kVerdicts), v) == std::end(kVerdicts))
+        return invalid(base + ".verdict",
+                       "must be one of success, failure, unknown, not_applicable");
+      if (has_achieved && v != (achieved.get_bool().value_unsafe() ? "success" : "failure"))
+        return invalid(base + ".verdict",
+                       "disagrees with achieved (true is success, false is "
+                       "failure); send one of them");
+    }
   }
   return std::nullopt;
 }
 
+// channel_id: the API's id shape (so that it can name a cell, and be
+// filtered on): 1 to kMaxIdChars of [A-Za-z0-9_.:-].
+std::optional<Error> check_channel(element e) {
+  std::string_view s;
+  if (e.get_string().get(s) != simdjson::SUCCESS) return invalid("channel_id", "must be a string");
+  if (!valid_ref_id(s))
+    return invalid("channel_id", "must be 1 to " + std::to_string(kMaxIdChars) +
+                                     " characters of A-Z a-z 0-9 _ . : -");
+  return std::nullopt;
+}
+
+// Every verdict a call_outcome reports for a goal of the tenant counts in
+// the cells of counter <goal_id>\x1f<verdict>\x1f<channel_id>
+// (docs/architecture.md, "Tallies").
+const projection::TallyRule kTallies[] = {
+    {"call_outcome", "goal_results", "goal_id", "verdict", kVerdicts, "achieved", "channel_id"}};
+
 using Kind = model::EventMemberRule::Kind;
 const model::EventMemberRule kMembers[] = {
     {"agent_id", Kind::id, nullptr, "call_outcome"},
-    {"channel_id", Kind::id},
+    {"channel_id", Kind::custom, check_channel},
     {"call_id", Kind::id, nullptr, "call_outcome"},
     {"goal_results", Kind::custom, check_goal_results, "call_outcome",
      "is required for call_outcome events"},
@@ -51,6 +98,8 @@ const std::string_view kCommands[] = {type::agent_goal_created, type::agent_goal
 
 std::span<const model::EventMemberRule> Module::event_members() const { return kMembers; }
 
+std::span<const projection::TallyRule> Module::tally_rules() const { return kTallies; }
+
 std::span<const storage::ColumnFamilySpec> Module::column_families() const {
   return agent::column_families();
 }
@@ -63,6 +112,7 @@ Status Module::apply(const model::Command& cmd, kernel::CommandContext& ctx) {
     auto g = goal_from_json(cmd.data, tenant);
     if (!g.ok()) return g.error();
     put_goal(ctx.batch(), *g);
+    ctx.tallies().add(tenant, g->id);
     goals_[keys::join(tenant, g->id)] = std::move(g).value();
     return {};
   }
@@ -78,15 +128,23 @@ Status Module::apply(const model::Command& cmd, kernel::CommandContext& ctx) {
   auto id = cmd.data.find("id");
   if (id == cmd.data.end() || !id->is_string() || id->get_ref<const std::string&>().empty())
     return invalid("data.id", "is required");
-  goals_.erase(keys::join(tenant, id->get<std::string>()));
-  delete_goal(ctx.batch(), tenant, id->get<std::string>());
+  const auto& goal_id = id->get_ref<const std::string&>();
+  goals_.erase(keys::join(tenant, goal_id));
+  delete_goal(ctx.batch(), tenant, goal_id);
+  // Its verdicts go with it (a rebuild, which applies the commands before
+  // the events, never counts them).
+  ctx.tallies().remove(tenant, goal_id);
+  cells::delete_counters(ctx.batch(), tenant, projection::tally_prefix(goal_id));
   return {};
 }
 
-Status Module::load(const storage::Store& store, kernel::CommandContext&) {
+Status Module::load(const storage::Store& store, kernel::CommandContext& ctx) {
   auto all = all_goals(store);
   if (!all.ok()) return all.error();
-  for (auto& g : *all) goals_[keys::join(g.tenant_id, g.id)] = std::move(g);
+  for (auto& g : *all) {
+    ctx.tallies().add(g.tenant_id, g.id);
+    goals_[keys::join(g.tenant_id, g.id)] = std::move(g);
+  }
   return {};
 }
 

@@ -3,8 +3,10 @@
 // delete agent goals, and the members of its events (`call_outcome`:
 // agent_id, channel_id, call_id, goal_results), which the kernel's event
 // parser checks and deadletters with the reason when they are malformed.
-// Verdicts are not counted yet: call outcomes pass validation and nothing
-// more.
+// The verdicts a call outcome reports for the tenant's goals are tallied by
+// the kernel (tally_rules: projection/tally.h) per goal, verdict, channel
+// and 15-minute bucket; periods, rates and statuses are read from those
+// cells (periods.h), so a goal's scope and targets apply on read.
 #pragma once
 
 #include <string>
@@ -23,10 +25,12 @@ class Module final : public kernel::Module {
   // agent_goal.created: stores the goal (the command holds its API form);
   // agent_goal.updated: applies the patch to the goal as of the last
   // command (an unknown id names data.id); agent_goal.deleted: removes it
-  // with its targets.
+  // with its targets and its verdicts' cells. Created goals are registered
+  // in the tally index (and at load).
   Status apply(const model::Command& cmd, kernel::CommandContext& ctx) override;
   Status load(const storage::Store& store, kernel::CommandContext& ctx) override;
   std::span<const model::EventMemberRule> event_members() const override;
+  std::span<const projection::TallyRule> tally_rules() const override;
 
  private:
   // Processor thread only. The goals as of the last applied command (the
