@@ -27,7 +27,8 @@ std::vector<kernel::Module*> ModuleList::all() const {
 }
 
 std::vector<api::RouteFamily> route_families(growth::PacingThresholds thresholds) {
-  return {conversion::route_family(), growth::route_family(thresholds), agent::route_family()};
+  return {conversion::route_family(), growth::route_family(thresholds),
+          agent::route_family(thresholds)};
 }
 
 std::vector<model::EventMemberRule> event_rules() {

@@ -9,6 +9,7 @@
 #include "base/decimal.h"
 #include "base/text.h"
 #include "base/time.h"
+#include "base/zone.h"
 
 namespace gs::agent {
 namespace {
@@ -139,6 +140,19 @@ class Members {
     return std::nullopt;
   }
 
+  // An IANA time zone (a request's must be in the system's tz database).
+  std::optional<Error> zone(const char* key, std::optional<std::string>& out) const {
+    const json* m = find(key);
+    if (!m) return std::nullopt;
+    if (!m->is_string()) return error(key, "must be an IANA time zone name such as Europe/Berlin");
+    const auto& s = m->get_ref<const std::string&>();
+    if (s.empty() || s.size() > 64 || (mode_ == Mode::request && !time::valid_time_zone(s)))
+      return error(key, "must be an IANA time zone name such as Europe/Berlin (unknown: " +
+                            s.substr(0, 64) + ")");
+    out = s;
+    return std::nullopt;
+  }
+
   // A stored RFC 3339 date-time.
   std::optional<Error> date_time(const char* key, std::optional<int64_t>& out) const {
     const json* m = find(key);
@@ -250,7 +264,8 @@ std::optional<Error> read_targets(const Members& m, const char* key, std::vector
 
 // A POST or a PATCH sends the writable members only (in the reference's order).
 std::optional<Error> only_writable(const Members& m) {
-  return m.only({"agent_id", "channel_id", "title", "description", "active", "targets"});
+  return m.only(
+      {"agent_id", "channel_id", "title", "description", "active", "targets", "timezone"});
 }
 
 // The members POST and the stored form share, into `g`.
@@ -268,22 +283,18 @@ std::optional<Error> read_goal_members(const Members& m, const char* targets_key
   std::optional<bool> active;
   if (auto e = m.boolean("active", active)) return *e;
   g.active = active.value_or(true);
+  if (auto e = m.zone("timezone", g.timezone)) return *e;
   return read_targets(m, targets_key, g.targets);
 }
 
 ojson target_json(const Target& t) {
   bool rate = t.type == TargetType::rate;
-  // A rate is a 6-decimal number: whole ones print as integers (70), as the
-  // reference writes them.
-  auto rate_json = [](double r) {
-    return r == std::floor(r) ? ojson(static_cast<int64_t>(r)) : ojson(r);
-  };
   ojson j;
   j["id"] = t.id;
   j["period"] = to_string(t.period);
   j["target_type"] = to_string(t.type);
   j["target_count"] = rate ? ojson(nullptr) : ojson(t.target_count);
-  j["target_rate"] = rate ? rate_json(t.target_rate) : ojson(nullptr);
+  j["target_rate"] = rate ? number_json(t.target_rate) : ojson(nullptr);
   j["is_primary"] = t.is_primary;
   j["min_sample"] = rate ? ojson(t.min_sample) : ojson(nullptr);
   return j;
@@ -313,6 +324,8 @@ Result<GoalPatch> patch_fields(const json& body, Mode mode) {
   if (auto e = m.label("title", kMaxTitleChars, p.title)) return *e;
   if (auto e = m.label("description", kMaxDescriptionChars, p.description)) return *e;
   if (auto e = m.boolean("active", p.active)) return *e;
+  p.timezone_set = m.present("timezone");
+  if (auto e = m.zone("timezone", p.timezone)) return *e;
   if (m.find("targets")) {
     p.targets.emplace();
     if (auto e = read_targets(m, "targets", *p.targets)) return *e;
@@ -334,6 +347,11 @@ std::string_view to_string(Period p) {
   return "?";
 }
 
+ojson number_json(double v) {
+  if (std::isfinite(v) && std::abs(v) < 1e15 && v == std::floor(v)) return static_cast<int64_t>(v);
+  return v;
+}
+
 std::string_view to_string(TargetType t) { return t == TargetType::count ? "count" : "rate"; }
 
 ojson to_json(const AgentGoal& g) {
@@ -345,6 +363,7 @@ ojson to_json(const AgentGoal& g) {
   j["description"] = g.description;
   j["active"] = g.active;
   j["goal_targets"] = targets_json(g.targets);
+  j["timezone"] = g.timezone ? ojson(*g.timezone) : ojson(nullptr);
   j["created_at"] = time::format_rfc3339(g.created_at_ms);
   j["updated_at"] = time::format_rfc3339(g.updated_at_ms);
   return j;
@@ -395,6 +414,7 @@ json to_json(const GoalPatch& p) {
   if (p.description) j["description"] = *p.description;
   if (p.active) j["active"] = *p.active;
   if (p.targets) j["targets"] = targets_json(*p.targets);
+  if (p.timezone_set) j["timezone"] = p.timezone ? ojson(*p.timezone) : ojson(nullptr);
   return json(j);
 }
 
@@ -405,6 +425,7 @@ AgentGoal apply(AgentGoal g, const GoalPatch& p, int64_t at_ms) {
   if (p.description) g.description = *p.description;
   if (p.active) g.active = *p.active;
   if (p.targets) g.targets = *p.targets;
+  if (p.timezone_set) g.timezone = p.timezone;
   g.updated_at_ms = at_ms;
   return g;
 }

@@ -36,6 +36,9 @@ enum class Period { day, week, month };
 enum class TargetType { count, rate };
 std::string_view to_string(Period p);
 std::string_view to_string(TargetType t);
+// A number as the API writes it: whole ones as integers (70, as the
+// reference writes target_rate), others as they are.
+ojson number_json(double v);
 
 // One period target of a goal. A `count` target is met when the successes of
 // a period reach target_count; a `rate` target when the success rate of a
@@ -59,6 +62,9 @@ struct AgentGoal {
   std::string description;  // the success criteria calls are evaluated against
   bool active = true;
   std::vector<Target> targets;  // at most one is_primary; the first is when any exist
+  // The IANA time zone of its periods (ours, beyond the reference); none:
+  // the tenant's (/api/settings).
+  std::optional<std::string> timezone;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
 };
@@ -67,7 +73,7 @@ struct AgentGoal {
 // agent_goal.created: the reference's members in its order (id, agent_id,
 // channel_id, title, description, active, goal_targets[{id, period,
 // target_type, target_count, target_rate, is_primary}]), then ours
-// (min_sample in each target; created_at, updated_at). Whole numbers are
+// (min_sample in each target; timezone, created_at, updated_at). Whole numbers are
 // JSON integers (70, not 70.0). tenant_id is not part of it.
 ojson to_json(const AgentGoal& g);
 // Reads the stored form (or a command's payload) back. Lenient as stored
@@ -76,7 +82,7 @@ ojson to_json(const AgentGoal& g);
 Result<AgentGoal> goal_from_json(const json& j, std::string tenant_id);
 
 // Validates a POST /v1/goals body: agent_id, title, description required;
-// channel_id, active, targets optional; unknown members refused. Targets
+// channel_id, active, targets, timezone optional; unknown members refused. Targets
 // get no ids (new_target_id() is the caller's, so that the command carries
 // them); when targets exist and none is primary, the first becomes primary.
 // id, tenant_id and the times are left for the caller.
@@ -84,7 +90,8 @@ Result<AgentGoal> goal_from_request(const json& body);
 
 // A validated PATCH /v1/goals/{id} body: a member present is written; absent
 // ones keep their value. `channel_id: null` removes the channel scope;
-// `targets` replaces every target (with new ids; [] removes them all).
+// `targets` replaces every target (with new ids; [] removes them all);
+// `timezone: null` follows the tenant's time zone again.
 struct GoalPatch {
   std::string id;  // from the path
   std::optional<std::string> agent_id;
@@ -94,6 +101,8 @@ struct GoalPatch {
   std::optional<std::string> description;
   std::optional<bool> active;
   std::optional<std::vector<Target>> targets;
+  bool timezone_set = false;
+  std::optional<std::string> timezone;
 };
 Result<GoalPatch> patch_from_request(const json& body);
 // The payload of agent_goal.updated: {"id", the members sent, targets with

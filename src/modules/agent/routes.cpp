@@ -2,10 +2,16 @@
 // and DELETE /v1/goals/{id}, every answer in the agent envelope.
 #include "modules/agent/routes.h"
 
+#include <cmath>
+#include <memory>
+#include <variant>
+
 #include "base/time.h"
+#include "base/zone.h"
 #include "http/route.h"
 #include "http/service.h"
 #include "modules/agent/keyspace.h"
+#include "modules/agent/progress.h"
 
 namespace gs::agent {
 namespace http = api::http;  // Beast's, as in the rest of the API
@@ -14,6 +20,13 @@ namespace {
 
 using namespace gs::api;
 using Stored = Result<std::optional<AgentGoal>>;
+
+// The family's context: the Service and the pacing thresholds count
+// targets pace with (those of growth goals, docs/operations.md).
+struct Api {
+  Service& s;
+  growth::PacingThresholds thresholds;
+};
 
 constexpr int64_t kDefaultLimit = 20;
 constexpr int64_t kMaxLimit = 100;
@@ -136,6 +149,186 @@ Response drop(Service& s, const Call& c, const std::string& id) {
   return deleted(c.req, id);
 }
 
+// A percent or an expectation as the API shows it: two decimal places,
+// whole numbers as integers (72, as target_rate 70).
+ojson percent(std::optional<double> v) {
+  if (!v) return nullptr;
+  return number_json(std::round(*v * 100) / 100);
+}
+
+ojson counts_json(const Verdicts& v) {
+  ojson j;
+  j["successes"] = v.success;
+  j["failures"] = v.failure;
+  j["unknown"] = v.unknown;
+  j["not_applicable"] = v.not_applicable;
+  j["sample_size"] = v.sample();
+  j["rate"] = percent(rate_percent(v));
+  return j;
+}
+
+ojson interval_json(const std::optional<RateInterval>& i) {
+  if (!i) return nullptr;
+  return ojson{{"low", percent(i->low)}, {"high", percent(i->high)}, {"confidence", 95}};
+}
+
+// The period's bounds and label, in `tz`.
+void period_json(ojson& j, const PeriodBounds& b, const std::string& tz) {
+  j["period_label"] = period_label(b, tz);
+  j["period_start"] = time::format_rfc3339(b.start_ms);
+  j["period_end"] = time::format_rfc3339(b.end_ms);
+}
+
+// One target's progress: the target, its period, the counts in the goal's
+// scope, the rate and its interval, the status, and every channel's counts.
+ojson target_progress_json(const TargetProgress& p, const std::string& tz) {
+  const auto& t = p.target;
+  const auto& e = p.evaluation;
+  ojson j;
+  j["target_id"] = t.id;
+  j["period"] = to_string(t.period);
+  j["target_type"] = to_string(t.type);
+  j["target_count"] = t.type == TargetType::count ? ojson(t.target_count) : ojson(nullptr);
+  j["target_rate"] = t.type == TargetType::rate ? number_json(t.target_rate) : ojson(nullptr);
+  j["min_sample"] = t.type == TargetType::rate ? ojson(t.min_sample) : ojson(nullptr);
+  j["is_primary"] = t.is_primary;
+  period_json(j, e.bounds, tz);
+  j.update(counts_json(e.counts));
+  j["rate_interval"] = interval_json(e.interval);
+  j["status"] = to_string(e.status);
+  j["met"] = e.met;
+  j["expected"] = percent(e.expected);
+  ojson channels = ojson::array();
+  for (const auto& [id, v] : p.channels) {
+    ojson c;
+    c["channel_id"] = id.empty() ? ojson(nullptr) : ojson(id);
+    c.update(counts_json(v));
+    channels.push_back(std::move(c));
+  }
+  j["channels"] = std::move(channels);
+  return j;
+}
+
+// The goal `id` of the caller's tenant, or the 404 to answer.
+std::variant<AgentGoal, Response> found(Service& s, const Call& c, const std::string& id) {
+  if (!valid_goal_id(id)) return goal_not_found(c.req, id);
+  auto g = goal(s.ctx.store, c.key.tenant_id, id);
+  if (!g.ok()) return failure(c.req, g.error());
+  if (!*g) return goal_not_found(c.req, id);
+  return std::move(**g);
+}
+
+ojson goal_head(const AgentGoal& g, const std::string& tz) {
+  ojson j;
+  j["goal_id"] = g.id;
+  j["agent_id"] = g.agent_id;
+  j["channel_id"] = g.channel_id ? ojson(*g.channel_id) : ojson(nullptr);
+  j["timezone"] = tz;
+  return j;
+}
+
+// GET /v1/goals/{id}/progress?period=current|previous|YYYY-MM-DD
+Response progress_view(Api& a, const Call& c, const std::string& id) {
+  auto g = found(a.s, c, id);
+  if (auto* r = std::get_if<Response>(&g)) return std::move(*r);
+  const auto& goal = std::get<AgentGoal>(g);
+  auto tz = time_zone_of(a.s.ctx.store, goal);
+  if (!tz.ok()) return failure(c.req, tz.error());
+  int64_t now = time::now_ms();
+  auto p = progress(a.s.ctx.store, goal, c.query("period").value_or("current"), now, a.thresholds);
+  if (!p.ok()) return bad_request(c.req, p.error(), envelope());
+  ojson data = goal_head(goal, *tz);
+  data["as_of"] = time::format_rfc3339(now);
+  ojson targets = ojson::array();
+  for (const auto& t : *p) targets.push_back(target_progress_json(t, *tz));
+  data["targets"] = std::move(targets);
+  return success(c.req, http::status::ok, std::move(data));
+}
+
+constexpr size_t kMaxHistoryRows = 400;
+constexpr int64_t kDefaultHistoryRows = 12;
+
+// A history bound: an RFC 3339 date-time, or a local date (its midnight in `tz`).
+Result<int64_t> instant(const std::string& name, const std::string& value, const std::string& tz) {
+  if (auto t = time::parse_rfc3339(value)) return *t;
+  if (auto d = time::parse_date(value)) {
+    auto t = time::start_of_day(*d, tz);
+    if (!t.ok()) return t.error();
+    return *t;
+  }
+  return invalid(name, "must be a date YYYY-MM-DD or an RFC 3339 date-time (query parameter)");
+}
+
+// GET /v1/goals/{id}/history?from=&to=&target_id=: one row per period of
+// the primary target (or target_id) whose period meets [from, to).
+Response history_view(Api& a, const Call& c, const std::string& id) {
+  auto g = found(a.s, c, id);
+  if (auto* r = std::get_if<Response>(&g)) return std::move(*r);
+  const auto& goal = std::get<AgentGoal>(g);
+  auto tz = time_zone_of(a.s.ctx.store, goal);
+  if (!tz.ok()) return failure(c.req, tz.error());
+  const Target* target = nullptr;
+  auto target_id = c.query("target_id");
+  for (const auto& t : goal.targets)
+    if (target_id ? t.id == *target_id : t.is_primary) target = &t;
+  if (!target && !target_id && !goal.targets.empty()) target = &goal.targets.front();
+  if (!target)
+    return bad_request(c.req,
+                       target_id
+                           ? invalid("target_id", "goal " + id + " has no target " + *target_id)
+                           : invalid("target_id", "goal " + id + " has no targets"),
+                       envelope());
+  int64_t now = time::now_ms();
+  int64_t to = now + 1, from = 0;
+  if (auto v = c.query("to")) {
+    auto t = instant("to", *v, *tz);
+    if (!t.ok()) return bad_request(c.req, t.error(), envelope());
+    to = *t;
+  }
+  if (auto v = c.query("from")) {
+    auto t = instant("from", *v, *tz);
+    if (!t.ok()) return bad_request(c.req, t.error(), envelope());
+    from = *t;
+  } else {
+    // The last kDefaultHistoryRows periods up to `to`.
+    auto b = period_at(target->period, to - 1, *tz);
+    if (!b.ok()) return failure(c.req, b.error());
+    for (int64_t i = 1; i < kDefaultHistoryRows; ++i) {
+      auto prev = previous_period(*b, *tz);
+      if (!prev.ok()) return failure(c.req, prev.error());
+      b = prev;
+    }
+    from = b->start_ms;
+  }
+  auto periods = periods_between(target->period, from, to, *tz, kMaxHistoryRows + 1);
+  if (!periods.ok()) return bad_request(c.req, periods.error(), envelope());
+  if (periods->size() > kMaxHistoryRows)
+    return bad_request(
+        c.req,
+        invalid("from", "the range holds more than " + std::to_string(kMaxHistoryRows) + " " +
+                            std::string(to_string(target->period)) + " periods; narrow it"),
+        envelope());
+  auto verdicts = period_verdicts(a.s.ctx.store, goal, *periods);
+  if (!verdicts.ok()) return failure(c.req, verdicts.error());
+  ojson data = goal_head(goal, *tz);
+  data["target_id"] = target->id;
+  data["period"] = to_string(target->period);
+  data["target_type"] = to_string(target->type);
+  ojson rows = ojson::array();
+  for (size_t i = 0; i < periods->size(); ++i) {
+    auto e = evaluate(*target, (*periods)[i], (*verdicts)[i].total, now, a.thresholds);
+    ojson row;
+    period_json(row, e.bounds, *tz);
+    row.update(counts_json(e.counts));
+    row["rate_interval"] = interval_json(e.interval);
+    row["status"] = to_string(e.status);
+    row["met"] = e.met;
+    rows.push_back(std::move(row));
+  }
+  data["rows"] = std::move(rows);
+  return success(c.req, http::status::ok, std::move(data));
+}
+
 // The answer to an Idempotency-Key replay of an applied write: the goal as
 // it is now (410 when it was deleted since), or the delete's answer.
 std::optional<Response> replayed(Service& s, const Request& req, const std::string& tenant,
@@ -155,7 +348,9 @@ std::optional<Response> replayed(Service& s, const Request& req, const std::stri
   return std::nullopt;
 }
 
-void add_routes(RouteTable& t, Service& s) {
+void add_routes(RouteTable& t, Service& s, const growth::PacingThresholds& thresholds) {
+  // Lives as long as the routes.
+  auto api = std::make_shared<Api>(Api{s, thresholds});
   using http::verb;
   auto read = [&s](auto f) { return Route{model::kScopeRead, &envelope(), bind(s, f)}; };
   auto write = [&s](auto f) { return Route{model::kScopeWrite, &envelope(), bind(s, f)}; };
@@ -167,10 +362,19 @@ void add_routes(RouteTable& t, Service& s) {
   t.add(verb::get, "/v1/goals/{id}", item(model::kScopeRead, get));
   t.add(verb::patch, "/v1/goals/{id}", item(model::kScopeWrite, update));
   t.add(verb::delete_, "/v1/goals/{id}", item(model::kScopeWrite, drop));
+  auto view = [api](auto f) {
+    ItemHandler h = [api, f](const Call& c, const std::string& id) { return f(*api, c, id); };
+    return Route{model::kScopeRead, &envelope(), item_in_path("id", h)};
+  };
+  t.add(verb::get, "/v1/goals/{id}/progress", view(progress_view));
+  t.add(verb::get, "/v1/goals/{id}/history", view(history_view));
 }
 
 }  // namespace
 
-api::RouteFamily route_family() { return {add_routes, replayed, nullptr}; }
+api::RouteFamily route_family(growth::PacingThresholds thresholds) {
+  return {[thresholds](RouteTable& t, Service& s) { add_routes(t, s, thresholds); }, replayed,
+          nullptr};
+}
 
 }  // namespace gs::agent
