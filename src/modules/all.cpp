@@ -14,7 +14,7 @@ namespace gs::modules {
 ModuleList::ModuleList(growth::PacingThresholds thresholds) {
   modules_.push_back(std::make_unique<conversion::Module>());
   modules_.push_back(std::make_unique<growth::Module>(thresholds));
-  modules_.push_back(std::make_unique<agent::Module>());
+  modules_.push_back(std::make_unique<agent::Module>(thresholds));
   modules_.push_back(std::make_unique<roadmap::Module>());
 }
 

@@ -4,8 +4,10 @@
 // Authorization: Bearer, the {success, data, pagination} envelope.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -46,9 +48,9 @@ std::vector<std::string> names(const ojson& object) {
   return out;
 }
 
-const std::vector<std::string> kGoalMembers = {"id",           "agent_id",    "channel_id",
-                                               "title",        "description", "active",
-                                               "goal_targets", "created_at",  "updated_at"};
+const std::vector<std::string> kGoalMembers = {
+    "id",     "agent_id",     "channel_id", "title",      "description",
+    "active", "goal_targets", "timezone",   "created_at", "updated_at"};
 const std::vector<std::string> kTargetMembers = {
     "id", "period", "target_type", "target_count", "target_rate", "is_primary", "min_sample"};
 
@@ -399,4 +401,92 @@ TEST_CASE(
   check_error(after_delete, 410, "gone");
   CHECK(after_delete.headers["Idempotent-Replayed"] == "true");
   check_error(d.call("PATCH", "/v1/goals/" + replayed_id, kReferencePatch, "", key2), 410, "gone");
+}
+
+namespace {
+
+std::vector<json> read_changes(const std::string& topic, size_t at_least, int timeout_ms) {
+  std::vector<json> out;
+  for (auto& m : it::read_topic(topic, at_least, timeout_ms))
+    out.push_back(json::parse(m.value, nullptr, false));
+  return out;
+}
+
+// `n` call outcomes of agent_abc123 at `when`, each reporting `verdict` for `goal`.
+void calls(const Deployment& d, const std::string& goal, int n, const std::string& verdict,
+           const std::string& label, const std::string& when) {
+  std::vector<std::pair<std::string, std::string>> msgs;
+  for (int i = 0; i < n; ++i)
+    msgs.emplace_back("acme/" + label,
+                      json{{"event_id", label + std::to_string(i)},
+                           {"tenant_id", "acme"},
+                           {"type", "call_outcome"},
+                           {"timestamp", when},
+                           {"agent_id", "agent_abc123"},
+                           {"call_id", label + std::to_string(i)},
+                           {"goal_results", {{{"goal_id", goal}, {"verdict", verdict}}}}}
+                          .dump());
+  it::produce(d.events(), msgs);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a count target's transitions reach the changes topic once each (status changed, then met), "
+    "across kill -9; more successes in the same period announce nothing") {
+  Deployment d;
+  // A week target of 3 successes; a day target that needs 1000 (stays behind
+  // or at risk, and is never met here).
+  auto g = d.create(
+      {{"agent_id", "agent_abc123"},
+       {"title", "Book"},
+       {"description", "A meeting is booked."},
+       {"targets",
+        {{{"period", "week"}, {"target_type", "count"}, {"target_count", 3}, {"is_primary", true}},
+         {{"period", "day"}, {"target_type", "count"}, {"target_count", 1000}}}}});
+  std::string id = g["id"];
+  std::string week_target = g["goal_targets"][0]["id"];
+  auto progress = [&] {
+    auto r = d.call("GET", "/v1/goals/" + id + "/progress");
+    REQUIRE(r.status == 200);
+    return r.json_body()["data"]["targets"];
+  };
+  // Let the changes publisher record the targets' first statuses (not
+  // transitions), then complete the week target.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::string when = it::utc_now_minus(1);
+  calls(d, id, 3, "success", "s", when);
+  REQUIRE(it::eventually([&] { return progress()[0]["successes"] == 3; }, 20000));
+  CHECK(progress()[0]["status"] == "completed");
+  CHECK(progress()[0]["met"] == true);
+  auto changes = read_changes(d.changes(), 2, 20000);
+  REQUIRE(changes.size() == 2);
+  CHECK(changes[0]["type"] == "agent_goal.target_status_changed");
+  CHECK(changes[0]["goal_id"] == id);
+  CHECK(changes[0]["target_id"] == week_target);
+  CHECK(changes[0]["after"] == "completed");
+  CHECK(changes[0]["before"] != "completed");
+  CHECK(changes[0]["cause"] == "events");
+  CHECK(changes[0]["event_time"] == when);
+  CHECK(changes[0]["successes"] == 3);
+  CHECK(changes[1]["type"] == "agent_goal.target_met");
+  CHECK(changes[1]["target_id"] == week_target);
+  CHECK(changes[1]["met"] == true);
+
+  // More successes, a failure and a kill -9 with restarts: nothing new for
+  // the week target (still completed and met in this period).
+  calls(d, id, 2, "success", "t", when);
+  calls(d, id, 1, "failure", "u", when);
+  REQUIRE(it::eventually([&] { return progress()[0]["successes"] == 5; }, 20000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  d.serve.kill9();
+  d.serve.start();
+  d.serve.wait_caught_up();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  changes = read_changes(d.changes(), 3, 5000);
+  std::vector<json> week;
+  for (auto& c : changes)
+    if (c["target_id"] == week_target) week.push_back(c);
+  CHECK(week.size() == 2);
+  for (auto& c : changes) CHECK(c["tenant_id"] == "acme");
 }

@@ -165,10 +165,14 @@ TEST_CASE("agent goals: every POST refusal names its field") {
           {R"({"agent_id":"a","title":"T"})", "description", "is required"},
           {post_with(R"("colour":"red")"), "colour",
            "unknown field; expected one of agent_id, channel_id, title, description, active, "
-           "targets"},
+           "targets, timezone"},
           {post_with(R"("goal_targets":[])"), "goal_targets",
            "unknown field; expected one of agent_id, channel_id, title, description, active, "
-           "targets"},
+           "targets, timezone"},
+          {post_with(R"("timezone":"Mars/Olympus")"), "timezone",
+           "must be an IANA time zone name such as Europe/Berlin (unknown: Mars/Olympus)"},
+          {post_with(R"("timezone":7)"), "timezone",
+           "must be an IANA time zone name such as Europe/Berlin"},
           {R"({"agent_id":7,"title":"T","description":"D"})", "agent_id", "must be a string"},
           {R"({"agent_id":"agent abc","title":"T","description":"D"})", "agent_id", kIdRule},
           {R"({"agent_id":"","title":"T","description":"D"})", "agent_id", kIdRule},
@@ -334,10 +338,10 @@ TEST_CASE("agent goals: every PATCH refusal names its field") {
           {R"({"targets":null})", "targets", "cannot be null; send [] to remove every target"},
           {R"({"id":"goal_00000000000000aa"})", "id",
            "unknown field; expected one of agent_id, channel_id, title, description, active, "
-           "targets"},
+           "targets, timezone"},
           {R"({"status":"on_track"})", "status",
            "unknown field; expected one of agent_id, channel_id, title, description, active, "
-           "targets"},
+           "targets, timezone"},
           {R"({"agent_id":"a b"})", "agent_id", kIdRule},
           {R"({"channel_id":""})", "channel_id", kIdRule},
           {R"({"title":""})", "title", "must be 1 to 200 characters (Unicode code points)"},
@@ -370,7 +374,7 @@ TEST_CASE("agent goals: the API form is the reference's, member by member; it re
       R"({"id":"target_00000000000000a1","period":"week","target_type":"count","target_count":25,)"
       R"("target_rate":null,"is_primary":true,"min_sample":null},)"
       R"({"id":"target_00000000000000a2","period":"month","target_type":"rate","target_count":null,)"
-      R"("target_rate":72.5,"is_primary":false,"min_sample":40}],)"
+      R"("target_rate":72.5,"is_primary":false,"min_sample":40}],"timezone":null,)"
       R"("created_at":"2025-03-01T00:00:00Z","updated_at":"2025-03-01T00:00:00.123Z"})");
 
   // A whole rate is an integer, as the reference writes 70.

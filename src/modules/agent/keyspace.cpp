@@ -66,6 +66,41 @@ Result<std::vector<AgentGoal>> all_goals(const storage::Store& s) {
       [&](std::string_view key, std::string_view value) { return read_row(s, key, value); });
 }
 
+Result<std::vector<AgentGoal>> tenant_goals(const storage::Store& s, const std::string& tenant) {
+  return storage::collect<AgentGoal>(
+      s, s.cf("agent"), tenant + '\0',
+      [&](std::string_view key, std::string_view value) { return read_row(s, key, value); });
+}
+
+namespace {
+std::string announced_prefix(const std::string& tenant, const std::string& goal_id) {
+  std::string k = "ast/" + keys::join(tenant, goal_id);
+  k.push_back('\0');
+  return k;
+}
+}  // namespace
+
+void put_announced(storage::Batch& b, const std::string& tenant, const std::string& goal_id,
+                   const std::string& target_id, const json& state) {
+  b.put(b.store().cf("meta"), announced_prefix(tenant, goal_id) + target_id, state.dump());
+}
+
+Result<std::optional<json>> announced(const storage::Store& s, const std::string& tenant,
+                                      const std::string& goal_id, const std::string& target_id) {
+  auto key = announced_prefix(tenant, goal_id) + target_id;
+  auto v = s.get(s.cf("meta"), key);
+  if (!v.ok()) return v.error();
+  if (!*v) return std::optional<json>();
+  auto j = json::parse(**v, nullptr, false);
+  if (!j.is_object()) return s.unreadable("announced agent target", key, "not a JSON object");
+  return std::optional<json>(std::move(j));
+}
+
+void delete_announced(storage::Batch& b, const std::string& tenant, const std::string& goal_id) {
+  auto p = announced_prefix(tenant, goal_id);
+  b.delete_range(b.store().cf("meta"), p, keys::prefix_end(p));
+}
+
 bool GoalFilter::matches(const AgentGoal& g) const {
   return (!agent_id || g.agent_id == *agent_id) && (!channel_id || g.channel_id == channel_id) &&
          (!active || g.active == *active);
@@ -76,9 +111,7 @@ Result<GoalPage> goals(const storage::Store& s, const std::string& tenant, const
   // A tenant's goals are few (people define them): read them all, filter,
   // order, cut. Every row is read, so an unreadable one fails the list
   // rather than shortening it.
-  auto all = storage::collect<AgentGoal>(
-      s, s.cf("agent"), tenant + '\0',
-      [&](std::string_view key, std::string_view value) { return read_row(s, key, value); });
+  auto all = tenant_goals(s, tenant);
   if (!all.ok()) return all.error();
   std::vector<AgentGoal> kept;
   for (auto& g : *all)

@@ -1,5 +1,8 @@
 // The agent module's keyspace: its column family `agent`,
 //   <tenant>\0<goal_id> -> agent goal (its API form, agent::to_json),
+// and in the kernel's `meta` (not in the digest: it follows the clock)
+//   "ast/<tenant>\0<goal_id>\0<target_id>" -> what the changes topic was
+//   last told of a target: {"period", "status", "met"} (announcer.h).
 // targets inside their goal (so deleting a goal deletes its targets). In the
 // digest at rank 70, after the kernel's and the other families' (60 and
 // below), and only once it holds a row: a store without agent goals keeps
@@ -28,6 +31,16 @@ Result<std::optional<AgentGoal>> goal(const storage::Store& s, const std::string
                                       const std::string& id);
 // Every goal of every tenant (the module's load at start).
 Result<std::vector<AgentGoal>> all_goals(const storage::Store& s);
+
+// Every goal of `tenant`, in id order.
+Result<std::vector<AgentGoal>> tenant_goals(const storage::Store& s, const std::string& tenant);
+
+// The announced state of a target, and the removal of a goal's.
+void put_announced(storage::Batch& b, const std::string& tenant, const std::string& goal_id,
+                   const std::string& target_id, const json& state);
+Result<std::optional<json>> announced(const storage::Store& s, const std::string& tenant,
+                                      const std::string& goal_id, const std::string& target_id);
+void delete_announced(storage::Batch& b, const std::string& tenant, const std::string& goal_id);
 
 // What GET /v1/goals filters on; an unset member does not filter.
 struct GoalFilter {

@@ -135,6 +135,7 @@ Status Module::apply(const model::Command& cmd, kernel::CommandContext& ctx) {
   // the events, never counts them).
   ctx.tallies().remove(tenant, goal_id);
   cells::delete_counters(ctx.batch(), tenant, projection::tally_prefix(goal_id));
+  delete_announced(ctx.batch(), tenant, goal_id);
   return {};
 }
 

@@ -13,12 +13,14 @@
 #include <unordered_map>
 
 #include "kernel/module.h"
+#include "modules/agent/announcer.h"
 #include "modules/agent/model.h"
 
 namespace gs::agent {
 
 class Module final : public kernel::Module {
  public:
+  explicit Module(growth::PacingThresholds thresholds = {}) : announcer_(thresholds) {}
   std::string_view name() const override { return "agent"; }
   std::span<const storage::ColumnFamilySpec> column_families() const override;
   std::span<const std::string_view> command_types() const override;
@@ -31,12 +33,14 @@ class Module final : public kernel::Module {
   Status load(const storage::Store& store, kernel::CommandContext& ctx) override;
   std::span<const model::EventMemberRule> event_members() const override;
   std::span<const projection::TallyRule> tally_rules() const override;
+  kernel::Announcer* announcer() override { return &announcer_; }
 
  private:
   // Processor thread only. The goals as of the last applied command (the
   // latest may still be in the batch being written, so a patch cannot read
   // its goal from the store): tenant\0id.
   std::unordered_map<std::string, AgentGoal> goals_;
+  Announcer announcer_;
 };
 
 }  // namespace gs::agent
