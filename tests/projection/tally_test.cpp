@@ -17,7 +17,7 @@ using gs::projection::TallyItem;
 using gs::projection::TallyRule;
 
 constexpr std::string_view kOutcomes[] = {"success", "failure", "unknown", "not_applicable"};
-const TallyRule kRule{"call_outcome", "goal_results", "goal_id", "verdict",
+const TallyRule kRule{"call_outcome", "goal_results", "goal_id",   "verdict",
                       kOutcomes,      "achieved",     "channel_id"};
 
 struct Collected {
@@ -52,26 +52,29 @@ TEST_CASE("tallies: registered entries of the event's tenant count, with their o
   index.add("acme", "g1");
   index.add("acme", "g2");
   index.add("other", "g3");
-  auto c = collect(index, call("acme",
-                               R"({"goal_id":"g1","achieved":true},{"goal_id":"g2","achieved":false},)"
-                               R"({"goal_id":"g3","verdict":"success"},{"goal_id":"nope","achieved":true})",
-                               R"("channel_id":"web",)"));
+  auto c = collect(
+      index, call("acme",
+                  R"({"goal_id":"g1","achieved":true},{"goal_id":"g2","achieved":false},)"
+                  R"({"goal_id":"g3","verdict":"success"},{"goal_id":"nope","achieved":true})",
+                  R"("channel_id":"web",)"));
   using P = std::pair<std::string, std::string>;
   CHECK(c.items == std::vector<P>{{std::string("acme\0g1\x1f", 8), "success"},
                                   {std::string("acme\0g2\x1f", 8), "failure"}});
   CHECK(c.breakdown == "web");
 
   // verdict wins over achieved; every outcome; no channel: "".
-  c = collect(index, call("acme",
-                          R"({"goal_id":"g1","verdict":"unknown","achieved":true},)"
-                          R"({"goal_id":"g2","verdict":"not_applicable"})"));
+  c = collect(index, call("acme", R"({"goal_id":"g1","verdict":"unknown","achieved":true},)"
+                                  R"({"goal_id":"g2","verdict":"not_applicable"})"));
   CHECK(c.items == std::vector<P>{{std::string("acme\0g1\x1f", 8), "unknown"},
                                   {std::string("acme\0g2\x1f", 8), "not_applicable"}});
   CHECK(c.breakdown.empty());
 
   // Another type, an empty index, a removed entry, unreadable items: nothing.
-  CHECK(collect(index, R"({"event_id":"e","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z","goal_results":[{"goal_id":"g1","achieved":true}]})")
-            .items.empty());
+  CHECK(
+      collect(
+          index,
+          R"({"event_id":"e","tenant_id":"acme","type":"form_submit","timestamp":"2025-03-01T12:00:00Z","goal_results":[{"goal_id":"g1","achieved":true}]})")
+          .items.empty());
   CHECK(collect(TallyIndex(), call("acme", R"({"goal_id":"g1","achieved":true})")).items.empty());
   index.remove("acme", "g1");
   CHECK(collect(index, call("acme", R"({"goal_id":"g1","achieved":true})")).items.empty());
@@ -111,5 +114,9 @@ TEST_CASE("tallies: counter ids and the cells an item adds") {
   CHECK(cell.sum_micros == 0);
   CHECK(cell.max_ts_ms == 1740830400000 + 899'999);
   CHECK(agg.cells().at(key("g1\x1fsuccess\x1fweb", b + 1)).count == 1);
-  CHECK(agg.cells().at(key("g1\x1f" "failure\x1f", b)).count == 1);
+  CHECK(agg.cells()
+            .at(key("g1\x1f"
+                    "failure\x1f",
+                    b))
+            .count == 1);
 }
