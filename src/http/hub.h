@@ -51,8 +51,9 @@ class Subscriber {
 
 // What batches changed for one tenant since the hub last looked.
 struct TenantChanges {
-  std::set<std::string> counters;  // conversion goal ids, or id + '\x1f' + series
-  bool command = false;            // the tenant had a command (any of its goals may have changed)
+  std::set<std::string>
+      counters;          // counter ids: conversion goal ids, id + '\x1f' + series, tallies
+  bool command = false;  // the tenant had a command (any of its goals may have changed)
 };
 
 // The frames (JSON text) of `tenant`'s goals that `changes` moved; called on

@@ -408,3 +408,68 @@ TEST_CASE(
   CHECK(ws->closed);
   CHECK(ws->close_code == 1001);
 }
+
+TEST_CASE(
+    "an agent goal's counted verdicts arrive as a progress frame with its GET "
+    "/v1/goals/{id}/progress data; its target's transition as a status_changed frame") {
+  Deployment d;
+  auto created = it::http(d.serve.port(), "POST", "/v1/goals",
+                          json{{"agent_id", "agent_abc123"},
+                               {"title", "Book"},
+                               {"description", "A meeting is booked."},
+                               {"targets",
+                                {{{"period", "week"},
+                                  {"target_type", "count"},
+                                  {"target_count", 2},
+                                  {"is_primary", true}}}}}
+                              .dump(),
+                          {{"x-api-key", d.key}, {"Content-Type", "application/json"}});
+  REQUIRE_MESSAGE(created.status == 201, created.body);
+  std::string id = created.json_body()["data"]["id"];
+  std::string path = "/v1/goals/" + id + "/progress";
+  // The changes publisher records the new target's first status (no transition).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  auto ws = d.connect();
+
+  std::vector<std::pair<std::string, std::string>> msgs;
+  for (int i = 0; i < 2; ++i)
+    msgs.push_back({"acme/c", json{{"event_id", "call" + std::to_string(i)},
+                                   {"tenant_id", "acme"},
+                                   {"type", "call_outcome"},
+                                   {"timestamp", it::utc_now_minus(1)},
+                                   {"agent_id", "agent_abc123"},
+                                   {"call_id", "call" + std::to_string(i)},
+                                   {"channel_id", "web"},
+                                   {"goal_results", {{{"goal_id", id}, {"achieved", true}}}}}
+                                  .dump()});
+  it::produce(d.events(), msgs);
+  auto frame = ws->wait_for([&](const json& f) {
+    return f["type"] == "progress" && f["path"] == path &&
+           f["data"]["targets"][0]["successes"] == 2;
+  });
+  REQUIRE_MESSAGE(frame, json(ws->frames).dump());
+  auto target = (*frame)["data"]["targets"][0];
+  CHECK(target["status"] == "completed");
+  CHECK(target["met"] == true);
+  CHECK(target["channels"] ==
+        json::parse(R"([{"channel_id":"web","successes":2,"failures":0,"unknown":0,)"
+                    R"("not_applicable":0,"sample_size":2,"rate":100}])"));
+  // The frame's data is what GET answers (but for as_of, the time of reading).
+  auto got = it::http(d.serve.port(), "GET", path, "", {{"x-api-key", d.key}});
+  REQUIRE(got.status == 200);
+  auto data = got.json_body()["data"];
+  data.erase("as_of");
+  auto live = (*frame)["data"];
+  live.erase("as_of");
+  CHECK(live == data);
+
+  // It may have been read while waiting for the progress frame.
+  std::optional<json> change;
+  for (const auto& f : ws->frames)
+    if (f["type"] == "status_changed") change = f;
+  if (!change) change = ws->wait_for([](const json& f) { return f["type"] == "status_changed"; });
+  REQUIRE_MESSAGE(change, json(ws->frames).dump());
+  CHECK((*change)["goal_id"] == id);
+  CHECK((*change)["after"] == "completed");
+  CHECK((*change)["successes"] == 2);
+}

@@ -12,6 +12,7 @@
 #include "http/service.h"
 #include "modules/agent/keyspace.h"
 #include "modules/agent/progress.h"
+#include "projection/tally.h"
 
 namespace gs::agent {
 namespace http = api::http;  // Beast's, as in the rest of the API
@@ -227,22 +228,51 @@ ojson goal_head(const AgentGoal& g, const std::string& tz) {
   return j;
 }
 
-// GET /v1/goals/{id}/progress?period=current|previous|YYYY-MM-DD
-Response progress_view(Api& a, const Call& c, const std::string& id) {
-  auto g = found(a.s, c, id);
-  if (auto* r = std::get_if<Response>(&g)) return std::move(*r);
-  const auto& goal = std::get<AgentGoal>(g);
+// The data of GET /v1/goals/{id}/progress for `goal` in the period `which`
+// names (current, previous, a date); an Error naming "period" for another.
+Result<ojson> progress_data(const Api& a, const AgentGoal& goal, std::string_view which) {
   auto tz = time_zone_of(a.s.ctx.store, goal);
-  if (!tz.ok()) return failure(c.req, tz.error());
+  if (!tz.ok()) return tz.error();
   int64_t now = time::now_ms();
-  auto p = progress(a.s.ctx.store, goal, c.query("period").value_or("current"), now, a.thresholds);
-  if (!p.ok()) return bad_request(c.req, p.error(), envelope());
+  auto p = progress(a.s.ctx.store, goal, which, now, a.thresholds);
+  if (!p.ok()) return p.error();
   ojson data = goal_head(goal, *tz);
   data["as_of"] = time::format_rfc3339(now);
   ojson targets = ojson::array();
   for (const auto& t : *p) targets.push_back(target_progress_json(t, *tz));
   data["targets"] = std::move(targets);
-  return success(c.req, http::status::ok, std::move(data));
+  return data;
+}
+
+// GET /v1/goals/{id}/progress?period=current|previous|YYYY-MM-DD
+Response progress_view(Api& a, const Call& c, const std::string& id) {
+  auto g = found(a.s, c, id);
+  if (auto* r = std::get_if<Response>(&g)) return std::move(*r);
+  auto data = progress_data(a, std::get<AgentGoal>(g), c.query("period").value_or("current"));
+  if (!data.ok())
+    return data.error().code == ErrorCode::invalid ? bad_request(c.req, data.error(), envelope())
+                                                   : failure(c.req, data.error());
+  return success(c.req, http::status::ok, std::move(*data));
+}
+
+// Live-feed frames (GET /api/ws/changes): the current progress of every
+// goal whose verdicts a batch counted, or of every goal after a command of
+// the tenant, as GET /v1/goals/{id}/progress answers it.
+void live_progress(const Api& a, const std::string& tenant, const gs::http::TenantChanges& changes,
+                   std::vector<ProgressFrame>& out) {
+  auto all = tenant_goals(a.s.ctx.store, tenant);
+  if (!all.ok()) return;
+  for (const auto& g : *all) {
+    bool moved = changes.command;
+    if (!moved) {
+      auto prefix = projection::tally_prefix(g.id);
+      auto it = changes.counters.lower_bound(prefix);
+      moved = it != changes.counters.end() && it->starts_with(prefix);
+    }
+    if (!moved) continue;
+    if (auto data = progress_data(a, g, "current"); data.ok())
+      out.push_back({"/v1/goals/" + g.id + "/progress", std::move(*data)});
+  }
 }
 
 constexpr size_t kMaxHistoryRows = 400;
@@ -374,7 +404,10 @@ void add_routes(RouteTable& t, Service& s, const growth::PacingThresholds& thres
 
 api::RouteFamily route_family(growth::PacingThresholds thresholds) {
   return {[thresholds](RouteTable& t, Service& s) { add_routes(t, s, thresholds); }, replayed,
-          nullptr};
+          [thresholds](Service& s, const std::string& tenant,
+                       const gs::http::TenantChanges& changes, std::vector<ProgressFrame>& out) {
+            live_progress(Api{s, thresholds}, tenant, changes, out);
+          }};
 }
 
 }  // namespace gs::agent

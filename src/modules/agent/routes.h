@@ -2,7 +2,7 @@
 // update, delete) in the agent envelope ({success, data, pagination};
 // errors {success: false, error: {code, message, field}}), and the replay
 // of its writes; /v1/goals/{id}/progress and /history (ours, beyond the
-// reference). No live-feed frames yet.
+// reference); live-feed frames of a goal's progress.
 #pragma once
 
 #include "http/route.h"
