@@ -173,6 +173,8 @@ TEST_CASE("agent goals: every POST refusal names its field") {
            "must be an IANA time zone name such as Europe/Berlin (unknown: Mars/Olympus)"},
           {post_with(R"("timezone":7)"), "timezone",
            "must be an IANA time zone name such as Europe/Berlin"},
+          {post_with(R"("timezone":"")"), "timezone",
+           "must be an IANA time zone name such as Europe/Berlin"},
           {R"({"agent_id":7,"title":"T","description":"D"})", "agent_id", "must be a string"},
           {R"({"agent_id":"agent abc","title":"T","description":"D"})", "agent_id", kIdRule},
           {R"({"agent_id":"","title":"T","description":"D"})", "agent_id", kIdRule},

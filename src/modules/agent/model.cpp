@@ -146,7 +146,8 @@ class Members {
     if (!m) return std::nullopt;
     if (!m->is_string()) return error(key, "must be an IANA time zone name such as Europe/Berlin");
     const auto& s = m->get_ref<const std::string&>();
-    if (s.empty() || s.size() > 64 || (mode_ == Mode::request && !time::valid_time_zone(s)))
+    if (s.empty()) return error(key, "must be an IANA time zone name such as Europe/Berlin");
+    if (s.size() > 64 || (mode_ == Mode::request && !time::valid_time_zone(s)))
       return error(key, "must be an IANA time zone name such as Europe/Berlin (unknown: " +
                             s.substr(0, 64) + ")");
     out = s;
