@@ -49,8 +49,8 @@ std::vector<std::string> names(const ojson& object) {
 }
 
 const std::vector<std::string> kGoalMembers = {
-    "id",     "agent_id",     "channel_id", "title",      "description",
-    "active", "goal_targets", "timezone",   "created_at", "updated_at"};
+    "id",           "agent_id", "channel_id", "title",      "description", "active",
+    "goal_targets", "timezone", "week_start", "created_at", "updated_at"};
 const std::vector<std::string> kTargetMembers = {
     "id", "period", "target_type", "target_count", "target_rate", "is_primary", "min_sample"};
 

@@ -261,12 +261,14 @@ TEST_CASE(
   auto body = ojson::parse(r.body);
   CHECK(names(body) == std::vector<std::string>{"success", "data"});
   CHECK(names(body["data"]) == std::vector<std::string>{"goal_id", "agent_id", "channel_id",
-                                                        "timezone", "as_of", "targets"});
+                                                        "timezone", "week_start", "as_of",
+                                                        "targets"});
   json data = json::parse(body["data"].dump());
   CHECK(data["goal_id"] == id);
   CHECK(data["agent_id"] == "agent_abc123");
   CHECK(data["channel_id"].is_null());
   CHECK(data["timezone"] == "UTC");
+  CHECK(data["week_start"] == "monday");
   CHECK(data["as_of"].get<std::string>().ends_with("Z"));
   REQUIRE(data["targets"].size() == 2);
   CHECK(names(body["data"]["targets"][0]) ==
@@ -359,16 +361,19 @@ TEST_CASE(
          {{"period", "month"}, {"target_type", "rate"}, {"target_rate", 50}, {"min_sample", 1}}}}});
   std::string id1 = g1["id"];
   std::string month_target = g1["goal_targets"][1]["id"];
-  auto week_goal = [&](const std::string& title, const json& tz) {
+  auto week_goal = [&](const std::string& title, const json& tz,
+                       const std::string& week_start = "") {
     json body = {
         {"agent_id", "agent_abc123"},
         {"title", title},
         {"description", "Around midnight."},
         {"targets", {{{"period", "week"}, {"target_type", "count"}, {"target_count", 1}}}}};
     if (!tz.is_null()) body["timezone"] = tz;
+    if (!week_start.empty()) body["week_start"] = week_start;
     return d.create(body)["id"].get<std::string>();
   };
   std::string berlin = week_goal("Berlin", "Europe/Berlin");
+  std::string berlin_sunday = week_goal("Berlin, weeks from Sunday", "Europe/Berlin", "sunday");
   std::string tenant_tz = week_goal("Tenant's zone", nullptr);
 
   // A: the Sunday before this week (3 success, 1 failure); B: the 1st of the
@@ -390,9 +395,11 @@ TEST_CASE(
   // Around midnight between Sunday 2026-11-29 and Monday 2026-11-30 in
   // Berlin (UTC+1 in winter): 23:30 local is 22:30Z, 00:10 local is 23:10Z.
   msgs.push_back(outcome("sun", "2026-11-29T22:30:00Z", "",
-                         json::array({verdict(berlin, "success"), verdict(tenant_tz, "success")})));
+                         json::array({verdict(berlin, "success"), verdict(tenant_tz, "success"),
+                                      verdict(berlin_sunday, "success")})));
   msgs.push_back(outcome("mon", "2026-11-29T23:10:00Z", "",
-                         json::array({verdict(berlin, "failure"), achieved(tenant_tz, false)})));
+                         json::array({verdict(berlin, "failure"), achieved(tenant_tz, false),
+                                      verdict(berlin_sunday, "failure")})));
   it::produce(d.events(), msgs);
   d.wait_sample(berlin, 1, 0, "2026-11-30");
   d.wait_sample(id1, 2, 0);
@@ -489,6 +496,16 @@ TEST_CASE(
   CHECK(hb["rows"][1]["period_label"] == "2026-W49");
   check_counts(hb["rows"][1], {0, 1, 0, 0});
   CHECK(hb["rows"][1]["met"] == false);
+
+  // Weeks from Sunday: both calls are in the week of Sunday 2026-11-29
+  // (00:00 Berlin is 2026-11-28T23:00Z), named by that day.
+  auto sw = d.progress(berlin_sunday, "2026-11-30");
+  CHECK(sw["week_start"] == "sunday");
+  CHECK(sw["targets"][0]["period_label"] == "2026-11-29");
+  CHECK(sw["targets"][0]["period_start"] == "2026-11-28T23:00:00Z");
+  CHECK(sw["targets"][0]["period_end"] == "2026-12-05T23:00:00Z");
+  check_counts(sw["targets"][0], {1, 1, 0, 0});
+  check_counts(d.progress(berlin_sunday, "2026-11-28")["targets"][0], {});
 
   // Without a zone of its own a goal follows the tenant's: UTC (both calls on
   // Sunday), then Asia/Tokyo (UTC+9: both on Monday morning), on the next read.

@@ -165,16 +165,18 @@ TEST_CASE("agent goals: every POST refusal names its field") {
           {R"({"agent_id":"a","title":"T"})", "description", "is required"},
           {post_with(R"("colour":"red")"), "colour",
            "unknown field; expected one of agent_id, channel_id, title, description, active, "
-           "targets, timezone"},
+           "targets, timezone, week_start"},
           {post_with(R"("goal_targets":[])"), "goal_targets",
            "unknown field; expected one of agent_id, channel_id, title, description, active, "
-           "targets, timezone"},
+           "targets, timezone, week_start"},
           {post_with(R"("timezone":"Mars/Olympus")"), "timezone",
            "must be an IANA time zone name such as Europe/Berlin (unknown: Mars/Olympus)"},
           {post_with(R"("timezone":7)"), "timezone",
            "must be an IANA time zone name such as Europe/Berlin"},
           {post_with(R"("timezone":"")"), "timezone",
            "must be an IANA time zone name such as Europe/Berlin"},
+          {post_with(R"("week_start":"saturday")"), "week_start",
+           "must be monday (ISO weeks) or sunday"},
           {R"({"agent_id":7,"title":"T","description":"D"})", "agent_id", "must be a string"},
           {R"({"agent_id":"agent abc","title":"T","description":"D"})", "agent_id", kIdRule},
           {R"({"agent_id":"","title":"T","description":"D"})", "agent_id", kIdRule},
@@ -340,10 +342,10 @@ TEST_CASE("agent goals: every PATCH refusal names its field") {
           {R"({"targets":null})", "targets", "cannot be null; send [] to remove every target"},
           {R"({"id":"goal_00000000000000aa"})", "id",
            "unknown field; expected one of agent_id, channel_id, title, description, active, "
-           "targets, timezone"},
+           "targets, timezone, week_start"},
           {R"({"status":"on_track"})", "status",
            "unknown field; expected one of agent_id, channel_id, title, description, active, "
-           "targets, timezone"},
+           "targets, timezone, week_start"},
           {R"({"agent_id":"a b"})", "agent_id", kIdRule},
           {R"({"channel_id":""})", "channel_id", kIdRule},
           {R"({"title":""})", "title", "must be 1 to 200 characters (Unicode code points)"},
@@ -376,7 +378,7 @@ TEST_CASE("agent goals: the API form is the reference's, member by member; it re
       R"({"id":"target_00000000000000a1","period":"week","target_type":"count","target_count":25,)"
       R"("target_rate":null,"is_primary":true,"min_sample":null},)"
       R"({"id":"target_00000000000000a2","period":"month","target_type":"rate","target_count":null,)"
-      R"("target_rate":72.5,"is_primary":false,"min_sample":40}],"timezone":null,)"
+      R"("target_rate":72.5,"is_primary":false,"min_sample":40}],"timezone":null,"week_start":"monday",)"
       R"("created_at":"2025-03-01T00:00:00Z","updated_at":"2025-03-01T00:00:00.123Z"})");
 
   // A whole rate is an integer, as the reference writes 70.
@@ -503,4 +505,34 @@ TEST_CASE("agent goals: the commands' payloads agree with schemas/command.schema
   CHECK(schema_accepts(command_type::agent_goal_updated, to_json(*p)));
   CHECK(schema_accepts(command_type::agent_goal_deleted, {{"id", g.id}}));
   CHECK_FALSE(schema_accepts(command_type::agent_goal_deleted, json::object()));
+}
+
+TEST_CASE("agent goals: week_start is monday unless sunday is sent; a PATCH changes it") {
+  auto g = goal_from_request(body(post_with(R"("week_start":"sunday")")));
+  REQUIRE(g.ok());
+  CHECK(g->week_start == WeekStart::sunday);
+  CHECK(to_json(*g)["week_start"] == "sunday");
+  auto d = goal_from_request(body(post_with("")));
+  REQUIRE(d.ok());
+  CHECK(d->week_start == WeekStart::monday);
+  auto p = patch_from_request(body(R"({"week_start":"monday"})"));
+  REQUIRE(p.ok());
+  auto patched = apply(*g, *p, 1);
+  CHECK(patched.week_start == WeekStart::monday);
+  auto none = patch_from_request(body(R"({"title":"T"})"));
+  REQUIRE(none.ok());
+  CHECK(apply(*g, *none, 1).week_start == WeekStart::sunday);
+  auto bad = patch_from_request(body(R"({"week_start":null})"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().field == "week_start");
+  // The stored form and the patch command read back.
+  g->id = "goal_0123456789abcdef";
+  g->created_at_ms = g->updated_at_ms = 1;
+  auto back = goal_from_json(json(to_json(*g)), "acme");
+  REQUIRE(back.ok());
+  CHECK(back->week_start == WeekStart::sunday);
+  p->id = g->id;
+  auto pj = patch_from_json(to_json(*p));
+  REQUIRE(pj.ok());
+  CHECK(pj->week_start == WeekStart::monday);
 }

@@ -148,6 +148,43 @@ TEST_CASE("a week runs from Monday 00:00 local to the next Monday, whatever UTC 
   CHECK(prev->end_ms == sunday_night.end_ms);
 }
 
+TEST_CASE("a goal whose weeks start on Sunday: Sunday 00:00 local to the next Sunday") {
+  auto sunday = [](const char* t, const char* tz) {
+    auto b = period_at(Period::week, at(t), tz, WeekStart::sunday);
+    REQUIRE(b.ok());
+    return *b;
+  };
+  // Sunday 2026-11-29 23:30 in New York (EST) is 04:30Z on Monday: the week
+  // that started that Sunday.
+  auto night = sunday("2026-11-30T04:30:00Z", "America/New_York");
+  CHECK(night.start_ms == at("2026-11-29T05:00:00Z"));  // Sun 2026-11-29 00:00 EST
+  CHECK(night.end_ms == at("2026-12-06T05:00:00Z"));
+  CHECK(night.week_start == WeekStart::sunday);
+  CHECK(period_label(night, "America/New_York") == "2026-11-29");
+  // Saturday 23:59 local is the week before; its ISO week is the same one.
+  auto saturday = sunday("2026-11-29T04:59:00Z", "America/New_York");
+  CHECK(saturday.start_ms == at("2026-11-22T05:00:00Z"));
+  CHECK(saturday.end_ms == night.start_ms);
+  // previous, periods_between and named dates keep the week start.
+  auto prev = previous_period(night, "America/New_York");
+  REQUIRE(prev.ok());
+  CHECK(prev->start_ms == saturday.start_ms);
+  auto named = period_named(Period::week, "2026-12-02", at("2026-12-03T12:00:00Z"),
+                            "America/New_York", WeekStart::sunday);
+  REQUIRE(named.ok());
+  CHECK(named->start_ms == night.start_ms);
+  // Across the end of DST (Sunday 2026-11-01): a week of 169 hours.
+  auto fall = sunday("2026-11-01T12:00:00Z", "America/New_York");
+  CHECK(fall.start_ms == at("2026-11-01T04:00:00Z"));  // Sun 00:00 EDT
+  CHECK(fall.end_ms == at("2026-11-08T05:00:00Z"));    // Sun 00:00 EST
+  auto list = periods_between(Period::week, at("2026-11-01T12:00:00Z"), at("2026-11-20T00:00:00Z"),
+                              "America/New_York", 10, WeekStart::sunday);
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 3);
+  CHECK((*list)[1].start_ms == fall.end_ms);
+  CHECK(period_label((*list)[2], "America/New_York") == "2026-11-15");
+}
+
 TEST_CASE("labels: days, months, and ISO weeks with their ISO week-year") {
   struct Case {
     Period p;

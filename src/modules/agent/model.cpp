@@ -154,6 +154,20 @@ class Members {
     return std::nullopt;
   }
 
+  // The first day of the week: "monday" or "sunday".
+  std::optional<Error> week_start(const char* key, std::optional<WeekStart>& out) const {
+    const json* m = find(key);
+    if (!m) return std::nullopt;
+    const std::string* s = m->is_string() ? &m->get_ref<const std::string&>() : nullptr;
+    if (s && *s == "monday")
+      out = WeekStart::monday;
+    else if (s && *s == "sunday")
+      out = WeekStart::sunday;
+    else
+      return error(key, "must be monday (ISO weeks) or sunday");
+    return std::nullopt;
+  }
+
   // A stored RFC 3339 date-time.
   std::optional<Error> date_time(const char* key, std::optional<int64_t>& out) const {
     const json* m = find(key);
@@ -265,8 +279,8 @@ std::optional<Error> read_targets(const Members& m, const char* key, std::vector
 
 // A POST or a PATCH sends the writable members only (in the reference's order).
 std::optional<Error> only_writable(const Members& m) {
-  return m.only(
-      {"agent_id", "channel_id", "title", "description", "active", "targets", "timezone"});
+  return m.only({"agent_id", "channel_id", "title", "description", "active", "targets", "timezone",
+                 "week_start"});
 }
 
 // The members POST and the stored form share, into `g`.
@@ -285,6 +299,9 @@ std::optional<Error> read_goal_members(const Members& m, const char* targets_key
   if (auto e = m.boolean("active", active)) return *e;
   g.active = active.value_or(true);
   if (auto e = m.zone("timezone", g.timezone)) return *e;
+  std::optional<WeekStart> week;
+  if (auto e = m.week_start("week_start", week)) return *e;
+  g.week_start = week.value_or(WeekStart::monday);
   return read_targets(m, targets_key, g.targets);
 }
 
@@ -318,7 +335,8 @@ Result<GoalPatch> patch_fields(const json& body, Mode mode) {
       return invalid("data.id", "is required");
     p.id = id->get<std::string>();
   }
-  if (auto e = m.not_null({"agent_id", "title", "description", "active", "targets"})) return *e;
+  if (auto e = m.not_null({"agent_id", "title", "description", "active", "targets", "week_start"}))
+    return *e;
   if (auto e = m.ref_id("agent_id", p.agent_id)) return *e;
   p.channel_set = m.present("channel_id");
   if (auto e = m.ref_id("channel_id", p.channel_id)) return *e;
@@ -327,6 +345,7 @@ Result<GoalPatch> patch_fields(const json& body, Mode mode) {
   if (auto e = m.boolean("active", p.active)) return *e;
   p.timezone_set = m.present("timezone");
   if (auto e = m.zone("timezone", p.timezone)) return *e;
+  if (auto e = m.week_start("week_start", p.week_start)) return *e;
   if (m.find("targets")) {
     p.targets.emplace();
     if (auto e = read_targets(m, "targets", *p.targets)) return *e;
@@ -353,6 +372,8 @@ ojson number_json(double v) {
   return v;
 }
 
+std::string_view to_string(WeekStart w) { return w == WeekStart::monday ? "monday" : "sunday"; }
+
 std::string_view to_string(TargetType t) { return t == TargetType::count ? "count" : "rate"; }
 
 ojson to_json(const AgentGoal& g) {
@@ -365,6 +386,7 @@ ojson to_json(const AgentGoal& g) {
   j["active"] = g.active;
   j["goal_targets"] = targets_json(g.targets);
   j["timezone"] = g.timezone ? ojson(*g.timezone) : ojson(nullptr);
+  j["week_start"] = to_string(g.week_start);
   j["created_at"] = time::format_rfc3339(g.created_at_ms);
   j["updated_at"] = time::format_rfc3339(g.updated_at_ms);
   return j;
@@ -416,6 +438,7 @@ json to_json(const GoalPatch& p) {
   if (p.active) j["active"] = *p.active;
   if (p.targets) j["targets"] = targets_json(*p.targets);
   if (p.timezone_set) j["timezone"] = p.timezone ? ojson(*p.timezone) : ojson(nullptr);
+  if (p.week_start) j["week_start"] = to_string(*p.week_start);
   return json(j);
 }
 
@@ -427,6 +450,7 @@ AgentGoal apply(AgentGoal g, const GoalPatch& p, int64_t at_ms) {
   if (p.active) g.active = *p.active;
   if (p.targets) g.targets = *p.targets;
   if (p.timezone_set) g.timezone = p.timezone;
+  if (p.week_start) g.week_start = *p.week_start;
   g.updated_at_ms = at_ms;
   return g;
 }

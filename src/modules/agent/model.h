@@ -33,8 +33,12 @@ inline constexpr int64_t kDefaultMinSample = 20;
 inline constexpr int64_t kMaxMinSample = 1'000'000;
 
 enum class Period { day, week, month };
+// The first day of a goal's weeks: Monday (ISO 8601 weeks, the default) or
+// Sunday.
+enum class WeekStart { monday, sunday };
 enum class TargetType { count, rate };
 std::string_view to_string(Period p);
+std::string_view to_string(WeekStart w);
 std::string_view to_string(TargetType t);
 // A number as the API writes it: whole ones as integers (70, as the
 // reference writes target_rate), others as they are.
@@ -65,6 +69,7 @@ struct AgentGoal {
   // The IANA time zone of its periods (ours, beyond the reference); none:
   // the tenant's (/api/settings).
   std::optional<std::string> timezone;
+  WeekStart week_start = WeekStart::monday;  // ours, beyond the reference
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
 };
@@ -73,7 +78,8 @@ struct AgentGoal {
 // agent_goal.created: the reference's members in its order (id, agent_id,
 // channel_id, title, description, active, goal_targets[{id, period,
 // target_type, target_count, target_rate, is_primary}]), then ours
-// (min_sample in each target; timezone, created_at, updated_at). Whole numbers are
+// (min_sample in each target; timezone, week_start, created_at,
+// updated_at). Whole numbers are
 // JSON integers (70, not 70.0). tenant_id is not part of it.
 ojson to_json(const AgentGoal& g);
 // Reads the stored form (or a command's payload) back. Lenient as stored
@@ -82,7 +88,7 @@ ojson to_json(const AgentGoal& g);
 Result<AgentGoal> goal_from_json(const json& j, std::string tenant_id);
 
 // Validates a POST /v1/goals body: agent_id, title, description required;
-// channel_id, active, targets, timezone optional; unknown members refused. Targets
+// channel_id, active, targets, timezone, week_start optional; unknown members refused. Targets
 // get no ids (new_target_id() is the caller's, so that the command carries
 // them); when targets exist and none is primary, the first becomes primary.
 // id, tenant_id and the times are left for the caller.
@@ -103,6 +109,7 @@ struct GoalPatch {
   std::optional<std::vector<Target>> targets;
   bool timezone_set = false;
   std::optional<std::string> timezone;
+  std::optional<WeekStart> week_start;
 };
 Result<GoalPatch> patch_from_request(const json& body);
 // The payload of agent_goal.updated: {"id", the members sent, targets with

@@ -1,6 +1,7 @@
 #include "modules/agent/module.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@ constexpr std::string_view kVerdicts[] = {"success", "failure", "unknown", "not_
 // goal_results: [{goal_id, achieved | verdict}, ...]: at most
 // kMaxGoalResults, each goal once, `verdict` one of kVerdicts, `achieved` a
 // boolean; when both are sent they agree (true: success, false: failure).
+// On the ingest path: nothing is allocated for a valid list (the field's
+// name is made only for an error).
 std::optional<Error> check_goal_results(element e) {
   simdjson::dom::array arr;
   if (e.get_array().get(arr) != simdjson::SUCCESS)
@@ -26,40 +29,39 @@ std::optional<Error> check_goal_results(element e) {
   if (arr.size() > kMaxGoalResults)
     return invalid("goal_results",
                    "must hold at most " + std::to_string(kMaxGoalResults) + " results");
-  std::vector<std::string_view> seen;
+  std::array<std::string_view, kMaxGoalResults> seen;
   size_t i = 0;
+  auto at = [&i](const char* member) { return "goal_results[" + std::to_string(i) + "]" + member; };
   for (element item : arr) {
-    std::string base = "goal_results[" + std::to_string(i++) + "]";
     simdjson::dom::object o;
-    if (item.get_object().get(o) != simdjson::SUCCESS) return invalid(base, "must be an object");
+    if (item.get_object().get(o) != simdjson::SUCCESS) return invalid(at(""), "must be an object");
     element gid;
-    if (o["goal_id"].get(gid) != simdjson::SUCCESS)
-      return invalid(base + ".goal_id", "is required");
-    if (auto er = model::check_id(gid, base + ".goal_id")) return er;
+    if (o["goal_id"].get(gid) != simdjson::SUCCESS) return invalid(at(".goal_id"), "is required");
+    if (model::check_id(gid, "")) return model::check_id(gid, at(".goal_id"));
     std::string_view id = gid.get_string().value_unsafe();
-    if (std::find(seen.begin(), seen.end(), id) != seen.end())
-      return invalid(base + ".goal_id", "goal " + std::string(id) + " is listed twice");
-    seen.push_back(id);
+    if (std::find(seen.begin(), seen.begin() + i, id) != seen.begin() + i)
+      return invalid(at(".goal_id"), "goal " + std::string(id) + " is listed twice");
+    seen[i] = id;
     element achieved, verdict;
     bool has_achieved = o["achieved"].get(achieved) == simdjson::SUCCESS;
     bool has_verdict = o["verdict"].get(verdict) == simdjson::SUCCESS;
     if (!has_achieved && !has_verdict)
-      return invalid(base + ".verdict",
+      return invalid(at(".verdict"),
                      "is required (or achieved): one of success, failure, unknown, "
                      "not_applicable");
     if (has_achieved && achieved.type() != simdjson::dom::element_type::BOOL)
-      return invalid(base + ".achieved", "must be a boolean");
+      return invalid(at(".achieved"), "must be a boolean");
     if (has_verdict) {
       std::string_view v;
       if (verdict.get_string().get(v) != simdjson::SUCCESS ||
           std::find(std::begin(kVerdicts), std::end(kVerdicts), v) == std::end(kVerdicts))
-        return invalid(base + ".verdict",
-                       "must be one of success, failure, unknown, not_applicable");
+        return invalid(at(".verdict"), "must be one of success, failure, unknown, not_applicable");
       if (has_achieved && v != (achieved.get_bool().value_unsafe() ? "success" : "failure"))
-        return invalid(base + ".verdict",
+        return invalid(at(".verdict"),
                        "disagrees with achieved (true is success, false is "
                        "failure); send one of them");
     }
+    ++i;
   }
   return std::nullopt;
 }

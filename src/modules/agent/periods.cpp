@@ -27,6 +27,13 @@ int64_t monday_of(int64_t date) {
   return date - static_cast<int64_t>((wd - date::Monday).count());
 }
 
+// The first day of the week of `date` that starts on `ws`.
+int64_t week_start_of(int64_t date, WeekStart ws) {
+  date::weekday wd{to_sys_days(date)};
+  auto first = ws == WeekStart::monday ? date::Monday : date::Sunday;
+  return date - static_cast<int64_t>((wd - first).count());
+}
+
 }  // namespace
 
 std::string_view to_string(Verdict v) { return kVerdictNames[static_cast<size_t>(v)]; }
@@ -62,13 +69,13 @@ Verdicts& Verdicts::operator+=(const Verdicts& o) {
   return *this;
 }
 
-Result<PeriodBounds> period_of_date(Period p, int64_t date, std::string_view tz) {
+Result<PeriodBounds> period_of_date(Period p, int64_t date, std::string_view tz, WeekStart ws) {
   int64_t first = date, next = date + 1;
   switch (p) {
     case Period::day:
       break;
     case Period::week:
-      first = monday_of(date);
+      first = week_start_of(date, ws);
       next = first + 7;
       break;
     case Period::month: {
@@ -83,28 +90,28 @@ Result<PeriodBounds> period_of_date(Period p, int64_t date, std::string_view tz)
   if (!a.ok()) return a.error();
   auto b = start_of_day(next, tz);
   if (!b.ok()) return b.error();
-  return PeriodBounds{p, *a, *b};
+  return PeriodBounds{p, *a, *b, ws};
 }
 
-Result<PeriodBounds> period_at(Period p, int64_t t_ms, std::string_view tz) {
+Result<PeriodBounds> period_at(Period p, int64_t t_ms, std::string_view tz, WeekStart ws) {
   auto today = local_date(t_ms, tz);
   if (!today.ok()) return today.error();
-  return period_of_date(p, *today, tz);
+  return period_of_date(p, *today, tz, ws);
 }
 
 Result<PeriodBounds> previous_period(const PeriodBounds& b, std::string_view tz) {
-  return period_at(b.period, b.start_ms - 1, tz);
+  return period_at(b.period, b.start_ms - 1, tz, b.week_start);
 }
 
 Result<PeriodBounds> period_named(Period p, std::string_view value, int64_t now_ms,
-                                  std::string_view tz) {
-  if (value == "current") return period_at(p, now_ms, tz);
+                                  std::string_view tz, WeekStart ws) {
+  if (value == "current") return period_at(p, now_ms, tz, ws);
   if (value == "previous") {
-    auto current = period_at(p, now_ms, tz);
+    auto current = period_at(p, now_ms, tz, ws);
     if (!current.ok()) return current.error();
     return previous_period(*current, tz);
   }
-  if (auto date = time::parse_date(value)) return period_of_date(p, *date, tz);
+  if (auto date = time::parse_date(value)) return period_of_date(p, *date, tz, ws);
   return invalid("period", "must be current, previous or a date YYYY-MM-DD (got '" +
                                std::string(value) + "')");
 }
@@ -117,6 +124,8 @@ std::string period_label(const PeriodBounds& b, std::string_view tz) {
     case Period::day:
       return time::format_date(date);
     case Period::week: {
+      // A week that starts on Sunday is named by its first day.
+      if (b.week_start == WeekStart::sunday) return time::format_date(date);
       // ISO 8601: a week belongs to the year of its Thursday, and week 1 is
       // the one with that year's first Thursday.
       int64_t thursday = monday_of(date) + 3;
@@ -136,15 +145,15 @@ std::string period_label(const PeriodBounds& b, std::string_view tz) {
 }
 
 Result<std::vector<PeriodBounds>> periods_between(Period p, int64_t from_ms, int64_t to_ms,
-                                                  std::string_view tz, size_t max) {
+                                                  std::string_view tz, size_t max, WeekStart ws) {
   if (from_ms >= to_ms) return invalid("from", "must be before to (the range is empty)");
-  auto first = period_at(p, from_ms, tz);
+  auto first = period_at(p, from_ms, tz, ws);
   if (!first.ok()) return first.error();
   std::vector<PeriodBounds> out;
   if (max == 0) return out;
   out.push_back(*first);
   while (out.size() < max && out.back().end_ms < to_ms) {
-    auto next = period_at(p, out.back().end_ms, tz);
+    auto next = period_at(p, out.back().end_ms, tz, ws);
     if (!next.ok()) return next.error();
     out.push_back(*next);
   }

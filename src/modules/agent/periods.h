@@ -39,19 +39,23 @@ struct Verdicts {
 struct PeriodBounds {
   Period period = Period::week;
   int64_t start_ms = 0, end_ms = 0;
+  WeekStart week_start = WeekStart::monday;  // weeks only
   bool contains(int64_t t) const { return t >= start_ms && t < end_ms; }
 };
 
-// The day, ISO week (Monday 00:00 local to the next Monday 00:00 local) or
-// month that contains `t_ms` in `tz`. Bounds are local midnights, so a day
+// The day, week (ISO: Monday 00:00 local to the next Monday 00:00 local;
+// or Sunday to Sunday with `ws` sunday) or month that contains `t_ms` in
+// `tz`. Bounds are local midnights, so a day
 // may last 23 or 25 hours and a week 167 or 169 (where midnight does not
 // exist, the first instant of the day: base/zone.h). Error (field
 // "timezone") for an unknown zone.
-Result<PeriodBounds> period_at(Period p, int64_t t_ms, std::string_view tz);
+Result<PeriodBounds> period_at(Period p, int64_t t_ms, std::string_view tz,
+                               WeekStart ws = WeekStart::monday);
 
 // The period of the same kind that contains the calendar date `date` (days
 // since 1970-01-01, local to `tz`).
-Result<PeriodBounds> period_of_date(Period p, int64_t date, std::string_view tz);
+Result<PeriodBounds> period_of_date(Period p, int64_t date, std::string_view tz,
+                                    WeekStart ws = WeekStart::monday);
 
 // The period before `b`: period_at(b.period, b.start_ms - 1, tz).
 Result<PeriodBounds> previous_period(const PeriodBounds& b, std::string_view tz);
@@ -61,10 +65,11 @@ Result<PeriodBounds> previous_period(const PeriodBounds& b, std::string_view tz)
 // one containing that date). Error naming the field "period" otherwise, or
 // "timezone" for an unknown zone.
 Result<PeriodBounds> period_named(Period p, std::string_view value, int64_t now_ms,
-                                  std::string_view tz);
+                                  std::string_view tz, WeekStart ws = WeekStart::monday);
 
 // A label of the period: "2026-12-03" (day), "2026-W49" (ISO week with its
-// ISO week-year: 2027-01-01 is in 2026-W53), "2026-12" (month). Taken from
+// ISO week-year: 2027-01-01 is in 2026-W53; a week starting on Sunday is
+// named by its first day, "2026-11-29"), "2026-12" (month). Taken from
 // the local date of b.start_ms; for an unknown zone, from its UTC date.
 std::string period_label(const PeriodBounds& b, std::string_view tz);
 
@@ -73,7 +78,8 @@ std::string period_label(const PeriodBounds& b, std::string_view tz);
 // (field "from") when the range is empty or reversed, (field "timezone") for
 // an unknown zone.
 Result<std::vector<PeriodBounds>> periods_between(Period p, int64_t from_ms, int64_t to_ms,
-                                                  std::string_view tz, size_t max);
+                                                  std::string_view tz, size_t max,
+                                                  WeekStart ws = WeekStart::monday);
 
 // The success rate: success / (success + failure) × 100; nullopt when that
 // sample is 0 (undefined, not 0 %).

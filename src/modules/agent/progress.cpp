@@ -48,7 +48,7 @@ Result<std::vector<TargetProgress>> progress(const storage::Store& s, const Agen
   if (!tz.ok()) return tz.error();
   std::vector<PeriodBounds> bounds;
   for (const auto& t : g.targets) {
-    auto b = period_named(t.period, which, now_ms, *tz);
+    auto b = period_named(t.period, which, now_ms, *tz, g.week_start);
     if (!b.ok()) return b.error();
     bounds.push_back(*b);
   }

@@ -225,6 +225,7 @@ ojson goal_head(const AgentGoal& g, const std::string& tz) {
   j["agent_id"] = g.agent_id;
   j["channel_id"] = g.channel_id ? ojson(*g.channel_id) : ojson(nullptr);
   j["timezone"] = tz;
+  j["week_start"] = to_string(g.week_start);
   return j;
 }
 
@@ -321,7 +322,7 @@ Response history_view(Api& a, const Call& c, const std::string& id) {
     from = *t;
   } else {
     // The last kDefaultHistoryRows periods up to `to`.
-    auto b = period_at(target->period, to - 1, *tz);
+    auto b = period_at(target->period, to - 1, *tz, goal.week_start);
     if (!b.ok()) return failure(c.req, b.error());
     for (int64_t i = 1; i < kDefaultHistoryRows; ++i) {
       auto prev = previous_period(*b, *tz);
@@ -330,7 +331,8 @@ Response history_view(Api& a, const Call& c, const std::string& id) {
     }
     from = b->start_ms;
   }
-  auto periods = periods_between(target->period, from, to, *tz, kMaxHistoryRows + 1);
+  auto periods =
+      periods_between(target->period, from, to, *tz, kMaxHistoryRows + 1, goal.week_start);
   if (!periods.ok()) return bad_request(c.req, periods.error(), envelope());
   if (periods->size() > kMaxHistoryRows)
     return bad_request(
