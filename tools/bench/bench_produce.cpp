@@ -9,14 +9,30 @@
 // earlier event verbatim (same event_id, same key), as at-least-once
 // producers do; those count towards N.
 //
+// With --call-outcomes PCT (and --agent-goals FILE, lines "tenant goal_id"),
+// PCT % of the fresh events are call_outcome events for the agent goals of
+// the event's tenant: 1-3 goal_results, random verdicts in both forms
+// ("verdict" or "achieved"), channel web/phone/sms or none; about 2 % of the
+// results name a goal id that does not exist (they must not count). Their
+// content comes from a random stream of their own, so PCT 0 (the default)
+// produces exactly the events it always did for a seed.
+//
 // Prints progress to stderr and one machine-readable line to stdout:
 //   RESULT produced=N duplicates=D bytes=B seconds=S rate=R
+// with PCT > 0 followed by what the call outcomes hold, first occurrences
+// only (a re-sent duplicate is not counted again), results for existing
+// goals only: calls=.. results=.. success=.. failure=.. unknown=..
+// not_applicable=.. unknown_goal=.. ch_web=.. ch_phone=.. ch_sms=.. ch_none=..
+// ts_min_ms=.. ts_max_ms=.. (the call events' timestamps).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -54,6 +70,8 @@ struct Options {
   int tenants = 20;
   uint64_t seed = 42;
   uint32_t dup_percent = 1;
+  uint32_t call_percent = 0;
+  std::string agent_goals_file;
   int timeout_s = 300;
 };
 
@@ -74,11 +92,21 @@ Options parse_args(int argc, char** argv) {
   app.add_option("--dup-percent", o.dup_percent, "Events re-sent as duplicates, in %")
       ->check(CLI::Range(0, 50))
       ->capture_default_str();
+  app.add_option("--call-outcomes", o.call_percent,
+                 "Fresh events that are call_outcome events for agent goals, in % (needs "
+                 "--agent-goals; 0: none, the events are exactly those of earlier versions)")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--agent-goals", o.agent_goals_file,
+                 "File of the agent goals call outcomes report on, one 'tenant goal_id' a line "
+                 "(tenant t01..tNN)");
   app.add_option("--brokers", o.brokers, "Kafka bootstrap servers")->capture_default_str();
   app.add_option("--timeout", o.timeout_s, "Give up after this many seconds")
       ->capture_default_str();
   try {
     app.parse(argc, argv);
+    if (o.call_percent > 0 && o.agent_goals_file.empty())
+      throw CLI::ValidationError("--call-outcomes", "needs --agent-goals FILE");
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));
   }
@@ -104,6 +132,52 @@ const char* kForms[] = {"/signup/start", "/signup/complete", "/contact", "/demo/
                         "/newsletter/subscribe"};
 const char* kQueries[] = {"pricing", "api key", "webhooks", "export csv", "sso"};
 
+// Call outcomes: verdicts in the order of the RESULT line, and channels
+// (nullptr: the event has no channel_id).
+enum Verdict { kSuccess, kFailure, kUnknown, kNotApplicable, kVerdicts };
+const char* kVerdictNames[] = {"success", "failure", "unknown", "not_applicable"};
+const char* kChannels[] = {"web", "phone", "sms", nullptr};
+constexpr size_t kChannelCount = sizeof kChannels / sizeof kChannels[0];
+
+// Agent goal ids by tenant number (index 0 unused), from --agent-goals.
+using AgentGoals = std::vector<std::vector<std::string>>;
+
+// Reads "tenant goal_id" lines; tenants are tNN with 1 <= NN <= tenants.
+bool read_agent_goals(const std::string& path, int tenants, AgentGoals& out) {
+  out.assign(static_cast<size_t>(tenants) + 1, {});
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "bench_produce: cannot read %s\n", path.c_str());
+    return false;
+  }
+  std::string line, tenant, goal;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    std::istringstream fields(line);
+    if (!(fields >> tenant)) continue;  // blank line
+    int t = 0;
+    if (!(fields >> goal) || tenant.size() < 2 || tenant[0] != 't' ||
+        std::sscanf(tenant.c_str() + 1, "%d", &t) != 1 || t < 1 || t > tenants) {
+      std::fprintf(stderr, "bench_produce: %s:%d: not 'tNN goal_id' with a tenant t01..t%02d\n",
+                   path.c_str(), n, tenants);
+      return false;
+    }
+    out[static_cast<size_t>(t)].push_back(goal);
+  }
+  return true;
+}
+
+// What the call outcomes produced hold (first occurrences only).
+struct CallCounts {
+  uint64_t calls = 0;
+  uint64_t results = 0;  // for existing goals
+  uint64_t verdicts[kVerdicts] = {};
+  uint64_t channels[kChannelCount] = {};  // results for existing goals, by channel
+  uint64_t unknown_goal = 0;              // results naming a goal that does not exist
+  int64_t ts_min_ms = INT64_MAX, ts_max_ms = INT64_MIN;
+};
+
 struct Generator {
   Rng rng;
   int tenants;
@@ -116,8 +190,20 @@ struct Generator {
   size_t recent_next = 0;
   std::string key, payload;
 
+  // Call outcomes: a random stream of their own, so that PCT 0 draws
+  // nothing more from `rng` and produces the events of earlier versions.
+  // Every tenant has at least one agent goal when PCT > 0 (main checks).
+  Rng call_rng;
+  uint32_t call_percent = 0;
+  const AgentGoals* agent_goals = nullptr;
+  CallCounts calls;
+
   Generator(uint64_t seed, int t, uint32_t dup)
-      : rng(seed), tenants(t), dup_percent(dup), recent(4096) {}
+      : rng(seed),
+        tenants(t),
+        dup_percent(dup),
+        recent(4096),
+        call_rng(seed ^ 0xCA11CA11CA11CA11ULL) {}
 
   void url_for(const char* type, int tenant, std::string& url, bool& has_query) {
     char host[64];
@@ -164,8 +250,84 @@ struct Generator {
     }
   }
 
+  // A call_outcome event of a random tenant for 1-3 of its agent goals.
+  void call_outcome(uint64_t n) {
+    Rng& r = call_rng;
+    int tenant = 1 + static_cast<int>(r.below(static_cast<uint32_t>(tenants)));
+    const auto& goals = (*agent_goals)[static_cast<size_t>(tenant)];
+    int64_t ts = base_ms + static_cast<int64_t>(n) * 300 + r.below(60000);
+    uint32_t agent = r.below(8);
+    uint64_t call_id = r.next();
+    size_t channel_index = r.below(kChannelCount);
+    const char* channel = kChannels[channel_index];
+
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "t%02d/agent_%02u", tenant, agent);
+    key = buf;
+    payload.clear();
+    std::snprintf(buf, sizeof buf,
+                  "{\"event_id\":\"ev%016" PRIx64
+                  "\",\"tenant_id\":\"t%02d\",\"type\":\"call_outcome\",\"timestamp\":\"",
+                  r.next(), tenant);
+    payload += buf;
+    append_rfc3339(payload, ts);
+    std::snprintf(buf, sizeof buf,
+                  "\",\"agent_id\":\"agent_%02u\",\"call_id\":\"call_%016" PRIx64 "\"", agent,
+                  call_id);
+    payload += buf;
+    if (channel) {
+      payload += ",\"channel_id\":\"";
+      payload += channel;
+      payload += '"';
+    }
+    std::snprintf(buf, sizeof buf, ",\"duration_s\":%u,\"goal_results\":[", 20 + r.below(900));
+    payload += buf;
+    // 1-3 distinct goals: consecutive ones from a random start.
+    size_t k = 1 + r.below(3);
+    if (k > goals.size()) k = goals.size();
+    size_t start = r.below(static_cast<uint32_t>(goals.size()));
+    for (size_t i = 0; i < k; ++i) {
+      if (i) payload += ',';
+      payload += "{\"goal_id\":\"";
+      bool unknown_goal = r.chance(2);
+      if (unknown_goal) {
+        // Not a goal of any tenant: its own prefix of hex digits.
+        std::snprintf(buf, sizeof buf, "goal_0000%012" PRIx64, r.next() & uint64_t{0xFFFFFFFFFFFF});
+        payload += buf;
+      } else {
+        payload += goals[(start + i) % goals.size()];
+      }
+      uint32_t v = r.below(100);
+      Verdict verdict = v < 45 ? kSuccess : v < 75 ? kFailure : v < 90 ? kUnknown : kNotApplicable;
+      if (verdict <= kFailure && r.chance(50))
+        payload += verdict == kSuccess ? "\",\"achieved\":true}" : "\",\"achieved\":false}";
+      else {
+        payload += "\",\"verdict\":\"";
+        payload += kVerdictNames[verdict];
+        payload += "\"}";
+      }
+      if (unknown_goal) {
+        ++calls.unknown_goal;
+      } else {
+        ++calls.results;
+        ++calls.verdicts[verdict];
+        ++calls.channels[channel_index];
+      }
+    }
+    payload += "]}";
+    ++calls.calls;
+    calls.ts_min_ms = std::min(calls.ts_min_ms, ts);
+    calls.ts_max_ms = std::max(calls.ts_max_ms, ts);
+  }
+
   void fresh() {
     uint64_t n = seq++;
+    if (call_percent > 0 && call_rng.chance(call_percent)) {
+      call_outcome(n);
+      recent[recent_next] = {key, payload};
+      recent_next = (recent_next + 1) % recent.size();
+      return;
+    }
     int tenant = 1 + static_cast<int>(rng.below(static_cast<uint32_t>(tenants)));
     uint32_t r = rng.below(100);
     const char* type = r < 50   ? "page_view"
@@ -296,7 +458,19 @@ int main(int argc, char** argv) {
   }
   rd_kafka_topic_t* topic = rd_kafka_topic_new(rk, o.topic.c_str(), nullptr);
 
+  AgentGoals agent_goals;
   Generator gen(o.seed, o.tenants, o.dup_percent);
+  if (o.call_percent > 0) {
+    if (!read_agent_goals(o.agent_goals_file, o.tenants, agent_goals)) return 1;
+    for (int t = 1; t <= o.tenants; ++t)
+      if (agent_goals[static_cast<size_t>(t)].empty()) {
+        std::fprintf(stderr, "bench_produce: %s lists no agent goal of tenant t%02d\n",
+                     o.agent_goals_file.c_str(), t);
+        return 1;
+      }
+    gen.call_percent = o.call_percent;
+    gen.agent_goals = &agent_goals;
+  }
   uint64_t bytes = 0;
   auto t0 = Clock::now();
   auto deadline = t0 + std::chrono::seconds(o.timeout_s);
@@ -354,7 +528,24 @@ int main(int argc, char** argv) {
                o.events, gen.duplicates, bytes / 1e6, o.events ? double(bytes) / o.events : 0.0,
                secs, rate);
   std::printf("RESULT produced=%" PRIu64 " duplicates=%" PRIu64 " bytes=%" PRIu64
-              " seconds=%.3f rate=%.0f\n",
+              " seconds=%.3f rate=%.0f",
               o.events, gen.duplicates, bytes, secs, rate);
+  if (o.call_percent > 0) {
+    const CallCounts& c = gen.calls;
+    std::fprintf(stderr,
+                 "call outcomes: %" PRIu64 " calls, %" PRIu64 " results for agent goals (%" PRIu64
+                 " success, %" PRIu64 " failure, %" PRIu64 " unknown, %" PRIu64
+                 " not_applicable), %" PRIu64 " naming unknown goals\n",
+                 c.calls, c.results, c.verdicts[kSuccess], c.verdicts[kFailure],
+                 c.verdicts[kUnknown], c.verdicts[kNotApplicable], c.unknown_goal);
+    std::printf(" calls=%" PRIu64 " results=%" PRIu64, c.calls, c.results);
+    for (size_t v = 0; v < kVerdicts; ++v)
+      std::printf(" %s=%" PRIu64, kVerdictNames[v], c.verdicts[v]);
+    std::printf(" unknown_goal=%" PRIu64, c.unknown_goal);
+    for (size_t i = 0; i < kChannelCount; ++i)
+      std::printf(" ch_%s=%" PRIu64, kChannels[i] ? kChannels[i] : "none", c.channels[i]);
+    if (c.calls) std::printf(" ts_min_ms=%" PRId64 " ts_max_ms=%" PRId64, c.ts_min_ms, c.ts_max_ms);
+  }
+  std::printf("\n");
   return 0;
 }
