@@ -54,10 +54,14 @@ Result<CounterTotals> totals(const Store& s, const std::string& tenant, const st
 // Sum of the cells of `counter` in buckets [from, to).
 Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& counter,
                  int64_t from_bucket, int64_t to_bucket);
-// Calls f(counter, bucket, cell) for every cell of the counters of `tenant`
-// whose id starts with `counter_prefix`, in key order (a tally entry's cells).
+// Calls f(counter, bucket, cell) for every cell in buckets [from, to) of
+// the counters of `tenant` whose id starts with `counter_prefix`, in key
+// order (a tally entry's cells). Skips from counter to counter: it reads the
+// cells in the range and two keys per counter, not the counters' whole
+// history.
 Status each_cell(
     const Store& s, const std::string& tenant, const std::string& counter_prefix,
+    int64_t from_bucket, int64_t to_bucket,
     const std::function<void(std::string_view counter, int64_t bucket, const Cell& cell)>& f);
 // Distinct subjects of a unique series in buckets [from, to).
 Result<int64_t> unique_subjects(const Store& s, const std::string& tenant,

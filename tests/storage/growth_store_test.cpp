@@ -415,3 +415,55 @@ TEST_CASE("a new store is empty and reopens; a store with data but no format mar
   auto s = open(empty_dir);
   CHECK(s->empty());
 }
+
+TEST_CASE(
+    "each_cell reads the cells of a tally entry's counters in a bucket range, and only them") {
+  auto s = open(fresh_dir("each-cell"));
+  auto b = s->batch();
+  auto put = [&](const std::string& tenant, const std::string& counter, int64_t bucket, int64_t n) {
+    gs::cells::merge_cell(b, key(tenant, counter, bucket), Cell{n, 0});
+  };
+  // Goal g1: three counters over buckets b0..b0+9; neighbours that must not
+  // be read: g10 (g1 is its prefix), g1 of another tenant, a conversion goal.
+  for (const char* counter : {"g1\x1fsuccess\x1f", "g1\x1fsuccess\x1fweb",
+                              "g1\x1f"
+                              "failure\x1fweb"})
+    for (int i = 0; i < 10; ++i) put("acme", counter, b0 + i, i + 1);
+  put("acme", "g10\x1fsuccess\x1fweb", b0 + 3, 1000);
+  put("acmf", "g1\x1fsuccess\x1fweb", b0 + 3, 1000);
+  put("acme", "g0", b0 + 3, 1000);
+  REQUIRE(s->write(b).ok());
+
+  struct Seen {
+    std::string counter;
+    int64_t bucket, count;
+    bool operator==(const Seen&) const = default;
+  };
+  auto read = [&](int64_t from, int64_t to) {
+    std::vector<Seen> out;
+    auto st = gs::cells::each_cell(*s, "acme", "g1\x1f", from, to,
+                                   [&](std::string_view c, int64_t bucket, const Cell& cell) {
+                                     out.push_back({std::string(c), bucket, cell.count});
+                                   });
+    REQUIRE(st.ok());
+    return out;
+  };
+  // Buckets [b0+2, b0+4): two cells of each counter, in key order.
+  CHECK(read(b0 + 2, b0 + 4) == std::vector<Seen>{{"g1\x1f"
+                                                   "failure\x1fweb",
+                                                   b0 + 2, 3},
+                                                  {"g1\x1f"
+                                                   "failure\x1fweb",
+                                                   b0 + 3, 4},
+                                                  {"g1\x1fsuccess\x1f", b0 + 2, 3},
+                                                  {"g1\x1fsuccess\x1f", b0 + 3, 4},
+                                                  {"g1\x1fsuccess\x1fweb", b0 + 2, 3},
+                                                  {"g1\x1fsuccess\x1fweb", b0 + 3, 4}});
+  CHECK(read(0, INT64_MAX).size() == 30);
+  CHECK(read(b0 + 9, b0 + 100).size() == 3);
+  CHECK(read(b0 + 10, b0 + 100).empty());
+  CHECK(read(b0 + 5, b0 + 5).empty());
+  int64_t sum = 0;
+  for (auto& x : read(0, b0 + 10)) sum += x.count;
+  CHECK(sum == 3 * 55);
+}

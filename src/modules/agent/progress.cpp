@@ -1,6 +1,7 @@
 #include "modules/agent/progress.h"
 
 #include <algorithm>
+#include <climits>
 
 #include "kernel/cells.h"
 #include "kernel/state.h"
@@ -12,9 +13,17 @@ namespace gs::agent {
 Result<std::vector<PeriodVerdicts>> period_verdicts(const storage::Store& s, const AgentGoal& g,
                                                     std::span<const PeriodBounds> periods) {
   std::vector<PeriodVerdicts> out(periods.size());
+  if (periods.empty()) return out;
+  // The buckets the periods span (every UTC offset is a whole number of
+  // 15-minute buckets, so period bounds are bucket bounds).
+  int64_t from = INT64_MAX, to = INT64_MIN;
+  for (const auto& p : periods) {
+    from = std::min(from, projection::bucket_of(p.start_ms));
+    to = std::max(to, projection::bucket_of(p.end_ms - 1) + 1);
+  }
   std::optional<Error> bad;
   auto st = cells::each_cell(
-      s, g.tenant_id, projection::tally_prefix(g.id),
+      s, g.tenant_id, projection::tally_prefix(g.id), from, to,
       [&](std::string_view counter, int64_t bucket, const projection::Cell& cell) {
         auto parts = projection::split_tally_counter(counter);
         auto verdict = parts ? parse_verdict(parts->outcome) : std::nullopt;
