@@ -159,18 +159,24 @@ struct ChangesPublisher::Impl {
   }
 
   void run() {
-    auto last_full = std::chrono::steady_clock::time_point{};
+    using Clock = std::chrono::steady_clock;
+    auto last_full = Clock::time_point{}, last_eval = Clock::time_point{};
     while (true) {
       Touched changed;
       {
         std::unique_lock lock(mu);
         cv.wait_for(lock, opts.interval, [&] { return stopping || !touched.empty(); });
         if (stopping) return;
+        // What more batches touch meanwhile joins this evaluation.
+        if (!touched.empty())
+          cv.wait_until(lock, last_eval + opts.coalesce, [&] { return stopping; });
+        if (stopping) return;
         changed.swap(touched);
       }
-      bool full = std::chrono::steady_clock::now() - last_full >= opts.full_pass;
-      if (full) last_full = std::chrono::steady_clock::now();
+      bool full = Clock::now() - last_full >= opts.full_pass;
+      if (full) last_full = Clock::now();
       if (full || !changed.empty()) {
+        last_eval = Clock::now();
         if (auto st = evaluate(changed, full); !st.ok())
           log::error("changes: " + st.error().message);
       }
