@@ -1,5 +1,7 @@
 #include "kernel/changes.h"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cmath>
 #include <condition_variable>
@@ -167,9 +169,16 @@ struct ChangesPublisher::Impl {
         std::unique_lock lock(mu);
         cv.wait_for(lock, opts.interval, [&] { return stopping || !touched.empty(); });
         if (stopping) return;
-        // What more batches touch meanwhile joins this evaluation.
-        if (!touched.empty())
-          cv.wait_until(lock, last_eval + opts.coalesce, [&] { return stopping; });
+        // What more batches touch meanwhile joins this evaluation; a command
+        // (a tenant's "<tenant>\0" key: a goal created, changed, deleted) is
+        // evaluated at once, so that a new goal's first status is recorded
+        // before the events that may move it.
+        auto command = [&] {
+          return std::any_of(touched.begin(), touched.end(),
+                             [](const auto& t) { return t.first.ends_with('\0'); });
+        };
+        if (!touched.empty() && !command())
+          cv.wait_until(lock, last_eval + opts.coalesce, [&] { return stopping || command(); });
         if (stopping) return;
         changed.swap(touched);
       }

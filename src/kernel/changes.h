@@ -47,7 +47,8 @@ struct ChangesOptions {
   std::chrono::milliseconds full_pass{30000};
   // Batches durable within this long of the last evaluation are evaluated
   // together, so that a busy ingest (a batch every few milliseconds) does
-  // not make the announcers read every touched goal per batch.
+  // not make the announcers read every touched goal per batch. A command is
+  // evaluated at once.
   std::chrono::milliseconds coalesce{100};
   // Called on the changes thread with each goal.status_changed message once
   // it is recorded (the live feed, http::Hub::status_changed); must not block.
