@@ -93,13 +93,34 @@ void Loop::prepare(Chunk& c, size_t begin, size_t end) {
       if (c.items_scratch.empty()) continue;
       auto at = static_cast<uint32_t>(c.subjects.size());
       c.subjects.append(breakdown);
-      for (const auto& item : c.items_scratch)
-        c.tallies.push_back({item.entry, rule.outcomes[item.outcome], ev->timestamp_ms, at,
-                             static_cast<uint32_t>(breakdown.size())});
+      for (const auto& item : c.items_scratch) {
+        Tally t{item.entry,       &rule, rule.outcomes[item.outcome],
+                ev->timestamp_ms, at,    static_cast<uint32_t>(breakdown.size())};
+        if (rule.notice) {
+          t.name_at = static_cast<uint32_t>(c.subjects.size());
+          t.name_len = static_cast<uint32_t>(item.name.size());
+          c.subjects.append(item.name);
+        }
+        c.tallies.push_back(t);
+      }
     }
     p.tally_count = static_cast<uint32_t>(c.tallies.size()) - p.tally_first;
     c.items.push_back(p);
   }
+}
+
+// The deadletter notice of a notice rule's item (projection/tally.h), if
+// it needs one: its entry is unknown, or does not declare its breakdown
+// value. Its event is processed all the same.
+void Loop::notice(const rd_kafka_message_t* m, const Tally& t, std::string_view subjects) {
+  auto name = subjects.substr(t.name_at, t.name_len);
+  auto breakdown = subjects.substr(t.breakdown_at, t.breakdown_len);
+  std::optional<projection::TallyNotice> n;
+  if (!t.entry)
+    n = projection::unknown_entry_notice(*t.rule, name);
+  else if (!t.entry->declares(breakdown))
+    n = projection::undeclared_breakdown_notice(*t.rule, name, breakdown);
+  if (n) deadletter(m, n->field + ": " + n->message, n->field);
 }
 
 // Ingests the run of event messages msgs[begin, end): prepares them (two
@@ -149,12 +170,15 @@ void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dup
       }
       for (uint32_t k = p.tally_first; k < p.tally_first + p.tally_count; ++k) {
         const Tally& t = chunk.tallies[k];
-        delta.cells.add_tally(
-            t.entry->cell_prefix, t.outcome,
-            std::string_view(chunk.subjects).substr(t.breakdown_at, t.breakdown_len),
-            t.timestamp_ms);
+        std::string_view subjects(chunk.subjects);
+        auto breakdown = subjects.substr(t.breakdown_at, t.breakdown_len);
+        if (t.rule->notice) notice(msgs[first_msg + i], t, subjects);
+        if (!t.entry) continue;
+        delta.cells.add_tally(t.entry->cell_prefix, t.outcome, breakdown, t.timestamp_ms,
+                              t.rule->exact_time);
+        ++matched;
       }
-      matched += p.goals + p.tally_count;
+      matched += p.goals;
     }
   }
 }

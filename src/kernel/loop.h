@@ -74,12 +74,16 @@ struct Loop : Shared, CommandContext {
     uint32_t subject_at = 0, subject_len = 0;  // in Chunk::subjects; unique series only
   };
   // A tally item of an event (projection/tally.h), with its rule's outcome
-  // name and the event's breakdown value (in Chunk::subjects).
+  // name and the event's breakdown value (in Chunk::subjects); for a
+  // notice rule's item, also the entry id it named (in Chunk::subjects).
+  // A null entry: not counted, the event gets a notice.
   struct Tally {
     const projection::TallyIndex::Entry* entry;
+    const projection::TallyRule* rule;
     std::string_view outcome;
     int64_t timestamp_ms;
     uint32_t breakdown_at = 0, breakdown_len = 0;
+    uint32_t name_at = 0, name_len = 0;
   };
   struct Prepared {
     bool valid = false;
@@ -143,6 +147,7 @@ struct Loop : Shared, CommandContext {
   void run();
   void deadletter(const rd_kafka_message_t* m, const std::string& why, const std::string& field);
   void prepare(Chunk& c, size_t begin, size_t end);
+  void notice(const rd_kafka_message_t* m, const Tally& t, std::string_view subjects);
   void ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups, uint64_t& matched);
   void touch(const std::string& cell_key, int64_t ts);
   void touch_cells(const projection::Delta& d);

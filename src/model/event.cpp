@@ -1,5 +1,6 @@
 #include "model/event.h"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 #include <string>
@@ -189,7 +190,11 @@ std::optional<Error> check_id(element e, std::string_view path) {
 EventParser::EventParser(std::span<const EventMemberRule> rules)
     : rules_(rules.begin(), rules.end()),
       names_(std::begin(kEnvelopeNames), std::end(kEnvelopeNames)) {
-  for (const auto& r : rules_) names_.push_back(r.member);
+  for (const auto& r : rules_) {
+    auto first = std::find(names_.begin() + kEnvelope, names_.end(), r.member);
+    slot_.push_back(static_cast<size_t>(first - names_.begin()));
+    names_.push_back(r.member);
+  }
   if (names_.size() > kMaxMembers) throw std::logic_error("too many event member rules");
 }
 
@@ -288,13 +293,13 @@ Result<Event> EventParser::validate(simdjson::dom::element root) {
   for (Kind kind : {Kind::id, Kind::custom})
     for (size_t r = 0; r < rules_.size(); ++r) {
       const auto& rule = rules_[r];
-      if (rule.kind != kind || !has[kEnvelope + r]) continue;
-      auto e = kind == Kind::id ? check_id(found[kEnvelope + r], rule.member)
-                                : rule.check(found[kEnvelope + r]);
+      if (rule.kind != kind || !has[slot_[r]]) continue;
+      auto e =
+          kind == Kind::id ? check_id(found[slot_[r]], rule.member) : rule.check(found[slot_[r]]);
       if (e) return *e;
     }
   for (size_t r = 0; r < rules_.size(); ++r)
-    if (rules_[r].required_for == ev.type && !has[kEnvelope + r])
+    if (rules_[r].required_for == ev.type && !has[slot_[r]])
       return err(std::string(rules_[r].member), std::string(rules_[r].required_message));
   return ev;
 }

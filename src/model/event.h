@@ -35,7 +35,8 @@ struct Event {
 
 // A member of a goal family's events beyond the common envelope (declared by
 // its module, src/modules/<family>/): checked whenever present, required by
-// the event type `required_for`.
+// the event type `required_for`. A member several types require has a rule
+// per type, of the same kind and check.
 struct EventMemberRule {
   enum class Kind {
     id,      // a string of 1 to 200 characters (check_id)
@@ -70,6 +71,9 @@ class EventParser {
   Result<Event> validate(simdjson::dom::element root);
   std::vector<EventMemberRule> rules_;
   std::vector<std::string_view> names_;  // the envelope's members, then the rules'
+  // Per rule, the slot its member is found in: that of the first rule of
+  // the same member (a member may have a rule per type that requires it).
+  std::vector<size_t> slot_;
   simdjson::dom::parser parser_;
   std::string rewritten_;  // a document with big integers rewritten (rare)
 };

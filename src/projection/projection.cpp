@@ -116,11 +116,11 @@ void Aggregator::add_cell(std::string_view key, const Cell& delta) {
 }
 
 void Aggregator::add_tally(std::string_view cell_prefix, std::string_view outcome,
-                           std::string_view breakdown, int64_t timestamp_ms) {
+                           std::string_view breakdown, int64_t timestamp_ms, bool exact_time) {
   scratch_.assign(cell_prefix);
   scratch_.append(outcome).push_back('\x1f');
   scratch_.append(breakdown).push_back('\0');
-  keys::append_be64(scratch_, bucket_of(timestamp_ms));
+  keys::append_be64(scratch_, exact_time ? timestamp_ms : bucket_of(timestamp_ms));
   auto it = cells_.find(scratch_);
   if (it == cells_.end()) it = cells_.emplace(scratch_, Cell{}).first;
   it->second.count += 1;

@@ -137,9 +137,10 @@ class Aggregator {
            std::string_view subject = {});
   // One outcome of a tally entry (projection/tally.h): count 1 in the cell of
   // counter <name>\x1f<outcome>\x1f<breakdown>; `cell_prefix` is the
-  // entry's tenant\0name\x1f.
+  // entry's tenant\0name\x1f. The cell is that of the event's 15-minute
+  // bucket, or of its millisecond when `exact_time` (TallyRule::exact_time).
   void add_tally(std::string_view cell_prefix, std::string_view outcome, std::string_view breakdown,
-                 int64_t timestamp_ms);
+                 int64_t timestamp_ms, bool exact_time = false);
   // Cell key bytes -> delta; key layout: tenant \0 counter \0 bucket (8 bytes BE).
   const std::unordered_map<std::string, Cell>& cells() const { return cells_; }
   // Unique series: cell key + subject, one per (cell, subject) seen.

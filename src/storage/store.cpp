@@ -355,4 +355,14 @@ std::string Store::digest() const {
   return to_hex(md, len);
 }
 
+void digest_when_used(std::string_view name, const Rows& rows, DigestSink& sink) {
+  bool named = false;
+  rows([&](std::string_view key, std::string_view value) {
+    if (!named) sink.feed(name);
+    named = true;
+    sink.feed(key);
+    sink.feed(value);
+  });
+}
+
 }  // namespace gs::storage

@@ -3,17 +3,11 @@
 // target rule, PATCH semantics, and the API/stored form and its round trip.
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <valijson/adapters/nlohmann_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validator.hpp>
-
-#include "model/command.h"
+#include "command_schema.h"
 #include "modules/agent/model.h"
 
 using nlohmann::json;
@@ -42,23 +36,7 @@ json body(const std::string& text) {
   return j;
 }
 
-// Whether schemas/command.schema.json accepts command `type` with `data`.
-bool schema_accepts(const std::string& type, const json& data) {
-  static valijson::Schema* schema = [] {
-    std::ifstream in(GOALSTREAM_SCHEMAS "/command.schema.json");
-    auto doc = json::parse(in);
-    auto* s = new valijson::Schema();
-    valijson::SchemaParser parser;
-    valijson::adapters::NlohmannJsonAdapter adapter(doc);
-    parser.populateSchema(adapter, *s);
-    return s;
-  }();
-  gs::model::Command cmd{"cmd_0123456789abcdef01234567", type, "acme", 1740787200000LL, data};
-  auto doc = json::parse(gs::model::serialize(cmd));
-  valijson::Validator v;
-  valijson::adapters::NlohmannJsonAdapter adapter(doc);
-  return v.validate(*schema, adapter, nullptr);
-}
+using gs::test::schema_accepts;
 
 // What a body is refused for: the field and the whole message.
 struct Refusal {

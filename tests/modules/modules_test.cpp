@@ -18,6 +18,7 @@
 #include "modules/conversion/module.h"
 #include "modules/growth/keyspace.h"
 #include "modules/growth/module.h"
+#include "modules/roadmap/keyspace.h"
 
 namespace {
 
@@ -47,9 +48,9 @@ class Context final : public gs::kernel::CommandContext {
 
   // Applies `type` with `data` through the module that declares it, and
   // writes the batch.
-  gs::Status apply(const std::string& type, json data) {
+  gs::Status apply(const std::string& type, json data, int64_t issued_at_ms = 1740787200000LL) {
     ++offset_;
-    gs::model::Command cmd{"cmd_" + std::to_string(offset_), type, "acme", 1740787200000LL, data};
+    gs::model::Command cmd{"cmd_" + std::to_string(offset_), type, "acme", issued_at_ms, data};
     for (auto* m : modules_)
       for (auto t : m->command_types())
         if (t == type) {
@@ -201,8 +202,8 @@ TEST_CASE(
   std::set<std::string> names;
   for (const auto& cf : gs::modules::column_families())
     CHECK_MESSAGE(names.emplace(cf.name).second, cf.name);
-  CHECK(names ==
-        std::set<std::string>{"meta", "keys", "goals", "dedup", "agg", "uniq", "growth", "agent"});
+  CHECK(names == std::set<std::string>{"meta", "keys", "goals", "dedup", "agg", "uniq", "growth",
+                                       "agent", "roadmap"});
   CHECK(types.count("agent_goal.created") == 1);
 }
 
@@ -393,4 +394,102 @@ TEST_CASE("agent: the digest of a store without agent goals is what it was befor
   CHECK(with_agent->digest() != before);
   REQUIRE(ctx.apply("agent_goal.deleted", {{"id", "goal_00000000000000a1"}}).ok());
   CHECK(with_agent->digest() == before);
+}
+
+TEST_CASE(
+    "roadmap: a goal is created, gets a roadmap, its nodes change by signals, and is deleted") {
+  auto store = fresh("roadmap-goals");
+  gs::modules::ModuleList modules;
+  Context ctx(*store, modules.all());
+  const std::string id = "goal_00000000000000b1";
+  const int64_t t0 = 1740787200000LL;
+  json created = {{"id", id},
+                  {"title", "Run a marathon"},
+                  {"description", nullptr},
+                  {"target_date", nullptr},
+                  {"roadmap", nullptr},
+                  {"abandoned", false},
+                  {"created_at", gs::time::format_rfc3339(t0)},
+                  {"updated_at", gs::time::format_rfc3339(t0)}};
+  REQUIRE(ctx.apply("roadmap_goal.created", created, t0).ok());
+
+  json roadmap = json::parse(R"({"nodes":[{"id":"a","label":"Base"},{"id":"b","label":"Long runs"},
+      {"id":"c","label":"Race"}],"edges":[{"source":"a","target":"b"},{"source":"b","target":"c"}]})");
+  auto with_roadmap = created;
+  with_roadmap["roadmap"] = roadmap;
+  auto st = ctx.apply("roadmap_goal.created", with_roadmap, t0);
+  CHECK(st.error().field == "data.roadmap");
+  CHECK(st.error().message == "must be null: roadmaps are generated");
+  REQUIRE(ctx.apply("roadmap.generated", {{"goal_id", id}, {"roadmap", roadmap}}, t0 + 1000).ok());
+  auto read = [&] {
+    auto g = gs::roadmap::goal(*store, "acme", id);
+    REQUIRE(g.ok());
+    REQUIRE(g->has_value());
+    return **g;
+  };
+  CHECK(gs::roadmap::progress(read()) == 0);
+  std::string scratch;
+  const auto* entry = ctx.tallies().find("acme", id, scratch);
+  REQUIRE(entry != nullptr);
+  CHECK(entry->declares("b"));
+  CHECK_FALSE(entry->declares("zz"));
+
+  // a PATCH completes a; a todo event (the same cell, as ingest writes it)
+  // reopens it later; completing b at an earlier time than its reopening
+  // still counts.
+  auto patch = [&](const char* node, bool done, int64_t at) {
+    return ctx.apply("roadmap.node_updated",
+                     {{"goal_id", id}, {"node_id", node}, {"completed", done}}, at);
+  };
+  REQUIRE(patch("a", true, t0 + 2000).ok());
+  CHECK(gs::roadmap::progress(read()) == 33);
+  CHECK(read().updated_at_ms == t0 + 2000);
+  {
+    auto b = store->batch();
+    gs::roadmap::add_signal(b, "acme", id, "a", gs::roadmap::Signal::reopened, t0 + 3000);
+    REQUIRE(store->write(b).ok());
+  }
+  CHECK(gs::roadmap::progress(read()) == 0);
+  REQUIRE(patch("b", true, t0 + 2500).ok());
+  REQUIRE(patch("a", true, t0 + 4000).ok());
+  CHECK(gs::roadmap::progress(read()) == 67);
+  CHECK(gs::roadmap::status(read()) == gs::roadmap::GoalStatus::active);
+  REQUIRE(patch("c", true, t0 + 5000).ok());
+  CHECK(gs::roadmap::progress(read()) == 100);
+  CHECK(gs::roadmap::status(read()) == gs::roadmap::GoalStatus::completed);
+  st = patch("zz", true, t0 + 5000);
+  CHECK(st.error().field == "data.node_id");
+  CHECK(st.error().message == "roadmap goal " + id + " has no node zz");
+
+  // regenerating: kept ids keep their state; a new id starts from the
+  // state the command carries (the API merged it by label).
+  json fresh_map = json::parse(R"({"nodes":[{"id":"a","label":"Base"},{"id":"x","label":"Long runs",
+      "completed":true},{"id":"y","label":"Taper"},{"id":"c","label":"Race"}],
+      "edges":[{"source":"a","target":"x"},{"source":"x","target":"y"},{"source":"y","target":"c"}]})");
+  REQUIRE(
+      ctx.apply("roadmap.generated", {{"goal_id", id}, {"roadmap", fresh_map}}, t0 + 6000).ok());
+  auto g = read();
+  REQUIRE(g.roadmap->nodes.size() == 4);
+  CHECK(g.roadmap->nodes[0].completed);
+  CHECK(g.roadmap->nodes[1].completed);
+  CHECK_FALSE(g.roadmap->nodes[2].completed);
+  CHECK(g.roadmap->nodes[3].completed);
+  CHECK(gs::roadmap::progress(g) == 75);
+  // the stored roadmap holds no state: it lives in the signals
+  auto stored = gs::roadmap::stored_goal(*store, "acme", id);
+  REQUIRE(stored.ok());
+  CHECK_FALSE((**stored).roadmap->nodes[1].completed);
+  CHECK((**stored).node_since.at("x") == t0 + 6000);
+  CHECK((**stored).node_since.at("a") == t0 + 1000);
+
+  REQUIRE(ctx.apply("roadmap_goal.updated", {{"id", id}, {"status", "abandoned"}}, t0 + 7000).ok());
+  CHECK(gs::roadmap::status(read()) == gs::roadmap::GoalStatus::abandoned);
+  REQUIRE(ctx.apply("roadmap_goal.deleted", {{"id", id}}, t0 + 8000).ok());
+  CHECK_FALSE((*gs::roadmap::goal(*store, "acme", id)).has_value());
+  auto left = gs::roadmap::goal_signals(*store, "acme", id);
+  REQUIRE(left.ok());
+  CHECK(left->empty());
+  CHECK(ctx.tallies().find("acme", id, scratch) == nullptr);
+  st = ctx.apply("roadmap.generated", {{"goal_id", id}, {"roadmap", roadmap}}, t0 + 9000);
+  CHECK(st.error().field == "data.goal_id");
 }

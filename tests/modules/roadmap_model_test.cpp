@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/time.h"
+#include "command_schema.h"
 #include "modules/roadmap/model.h"
 
 using nlohmann::json;
@@ -623,6 +624,49 @@ TEST_CASE("roadmap goals: the commands' payloads read back") {
   auto created = goal_from_stored(json(stored_json(g)), "acme");
   REQUIRE(created.ok());
   CHECK(*created == g);
+}
+
+TEST_CASE("roadmap goals: the commands' payloads agree with schemas/command.schema.json") {
+  using gs::test::schema_accepts;
+  RoadmapGoal g = goal();
+  g.roadmap.reset();
+  g.node_since.clear();
+  json created = stored_json(g);
+  CHECK(schema_accepts(command_type::roadmap_goal_created, created));
+  g.description = "Sub four hours";
+  g.target_date = "2026-06-30";
+  CHECK(schema_accepts(command_type::roadmap_goal_created, json(stored_json(g))));
+  auto wrong = created;
+  wrong["roadmap"] = json::object();
+  CHECK_FALSE(schema_accepts(command_type::roadmap_goal_created, wrong));
+  wrong = created;
+  wrong.erase("title");
+  CHECK_FALSE(schema_accepts(command_type::roadmap_goal_created, wrong));
+
+  auto p = patch_from_request(
+      body(R"({"title":"T2","description":null,"target_date":"2026-06-30","status":"abandoned"})"));
+  REQUIRE(p.ok());
+  p->id = "goal_0123456789abcdef";
+  CHECK(schema_accepts(command_type::roadmap_goal_updated, to_json(*p)));
+  CHECK_FALSE(schema_accepts(command_type::roadmap_goal_updated,
+                             body(R"({"id":"goal_0123456789abcdef","status":"completed"})")));
+  CHECK(schema_accepts(command_type::roadmap_goal_deleted, {{"id", p->id}}));
+  CHECK_FALSE(schema_accepts(command_type::roadmap_goal_deleted, json::object()));
+
+  GeneratedRoadmap gen{"goal_0123456789abcdef", chain(true)};
+  CHECK(schema_accepts(command_type::roadmap_generated, to_json(gen)));
+  auto no_nodes = json(to_json(gen));
+  no_nodes["roadmap"]["nodes"] = json::array();
+  CHECK_FALSE(schema_accepts(command_type::roadmap_generated, no_nodes));
+
+  auto n = node_patch_from_request(body(R"({"is_complete":true,"skipped":false})"));
+  REQUIRE(n.ok());
+  n->goal_id = "goal_0123456789abcdef";
+  n->node_id = "node_1";
+  CHECK(schema_accepts(command_type::roadmap_node_updated, to_json(*n)));
+  CHECK_FALSE(schema_accepts(command_type::roadmap_node_updated,
+                             body(R"({"goal_id":"goal_0123456789abcdef","node_id":"node_1",)"
+                                  R"("is_complete":true})")));
 }
 
 TEST_CASE("roadmap goals: a regenerated roadmap keeps the completed nodes it still has") {

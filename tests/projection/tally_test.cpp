@@ -120,3 +120,89 @@ TEST_CASE("tallies: counter ids and the cells an item adds") {
                     b))
             .count == 1);
 }
+
+namespace {
+
+constexpr std::string_view kCompleted[] = {"completed"};
+const TallyRule kTodoRule{
+    "todo_completed", "",    "goal_id", "", kCompleted, "", "node_id", true, true,
+    "roadmap goal",   "node"};
+
+std::string todo(const std::string& tenant, const std::string& goal, const std::string& node) {
+  return R"({"event_id":"e","tenant_id":")" + tenant +
+         R"(","type":"todo_completed","timestamp":"2025-03-01T12:00:00Z","goal_id":")" + goal +
+         R"(","node_id":")" + node + R"("})";
+}
+
+}  // namespace
+
+TEST_CASE("tallies: one item per event, a fixed outcome, notices for unknown entries") {
+  TallyIndex index;
+  index.add("acme", "goal_a");
+  gs::model::EventParser parser;
+  std::string scratch;
+  auto collect_todo = [&](const std::string& event) {
+    auto e = parser.parse(event);
+    REQUIRE(e.ok());
+    std::vector<TallyItem> items;
+    auto breakdown = gs::projection::collect_tallies(kTodoRule, index, *e, scratch, items);
+    CHECK(breakdown == "n1");
+    return items;
+  };
+  // The event itself is the item; its outcome is the rule's only one.
+  auto items = collect_todo(todo("acme", "goal_a", "n1"));
+  REQUIRE(items.size() == 1);
+  REQUIRE(items[0].entry);
+  CHECK(items[0].entry->cell_prefix == std::string("acme\0goal_a\x1f", 12));
+  CHECK(items[0].outcome == 0);
+  // Another tenant's goal, an unknown goal: an item without entry (a notice).
+  for (const auto& event : {todo("other", "goal_a", "n1"), todo("acme", "goal_b", "n1")}) {
+    items = collect_todo(event);
+    REQUIRE(items.size() == 1);
+    CHECK(items[0].entry == nullptr);
+  }
+  CHECK(items[0].name == "goal_b");
+  auto n = gs::projection::unknown_entry_notice(kTodoRule, "goal_b");
+  CHECK(n.field == "goal_id");
+  CHECK(n.message == "no roadmap goal goal_b of this tenant");
+
+  // An entry declares nothing until told: every breakdown value; then only its own.
+  const auto* entry = index.find("acme", "goal_a", scratch);
+  REQUIRE(entry);
+  CHECK(entry->declares("anything"));
+  index.declare("acme", "goal_a", {"n3", "n1"});
+  CHECK(entry->declares("n1"));
+  CHECK(entry->declares("n3"));
+  CHECK_FALSE(entry->declares("n2"));
+  index.declare("acme", "goal_a", {});
+  CHECK_FALSE(entry->declares("n1"));
+  index.declare("acme", "nope", {"n1"});  // not an entry: nothing
+  CHECK_FALSE(index.find("acme", "nope", scratch));
+  auto u = gs::projection::undeclared_breakdown_notice(kTodoRule, "goal_a", "n9");
+  CHECK(u.field == "node_id");
+  CHECK(u.message == "roadmap goal goal_a has no node n9");
+
+  // A rule without notices skips unknown entries.
+  TallyRule quiet = kTodoRule;
+  quiet.notice = false;
+  auto e = parser.parse(todo("acme", "goal_b", "n1"));
+  REQUIRE(e.ok());
+  std::vector<TallyItem> none;
+  gs::projection::collect_tallies(quiet, index, *e, scratch, none);
+  CHECK(none.empty());
+}
+
+TEST_CASE("tallies: exact-time cells are per millisecond") {
+  gs::projection::Aggregator agg;
+  std::string prefix("acme\0goal_a\x1f", 12);
+  agg.add_tally(prefix, "completed", "n1", 1740830400123, true);
+  agg.add_tally(prefix, "completed", "n1", 1740830400124, true);
+  agg.add_tally(prefix, "completed", "n1", 1740830400124, true);
+  REQUIRE(agg.cells().size() == 2);
+  std::string k = gs::keys::join("acme",
+                                 "goal_a\x1f"
+                                 "completed\x1fn1");
+  k.push_back('\0');
+  gs::keys::append_be64(k, 1740830400124);
+  CHECK(agg.cells().at(k).count == 2);
+}

@@ -261,6 +261,11 @@ ojson stored_json(const RoadmapGoal& g) {
   j["description"] = optional_text(g.description);
   j["target_date"] = optional_text(g.target_date);
   j["roadmap"] = g.roadmap ? to_json(*g.roadmap) : ojson(nullptr);
+  if (!g.node_since.empty()) {
+    ojson since = ojson::object();
+    for (const auto& [id, at] : g.node_since) since[id] = time::format_rfc3339(at);
+    j["node_since"] = std::move(since);
+  }
   j["abandoned"] = g.abandoned;
   j["created_at"] = time::format_rfc3339(g.created_at_ms);
   j["updated_at"] = time::format_rfc3339(g.updated_at_ms);
@@ -277,6 +282,15 @@ Result<RoadmapGoal> goal_from_stored(const json& j, std::string tenant_id) {
     auto roadmap = roadmap_from_json(*r, "roadmap");
     if (!roadmap.ok()) return roadmap.error();
     g.roadmap = std::move(roadmap).value();
+  }
+  if (const json* since = m.find("node_since")) {
+    if (!since->is_object()) return invalid("node_since", "must be an object");
+    for (const auto& [id, at] : since->items()) {
+      auto t = at.is_string() ? time::parse_rfc3339(at.get_ref<const std::string&>())
+                              : std::optional<int64_t>();
+      if (!t) return invalid("node_since." + id, "must be an RFC 3339 date-time");
+      g.node_since.emplace(id, *t);
+    }
   }
   std::optional<bool> abandoned;
   if (auto e = m.boolean("abandoned", abandoned)) return *e;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,7 +46,10 @@ struct RoadmapGoal {
   // ("2026-12-31T00:00:00+02:00" becomes "2026-12-30T22:00:00Z").
   std::optional<std::string> target_date;
   std::optional<Roadmap> roadmap;  // none until generated
-  bool abandoned = false;          // set and cleared by the user (PATCH status)
+  // Since when each node of the roadmap counts its signals (signals.h): the
+  // issued_at of the generation that introduced its id. Stored, never shown.
+  std::map<std::string, int64_t, std::less<>> node_since;
+  bool abandoned = false;  // set and cleared by the user (PATCH status)
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
   bool operator==(const RoadmapGoal&) const = default;
@@ -69,7 +73,8 @@ ojson to_json(const RoadmapGoal& g);
 
 // The stored form, which is also the payload of roadmap_goal.created: id,
 // title, description, target_date, roadmap (graph's to_json, nothing
-// derived; null until generated), abandoned, created_at, updated_at.
+// derived; null until generated), node_since (node id -> RFC 3339 time;
+// left out while empty), abandoned, created_at, updated_at.
 ojson stored_json(const RoadmapGoal& g);
 // Reads the stored form back. Lenient as stored forms are (docs/decisions.md:
 // types and lengths; members of a later version are ignored); a stored
