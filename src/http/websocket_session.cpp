@@ -186,8 +186,8 @@ void WebSocketSession::on_write(beast::error_code ec, size_t) {
   sessions_->count(&Telemetry::ws_frames_sent);
   queued_bytes_ -= queue_.front()->size();
   queue_.pop_front();
-  if (close_) return start_close();
-  if (!queue_.empty()) do_write();
+  if (!queue_.empty()) return do_write();
+  if (close_) start_close();
 }
 
 void WebSocketSession::close(websocket::close_code code, std::string reason) {
@@ -196,12 +196,19 @@ void WebSocketSession::close(websocket::close_code code, std::string reason) {
   });
 }
 
-void WebSocketSession::request_close(websocket::close_reason reason) {
+void WebSocketSession::close_when_drained(websocket::close_code code, std::string reason) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+    self->request_close({code, reason}, true);
+  });
+}
+
+void WebSocketSession::request_close(websocket::close_reason reason, bool drain) {
   if (closing_) return;
   closing_ = true;
   close_ = std::move(reason);
-  // The frame being written (if any) finishes; those behind it are dropped.
-  if (queue_.size() > 1) {
+  // Unless draining, the frame being written (if any) finishes and those
+  // behind it are dropped; on_write starts the close once the queue is empty.
+  if (!drain && queue_.size() > 1) {
     queue_.erase(queue_.begin() + 1, queue_.end());
     queued_bytes_ = queue_.front()->size();
   }

@@ -29,12 +29,15 @@
 //   idle for 30 s and closes it when nothing arrived for 60 s;
 // - a client message is at most kMaxMessage (4 KiB); at most that much of
 //   one (plus a byte) is held in memory;
-// - once a close is requested (by close() or the session itself), the
-//   connection is cut if the close has not gone out within kCloseGrace.
+// - once a close is requested (by close(), close_when_drained() or the
+//   session itself), the connection is cut if the close (after the frames
+//   it waits for) has not gone out within kCloseGrace.
 //
-// Threads: send() and close() are thread-safe; they post to the strand, so
-// calls made from one thread take effect in that order. The Join callback
-// and the message handler run on the strand and must not block.
+// Threads: send(), close() and close_when_drained() are thread-safe; they
+// post to the strand, so calls made from one thread take effect in that
+// order (send() then close_when_drained(): the frame, then the close). The
+// Join callback and the message handler run on the strand and must not
+// block.
 //
 // WebSocketSessions tracks a server's sessions, so that stopping the server
 // closes them (1001 going away) before its I/O threads stop.
@@ -105,10 +108,10 @@ class WebSocketSession : public Subscriber, public std::enable_shared_from_this<
   // bytes, valid UTF-8: Beast closes with 1007 otherwise). Runs on the
   // strand, one message at a time, in order, and not once a close was
   // requested. It must not block: post long work elsewhere and answer from
-  // there with send() or close(). It gets the session as its argument; what
-  // it holds is released when the connection ends. An exception out of it
-  // is logged and closes the session with 1011 (internal error) "internal
-  // error".
+  // there with send(), close() or close_when_drained(). It gets the session
+  // as its argument; what it holds is released when the connection ends. An
+  // exception out of it is logged and closes the session with 1011
+  // (internal error) "internal error".
   using OnMessage = std::function<void(const std::shared_ptr<WebSocketSession>&, std::string text)>;
 
   // `hold` is released when the session ends (the server's connection slot).
@@ -128,6 +131,11 @@ class WebSocketSession : public Subscriber, public std::enable_shared_from_this<
   // Closes with `code` and `reason` after the frame being written; frames
   // queued behind it are not sent. Thread-safe.
   void close(boost::beast::websocket::close_code code, std::string reason);
+  // Closes with `code` and `reason` once every frame queued before it is
+  // sent (a graceful end: the last frame, then e.g. 1000 normal). Frames
+  // sent after it are dropped. Thread-safe. Of several closes, the first
+  // requested wins.
+  void close_when_drained(boost::beast::websocket::close_code code, std::string reason);
 
  private:
   void on_accept(boost::beast::error_code ec);
@@ -136,7 +144,7 @@ class WebSocketSession : public Subscriber, public std::enable_shared_from_this<
   void on_send(std::shared_ptr<const std::string> frame);
   void do_write();
   void on_write(boost::beast::error_code ec, size_t);
-  void request_close(boost::beast::websocket::close_reason reason);
+  void request_close(boost::beast::websocket::close_reason reason, bool drain = false);
   void start_close();
   void cut();
 

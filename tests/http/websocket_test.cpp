@@ -1,8 +1,9 @@
 // The WebSocket session's side of a client's messages: a handler set in the
 // join gets each text message in order and its replies arrive; binary and
 // oversize messages close the connection with a code and a reason; a
-// session without a handler reads and ignores what it is sent. A real
-// server on 127.0.0.1 and a real Beast client, no Kafka.
+// session without a handler reads and ignores what it is sent;
+// close_when_drained() sends the frames queued before it, then closes. A
+// real server on 127.0.0.1 and a real Beast client, no Kafka.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -289,4 +290,38 @@ TEST_CASE("websocket: without a handler, messages are read and ignored") {
   CHECK(c.read() == std::nullopt);
   CHECK(c.code == 1009);
   CHECK(c.reason == "");
+}
+
+TEST_CASE("websocket: close_when_drained sends every frame queued before it, then the close") {
+  SUBCASE("from the join") {
+    WsServer server([](const std::shared_ptr<WebSocketSession>& s) {
+      for (int i = 0; i < 200; ++i)
+        s->send(std::make_shared<const std::string>("frame " + std::to_string(i)));
+      s->close_when_drained(websocket::close_code::normal, "done");
+      s->send(std::make_shared<const std::string>("too late"));
+    });
+    Client c(server.port());
+    for (int i = 0; i < 200; ++i) REQUIRE(c.read() == "frame " + std::to_string(i));
+    CHECK(c.read() == std::nullopt);
+    CHECK(c.code == 1000);
+    CHECK(c.reason == "done");
+  }
+  SUBCASE("from a handler, as the answer to a message") {
+    WsServer server([](const std::shared_ptr<WebSocketSession>& s) {
+      s->on_message([](const std::shared_ptr<WebSocketSession>& s, std::string text) {
+        if (text != "bye") return s->send(std::make_shared<const std::string>("echo " + text));
+        s->send(std::make_shared<const std::string>("last"));
+        s->close_when_drained(websocket::close_code::normal, "bye");
+      });
+    });
+    Client c(server.port());
+    c.text("hi");
+    c.text("bye");
+    c.text("ignored");
+    CHECK(c.read() == "echo hi");
+    CHECK(c.read() == "last");
+    CHECK(c.read() == std::nullopt);
+    CHECK(c.code == 1000);
+    CHECK(c.reason == "bye");
+  }
 }
