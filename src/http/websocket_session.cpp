@@ -94,7 +94,7 @@ void WebSocketSession::run(const beast::http::request<beast::http::string_body>&
   ws_.set_option(timeouts);
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(beast::http::field::server, "goalstream"); }));
-  ws_.read_message_max(4096);
+  ws_.read_message_max(kMaxMessage);
   ws_.text(true);
   ws_.async_accept(req,
                    beast::bind_front_handler(&WebSocketSession::on_accept, shared_from_this()));
@@ -104,22 +104,57 @@ void WebSocketSession::on_accept(beast::error_code ec) {
   if (ec) return;  // the connection ends with the session
   open_ = true;
   if (closing_) return start_close();
+  // The first read starts after join_ returns: a handler it set sees every message.
   join_(shared_from_this());
   join_ = nullptr;
+  // With a handler the session checks the size itself, to close with a
+  // reason; Beast's check would close with 1009 and none. A message is read
+  // in pieces, so no more than kMaxMessage + 1 bytes of it are held.
+  if (on_message_) ws_.read_message_max(0);
   do_read();
 }
 
+void WebSocketSession::on_message(OnMessage f) { on_message_ = std::move(f); }
+
 void WebSocketSession::do_read() {
-  ws_.async_read(buffer_,
-                 beast::bind_front_handler(&WebSocketSession::on_read, shared_from_this()));
+  ws_.async_read_some(buffer_, kMaxMessage + 1 - buffer_.size(),
+                      beast::bind_front_handler(&WebSocketSession::on_read, shared_from_this()));
 }
 
 void WebSocketSession::on_read(beast::error_code ec, size_t) {
   if (ec) {
     deadline_.cancel();
-    return;  // closed by the client, after our close, timed out, or cut
+    on_message_ = nullptr;  // what the handler holds goes with the connection
+    return;                 // closed by the client, after our close, timed out, or cut
   }
+  if (!on_message_ || closing_) {
+    buffer_.consume(buffer_.size());
+    return do_read();
+  }
+  if (!ws_.got_text()) {
+    buffer_.consume(buffer_.size());
+    request_close({websocket::close_code::unknown_data,
+                   "binary messages are not supported: send text (JSON)"});
+    return do_read();
+  }
+  if (buffer_.size() > kMaxMessage) {
+    buffer_.consume(buffer_.size());
+    request_close({websocket::close_code::too_big,
+                   "a message is at most " + std::to_string(kMaxMessage) + " bytes"});
+    return do_read();
+  }
+  if (!ws_.is_message_done()) return do_read();
+  auto text = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
+  try {
+    on_message_(shared_from_this(), std::move(text));
+  } catch (const std::exception& e) {
+    log::error(std::string("websocket: the message handler threw: ") + e.what());
+    request_close({websocket::close_code::internal_error, "internal error"});
+  } catch (...) {
+    log::error("websocket: the message handler threw an exception that is not a std::exception");
+    request_close({websocket::close_code::internal_error, "internal error"});
+  }
   do_read();
 }
 
@@ -151,8 +186,8 @@ void WebSocketSession::on_write(beast::error_code ec, size_t) {
   sessions_->count(&Telemetry::ws_frames_sent);
   queued_bytes_ -= queue_.front()->size();
   queue_.pop_front();
-  if (close_) return start_close();
-  if (!queue_.empty()) do_write();
+  if (!queue_.empty()) return do_write();
+  if (close_) start_close();
 }
 
 void WebSocketSession::close(websocket::close_code code, std::string reason) {
@@ -161,12 +196,19 @@ void WebSocketSession::close(websocket::close_code code, std::string reason) {
   });
 }
 
-void WebSocketSession::request_close(websocket::close_reason reason) {
+void WebSocketSession::close_when_drained(websocket::close_code code, std::string reason) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+    self->request_close({code, reason}, true);
+  });
+}
+
+void WebSocketSession::request_close(websocket::close_reason reason, bool drain) {
   if (closing_) return;
   closing_ = true;
   close_ = std::move(reason);
-  // The frame being written (if any) finishes; those behind it are dropped.
-  if (queue_.size() > 1) {
+  // Unless draining, the frame being written (if any) finishes and those
+  // behind it are dropped; on_write starts the close once the queue is empty.
+  if (!drain && queue_.size() > 1) {
     queue_.erase(queue_.begin() + 1, queue_.end());
     queued_bytes_ = queue_.front()->size();
   }

@@ -2,8 +2,17 @@
 // the HTTP session hands over its socket and the upgrade request it read;
 // this session answers the handshake, then joins what it follows (a Hub) and
 // writes the frames it is sent, text, one write in flight, the rest queued,
-// on the socket's strand. What the client sends is read and ignored (the
-// reads also answer pings and take the close handshake).
+// on the socket's strand. The session reads all the time (the reads also
+// answer pings and take the close handshake); what the client sends is
+// ignored unless the join set a message handler (on_message()):
+// - with a handler, each complete text message is handed to it, on the
+//   strand, in the order the client sent them. A binary message is answered
+//   with a close 1003 (unsupported data) "binary messages are not
+//   supported: send text (JSON)", a message over kMaxMessage with a close
+//   1009 (message too big) "a message is at most 4096 bytes"; what arrives
+//   after a close was requested is dropped;
+// - without one, messages are read and dropped; a message over kMaxMessage
+//   gets Beast's close 1009 without a reason.
 //
 // Limits and timeouts:
 // - frames wait in a queue; a client too slow to take them (more than
@@ -18,7 +27,17 @@
 //   told to reconnect (and read the current state with GET);
 // - the handshake must finish within 30 s; the server pings a connection
 //   idle for 30 s and closes it when nothing arrived for 60 s;
-// - a client message is at most 4 KiB.
+// - a client message is at most kMaxMessage (4 KiB); at most that much of
+//   one (plus a byte) is held in memory;
+// - once a close is requested (by close(), close_when_drained() or the
+//   session itself), the connection is cut if the close (after the frames
+//   it waits for) has not gone out within kCloseGrace.
+//
+// Threads: send(), close() and close_when_drained() are thread-safe; they
+// post to the strand, so calls made from one thread take effect in that
+// order (send() then close_when_drained(): the frame, then the close). The
+// Join callback and the message handler run on the strand and must not
+// block.
 //
 // WebSocketSessions tracks a server's sessions, so that stopping the server
 // closes them (1001 going away) before its I/O threads stop.
@@ -80,8 +99,20 @@ class WebSocketSession : public Subscriber, public std::enable_shared_from_this<
   static constexpr size_t kMaxQueue = 256;
   static constexpr size_t kMaxQueueBytes = 1 << 20;
   static constexpr std::chrono::seconds kCloseGrace{5};
-  // Joins the session, once the handshake is done, to what it follows.
+  static constexpr size_t kMaxMessage = 4096;  // bytes of a client message
+  // Joins the session, once the handshake is done, to what it follows. Runs
+  // on the strand, where the reads complete too, and before the first read
+  // starts: a handler it sets with on_message() sees every message.
   using Join = std::function<void(const std::shared_ptr<WebSocketSession>&)>;
+  // Takes one complete text message of the client (at most kMaxMessage
+  // bytes, valid UTF-8: Beast closes with 1007 otherwise). Runs on the
+  // strand, one message at a time, in order, and not once a close was
+  // requested. It must not block: post long work elsewhere and answer from
+  // there with send(), close() or close_when_drained(). It gets the session
+  // as its argument; what it holds is released when the connection ends. An
+  // exception out of it is logged and closes the session with 1011
+  // (internal error) "internal error".
+  using OnMessage = std::function<void(const std::shared_ptr<WebSocketSession>&, std::string text)>;
 
   // `hold` is released when the session ends (the server's connection slot).
   WebSocketSession(boost::asio::ip::tcp::socket&& socket,
@@ -93,9 +124,18 @@ class WebSocketSession : public Subscriber, public std::enable_shared_from_this<
   void run(const boost::beast::http::request<boost::beast::http::string_body>& req, Join join);
   // Queues a text frame. Thread-safe.
   void send(std::shared_ptr<const std::string> frame) override;
+  // Sets the handler of the client's messages (see OnMessage). Call only
+  // inside the Join callback, on the strand; without it the client's
+  // messages are ignored.
+  void on_message(OnMessage f);
   // Closes with `code` and `reason` after the frame being written; frames
   // queued behind it are not sent. Thread-safe.
   void close(boost::beast::websocket::close_code code, std::string reason);
+  // Closes with `code` and `reason` once every frame queued before it is
+  // sent (a graceful end: the last frame, then e.g. 1000 normal). Frames
+  // sent after it are dropped. Thread-safe. Of several closes, the first
+  // requested wins.
+  void close_when_drained(boost::beast::websocket::close_code code, std::string reason);
 
  private:
   void on_accept(boost::beast::error_code ec);
@@ -104,7 +144,7 @@ class WebSocketSession : public Subscriber, public std::enable_shared_from_this<
   void on_send(std::shared_ptr<const std::string> frame);
   void do_write();
   void on_write(boost::beast::error_code ec, size_t);
-  void request_close(boost::beast::websocket::close_reason reason);
+  void request_close(boost::beast::websocket::close_reason reason, bool drain = false);
   void start_close();
   void cut();
 
@@ -116,6 +156,7 @@ class WebSocketSession : public Subscriber, public std::enable_shared_from_this<
   Join join_;
   bool registered_ = false;  // counted in sessions_
   // On the strand only:
+  OnMessage on_message_;  // set in join_; released when the reads end
   std::deque<std::shared_ptr<const std::string>> queue_;        // front() is being written
   size_t queued_bytes_ = 0;                                     // of the frames in queue_
   bool open_ = false;                                           // handshake done
