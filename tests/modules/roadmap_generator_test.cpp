@@ -59,6 +59,7 @@ class StandIn {
     close(fds[1]);
     out_ = fds[0];
     REQUIRE(rc == 0);
+    started_ = true;
     // The first line: "listening on 127.0.0.1:<port>".
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -70,16 +71,12 @@ class StandIn {
       if (n <= 0) break;
       line.append(buf, static_cast<size_t>(n));
     }
+    if (!line.starts_with("listening on 127.0.0.1:")) stop();  // the destructor will not run
     INFO("llm-standin said: " << line);
     REQUIRE(line.starts_with("listening on 127.0.0.1:"));
     port_ = std::stoi(line.substr(line.rfind(':') + 1));
   }
-  ~StandIn() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    close(out_);
-  }
+  ~StandIn() { stop(); }
   StandIn(const StandIn&) = delete;
   StandIn& operator=(const StandIn&) = delete;
 
@@ -105,6 +102,16 @@ class StandIn {
   }
 
  private:
+  void stop() {
+    if (!started_) return;
+    started_ = false;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    close(out_);
+  }
+
+  bool started_ = false;
   pid_t pid_ = 0;
   int out_ = -1;
   int port_ = 0;
@@ -360,7 +367,11 @@ TEST_CASE("openai: a streamed answer becomes a laid-out roadmap, with statuses o
   auto plain = run(*g, request("Learn ML [nostream]"));
   REQUIRE_MESSAGE(plain.result.ok(), plain.result.error().message);
   CHECK(to_json(*plain.result).dump() == to_json(r).dump());
-  CHECK(s.calls() == 2);
+  // CRLF, comments, "data:" without a space, multi-line data.
+  auto framed = run(*g, request("Learn ML [framing]"));
+  REQUIRE_MESSAGE(framed.result.ok(), framed.result.error().message);
+  CHECK(to_json(*framed.result).dump() == to_json(r).dump());
+  CHECK(s.calls() == 3);
 }
 
 TEST_CASE("openai: answers that are not roadmaps are errors a user can read") {

@@ -32,8 +32,9 @@ struct GenerationRequest {
   std::optional<std::string> target_date;
 };
 
-// A status line for the user ("Receiving the roadmap from llama3: 1200
-// characters"); never holds a key.
+// Takes a status line for the user ("Receiving the roadmap from llama3:
+// 1200 characters"), which never holds a key. Called on the generating
+// thread; must not throw. May be empty.
 using Progress = std::function<void(std::string status)>;
 
 class Generator {

@@ -244,7 +244,7 @@ class Call {
       ec = net::error::would_block;
       stream.async_handshake(ssl::stream_base::client, [&](error_code e) { ec = e; });
       run(ioc_);
-      if (ec) return failed("in the TLS handshake", ec);
+      if (ec) return failed("doing the TLS handshake", ec);
     }
 
     http::request<http::string_body> request{http::verb::post, e_.path + "/chat/completions", 11};
