@@ -371,7 +371,11 @@ TEST_CASE("openai: a streamed answer becomes a laid-out roadmap, with statuses o
   auto framed = run(*g, request("Learn ML [framing]"));
   REQUIRE_MESSAGE(framed.result.ok(), framed.result.error().message);
   CHECK(to_json(*framed.result).dump() == to_json(r).dump());
-  CHECK(s.calls() == 3);
+  // A body to the end of the connection; the last event unterminated.
+  auto eof = run(*g, request("Learn ML [eof]"));
+  REQUIRE_MESSAGE(eof.result.ok(), eof.result.error().message);
+  CHECK(to_json(*eof.result).dump() == to_json(r).dump());
+  CHECK(s.calls() == 4);
 }
 
 TEST_CASE("openai: answers that are not roadmaps are errors a user can read") {

@@ -283,8 +283,14 @@ class Call {
       http::async_read_some(stream, buffer, parser, [&](error_code e, size_t) { ec = e; });
       run(ioc_);
       if (ec == http::error::need_buffer) ec = {};
-      // A TLS peer that closes without close_notify after a complete body.
-      if (ec == ssl::error::stream_truncated && parser.is_done()) ec = {};
+      // A TLS peer that closes without close_notify: the end of a body that
+      // runs to the end of the connection (neither chunked nor sized).
+      bool ended = false;
+      if (ec == ssl::error::stream_truncated &&
+          (parser.is_done() || (!parser.chunked() && !parser.content_length()))) {
+        ec = {};
+        ended = true;
+      }
       std::string_view got(chunk.data(), chunk.size() - parser.get().body().size);
       if (status == 200 && sse) {
         if (auto err = feed(got)) return *err;
@@ -299,13 +305,18 @@ class Call {
         if (status != 200) break;  // the status says enough
         return failed("reading the answer", ec);
       }
+      if (ended) break;
     }
     error_code ignored;
     tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
 
     if (status != 200) return http_error(status, raw);
     if (!sse) return plain_completion(raw);
-    if (pending_data_) {  // a stream that ended without a blank line
+    // A stream that ended without a last line end or blank line.
+    if (!done_ && !line_.empty()) {
+      if (auto err = feed("\n")) return *err;
+    }
+    if (!done_ && pending_data_) {
       if (auto err = dispatch()) return *err;
     }
     say("Received the roadmap from " + o_.model + ": " + std::to_string(code_points_of(content_)) +
