@@ -236,6 +236,19 @@ TEST_CASE("template: long and multi-byte titles are clipped on code points, neve
   CHECK(gs::text::code_points(clipped.result->nodes.front().label) == kMaxLabelChars);
   CHECK(clipped.result->nodes.front().label.ends_with("\xC3\xA9\u2026"));
 
+  // The longest inputs the API accepts still fit every text limit.
+  auto longest = request(emoji);
+  longest.description = std::string(2000, 'd');
+  longest.target_date = std::string(64, '9');
+  auto full = run(*template_generator(), longest);
+  REQUIRE_MESSAGE(full.result.ok(), full.result.error().message);
+  CHECK(gs::text::code_points(*full.result->nodes.front().details) <= kMaxDetailsChars);
+  // A C1 control (U+0085) becomes a space.
+  auto c1 = run(*template_generator(), request("Run\xC2\x85"
+                                               "fast"));
+  REQUIRE(c1.result.ok());
+  CHECK(c1.result->nodes.front().label == "Define the goal: Run fast");
+
   auto bad = run(*template_generator(), request("\xC3"));
   REQUIRE_FALSE(bad.result.ok());
   CHECK(bad.result.error().field == "title");
