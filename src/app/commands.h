@@ -14,6 +14,13 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   int workers = 8;
   int max_connections = 0;
+  // Roadmap generation (WS /api/v1/ws/roadmap): "template" (built in) or
+  // "openai" (an OpenAI-compatible chat endpoint, the llm_* options).
+  std::string roadmap_generator = "template";
+  std::string llm_base_url;
+  std::string llm_model;
+  std::string llm_api_key_env = "OPENAI_API_KEY";  // the variable holding the key
+  double llm_timeout_s = 60;
 };
 
 // serve.cpp: the processor, the changes publisher and the HTTP API until

@@ -126,6 +126,32 @@ int main(int argc, char** argv) {
                    "(0: the open files limit minus 640, at most 10000)")
       ->envname("GOALSTREAM_MAX_CONNECTIONS")
       ->capture_default_str();
+  serve
+      ->add_option("--roadmap-generator", so.roadmap_generator,
+                   "What writes roadmaps on WS /api/v1/ws/roadmap: template (built in, "
+                   "deterministic, says it is not an AI) or openai (an OpenAI-compatible chat "
+                   "endpoint: --llm-base-url, --llm-model)")
+      ->check(CLI::IsMember({"template", "openai"}))
+      ->envname("GOALSTREAM_ROADMAP_GENERATOR")
+      ->capture_default_str();
+  serve
+      ->add_option("--llm-base-url", so.llm_base_url,
+                   "With --roadmap-generator openai: the endpoint's base URL, e.g. "
+                   "http://127.0.0.1:8000/v1 (POST <url>/chat/completions)")
+      ->envname("GOALSTREAM_LLM_BASE_URL");
+  serve->add_option("--llm-model", so.llm_model, "With --roadmap-generator openai: the model name")
+      ->envname("GOALSTREAM_LLM_MODEL");
+  serve
+      ->add_option("--llm-api-key-env", so.llm_api_key_env,
+                   "Environment variable holding the endpoint's API key (sent as a Bearer "
+                   "token; unset or empty: none sent). The key itself is never an option")
+      ->envname("GOALSTREAM_LLM_API_KEY_ENV")
+      ->capture_default_str();
+  serve
+      ->add_option("--llm-timeout", so.llm_timeout_s,
+                   "Seconds one generation may take, connect to last byte")
+      ->envname("GOALSTREAM_LLM_TIMEOUT")
+      ->capture_default_str();
 
   auto* keys = app.add_subcommand("keys", "Manage API keys");
   keys->require_subcommand(1);

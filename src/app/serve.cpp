@@ -53,6 +53,46 @@ void exit_on_signal(sigset_t signals, const char* during) {
 // Raises the soft limit on open files to the hard limit (idle HTTP
 // connections, RocksDB's files and Kafka's sockets share it); returns the
 // limit in force.
+// The roadmap generator the options name (null: the built-in template), or
+// an Error naming the option: "--llm-base-url: must be ...".
+Result<std::shared_ptr<roadmap::Generator>> make_generator(const ServeOptions& o) {
+  if (o.roadmap_generator == "template") {
+    if (!o.llm_base_url.empty() || !o.llm_model.empty())
+      return invalid("--roadmap-generator",
+                     "is template; --llm-base-url and --llm-model need --roadmap-generator openai");
+    return std::shared_ptr<roadmap::Generator>();
+  }
+  if (o.roadmap_generator != "openai")
+    return invalid("--roadmap-generator", "must be template or openai");
+  if (o.llm_base_url.empty())
+    return invalid("--llm-base-url", "is required with --roadmap-generator openai");
+  if (o.llm_model.empty())
+    return invalid("--llm-model", "is required with --roadmap-generator openai");
+  if (!(o.llm_timeout_s > 0 && o.llm_timeout_s <= 3600))
+    return invalid("--llm-timeout", "must be more than 0 and at most 3600 seconds");
+  roadmap::LlmOptions lo;
+  lo.base_url = o.llm_base_url;
+  lo.model = o.llm_model;
+  if (const char* key = std::getenv(o.llm_api_key_env.c_str())) lo.api_key = key;
+  lo.timeout = std::chrono::milliseconds(static_cast<long long>(o.llm_timeout_s * 1000));
+  auto g = roadmap::openai_generator(std::move(lo));
+  if (!g) {
+    Error e = g.error();
+    if (e.field == "base_url")
+      e.field = "--llm-base-url";
+    else if (e.field == "model")
+      e.field = "--llm-model";
+    else if (e.field == "api_key")
+      e.field = "--llm-api-key-env";
+    else if (e.field == "timeout")
+      e.field = "--llm-timeout";
+    if (e.field == "--llm-api-key-env") e.message = o.llm_api_key_env + ": the key " + e.message;
+    return e;
+  }
+  log::info("roadmap generator " + std::string((*g)->name()) + " at " + o.llm_base_url);
+  return std::shared_ptr<roadmap::Generator>(std::move(*g));
+}
+
 long raise_fd_limit() {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
@@ -78,6 +118,8 @@ int run_serve(const Common& c, const ServeOptions& o) {
   listen_opts->worker_threads = o.workers;
   if (o.max_connections < 0)
     return fail("--max-connections: must be at least 1 (0: derived from the open files limit)");
+  auto generator = make_generator(o);
+  if (!generator) return fail(generator.error());
   long fd_limit = raise_fd_limit();
   listen_opts->max_connections =
       o.max_connections > 0 ? o.max_connections : api::default_max_connections(fd_limit);
@@ -143,11 +185,17 @@ int run_serve(const Common& c, const ServeOptions& o) {
                       .commands = bus,
                       .kafka = c.kafka,
                       .telemetry = telemetry,
-                      .families = modules::route_families(c.thresholds),
+                      .families = modules::route_families(c.thresholds, *generator),
                       .hub = &hub};
   hub.start(api::progress_frames(ctx));
   services.add(
       "websocket hub", [&hub] { hub.stop(); }, [&hub] { return hub.failure(); });
+  // After the HTTP server (no new generation starts): waits for the running
+  // roadmap generations, whose results are dropped.
+  services.add("roadmap generations", [&ctx] {
+    for (auto& family : ctx.families)
+      if (family.stop) family.stop();
+  });
   if (auto st = server.start(api::make_router(ctx)); !st.ok()) return stop_after(st.error());
   services.add("http server", [&server] { server.stop(); });
   log::info("goalstream serving on http://" + listen_opts->address + ":" +

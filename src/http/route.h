@@ -57,6 +57,10 @@ struct Route {
 
 using RouteTable = gs::http::Router<Route>;
 
+// 426 upgrade_required (with Upgrade: websocket): the answer of a WebSocket
+// route at `path` to a request without Upgrade.
+Response upgrade_required(const Request& req, std::string_view path);
+
 // Routes of the reference envelope that need goals:read or goals:write.
 Route read_route(RouteHandler handler);
 Route write_route(RouteHandler handler);
@@ -111,6 +115,9 @@ struct RouteFamily {
   std::function<void(Service& service, const std::string& tenant,
                      const gs::http::TenantChanges& changes, std::vector<ProgressFrame>& out)>
       progress;
+  // Stops what the family runs beside its handlers (roadmap generations),
+  // waiting for it; serve calls it once the HTTP server stopped. May be empty.
+  std::function<void()> stop = nullptr;
 };
 
 }  // namespace gs::api

@@ -7,25 +7,27 @@
 namespace gs::api {
 namespace {
 
-Response upgrade_required(const Call& c) {
-  auto res = error_response(c.req, http::status::upgrade_required, "upgrade_required",
-                            "GET /api/ws/changes is a WebSocket: send Connection: Upgrade, "
-                            "Upgrade: websocket, Sec-WebSocket-Version: 13 and a "
-                            "Sec-WebSocket-Key");
-  res.set(http::field::upgrade, "websocket");
-  res.set(http::field::connection, "Upgrade");
-  return res;
-}
-
 std::string frame(const std::string& path, ojson data) {
   return to_text(ojson{{"type", "progress"}, {"path", path}, {"data", std::move(data)}});
 }
 
 }  // namespace
 
+Response upgrade_required(const Request& req, std::string_view path) {
+  auto res = error_response(req, http::status::upgrade_required, "upgrade_required",
+                            "GET " + std::string(path) +
+                                " is a WebSocket: send Connection: Upgrade, "
+                                "Upgrade: websocket, Sec-WebSocket-Version: 13 and a "
+                                "Sec-WebSocket-Key");
+  res.set(http::field::upgrade, "websocket");
+  res.set(http::field::connection, "Upgrade");
+  return res;
+}
+
 void add_ws_routes(RouteTable& t, Service& s) {
   gs::http::Hub* hub = s.ctx.hub;
-  Route route = read_route(upgrade_required);
+  Route route =
+      read_route([](const Call& c) { return upgrade_required(c.req, "/api/ws/changes"); });
   route.websocket = [hub](const Call& c) -> UpgradeJoin {
     return [hub, tenant = c.key.tenant_id](const std::shared_ptr<gs::http::WebSocketSession>& s) {
       hub->join(tenant, s);

@@ -116,7 +116,9 @@ void Loop::record_idempotency(const model::Command& cmd, const Status& st, stora
                  {"request", cmd.request_hash},
                  {"issued_at", time::format_rfc3339(cmd.issued_at_ms)},
                  {"outcome", st.ok() ? "applied" : "rejected"}};
-  for (const char* member : {"id", "name"})
+  // The item the write concerns: "id" or "name", else "goal_id" (a roadmap
+  // node update names its goal).
+  for (const char* member : {"id", "name", "goal_id"})
     if (auto it = cmd.data.find(member); it != cmd.data.end() && it->is_string()) {
       record["resource"] = *it;
       break;

@@ -8,6 +8,7 @@
 #include "modules/growth/module.h"
 #include "modules/growth/routes.h"
 #include "modules/roadmap/module.h"
+#include "modules/roadmap/routes.h"
 
 namespace gs::modules {
 
@@ -26,9 +27,10 @@ std::vector<kernel::Module*> ModuleList::all() const {
   return out;
 }
 
-std::vector<api::RouteFamily> route_families(growth::PacingThresholds thresholds) {
+std::vector<api::RouteFamily> route_families(growth::PacingThresholds thresholds,
+                                             std::shared_ptr<roadmap::Generator> generator) {
   return {conversion::route_family(), growth::route_family(thresholds),
-          agent::route_family(thresholds)};
+          agent::route_family(thresholds), roadmap::route_family(std::move(generator))};
 }
 
 std::vector<model::EventMemberRule> event_rules() {

@@ -11,6 +11,7 @@
 #include "http/route.h"
 #include "kernel/module.h"
 #include "modules/growth/pacing.h"
+#include "modules/roadmap/generator.h"
 #include "storage/store.h"
 
 namespace gs::modules {
@@ -30,8 +31,10 @@ class ModuleList {
 };
 
 // The API of every family with routes, in list order; `thresholds` as for
-// ModuleList.
-std::vector<api::RouteFamily> route_families(growth::PacingThresholds thresholds = {});
+// ModuleList; `generator` makes roadmaps (null: the built-in template).
+std::vector<api::RouteFamily> route_families(
+    growth::PacingThresholds thresholds = {},
+    std::shared_ptr<roadmap::Generator> generator = nullptr);
 
 // The event member rules of every module (kernel::event_rules).
 std::vector<model::EventMemberRule> event_rules();

@@ -39,9 +39,32 @@ void put_goal(storage::Batch& b, const RoadmapGoal& g) {
   b.put(b.store().cf("roadmap"), keys::join(g.tenant_id, g.id), stored_json(g).dump());
 }
 
+namespace {
+std::string announced_key(const std::string& tenant, const std::string& goal_id) {
+  return "rst/" + keys::join(tenant, goal_id);
+}
+}  // namespace
+
 void delete_goal(storage::Batch& b, const std::string& tenant, const std::string& id) {
   b.del(b.store().cf("roadmap"), keys::join(tenant, id));
   cells::delete_counters(b, tenant, projection::tally_prefix(id));
+  b.del(b.store().cf("meta"), announced_key(tenant, id));
+}
+
+void put_announced(storage::Batch& b, const std::string& tenant, const std::string& goal_id,
+                   const json& state) {
+  b.put(b.store().cf("meta"), announced_key(tenant, goal_id), state.dump());
+}
+
+Result<std::optional<json>> announced(const storage::Store& s, const std::string& tenant,
+                                      const std::string& goal_id) {
+  auto key = announced_key(tenant, goal_id);
+  auto v = s.get(s.cf("meta"), key);
+  if (!v.ok()) return v.error();
+  if (!*v) return std::optional<json>();
+  auto j = json::parse(**v, nullptr, false);
+  if (!j.is_object()) return s.unreadable("announced roadmap goal", key, "not a JSON object");
+  return std::optional<json>(std::move(j));
 }
 
 void add_signal(storage::Batch& b, const std::string& tenant, const std::string& goal_id,
@@ -117,6 +140,17 @@ Result<std::optional<RoadmapGoal>> goal(const storage::Store& s, const std::stri
   auto c = composed(s, std::move(**g));
   if (!c.ok()) return c.error();
   return std::optional<RoadmapGoal>(std::move(c).value());
+}
+
+Result<std::vector<RoadmapGoal>> all_composed_goals(const storage::Store& s) {
+  auto all = all_goals(s);
+  if (!all.ok()) return all.error();
+  for (auto& g : *all) {
+    auto c = composed(s, std::move(g));
+    if (!c.ok()) return c.error();
+    g = std::move(c).value();
+  }
+  return all;
 }
 
 Result<std::vector<RoadmapGoal>> tenant_goals(const storage::Store& s, const std::string& tenant) {

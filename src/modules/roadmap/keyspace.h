@@ -24,8 +24,16 @@ namespace gs::roadmap {
 std::span<const storage::ColumnFamilySpec> column_families();
 
 void put_goal(storage::Batch& b, const RoadmapGoal& g);
-// Deletes the goal and every signal of it.
+// Deletes the goal, every signal of it and its announced state.
 void delete_goal(storage::Batch& b, const std::string& tenant, const std::string& id);
+
+// What the changes topic last announced of a goal (announcer.h), in `meta`
+// under "rst/<tenant>\0<goal_id>" (not in the digest, as every announced
+// state).
+void put_announced(storage::Batch& b, const std::string& tenant, const std::string& goal_id,
+                   const json& state);
+Result<std::optional<json>> announced(const storage::Store& s, const std::string& tenant,
+                                      const std::string& goal_id);
 // Adds `count` signals `s` at `at_ms` to node `node_id` of goal `goal_id`
 // (merged into the cell, as ingest adds a todo event's).
 void add_signal(storage::Batch& b, const std::string& tenant, const std::string& goal_id,
@@ -41,6 +49,8 @@ Result<std::vector<RoadmapGoal>> all_goals(const storage::Store& s);
 // are an Error: not a store this version wrote).
 Result<std::vector<TimedSignal>> goal_signals(const storage::Store& s, const std::string& tenant,
                                               const std::string& goal_id);
+// Every goal of every tenant, composed (the announcer's seed).
+Result<std::vector<RoadmapGoal>> all_composed_goals(const storage::Store& s);
 // The goal as the API shows it: its roadmap's nodes completed and skipped
 // from their signals, and updated_at the latest of its own and of the
 // signals that count.

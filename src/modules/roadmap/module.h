@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "kernel/module.h"
+#include "modules/roadmap/announcer.h"
 #include "modules/roadmap/model.h"
 
 namespace gs::roadmap {
@@ -33,6 +34,7 @@ class Module final : public kernel::Module {
   Status load(const storage::Store& store, kernel::CommandContext& ctx) override;
   std::span<const model::EventMemberRule> event_members() const override;
   std::span<const projection::TallyRule> tally_rules() const override;
+  kernel::Announcer* announcer() override { return &announcer_; }
 
  private:
   void index(kernel::CommandContext& ctx, const RoadmapGoal& g);
@@ -40,6 +42,7 @@ class Module final : public kernel::Module {
   // (tenant\0id), as stored (the latest may still be in the batch being
   // written).
   std::unordered_map<std::string, RoadmapGoal> goals_;
+  Announcer announcer_;
 };
 
 }  // namespace gs::roadmap
