@@ -300,6 +300,10 @@ TEST_CASE(
             .status == 404);
   CHECK(c.call("DELETE", "/api/v1/goals/" + id, "", other).status == 404);
 
+  // The live feed (GET /api/ws/changes) of the tenant, from here on.
+  WsClient live(d.serve.port(), "/api/ws/changes", {{"Authorization", "Bearer " + d.key}});
+  REQUIRE(live.open);
+
   // Skip three nodes: 6 count; complete them all: completed; reopen one: active.
   for (const char* n : {"node_2", "node_3", "node_4"}) c.node(id, n, {{"skipped", true}});
   auto g = c.goal(id);
@@ -310,6 +314,19 @@ TEST_CASE(
   auto last = c.node(id, "node_9", {{"completed", true}});
   CHECK(last["progress"] == 100);
   CHECK(last["status"] == "completed");
+  // On the live feed: the goal's GET body as a progress frame, and the
+  // completion as a status_changed frame.
+  auto frame = live.progress("/api/v1/goals/" + id, "progress", 100);
+  REQUIRE(frame.has_value());
+  CHECK((*frame)["data"]["status"] == "completed");
+  CHECK((*frame)["data"]["roadmap"]["nodes"][8]["completed"] == true);
+  auto completed = live.wait_for(
+      [&](const json& f) { return f["type"] == "status_changed" && f["goal_id"] == id; });
+  REQUIRE(completed.has_value());
+  CHECK((*completed)["before"] == "active");
+  CHECK((*completed)["after"] == "completed");
+  CHECK((*completed)["progress"] == 100);
+  CHECK((*completed)["cause"] == "command");
   auto reopened = c.node(id, "node_9", {{"completed", false}});
   CHECK(reopened["progress"] == 83);
   CHECK(reopened["status"] == "active");

@@ -13,6 +13,10 @@ namespace gs::roadmap {
 
 namespace {
 
+// Only status changes go to the live feed as well (a `status_changed`
+// frame, as every family's); node completions and progress reach it as the
+// goal's `progress` frame, which shows every node and the progress.
+
 // What is compared between two announcements: progress, status and the
 // completed nodes (ids, in node order).
 json state_of(const RoadmapGoal& g) {
@@ -89,13 +93,13 @@ Status Announcer::announce(const storage::Store& store, const kernel::Touched& c
       if (was_done.count(id.get<std::string>())) continue;
       auto c = change("roadmap_goal.node_completed", g, cause, event_time, now);
       c["node_id"] = id;
-      out.push_back({std::move(c), true});
+      out.push_back({std::move(c), false});
     }
     if (was.value("progress", -1) != now_state["progress"].get<int>()) {
       auto c = change("roadmap_goal.progress_changed", g, cause, event_time, now);
       c["before"] = was.value("progress", 0);
       c["after"] = now_state["progress"];
-      out.push_back({std::move(c), true});
+      out.push_back({std::move(c), false});
     }
     if (was.value("status", "") != now_state["status"].get<std::string>()) {
       auto c = change("roadmap_goal.status_changed", g, cause, event_time, now);
