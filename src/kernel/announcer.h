@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +20,14 @@ namespace gs::kernel {
 // What durable batches changed: "<tenant>\0<counter>" -> the latest event
 // time added there, "<tenant>\0" -> 0 for a tenant that had commands.
 using Touched = std::unordered_map<std::string, int64_t>;
+
+// Helpers for announcers (announcer.cpp, in gs_state): the tenants
+// `changed` names; whether `tenant` had commands; and the tally entries
+// (projection/tally.h) whose cells it touched, "<tenant>\0<name>" -> the
+// latest event time added to them.
+std::set<std::string> touched_tenants(const Touched& changed);
+bool touched_by_command(const Touched& changed, const std::string& tenant);
+std::unordered_map<std::string, int64_t> touched_tally_entries(const Touched& changed);
 
 struct Announcement {
   // The change message; the publisher adds "origin" and "seq".

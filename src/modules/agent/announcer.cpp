@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
-#include <unordered_map>
 
 #include "base/keys.h"
 #include "base/time.h"
 #include "modules/agent/keyspace.h"
 #include "modules/agent/progress.h"
-#include "projection/tally.h"
 
 namespace gs::agent {
 
@@ -55,10 +52,8 @@ json state_of(const TargetProgress& p, const std::string& tz) {
 Result<std::vector<AgentGoal>> goals_to_check(const storage::Store& store,
                                               const kernel::Touched& changed, bool all) {
   if (all) return all_goals(store);
-  std::set<std::string> tenants;
-  for (const auto& [k, ts] : changed) tenants.insert(k.substr(0, k.find('\0')));
   std::vector<AgentGoal> out;
-  for (const auto& t : tenants) {
+  for (const auto& t : kernel::touched_tenants(changed)) {
     auto read = tenant_goals(store, t);
     if (!read.ok()) return read.error();
     for (auto& g : *read) out.push_back(std::move(g));
@@ -74,19 +69,11 @@ Status Announcer::announce(const storage::Store& store, const kernel::Touched& c
   auto goals = goals_to_check(store, changed, all);
   if (!goals.ok()) return goals.error();
   // Goals whose verdicts changed: tenant\0goal -> the latest event time.
-  std::unordered_map<std::string, int64_t> by_events;
-  for (const auto& [k, ts] : changed) {
-    auto nul = k.find('\0');
-    if (nul == std::string::npos) continue;
-    auto parts = projection::split_tally_counter(std::string_view(k).substr(nul + 1));
-    if (!parts) continue;
-    auto& t = by_events[keys::join(std::string_view(k).substr(0, nul), parts->name)];
-    t = std::max(t, ts);
-  }
+  auto by_events = kernel::touched_tally_entries(changed);
   for (const auto& g : *goals) {
     auto ev = by_events.find(keys::join(g.tenant_id, g.id));
     int64_t event_time = ev == by_events.end() ? 0 : ev->second;
-    bool by_command = changed.count(g.tenant_id + '\0') > 0;
+    bool by_command = kernel::touched_by_command(changed, g.tenant_id);
     if (!all && !by_command && ev == by_events.end()) continue;
     auto tz = time_zone_of(store, g);
     if (!tz.ok()) return tz.error();
