@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -21,13 +23,44 @@ namespace gs::kernel {
 // time added there, "<tenant>\0" -> 0 for a tenant that had commands.
 using Touched = std::unordered_map<std::string, int64_t>;
 
-// Helpers for announcers (announcer.cpp, in gs_state): the tenants
-// `changed` names; whether `tenant` had commands; and the tally entries
-// (projection/tally.h) whose cells it touched, "<tenant>\0<name>" -> the
-// latest event time added to them.
-std::set<std::string> touched_tenants(const Touched& changed);
-bool touched_by_command(const Touched& changed, const std::string& tenant);
-std::unordered_map<std::string, int64_t> touched_tally_entries(const Touched& changed);
+// What an evaluation of an announcer looks at, from what batches touched
+// (`changed`) on a full pass (`all`) or not.
+class TouchedGoals {
+ public:
+  TouchedGoals(const Touched& changed, bool all);
+  // The tenants `changed` names, in order.
+  const std::set<std::string>& tenants() const { return tenants_; }
+  // Why goal `goal_id` (a tally entry's name, projection/tally.h) of
+  // `tenant` is evaluated: "events" (events moved its tally cells;
+  // `event_time` the latest event time among them), else "command" (the
+  // tenant had commands), else "time" (a full pass); nullopt when nothing
+  // concerns it.
+  struct Trigger {
+    const char* cause;
+    int64_t event_time;  // 0 unless cause is "events"
+  };
+  std::optional<Trigger> trigger(const std::string& tenant, const std::string& goal_id) const;
+
+ private:
+  bool all_;
+  std::set<std::string> tenants_, commands_;
+  std::unordered_map<std::string, int64_t> entries_;  // tenant\0name -> latest event time
+};
+
+// The goals to evaluate: `every()` on a full pass, else `of_tenant(t)` for
+// each tenant `t` touched, concatenated. Both return Result<vector<Goal>>.
+template <class Every, class OfTenant>
+auto goals_touched(const TouchedGoals& touched, bool all, Every every, OfTenant of_tenant)
+    -> decltype(every()) {
+  if (all) return every();
+  std::decay_t<decltype(*every())> out;
+  for (const auto& t : touched.tenants()) {
+    auto read = of_tenant(t);
+    if (!read.ok()) return read.error();
+    for (auto& g : *read) out.push_back(std::move(g));
+  }
+  return out;
+}
 
 struct Announcement {
   // The change message; the publisher adds "origin" and "seq".

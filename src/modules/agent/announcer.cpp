@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "base/keys.h"
 #include "base/time.h"
 #include "modules/agent/keyspace.h"
 #include "modules/agent/progress.h"
@@ -47,39 +46,24 @@ json state_of(const TargetProgress& p, const std::string& tz) {
           {"met", p.evaluation.met}};
 }
 
-// The goals to evaluate: every goal (`all`), else those of the tenants
-// `changed` names.
-Result<std::vector<AgentGoal>> goals_to_check(const storage::Store& store,
-                                              const kernel::Touched& changed, bool all) {
-  if (all) return all_goals(store);
-  std::vector<AgentGoal> out;
-  for (const auto& t : kernel::touched_tenants(changed)) {
-    auto read = tenant_goals(store, t);
-    if (!read.ok()) return read.error();
-    for (auto& g : *read) out.push_back(std::move(g));
-  }
-  return out;
-}
-
 }  // namespace
 
 Status Announcer::announce(const storage::Store& store, const kernel::Touched& changed, bool all,
                            int64_t now, storage::Batch& batch,
                            std::vector<kernel::Announcement>& out) {
-  auto goals = goals_to_check(store, changed, all);
+  kernel::TouchedGoals touched(changed, all);
+  auto goals = kernel::goals_touched(
+      touched, all, [&] { return all_goals(store); },
+      [&](const std::string& tenant) { return tenant_goals(store, tenant); });
   if (!goals.ok()) return goals.error();
-  // Goals whose verdicts changed: tenant\0goal -> the latest event time.
-  auto by_events = kernel::touched_tally_entries(changed);
   for (const auto& g : *goals) {
-    auto ev = by_events.find(keys::join(g.tenant_id, g.id));
-    int64_t event_time = ev == by_events.end() ? 0 : ev->second;
-    bool by_command = kernel::touched_by_command(changed, g.tenant_id);
-    if (!all && !by_command && ev == by_events.end()) continue;
+    auto trigger = touched.trigger(g.tenant_id, g.id);
+    if (!trigger) continue;
+    auto [cause, event_time] = *trigger;
     auto tz = time_zone_of(store, g);
     if (!tz.ok()) return tz.error();
     auto targets = progress(store, g, "current", now, thresholds_);
     if (!targets.ok()) return targets.error();
-    const char* cause = ev != by_events.end() ? "events" : by_command ? "command" : "time";
     for (const auto& p : *targets) {
       auto before = announced(store, g.tenant_id, g.id, p.target.id);
       if (!before.ok()) return before.error();

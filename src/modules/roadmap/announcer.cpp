@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <set>
 
-#include "base/keys.h"
 #include "base/time.h"
 #include "modules/roadmap/keyspace.h"
 
@@ -38,35 +37,20 @@ json change(const char* type, const RoadmapGoal& g, const char* cause, int64_t e
           {"detected_at", time::format_rfc3339(now)}};
 }
 
-// The goals to evaluate: every goal (`all`), else those of the tenants
-// `changed` names.
-Result<std::vector<RoadmapGoal>> goals_to_check(const storage::Store& store,
-                                                const kernel::Touched& changed, bool all) {
-  if (all) return all_composed_goals(store);
-  std::vector<RoadmapGoal> out;
-  for (const auto& t : kernel::touched_tenants(changed)) {
-    auto read = tenant_goals(store, t);
-    if (!read.ok()) return read.error();
-    for (auto& g : *read) out.push_back(std::move(g));
-  }
-  return out;
-}
-
 }  // namespace
 
 Status Announcer::announce(const storage::Store& store, const kernel::Touched& changed, bool all,
                            int64_t now, storage::Batch& batch,
                            std::vector<kernel::Announcement>& out) {
-  auto goals = goals_to_check(store, changed, all);
+  kernel::TouchedGoals touched(changed, all);
+  auto goals = kernel::goals_touched(
+      touched, all, [&] { return all_composed_goals(store); },
+      [&](const std::string& tenant) { return tenant_goals(store, tenant); });
   if (!goals.ok()) return goals.error();
-  // Goals whose node signals todo events moved: tenant\0goal -> the latest event time.
-  auto by_events = kernel::touched_tally_entries(changed);
   for (const auto& g : *goals) {
-    auto ev = by_events.find(keys::join(g.tenant_id, g.id));
-    bool by_command = kernel::touched_by_command(changed, g.tenant_id);
-    if (!all && !by_command && ev == by_events.end()) continue;
-    int64_t event_time = ev == by_events.end() ? 0 : ev->second;
-    const char* cause = ev != by_events.end() ? "events" : by_command ? "command" : "time";
+    auto trigger = touched.trigger(g.tenant_id, g.id);
+    if (!trigger) continue;
+    auto [cause, event_time] = *trigger;
     auto before = announced(store, g.tenant_id, g.id);
     if (!before.ok()) return before.error();
     json now_state = state_of(g);
