@@ -212,8 +212,11 @@ int run_serve(const Common& c, const ServeOptions& o) {
   }
   log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
   // Draining is bounded (in-flight writes wait at most their timeout, the
-  // producers' flushes are bounded); a second signal ends it at once.
-  exit_within(std::chrono::seconds(60), 1, "draining");
+  // producers' flushes are bounded, a roadmap generation its LLM timeout);
+  // a second signal ends it at once.
+  auto llm_wait = std::chrono::seconds(
+      o.roadmap_generator == "openai" ? static_cast<long long>(o.llm_timeout_s) + 1 : 0);
+  exit_within(std::chrono::seconds(60) + llm_wait, 1, "draining");
   exit_on_signal(signals, "again while draining");
   services.stop();
   log::info("stopped cleanly");
