@@ -12,7 +12,8 @@ namespace gs::app {
 struct ServeOptions {
   std::string data_dir = "./data";
   std::string listen = "127.0.0.1:8080";
-  int workers = 8;
+  int workers = 8;  // writes and WebSocket upgrades
+  int readers = 4;  // GET and HEAD
   int max_connections = 0;
   // Roadmap generation (WS /api/v1/ws/roadmap): "template" (built in) or
   // "openai" (an OpenAI-compatible chat endpoint, the llm_* options).

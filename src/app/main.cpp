@@ -117,8 +117,17 @@ int main(int argc, char** argv) {
       ->envname("GOALSTREAM_LISTEN")
       ->capture_default_str();
   add_thresholds(serve, serve_c);
-  serve->add_option("--http-workers", so.workers, "Threads that run request handlers")
+  serve
+      ->add_option("--http-workers", so.workers,
+                   "Threads that run writes (POST, PATCH, PUT, DELETE; each waits until its "
+                   "command is applied) and WebSocket upgrades")
       ->envname("GOALSTREAM_HTTP_WORKERS")
+      ->capture_default_str();
+  serve
+      ->add_option("--http-readers", so.readers,
+                   "Threads that run reads (GET, HEAD), apart from the writes, so that a read "
+                   "never waits behind a write")
+      ->envname("GOALSTREAM_HTTP_READERS")
       ->capture_default_str();
   serve
       ->add_option("--max-connections", so.max_connections,

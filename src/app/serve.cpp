@@ -115,7 +115,10 @@ long raise_fd_limit() {
 int run_serve(const Common& c, const ServeOptions& o) {
   auto listen_opts = api::parse_listen(o.listen);
   if (!listen_opts.ok()) return fail(listen_opts.error());
+  if (o.workers < 1) return fail("--http-workers: must be at least 1");
+  if (o.readers < 1) return fail("--http-readers: must be at least 1");
   listen_opts->worker_threads = o.workers;
+  listen_opts->reader_threads = o.readers;
   if (o.max_connections < 0)
     return fail("--max-connections: must be at least 1 (0: derived from the open files limit)");
   auto generator = make_generator(o);

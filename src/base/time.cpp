@@ -94,6 +94,32 @@ std::string format_date(int64_t days) {
   return buf;
 }
 
+// Howard Hinnant's civil-date algorithms ("chrono-Compatible Low-Level Date
+// Algorithms"), in int64 so that any day number is valid (std::chrono's
+// year stops at 32767).
+int64_t month_of_day(int64_t days) {
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;  // 1..12
+  const int64_t y = yoe + era * 400 + (m <= 2);
+  return (y - 1970) * 12 + (m - 1);
+}
+
+int64_t first_day_of_month(int64_t month) {
+  int64_t y = 1970 + floor_div(month, 12);
+  const int64_t m = month - floor_div(month, 12) * 12 + 1;  // 1..12
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
 std::string format_rfc3339(int64_t ms) {
   int64_t days = floor_div(ms, kMsPerDay);
   int64_t rem = ms - days * kMsPerDay;

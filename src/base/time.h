@@ -37,6 +37,13 @@ inline int64_t floor_div(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+// Calendar months, numbered since 1970-01 (month 0), proleptic Gregorian,
+// for any day number (no range check: cells::fold rolls up every cell, and
+// a roadmap signal's cell holds milliseconds where a bucket would be).
+int64_t month_of_day(int64_t days);
+// The first day (since the epoch) of month `month` (since 1970-01).
+int64_t first_day_of_month(int64_t month);
+
 // Current wall-clock time in ms since the epoch.
 int64_t now_ms();
 

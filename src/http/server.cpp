@@ -70,11 +70,12 @@ struct Slots {
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, net::thread_pool& workers, const Routes& routes,
-               size_t body_limit, std::shared_ptr<Slots> slots,
+  http_session(tcp::socket&& socket, net::thread_pool& workers, net::thread_pool& readers,
+               const Routes& routes, size_t body_limit, std::shared_ptr<Slots> slots,
                std::shared_ptr<gs::http::WebSocketSessions> websockets)
       : stream_(std::move(socket)),
         workers_(workers),
+        readers_(readers),
         routes_(routes),
         body_limit_(body_limit),
         slots_(std::move(slots)),
@@ -145,8 +146,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
       finish_for(*req, *now);
       return send(std::move(*now), close);
     }
-    // Handlers may block (writes wait for Kafka and the processor).
-    net::post(workers_, [self = shared_from_this(), req, close] {
+    // Handlers may block (writes wait for Kafka and the processor): reads
+    // go to their own pool, so that they never queue behind writes.
+    bool read = req->method() == http::verb::get || req->method() == http::verb::head;
+    net::post(read ? readers_ : workers_, [self = shared_from_this(), req, close] {
       Response res;
       try {
         res = self->routes_.work(*req);
@@ -216,6 +219,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   const gs::http::Envelope* envelope_ = &gs::http::reference_envelope();  // of parser_'s route
   std::shared_ptr<Response> res_;
   net::thread_pool& workers_;
+  net::thread_pool& readers_;
   const Routes& routes_;
   size_t body_limit_;
   std::shared_ptr<Slots> slots_;  // null once handed to a WebSocket session
@@ -270,12 +274,13 @@ class rejection : public std::enable_shared_from_this<rejection> {
 class listener : public std::enable_shared_from_this<listener> {
  public:
   listener(net::io_context& ioc, tcp::acceptor&& acceptor, net::thread_pool& workers,
-           const Routes& routes, size_t body_limit, int max_connections,
+           net::thread_pool& readers, const Routes& routes, size_t body_limit, int max_connections,
            std::shared_ptr<Slots> slots, std::shared_ptr<gs::http::WebSocketSessions> websockets)
       : ioc_(ioc),
         acceptor_(std::move(acceptor)),
         retry_(acceptor_.get_executor()),
         workers_(workers),
+        readers_(readers),
         routes_(routes),
         body_limit_(body_limit),
         max_connections_(max_connections),
@@ -326,8 +331,8 @@ class listener : public std::enable_shared_from_this<listener> {
       full_ = false;
       warned_ = false;
       slots_->open++;
-      std::make_shared<http_session>(std::move(socket), workers_, routes_, body_limit_, slots_,
-                                     websockets_)
+      std::make_shared<http_session>(std::move(socket), workers_, readers_, routes_, body_limit_,
+                                     slots_, websockets_)
           ->run();
     }
     do_accept();
@@ -339,6 +344,7 @@ class listener : public std::enable_shared_from_this<listener> {
   std::chrono::milliseconds backoff_{0};
   bool warned_ = false, full_ = false;
   net::thread_pool& workers_;
+  net::thread_pool& readers_;
   const Routes& routes_;
   size_t body_limit_;
   int max_connections_;
@@ -382,7 +388,7 @@ struct Server::Impl {
   net::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  std::unique_ptr<net::thread_pool> workers;
+  std::unique_ptr<net::thread_pool> workers, readers;
   std::shared_ptr<listener> lst;
   std::vector<std::thread> threads;
   unsigned short bound_port = 0;
@@ -420,9 +426,10 @@ Status Server::start(Routes routes) {
   if (auto st = bind(); !st.ok()) return st;
   I.routes = std::move(routes);
   I.workers = std::make_unique<net::thread_pool>(I.opts.worker_threads);
+  I.readers = std::make_unique<net::thread_pool>(I.opts.reader_threads);
   I.websockets = std::make_shared<gs::http::WebSocketSessions>(I.opts.telemetry);
   I.lst =
-      std::make_shared<listener>(I.ioc, std::move(*I.acceptor), *I.workers, I.routes,
+      std::make_shared<listener>(I.ioc, std::move(*I.acceptor), *I.workers, *I.readers, I.routes,
                                  I.opts.body_limit, I.opts.max_connections, I.slots, I.websockets);
   I.acceptor.reset();
   I.lst->run();
@@ -450,6 +457,7 @@ void Server::stop() {
   I.running = false;
   I.lst->close();
   I.workers->join();  // in-flight handlers finish
+  I.readers->join();
   // The sessions' close frames go out on the I/O threads, which still run.
   I.websockets->close_all(std::chrono::seconds(1));
   I.work.reset();

@@ -2,9 +2,11 @@
 // a listener accepts connections, each http_session owns its socket on its own
 // strand, reads one request at a time with explicit limits, and answers it
 // either at once on its I/O thread (Routes::now: health, readiness, /metrics,
-// which must never wait behind API work) or through the Router on a worker
+// which must never wait behind API work) or through the Router on one of two
+// pools: reads (GET, HEAD) on the reader pool, everything else on the worker
 // pool (writes block until their command is applied, so they must not run on
-// the I/O threads). Responses go back through the session's strand. The
+// the I/O threads, and a read never waits for a thread a write holds).
+// Responses go back through the session's strand. The
 // header is read before the body, so that the server's own 400 and 413 for
 // the body come in the envelope of the route's family (Routes::envelope).
 //
@@ -61,7 +63,7 @@ using UpgradeHandler = std::function<Upgrade(const Request&)>;
 
 struct Routes {
   InlineHandler now;              // on the I/O thread that read the request; must not block
-  Handler work;                   // on a worker thread; may block
+  Handler work;                   // on a reader (GET, HEAD) or worker thread; may block
   EnvelopeOf envelope = nullptr;  // empty: the reference envelope for every request
   // On a worker thread; may block. Empty: upgrade requests go to `now` and
   // `work` like any other.
@@ -72,7 +74,8 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   unsigned short port = 8080;
   int io_threads = 2;
-  int worker_threads = 8;
+  int worker_threads = 8;  // writes and WebSocket upgrades
+  int reader_threads = 4;  // GET and HEAD
   size_t body_limit = 1 << 20;
   int max_connections = 1000;
   Telemetry* telemetry = nullptr;  // WebSocket sessions and frames; must outlive stop()

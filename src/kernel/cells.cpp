@@ -1,10 +1,14 @@
 #include "kernel/cells.h"
 
+#include <chrono>
 #include <cstring>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "base/keys.h"
+#include "base/log.h"
+#include "base/time.h"
 #include "kernel/state.h"
 
 namespace gs::cells {
@@ -57,8 +61,58 @@ std::string add_cells(const std::string_view* existing, std::string_view operand
 
 const storage::MergeOperator kCellAdd = {"goalstream.CellAdd", add_cells};
 
+namespace {
+
+constexpr int64_t kBucketsPerDay = time::kMsPerDay / projection::kBucketMs;  // 96
+constexpr char kDay = 'd', kMonth = 'm', kTotal = 't';
+
+// The roll-up key of `level` at `index` (none for the total) of a counter
+// whose cell keys start with `prefix` (tenant \0 counter \0).
+void rollup_key(std::string& out, std::string_view prefix, char level, int64_t index) {
+  out.assign(prefix);
+  out.push_back(level);
+  if (level != kTotal) keys::append_be64(out, index);
+}
+
+// The roll-ups of cells, added up in memory (one entry per counter and
+// day, month, total), then merged once each: batch-level work, a few map
+// updates per distinct cell, never per event.
+class Rollups {
+ public:
+  void add(std::string_view cell_key, const Cell& c) {
+    if (cell_key.size() < 9) return;  // not a cell key (never written)
+    auto prefix = cell_key.substr(0, cell_key.size() - 8);
+    int64_t day = time::floor_div(keys::read_be64(cell_key.substr(prefix.size())), kBucketsPerDay);
+    add_to(prefix, kDay, day, c);
+    add_to(prefix, kMonth, time::month_of_day(day), c);
+    add_to(prefix, kTotal, 0, c);
+  }
+  void merge_into(Batch& b) {
+    storage::Cf roll = b.store().cf("roll");
+    for (const auto& [key, cell] : sums_) b.merge(roll, key, encode_cell(cell));
+    sums_.clear();
+  }
+  size_t size() const { return sums_.size(); }
+
+ private:
+  void add_to(std::string_view prefix, char level, int64_t index, const Cell& c) {
+    rollup_key(scratch_, prefix, level, index);
+    auto it = sums_.find(scratch_);
+    if (it == sums_.end()) it = sums_.emplace(scratch_, Cell{}).first;
+    it->second.count += c.count;
+    it->second.sum_micros += c.sum_micros;
+  }
+  std::unordered_map<std::string, Cell> sums_;
+  std::string scratch_;
+};
+
+}  // namespace
+
 void merge_cell(Batch& b, std::string_view cell_key, const Cell& delta) {
   b.merge(b.store().cf("agg"), cell_key, encode_cell(delta));
+  Rollups r;
+  r.add(cell_key, delta);
+  r.merge_into(b);
 }
 
 void put_presence(Batch& b, std::string_view presence_key) {
@@ -67,22 +121,62 @@ void put_presence(Batch& b, std::string_view presence_key) {
 
 void delete_counter(Batch& b, const std::string& tenant, const std::string& counter) {
   auto p = keys::cell_prefix(tenant, counter);
-  b.delete_range(b.store().cf("agg"), p, keys::prefix_end(p));
-  b.delete_range(b.store().cf("uniq"), p, keys::prefix_end(p));
+  for (const char* cf : {"agg", "uniq", "roll"})
+    b.delete_range(b.store().cf(cf), p, keys::prefix_end(p));
 }
 
 void delete_counters(Batch& b, const std::string& tenant, const std::string& counter_prefix) {
   auto p = keys::join(tenant, counter_prefix);
-  b.delete_range(b.store().cf("agg"), p, keys::prefix_end(p));
-  b.delete_range(b.store().cf("uniq"), p, keys::prefix_end(p));
+  for (const char* cf : {"agg", "uniq", "roll"})
+    b.delete_range(b.store().cf(cf), p, keys::prefix_end(p));
 }
 
 void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq) {
   if (!d.first_seen.empty()) state::put_fingerprints(b, fingerprint_seq++, d.first_seen);
   for (auto pos : d.duplicates) state::put_duplicate(b, pos);
   storage::Cf agg = b.store().cf("agg"), uniq = b.store().cf("uniq");
-  for (const auto& [key, cell] : d.cells.cells()) b.merge(agg, key, encode_cell(cell));
+  Rollups rollups;
+  for (const auto& [key, cell] : d.cells.cells()) {
+    b.merge(agg, key, encode_cell(cell));
+    rollups.add(key, cell);
+  }
+  rollups.merge_into(b);
   for (const auto& key : d.cells.presence()) b.put(uniq, key, "");
+}
+
+Status build_rollups(Store& s) {
+  auto started = std::chrono::steady_clock::now();
+  storage::Cf agg = s.cf("agg"), roll = s.cf("roll");
+  Batch b = s.batch();
+  b.delete_range(roll, "", "");  // what an interrupted upgrade left
+  Rollups rollups;
+  int64_t cells = 0;
+  std::optional<Status> failed;
+  auto st = s.scan(agg, "", [&](std::string_view key, std::string_view value) {
+    // A value that is not a cell adds nothing, as in the merge operator.
+    rollups.add(key, decode_cell(value).value_or(Cell{}));
+    ++cells;
+    if (rollups.size() >= 100'000) {
+      rollups.merge_into(b);
+      auto w = s.write(b);
+      if (!w.ok()) {
+        failed = w;
+        return false;
+      }
+    }
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (failed) return *failed;
+  rollups.merge_into(b);
+  auto w = s.write(b);
+  if (!w.ok()) return w;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
+                .count();
+  log::info("store: upgraded " + s.dir() + " to format " + storage::kFormat + ": rolled up " +
+            std::to_string(cells) + " cells in " + std::to_string(ms) + " ms");
+  return {};
 }
 
 namespace {
@@ -113,6 +207,100 @@ Result<CounterTotals> totals(const Store& s, const std::string& tenant,
 }
 
 namespace {
+// Adds the roll-ups or cells in [from, to) of column family `cf` to `acc`.
+Status add_rows(const Store& s, storage::Cf cf, const std::string& from, const std::string& to,
+                Cell& acc) {
+  if (to <= from) return {};
+  std::optional<Error> bad;
+  auto st = s.scan_range(cf, from, to, [&](std::string_view key, std::string_view value) {
+    auto c = decode_cell(value);
+    if (!c) {
+      bad = not_a_cell(s, key);
+      return false;
+    }
+    acc.count += c->count;
+    acc.sum_micros += c->sum_micros;
+    return true;
+  });
+  if (!st.ok()) return st.error();
+  if (bad) return *bad;
+  return {};
+}
+
+// Roll-ups of `level` with index in [from, to) of the counter at `prefix`.
+Status add_rollups(const Store& s, const std::string& prefix, char level, int64_t from, int64_t to,
+                   Cell& acc) {
+  if (to <= from) return {};
+  std::string lo, hi;
+  rollup_key(lo, prefix, level, from);
+  rollup_key(hi, prefix, level, to);
+  return add_rows(s, s.cf("roll"), lo, hi, acc);
+}
+
+// Cells in buckets [from, to) of the counter at `prefix`.
+Status add_cells_in(const Store& s, const std::string& prefix, int64_t from, int64_t to,
+                    Cell& acc) {
+  if (to <= from) return {};
+  std::string lo = prefix, hi = prefix;
+  keys::append_be64(lo, from);
+  keys::append_be64(hi, to);
+  return add_rows(s, s.cf("agg"), lo, hi, acc);
+}
+}  // namespace
+
+Result<Cell> total(const Store& s, const std::string& tenant, const std::string& counter) {
+  std::string key;
+  rollup_key(key, keys::cell_prefix(tenant, counter), kTotal, 0);
+  auto v = s.get(s.cf("roll"), key);
+  if (!v.ok()) return v.error();
+  if (!*v) return Cell{};
+  auto c = decode_cell(**v);
+  if (!c) return not_a_cell(s, key);
+  return *c;
+}
+
+Result<std::vector<std::pair<int64_t, Cell>>> daily(const Store& s, const std::string& tenant,
+                                                    const std::string& counter) {
+  std::string prefix = keys::cell_prefix(tenant, counter) + kDay;
+  return storage::collect<std::pair<int64_t, Cell>>(
+      s, s.cf("roll"), prefix,
+      [&](std::string_view key, std::string_view value) -> Result<std::pair<int64_t, Cell>> {
+        auto c = decode_cell(value);
+        if (!c || key.size() != prefix.size() + 8) return not_a_cell(s, key);
+        return std::pair{keys::read_be64(key.substr(prefix.size())), *c};
+      });
+}
+
+Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& counter,
+                 int64_t from_bucket, int64_t to_bucket) {
+  Cell acc;
+  int64_t from = std::max<int64_t>(from_bucket, 0), to = to_bucket;
+  if (to <= from) return acc;
+  auto prefix = keys::cell_prefix(tenant, counter);
+  // Whole UTC days [d0, d1) inside the window; cells at both ends.
+  int64_t d0 = (from + kBucketsPerDay - 1) / kBucketsPerDay, d1 = to / kBucketsPerDay;
+  if (d0 >= d1) {
+    auto st = add_cells_in(s, prefix, from, to, acc);
+    if (!st.ok()) return st.error();
+    return acc;
+  }
+  // Whole months [m0, m1) inside the days; days at both ends.
+  int64_t m0 = time::month_of_day(d0);
+  if (time::first_day_of_month(m0) < d0) ++m0;
+  int64_t m1 = time::month_of_day(d1);
+  Status parts[] = {
+      add_cells_in(s, prefix, from, d0 * kBucketsPerDay, acc),
+      add_cells_in(s, prefix, d1 * kBucketsPerDay, to, acc),
+      m0 < m1 ? add_rollups(s, prefix, kDay, d0, time::first_day_of_month(m0), acc) : Status{},
+      m0 < m1 ? add_rollups(s, prefix, kMonth, m0, m1, acc) : Status{},
+      add_rollups(s, prefix, kDay, m0 < m1 ? time::first_day_of_month(m1) : d0, d1, acc),
+  };
+  for (auto& st : parts)
+    if (!st.ok()) return st.error();
+  return acc;
+}
+
+namespace {
 // The keys of `counter` in buckets [from, to) of column family `cf`.
 Status each_in_buckets(const Store& s, storage::Cf cf, const std::string& tenant,
                        const std::string& counter, int64_t from_bucket, int64_t to_bucket,
@@ -125,26 +313,6 @@ Status each_in_buckets(const Store& s, storage::Cf cf, const std::string& tenant
   return s.scan_range(cf, from, to, f);
 }
 }  // namespace
-
-Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& counter,
-                 int64_t from_bucket, int64_t to_bucket) {
-  Cell total;
-  std::optional<Error> bad;
-  auto st = each_in_buckets(s, s.cf("agg"), tenant, counter, from_bucket, to_bucket,
-                            [&](std::string_view key, std::string_view value) {
-                              auto c = decode_cell(value);
-                              if (!c) {
-                                bad = not_a_cell(s, key);
-                                return false;
-                              }
-                              total.count += c->count;
-                              total.sum_micros += c->sum_micros;
-                              return true;
-                            });
-  if (!st.ok()) return st.error();
-  if (bad) return *bad;
-  return total;
-}
 
 Status each_cell(
     const Store& s, const std::string& tenant, const std::string& counter_prefix,

@@ -40,20 +40,43 @@ void delete_counter(Batch& b, const std::string& tenant, const std::string& coun
 // starts with `counter_prefix` (a tally entry's, projection::tally_prefix).
 void delete_counters(Batch& b, const std::string& tenant, const std::string& counter_prefix);
 
+// Roll-ups. Every cell added to `agg` (fold, merge_cell) is added, with the
+// same merge operator, to three roll-ups of its counter in `roll`: its UTC
+// day, its UTC month and the counter's total (keys: cell prefix + 'd' +
+// day since the epoch (8 BE), + 'm' + month since 1970-01 (8 BE), + 't').
+// So `roll` is a function of `agg` (not digested), and a read of a window
+// composes it from the coarsest roll-ups that fit it exactly (sum):
+// at most 95 cells at each end, the days up to whole months, and the months,
+// whatever the counter's history. Every cell is rolled up alike, also a
+// roadmap signal's (whose "bucket" is milliseconds; never read by day).
+//
+// The upgrade of a format-2 store (storage::Upgrade): builds `roll` from
+// `agg` in one pass, logging what it did.
+Status build_rollups(Store& s);
+
 // Folds what ingest produced: its first-seen fingerprints as one record
 // under `fingerprint_seq` (then incremented; none when there are none), its
 // duplicate positions, its cells as merge operands (never read) and its
 // presences.
 void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq);
 
+// The total of `counter` (one roll-up read).
+Result<Cell> total(const Store& s, const std::string& tenant, const std::string& counter);
+// The cells of `counter` per UTC day (day since the epoch -> cell), in day
+// order, from the day roll-ups.
+Result<std::vector<std::pair<int64_t, Cell>>> daily(const Store& s, const std::string& tenant,
+                                                    const std::string& counter);
+// Sum of the cells of `counter` in buckets [from, to), composed from the
+// roll-ups (above).
+Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& counter,
+                 int64_t from_bucket, int64_t to_bucket);
+// Every cell of `counter` and their total, read cell by cell (what the
+// roll-ups must agree with: tests and checks; the API reads roll-ups).
 struct CounterTotals {
   Cell total;
   std::vector<std::pair<int64_t, Cell>> buckets;  // 15-minute bucket since epoch -> cell
 };
 Result<CounterTotals> totals(const Store& s, const std::string& tenant, const std::string& counter);
-// Sum of the cells of `counter` in buckets [from, to).
-Result<Cell> sum(const Store& s, const std::string& tenant, const std::string& counter,
-                 int64_t from_bucket, int64_t to_bucket);
 // Calls f(counter, bucket, cell) for every cell in buckets [from, to) of
 // the counters of `tenant` whose id starts with `counter_prefix`, in key
 // order (a tally entry's cells). Skips from counter to counter: it reads the

@@ -50,6 +50,8 @@ const storage::ColumnFamilySpec kColumnFamilies[] = {
     {"agg", storage::Tuning::merge_heavy, &cells::kCellAdd, 30},
     {"uniq", storage::Tuning::presence, nullptr, 40},
     {"growth", storage::Tuning::plain, nullptr, 50},
+    // Roll-ups of the cells (cells.h): a function of `agg`, so not digested.
+    {"roll", storage::Tuning::merge_heavy, &cells::kCellAdd, 0},
 };
 
 std::string offset_key(Source src, int32_t partition) {

@@ -15,6 +15,8 @@
 //          -> "" for each duplicate occurrence (what backfills skip)
 //   agg    cells (cells.h): tenant\0counter\0bucket (8 BE) -> Cell, merged
 //   uniq   tenant\0counter\0bucket (8 BE) subject -> "": unique-series presences
+//   roll   roll-ups of agg (cells.h): tenant\0counter\0 'd' day (8 BE),
+//          'm' month (8 BE), 't' -> Cell, merged
 //   growth "i/<tenant>\0<key>" -> the outcome of the first command with that
 //          Idempotency-Key; "tz/<tenant>" -> the tenant's IANA time zone.
 //          (The column family keeps its historical name; the growth module

@@ -1,5 +1,6 @@
 #include "modules/all.h"
 
+#include "kernel/cells.h"
 #include "kernel/state.h"
 #include "modules/agent/module.h"
 #include "modules/agent/routes.h"
@@ -58,7 +59,7 @@ std::vector<storage::ColumnFamilySpec> column_families() {
 
 Result<std::unique_ptr<storage::Store>> open_store(const std::string& dir, bool read_only) {
   auto specs = column_families();
-  return storage::Store::open(dir, specs, read_only);
+  return storage::Store::open(dir, specs, read_only, cells::build_rollups);
 }
 
 }  // namespace gs::modules

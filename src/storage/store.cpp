@@ -130,8 +130,8 @@ void Batch::delete_range(Cf cf, std::string_view from, std::string_view to) {
 size_t Batch::count() const { return wb_->Count(); }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& dir,
-                                           std::span<const ColumnFamilySpec> specs,
-                                           bool read_only) {
+                                           std::span<const ColumnFamilySpec> specs, bool read_only,
+                                           Upgrade upgrade) {
   rocksdb::Options options = db_options();
   ColumnFamilySpec default_spec{rocksdb::kDefaultColumnFamilyName};
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
@@ -182,8 +182,18 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir,
   std::string format;
   bool has_format = s->db_->Get(rocksdb::ReadOptions(), s->handle(meta), "fmt", &format).ok();
   if (!has_format && !s->empty()) format = "1";
-  if (!format.empty() && format != kFormat)
+  bool previous = format == kPreviousFormat && (read_only || upgrade);
+  if (!format.empty() && format != kFormat && !previous)
     return Error{ErrorCode::conflict, "data-dir", format_refusal(dir, format)};
+  if (previous && !read_only) {
+    auto up = upgrade(*s);
+    if (!up.ok()) return up.error();
+    auto st2 = s->db_->Put(rocksdb::WriteOptions(), s->handle(meta), "fmt", kFormat);
+    if (!st2.ok()) {
+      s->write_failed_ = true;
+      return io_error(st2, dir);
+    }
+  }
   if (!has_format && !read_only) {
     rocksdb::WriteBatch wb;
     wb.Put(s->handle(meta), "fmt", kFormat);

@@ -89,12 +89,19 @@ struct Cf {
 // The WAL's bound (RocksDB's max_total_wal_size; see Store::open).
 inline constexpr uint64_t kMaxTotalWalBytes = 64ull << 20;
 
-// Store format: 2 since cells became 15-minute buckets (1 had hours). Kept
-// in the column family "meta" under "fmt" (the one key storage owns there,
-// with "x/instance", a random id given to the store when it is created).
-inline constexpr const char* kFormat = "2";
+// Store format: 3 since cells have roll-ups (kernel/cells.h), 2 since cells
+// became 15-minute buckets (1 had hours). Kept in the column family "meta"
+// under "fmt" (the one key storage owns there, with "x/instance", a random
+// id given to the store when it is created). A store of the previous format
+// is upgraded when opened for writing with an Upgrade, and read as it is
+// when opened read-only (the digest reads no roll-ups).
+inline constexpr const char* kFormat = "3";
+inline constexpr const char* kPreviousFormat = "2";
 
 class Store;
+// Brings a store of kPreviousFormat up to kFormat (before "fmt" is
+// rewritten, so an interrupted upgrade runs again at the next open).
+using Upgrade = Status (*)(Store& s);
 
 // One atomic unit of change.
 class Batch {
@@ -132,9 +139,11 @@ class Store {
   // process. read_only: open beside a running process (no lock taken, no
   // writes), as `goalstream digest` does. Errors have the field "data-dir";
   // a full disk reads "no space left on device in DIR".
+  // `upgrade` brings a store of kPreviousFormat opened for writing up to
+  // date; without one such a store is refused like any other format.
   static Result<std::unique_ptr<Store>> open(const std::string& dir,
                                              std::span<const ColumnFamilySpec> specs,
-                                             bool read_only = false);
+                                             bool read_only = false, Upgrade upgrade = nullptr);
   ~Store();
 
   // The declared column family `name`; a name never declared is a bug

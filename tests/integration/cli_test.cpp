@@ -47,6 +47,7 @@ TEST_CASE("CLI errors are one line `goalstream: <field>: <message>` and exit 1")
        "goalstream: --bogus: unknown option for goalstream serve (see goalstream serve --help)\n"},
       {{"serve", "--http-workers", "abc"},
        "goalstream: --http-workers: 'abc' is not a valid value (see goalstream serve --help)\n"},
+      {{"serve", "--http-readers", "0"}, "goalstream: --http-readers: must be at least 1\n"},
       {{"serve", "--listen"},
        "goalstream: --listen: needs a value (see goalstream serve --help)\n"},
       {{"topics", "ensure", "extra"},

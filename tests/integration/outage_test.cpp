@@ -160,6 +160,35 @@ TEST_CASE(
   CHECK(goal_names(d) == std::vector<std::string>{"Signups"});
 }
 
+TEST_CASE("(a3) broker frozen: reads answer while writes hold every write thread") {
+  Deployment d;
+  REQUIRE(send(d.serve, "POST", "/api/conversion-goals", d.key,
+               R"({"name":"Signups","eventType":"form_submit"})")
+              .status == 201);
+  broker().freeze();  // each write now waits for an acknowledgement (5 s)
+  // Nine writes: more than the eight write threads (--http-workers).
+  std::vector<std::future<it::HttpResponse>> writes;
+  for (int i = 0; i < 9; ++i)
+    writes.push_back(std::async(std::launch::async, [&d, i] {
+      return send(d.serve, "POST", "/api/conversion-goals", d.key,
+                  R"({"name":"W)" + std::to_string(i) + R"(","eventType":"purchase"})");
+    }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the writes are in
+  // Reads answer at once, on their own threads: no write has finished yet.
+  for (const char* target : {"/api/conversion-goals", "/api/goals", "/api/settings"}) {
+    auto r = send(d.serve, "GET", target, d.key);
+    CHECK_MESSAGE(r.status == 200, std::string(target) << ": " << r.body);
+    int pending = 0;
+    for (auto& w : writes)
+      pending += w.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+    CHECK_MESSAGE(pending == 9, std::string(target)
+                                    << " answered after " << 9 - pending << " write(s) ended");
+  }
+  CHECK(goal_names(d) == std::vector<std::string>{"Signups"});
+  broker().thaw();
+  for (auto& w : writes) (void)w.get();  // 503 outcome_unknown, or 201: both fine here
+}
+
 TEST_CASE(
     "(b) Idempotency-Key: retries and concurrent attempts make one write and all get its answer") {
   Deployment d;

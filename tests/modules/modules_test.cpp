@@ -202,8 +202,8 @@ TEST_CASE(
   std::set<std::string> names;
   for (const auto& cf : gs::modules::column_families())
     CHECK_MESSAGE(names.emplace(cf.name).second, cf.name);
-  CHECK(names == std::set<std::string>{"meta", "keys", "goals", "dedup", "agg", "uniq", "growth",
-                                       "agent", "roadmap"});
+  CHECK(names == std::set<std::string>{"meta", "keys", "goals", "dedup", "agg", "uniq", "roll",
+                                       "growth", "agent", "roadmap"});
   CHECK(types.count("agent_goal.created") == 1);
 }
 

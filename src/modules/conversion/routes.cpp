@@ -2,8 +2,6 @@
 // with the daily series, delete by path or ?id=.
 #include "modules/conversion/routes.h"
 
-#include <map>
-
 #include "base/time.h"
 #include "http/route.h"
 #include "http/service.h"
@@ -24,20 +22,15 @@ using namespace gs::api;
 // read (an unreadable row: 500).
 Result<json> goal_view(Service& s, json goal, const std::string& tenant, bool series) {
   auto id = goal.value("id", "");
-  auto read = cells::totals(s.ctx.store, tenant, id);
-  if (!read.ok()) return read.error();
-  const auto& totals = *read;
-  goal["count"] = totals.total.count;
-  goal["value"] = static_cast<double>(totals.total.sum_micros) / 1e6;
+  auto total = cells::total(s.ctx.store, tenant, id);
+  if (!total.ok()) return total.error();
+  goal["count"] = total->count;
+  goal["value"] = static_cast<double>(total->sum_micros) / 1e6;
   if (series) {
-    std::map<int64_t, projection::Cell> days;
-    for (auto& [bucket, cell] : totals.buckets) {
-      auto& d = days[bucket * projection::kBucketMs / time::kMsPerDay];
-      d.count += cell.count;
-      d.sum_micros += cell.sum_micros;
-    }
+    auto days = cells::daily(s.ctx.store, tenant, id);
+    if (!days.ok()) return days.error();
     json s = json::array();
-    for (auto& [day, cell] : days)
+    for (auto& [day, cell] : *days)
       s.push_back({{"date", time::format_date(day)},
                    {"count", cell.count},
                    {"value", static_cast<double>(cell.sum_micros) / 1e6}});
