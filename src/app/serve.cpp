@@ -148,8 +148,11 @@ int run_serve(const Common& c, const ServeOptions& o) {
   copts.kafka = c.kafka;
   copts.on_status_changed = [&hub](const auto& change) { hub.status_changed(change); };
   kernel::ChangesPublisher changes(**store, copts, telemetry, modules.announcers());
+  // What the API's read cache checks its answers against (versions.h).
+  kernel::TenantVersions versions;
   kernel::ProcessorOptions popts;
   popts.modules = modules.all();
+  popts.versions = &versions;
   popts.kafka = c.kafka;
   popts.group_id = c.kafka.topic_prefix + "processor";
   popts.on_applied = [&changes, &hub](const auto& touched) {
@@ -189,7 +192,8 @@ int run_serve(const Common& c, const ServeOptions& o) {
                       .kafka = c.kafka,
                       .telemetry = telemetry,
                       .families = modules::route_families(c.thresholds, *generator),
-                      .hub = &hub};
+                      .hub = &hub,
+                      .versions = &versions};
   hub.start(api::progress_frames(ctx));
   services.add(
       "websocket hub", [&hub] { hub.stop(); }, [&hub] { return hub.failure(); });

@@ -45,6 +45,10 @@ std::string Telemetry::prometheus() const {
           changes_published);
   counter("goalstream_kafka_errors_total", "Errors reported by librdkafka.", kafka_errors);
   counter("goalstream_http_requests_total", "HTTP requests served.", http_requests);
+  counter("goalstream_http_reads_reused_total",
+          "GET answers given again because the tenant's data had not changed since (the read "
+          "cache).",
+          http_reads_reused);
   counter("goalstream_ws_frames_sent_total", "WebSocket frames written to clients.",
           ws_frames_sent);
   counter("goalstream_ws_sessions_dropped_total",

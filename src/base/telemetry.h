@@ -27,6 +27,7 @@ struct Telemetry {
   std::atomic<uint64_t> changes_published{0};
   std::atomic<uint64_t> kafka_errors{0};
   std::atomic<uint64_t> http_requests{0};
+  std::atomic<uint64_t> http_reads_reused{0};    // GET answers given again (http/read_cache.h)
   std::atomic<uint64_t> ws_frames_sent{0};       // WebSocket frames written to clients
   std::atomic<uint64_t> ws_sessions_dropped{0};  // closed 1008 "too slow": frames piled up
   std::atomic<int64_t> events_lag{0};            // sum over partitions: high watermark - position

@@ -12,8 +12,8 @@ std::optional<std::string> Call::query(const std::string& name) const {
   return it->second;
 }
 
-Route read_route(RouteHandler handler) {
-  return {model::kScopeRead, &gs::http::reference_envelope(), std::move(handler)};
+Route read_route(RouteHandler handler, Reuse reuse) {
+  return {model::kScopeRead, &gs::http::reference_envelope(), std::move(handler), nullptr, reuse};
 }
 
 Route write_route(RouteHandler handler) {

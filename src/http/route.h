@@ -33,6 +33,9 @@ struct Call {
   // handler shapes its own answers with it (the reference families' handlers
   // use the reference envelope, which is theirs).
   const gs::http::Envelope& envelope;
+  // The time a read evaluates goals at: the request's, to the whole second,
+  // so that answers within one second are the same (Reuse::within_second).
+  int64_t now_ms = 0;
 
   // The path parameter `name`, which must be one of the route's pattern.
   const std::string& param(std::string_view name) const;
@@ -45,6 +48,14 @@ using RouteHandler = std::function<Response(const Call&)>;
 // What a WebSocket route joins an accepted upgrade to (api::Upgrade::join).
 using UpgradeJoin = decltype(Upgrade::join);
 
+// Whether dispatch may answer a GET of a route with an answer it gave
+// before (http/read_cache.h): never; while the tenant's data is unchanged
+// (the answer depends on the store alone); or also within the same second
+// (it depends on Call::now_ms too). Only 200 answers without
+// `Cache-Control: no-store` are reused (a handler sets it on an answer that
+// depends on something else, such as a running backfill's progress).
+enum class Reuse : uint8_t { never, while_unchanged, within_second };
+
 struct Route {
   std::string scope;  // the scope the API key must carry; empty: no key needed
   const gs::http::Envelope* envelope = &gs::http::reference_envelope();
@@ -53,6 +64,7 @@ struct Route {
   // check let through joins. Such a route also takes the API key from a
   // `token` query parameter (a browser cannot set headers on a WebSocket).
   std::function<UpgradeJoin(const Call&)> websocket = nullptr;
+  Reuse reuse = Reuse::never;
 };
 
 using RouteTable = gs::http::Router<Route>;
@@ -62,7 +74,7 @@ using RouteTable = gs::http::Router<Route>;
 Response upgrade_required(const Request& req, std::string_view path);
 
 // Routes of the reference envelope that need goals:read or goals:write.
-Route read_route(RouteHandler handler);
+Route read_route(RouteHandler handler, Reuse reuse = Reuse::never);
 Route write_route(RouteHandler handler);
 
 // A handler of one item named by the pattern's parameter `name`, or by the

@@ -1,9 +1,13 @@
 #include "http/routes.h"
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <variant>
 
+#include "base/time.h"
 #include "http/auth.h"
+#include "http/read_cache.h"
 #include "http/respond.h"
 #include "http/route.h"
 #include "http/service.h"
@@ -18,6 +22,10 @@ namespace {
 // See docs/api.md#authentication.
 constexpr std::chrono::milliseconds kUnknownKeyWait{500};
 constexpr int kMaxUnknownKeyWaiters = 2;
+// The read cache's bound, and how many known keys are kept in memory (keys
+// are never revoked, so a key found once stays valid).
+constexpr size_t kReadCacheBytes = 64u << 20;
+constexpr size_t kMaxKnownKeys = 100'000;
 
 // Dispatches requests through the route tables: matches the route, checks
 // its scope, calls its handler. Built once; thread-safe.
@@ -30,9 +38,15 @@ class Dispatcher {
     if (ctx.hub) add_ws_routes(table_, service_);
   }
 
-  // The routes of `io_`, matched on the raw path: answered on the I/O
-  // thread. nullopt for every other request.
+  // On the I/O thread: the routes of `io_`, matched on the raw path, and a
+  // GET whose answer can be reused (reused()). nullopt for every other
+  // request.
   std::optional<Response> now(const Request& req) {
+    if (auto res = ops(req)) return res;
+    return reused(req);
+  }
+
+  std::optional<Response> ops(const Request& req) {
     const Route* route = io_.match_literal(gs::http::raw_path(req.target()));
     if (!route) return std::nullopt;
     ctx_.telemetry.http_requests++;
@@ -62,8 +76,62 @@ class Dispatcher {
   }
 
  private:
+  // The request's time to the second (Call::now_ms).
+  static int64_t request_second_ms() { return time::now_ms() / 1000 * 1000; }
+
+  // What an answer of `route` to `req` for `tenant` at `now_ms` is kept under.
+  static std::string cache_key(const Request& req, const Route& route, const std::string& tenant,
+                               int64_t now_ms) {
+    std::string k = tenant;
+    k.push_back('\0');
+    k.append(req.target());
+    if (route.reuse == Reuse::within_second) k.append("\0" + std::to_string(now_ms));
+    return k;
+  }
+
+  // A kept answer to a GET of a route with a Reuse, by a key known already,
+  // whose tenant's data did not change since (and, for within_second, in
+  // the same second): answered on the I/O thread without reading the store.
+  // Anything else (an unknown key, a refusal, no answer kept) goes to a
+  // reader thread as usual.
+  std::optional<Response> reused(const Request& req) {
+    if (!ctx_.versions || (req.method() != http::verb::get && req.method() != http::verb::head))
+      return std::nullopt;
+    auto target = gs::http::parse_target(req.target());
+    if (!target.ok()) return std::nullopt;
+    auto match = table_.match(req.method(), target->path);
+    if (!match.route || !match.allow.empty() || match.route->reuse == Reuse::never ||
+        match.route->scope.empty())
+      return std::nullopt;
+    auto key = authorize(req, match.route->scope,
+                         [this](const std::string& token) { return known_key(token); });
+    if (!key.ok()) return std::nullopt;
+    auto hit = cache_.find(cache_key(req, *match.route, key->tenant_id, request_second_ms()),
+                           ctx_.versions->of(key->tenant_id));
+    if (!hit) return std::nullopt;
+    ctx_.telemetry.http_requests++;
+    ctx_.telemetry.http_reads_reused++;
+    hit->version(req.version());
+    return hit;
+  }
+
+  // The route's answer, kept for reuse when the route allows it.
+  Response answer(const Route& route, const Call& call) {
+    if (route.reuse == Reuse::never || !ctx_.versions || route.scope.empty())
+      return route.handler(call);
+    // The version before the reads: a batch landing meanwhile leaves the
+    // answer under an older version, never a newer one.
+    uint64_t version = ctx_.versions->of(call.key.tenant_id);
+    bool reused = false;
+    auto res = cache_.share(
+        cache_key(call.req, route, call.key.tenant_id, call.now_ms), version,
+        [&] { return route.handler(call); }, &reused);
+    if (reused) ctx_.telemetry.http_reads_reused++;
+    return res;
+  }
+
   std::variant<Response, UpgradeJoin> dispatch(const Request& req, bool upgrade) {
-    if (auto res = now(req)) return std::move(*res);
+    if (auto res = ops(req)) return std::move(*res);
     ctx_.telemetry.http_requests++;
     auto target = gs::http::parse_target(req.target());
     if (!target.ok()) return bad_request(req, target.error());
@@ -84,9 +152,18 @@ class Dispatcher {
       if (!authorized.ok()) return from_error(req, authorized.error(), *route.envelope);
       key = std::move(*authorized);
     }
-    Call call{req, *target, match.params, key, *route.envelope};
+    Call call{req, *target, match.params, key, *route.envelope, request_second_ms()};
     if (upgrade && route.websocket) return route.websocket(call);
-    return route.handler(call);
+    return answer(route, call);
+  }
+
+  // A key found before (find_key), without reading the store.
+  std::optional<model::ApiKey> known_key(const std::string& token) {
+    auto hash = model::sha256_hex(token);
+    std::lock_guard lock(keys_mu_);
+    auto it = known_keys_.find(hash);
+    if (it == known_keys_.end()) return std::nullopt;
+    return it->second;
   }
 
   // An unreadable key record reads as no key (Store::unreadable logged and counted it).
@@ -105,6 +182,11 @@ class Dispatcher {
       }
       key_waiters_--;
     }
+    if (key) {
+      std::lock_guard lock(keys_mu_);
+      if (known_keys_.size() >= kMaxKnownKeys) known_keys_.clear();
+      known_keys_.emplace(hash, *key);
+    }
     return key;
   }
 
@@ -113,6 +195,9 @@ class Dispatcher {
   RouteTable io_;                    // answered on the I/O threads
   RouteTable table_;                 // answered on the workers
   std::atomic<int> key_waiters_{0};  // requests waiting in find_key for a key to appear
+  ReadCache cache_{kReadCacheBytes};
+  std::mutex keys_mu_;                                         // guards known_keys_
+  std::unordered_map<std::string, model::ApiKey> known_keys_;  // SHA-256 hex -> key
 };
 
 }  // namespace

@@ -29,6 +29,9 @@ struct ApiContext {
   std::chrono::milliseconds write_timeout{15000};
   std::vector<RouteFamily> families;  // the goal families' routes (modules::route_families())
   gs::http::Hub* hub = nullptr;       // with it, GET /api/ws/changes (ws_routes.cpp)
+  // With it, GET answers of routes with a Reuse are reused while their
+  // tenant's version is unchanged (read_cache.h); the processor bumps it.
+  const kernel::TenantVersions* versions = nullptr;
 };
 
 // Returns the handlers that dispatch (method, path) to the routes: `now`

@@ -38,7 +38,7 @@ Response put_settings(Service& s, const Call& c) {
 
 void add_settings_routes(RouteTable& t, Service& s) {
   using http::verb;
-  t.add(verb::get, "/api/settings", read_route(bind(s, get_settings)));
+  t.add(verb::get, "/api/settings", read_route(bind(s, get_settings), Reuse::while_unchanged));
   t.add(verb::put, "/api/settings", write_route(bind(s, put_settings)));
   t.add(verb::patch, "/api/settings", write_route(bind(s, put_settings)));
 }

@@ -54,7 +54,7 @@ void Loop::apply_command(const rd_kafka_message_t* m, storage::Batch& batch) {
       return;
     }
   }
-  if (opts.on_applied) touched.emplace(cmd->tenant_id + '\0', 0);
+  if (opts.on_applied || opts.versions) touched.emplace(cmd->tenant_id + '\0', 0);
   auto st = apply(*cmd, m->offset, batch);
   if (st.ok())
     telemetry.commands_applied++;

@@ -193,15 +193,16 @@ bool Loop::is_command(const rd_kafka_message_t* m) {
   return cmd;
 }
 
-// What the batch being built changed, for ProcessorOptions::on_applied.
+// What the batch being built changed, for ProcessorOptions::on_applied and
+// ::versions.
 void Loop::touch(const std::string& cell_key, int64_t ts) {
-  if (!opts.on_applied || cell_key.size() < 9) return;
+  if ((!opts.on_applied && !opts.versions) || cell_key.size() < 9) return;
   auto& t = touched[cell_key.substr(0, cell_key.size() - 9)];
   t = std::max(t, ts);
 }
 
 void Loop::touch_cells(const projection::Delta& d) {
-  if (!opts.on_applied) return;
+  if (!opts.on_applied && !opts.versions) return;
   for (const auto& [key, cell] : d.cells.cells()) touch(key, cell.max_ts_ms);
 }
 

@@ -43,6 +43,7 @@
 #include "base/telemetry.h"
 #include "kernel/kafka.h"
 #include "kernel/module.h"
+#include "kernel/versions.h"
 #include "storage/store.h"
 
 namespace gs::kernel {
@@ -62,6 +63,10 @@ struct ProcessorOptions {
   // "<tenant>\0" -> 0 when a command changed the tenant's definitions. Must
   // not block for long.
   std::function<void(const std::unordered_map<std::string, int64_t>&)> on_applied;
+  // Bumped by the writer for the tenants of each durable batch, before its
+  // commands are published as applied (the API's read cache). May be null;
+  // outlives the processor.
+  TenantVersions* versions = nullptr;
   // The goal families (src/modules/all.h), in module list order; they
   // outlive the processor.
   std::vector<Module*> modules;

@@ -16,6 +16,9 @@ void Writer::wake() {
 }
 
 void Writer::publish(const Write& w) {
+  // New versions first: a read after the write's answer must not reuse an
+  // answer from before the batch.
+  if (d_.opts.versions) d_.opts.versions->bump(w.touched);
   d_.applied.publish(w.cmd_next);
   d_.handoff.publish(w.seq, w.wake_backfill);
 }

@@ -2,6 +2,8 @@
 // RocksDB directories, driving the real `goalstream` binary as a user would.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -554,4 +556,74 @@ TEST_CASE(
   CHECK(g["count"] == want);
   CHECK(g["value"].get<double>() == doctest::Approx(double(want)));
   CHECK(killed_mid_backfill);
+}
+
+TEST_CASE(
+    "reads are answered again while nothing changed, and never outlive a durable batch or a "
+    "write") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::string id = it::create_conversion_goal(
+      d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
+  wait_count(d.serve, key, id, 0);
+
+  // Nothing changes: the same answer, reused (the metric counts it).
+  double reused = d.serve.metric("goalstream_http_reads_reused_total");
+  auto first = d.serve.get("/api/conversion-goals/" + id, key);
+  auto again = d.serve.get("/api/conversion-goals/" + id, key);
+  REQUIRE(first.status == 200);
+  CHECK(again.body == first.body);
+  CHECK(d.serve.metric("goalstream_http_reads_reused_total") >= reused + 1);
+  // HEAD of a reused answer: its headers, no body.
+  auto head =
+      it::http(d.serve.port(), "HEAD", "/api/conversion-goals/" + id, "", {{"x-api-key", key}});
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(head.headers["Content-Length"] == std::to_string(first.body.size()));
+
+  // Events arrive in many batches while a reader polls: its counts never go
+  // back, and the last one is exact once the events are in.
+  std::atomic<bool> done{false};
+  std::vector<int64_t> seen;
+  std::thread poller([&] {
+    while (!done) {
+      auto r = d.serve.get("/api/conversion-goals/" + id, key);
+      if (r.status == 200) seen.push_back(r.json_body()["count"].get<int64_t>());
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::pair<std::string, std::string>> batch;
+    for (int i = 0; i < 50; ++i) {
+      auto eid = "e" + std::to_string(round * 50 + i);
+      batch.emplace_back("acme/" + eid,
+                         it::event(eid, "acme", "purchase", ts(1 + i % 28), "", {{"value", 2.5}}));
+    }
+    it::produce(d.events(), batch);
+  }
+  auto last = wait_count(d.serve, key, id, 1000);
+  done = true;
+  poller.join();
+  CHECK(last["count"] == 1000);
+  CHECK(last["value"] == 2500.0);
+  REQUIRE(seen.size() > 10);
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
+
+  // Read your writes through the reused answers: the list right after each
+  // write shows it.
+  for (int i = 0; i < 10; ++i) {
+    auto before = d.serve.get("/api/conversion-goals", key);
+    REQUIRE(before.status == 200);
+    auto made = it::create_conversion_goal(
+        d.serve, key, {{"name", "G" + std::to_string(i)}, {"eventType", "form_submit"}});
+    auto after = d.serve.get("/api/conversion-goals", key);
+    REQUIRE(after.status == 200);
+    CHECK(after.json_body().size() == before.json_body().size() + 1);
+    CHECK_MESSAGE(after.body.find(made["id"].get<std::string>()) != std::string::npos, after.body);
+  }
+  // Another tenant's key never gets this tenant's answer.
+  auto other = it::create_key(d.prefix, "other");
+  auto theirs = d.serve.get("/api/conversion-goals", other);
+  REQUIRE(theirs.status == 200);
+  CHECK(theirs.json_body() == json::array());
+  CHECK(d.serve.get("/api/conversion-goals/" + id, other).status == 404);
 }

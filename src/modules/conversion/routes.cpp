@@ -51,22 +51,40 @@ Result<json> goal_view(Service& s, json goal, const std::string& tenant, bool se
   return goal;
 }
 
+// An answer that shows a running backfill's progress, which moves without
+// a batch, is not reused (Reuse).
+Response unless_running(Response res, bool running) {
+  if (running) res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+bool running(const json& view) { return view["backfill"].value("status", "") == "running"; }
+
 Response list(Service& s, const Call& c) {
   auto page = conversion::goals(s.ctx.store, c.key.tenant_id);
   if (!page.ok()) return from_error(c.req, page.error());
   json out = json::array();
+  bool any_running = false;
   for (auto& g : page->goals) {
     auto view = goal_view(s, g, c.key.tenant_id, false);
     if (!view.ok()) return from_error(c.req, view.error());
+    any_running |= running(*view);
     out.push_back(std::move(*view));
   }
-  return json_response(c.req, http::status::ok, out);
+  return unless_running(json_response(c.req, http::status::ok, out), any_running);
 }
 
 Response get(Service& s, const Call& c, const std::string& id) {
-  return found_response(
+  bool is_running = false;
+  auto res = found_response(
       c.req, conversion::goal(s.ctx.store, c.key.tenant_id, id),
-      [&](const json& g) { return goal_view(s, g, c.key.tenant_id, true); }, "conversion goal", id);
+      [&](const json& g) {
+        auto view = goal_view(s, g, c.key.tenant_id, true);
+        if (view.ok()) is_running = running(*view);
+        return view;
+      },
+      "conversion goal", id);
+  return unless_running(std::move(res), is_running);
 }
 
 Response create(Service& s, const Call& c) {
@@ -135,10 +153,12 @@ void add_routes(api::RouteTable& t, api::Service& s) {
                          }}](const Call& c, const std::string& id) {
     return s.remove(c, removal, id);
   };
-  t.add(verb::get, "/api/conversion-goals", read_route(on(list)));
+  // Reused while the tenant's data is unchanged (and no backfill runs).
+  t.add(verb::get, "/api/conversion-goals", read_route(on(list), Reuse::while_unchanged));
   t.add(verb::post, "/api/conversion-goals", write_route(on(create)));
   t.add(verb::delete_, "/api/conversion-goals", write_route(item_in_query("id", remove)));
-  t.add(verb::get, "/api/conversion-goals/{id}", read_route(item_in_path("id", on_item(get))));
+  t.add(verb::get, "/api/conversion-goals/{id}",
+        read_route(item_in_path("id", on_item(get)), Reuse::while_unchanged));
   t.add(verb::delete_, "/api/conversion-goals/{id}", write_route(item_in_path("id", remove)));
 }
 

@@ -30,9 +30,10 @@ struct Api {
   PacingThresholds thresholds;
 };
 
-// The API form of a growth goal: the reference's members in its order, then ours.
-Result<ojson> goal_view(const Api& a, const GrowthGoal& g) {
-  auto evaluated = evaluate(a.s.ctx.store, g, time::now_ms(), a.thresholds);
+// The API form of a growth goal, evaluated at `now`: the reference's members
+// in its order, then ours.
+Result<ojson> goal_view(const Api& a, const GrowthGoal& g, int64_t now = time::now_ms()) {
+  auto evaluated = evaluate(a.s.ctx.store, g, now, a.thresholds);
   if (!evaluated.ok()) return evaluated.error();
   const auto& e = *evaluated;
   ojson j;
@@ -56,14 +57,13 @@ Result<ojson> goal_view(const Api& a, const GrowthGoal& g) {
   return j;
 }
 
-// A metric with its value now (none for a `span` metric).
-Result<ojson> metric_view(const Api& a, const Metric& m) {
+// A metric with its value at `now` (none for a `span` metric).
+Result<ojson> metric_view(const Api& a, const Metric& m, int64_t now = time::now_ms()) {
   ojson j = ojson::parse(to_json(m).dump());
   if (m.window == "span") return j;
   auto tz = state::timezone(a.s.ctx.store, m.tenant_id);
   if (!tz.ok()) return tz.error();
   Interval period;
-  int64_t now = time::now_ms();
   auto v = metric_value(a.s.ctx.store, m.tenant_id, m.name, now, *tz, now, 0, &period);
   if (!v.ok()) return v.error();
   j["current"] = number(v->value_or(0));
@@ -80,13 +80,13 @@ Response goal_not_found(const Request& req, const std::string& id) {
 
 Response list_goals(const Api& a, const Call& c) {
   return list_response(c.req, growth::goals(a.s.ctx.store, c.key.tenant_id),
-                       [&a](const auto& g) { return goal_view(a, g); });
+                       [&a, &c](const auto& g) { return goal_view(a, g, c.now_ms); });
 }
 
 Response get_goal(const Api& a, const Call& c, const std::string& id) {
   return found_response(
       c.req, growth::goal(a.s.ctx.store, c.key.tenant_id, id),
-      [&a](const growth::GrowthGoal& g) { return goal_view(a, g); }, "goal", id);
+      [&a, &c](const growth::GrowthGoal& g) { return goal_view(a, g, c.now_ms); }, "goal", id);
 }
 
 Response create_goal(const Api& a, const Call& c) {
@@ -133,13 +133,13 @@ Response update_goal(const Api& a, const Call& c) {
 
 Response list_metrics(const Api& a, const Call& c) {
   return list_response(c.req, growth::metrics(a.s.ctx.store, c.key.tenant_id),
-                       [&a](const auto& m) { return metric_view(a, m); });
+                       [&a, &c](const auto& m) { return metric_view(a, m, c.now_ms); });
 }
 
 Response get_metric(const Api& a, const Call& c, const std::string& name) {
   return found_response(
       c.req, growth::metric(a.s.ctx.store, c.key.tenant_id, name),
-      [&a](const growth::Metric& m) { return metric_view(a, m); }, "metric", name);
+      [&a, &c](const growth::Metric& m) { return metric_view(a, m, c.now_ms); }, "metric", name);
 }
 
 Response create_metric(const Api& a, const Call& c) {
@@ -246,17 +246,21 @@ void add_routes(std::shared_ptr<const Api> api, RouteTable& t) {
   auto on_item = [api](auto f) -> ItemHandler {
     return [api, f](const Call& c, const std::string& item) { return f(*api, c, item); };
   };
-  t.add(verb::get, "/api/goals", read_route(on(list_goals)));
+  // Goals and metrics are evaluated at the request's second: their answers
+  // are reused within it while the tenant's data is unchanged.
+  t.add(verb::get, "/api/goals", read_route(on(list_goals), Reuse::within_second));
   t.add(verb::post, "/api/goals", write_route(on(create_goal)));
   t.add(verb::patch, "/api/goals", write_route(on(update_goal)));
   t.add(verb::delete_, "/api/goals", write_route(item_in_query("id", delete_goal)));
-  t.add(verb::get, "/api/goals/{id}", read_route(item_in_path("id", on_item(get_goal))));
+  t.add(verb::get, "/api/goals/{id}",
+        read_route(item_in_path("id", on_item(get_goal)), Reuse::within_second));
   t.add(verb::delete_, "/api/goals/{id}", write_route(item_in_path("id", delete_goal)));
 
-  t.add(verb::get, "/api/metrics", read_route(on(list_metrics)));
+  t.add(verb::get, "/api/metrics", read_route(on(list_metrics), Reuse::within_second));
   t.add(verb::post, "/api/metrics", write_route(on(create_metric)));
   t.add(verb::delete_, "/api/metrics", write_route(item_in_query("name", delete_metric)));
-  t.add(verb::get, "/api/metrics/{name}", read_route(item_in_path("name", on_item(get_metric))));
+  t.add(verb::get, "/api/metrics/{name}",
+        read_route(item_in_path("name", on_item(get_metric)), Reuse::within_second));
   t.add(verb::delete_, "/api/metrics/{name}", write_route(item_in_path("name", delete_metric)));
 }
 
