@@ -1,9 +1,11 @@
 // The poller thread consumes while the processor thread processes: it hands
-// over consumed batches in order, at most kWaitingMax waiting.
+// over consumed batches in order, at most kWaitingMax waiting. It also wakes
+// librdkafka's fetcher when the pre-fetch queue has drained (see poller.cpp).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -15,11 +17,24 @@
 
 namespace gs::kernel {
 
+// The bounds of the consumer's pre-fetch queue (queued.min.messages,
+// queued.max.messages.kbytes; librdkafka's default for the latter). With one
+// consumer queue they apply to the whole queue, all partitions together.
+// The poller's doorbell works from the same numbers.
+inline constexpr int64_t kPrefetchMaxMessages = 200000;
+inline constexpr int64_t kPrefetchMaxKbytes = 65536;
+
 class Poller {
  public:
-  Poller(rd_kafka_t* consumer, const ProcessorOptions& opts, const std::atomic<bool>& stopping,
-         Fatal& fatal)
-      : consumer_(consumer), opts_(opts), stopping_(stopping), fatal_(fatal) {}
+  // `assignment`: every partition the consumer is assigned (the doorbell asks
+  // their leaders for their end offsets).
+  Poller(rd_kafka_t* consumer, PartitionList assignment, const ProcessorOptions& opts,
+         const std::atomic<bool>& stopping, Fatal& fatal)
+      : consumer_(consumer),
+        opts_(opts),
+        stopping_(stopping),
+        fatal_(fatal),
+        assignment_(std::move(assignment)) {}
   ~Poller() { stop(); }
 
   void start();
@@ -28,9 +43,12 @@ class Poller {
   // first message was consumed (now when none).
   Clock::time_point next(MessageBatch& msgs);
   // Joins the thread and destroys the batches nobody took (they are
-  // consumed again at the next start). Idempotent.
+  // consumed again at the next start), and the consumer queue handle (the
+  // consumer outlives it). Idempotent.
   void stop();
   void wake();
+  // How many times the doorbell rang (logged at stop).
+  uint64_t doorbells() const { return doorbells_.load(std::memory_order_relaxed); }
 
  private:
   struct Polled {
@@ -40,6 +58,9 @@ class Poller {
   static constexpr size_t kWaitingMax = 2;
   void run();
   bool done() const { return stopping_ || fatal_.failed(); }
+  // After each consumed batch of `n` messages, `bytes` of payload: wakes the
+  // fetcher if the queue may have stopped it and has drained since.
+  void doorbell(size_t n, size_t bytes);
 
   rd_kafka_t* consumer_;  // not owned: outlives the poller (Processor::Impl)
   const ProcessorOptions& opts_;
@@ -49,6 +70,11 @@ class Poller {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Polled> polled_;  // guarded by mu_
+  // The poller thread's alone.
+  PartitionList assignment_;  // the doorbell's request (its offsets are overwritten)
+  KafkaQueue queue_;          // the consumer queue, for its length (start() to stop())
+  bool armed_ = false;        // the queue may have stopped the fetcher
+  std::atomic<uint64_t> doorbells_{0};
 };
 
 }  // namespace gs::kernel

@@ -67,12 +67,15 @@ Status Processor::start() {
   I.producer = std::move(producer).value();
   std::string group =
       I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
-  auto consumer = make_consumer(I.opts.kafka, {{"group.id", group},
-                                               {"enable.auto.commit", "false"},
-                                               {"enable.auto.offset.store", "false"},
-                                               {"auto.offset.reset", "earliest"},
-                                               {"fetch.wait.max.ms", "100"},
-                                               {"queued.min.messages", "200000"}});
+  auto consumer = make_consumer(
+      I.opts.kafka, {{"group.id", group},
+                     {"enable.auto.commit", "false"},
+                     {"enable.auto.offset.store", "false"},
+                     {"auto.offset.reset", "earliest"},
+                     {"fetch.wait.max.ms", "100"},
+                     // The poller's doorbell works from these bounds (poller.h).
+                     {"queued.min.messages", std::to_string(kPrefetchMaxMessages)},
+                     {"queued.max.messages.kbytes", std::to_string(kPrefetchMaxKbytes)}});
   if (!consumer.ok()) return consumer.error();
   I.consumer = std::move(consumer).value();
   rd_kafka_poll_set_consumer(I.consumer.get());
@@ -158,6 +161,7 @@ Status Processor::start() {
     rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.events().c_str(), p)->offset =
         I.loop.ev_next[p] == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.loop.ev_next[p];
   auto err = rd_kafka_assign(I.consumer.get(), l.get());
+  PartitionList assignment(rd_kafka_topic_partition_list_copy(l.get()));  // the doorbell's
   l.reset();
   if (err)
     return Error{ErrorCode::unavailable, "",
@@ -177,7 +181,8 @@ Status Processor::start() {
   I.writer = std::make_unique<Writer>(Writer::Deps{I.store, I.opts, I.telemetry, *I.producer,
                                                    I.consumer.get(), I.loop.event_partitions,
                                                    I.stopping, I.fatal, I.applied, I.handoff});
-  I.poller = std::make_unique<Poller>(I.consumer.get(), I.opts, I.stopping, I.fatal);
+  I.poller = std::make_unique<Poller>(I.consumer.get(), std::move(assignment), I.opts, I.stopping,
+                                      I.fatal);
   I.backfill = std::make_unique<Backfill>(
       Shared{I.store, I.opts, I.telemetry, I.stopping, I.fatal, I.handoff});
   I.loop.writer = I.writer.get();
@@ -200,7 +205,10 @@ void Processor::stop() {
   // here for a loop that ended by an exception), and those nobody took (the
   // poller's stop).
   I.loop.msgs.clear();
-  if (I.poller) I.poller->stop();
+  if (I.poller) {
+    I.poller->stop();
+    log::info("poller: woke the fetcher " + std::to_string(I.poller->doorbells()) + " times");
+  }
   if (I.writer) I.writer->stop();
   I.handoff.wake();
   if (I.backfill) I.backfill->join();
