@@ -18,11 +18,15 @@
 namespace gs::kernel {
 
 // The bounds of the consumer's pre-fetch queue (queued.min.messages,
-// queued.max.messages.kbytes; librdkafka's default for the latter). With one
-// consumer queue they apply to the whole queue, all partitions together.
-// The poller's doorbell works from the same numbers.
-inline constexpr int64_t kPrefetchMaxMessages = 200000;
-inline constexpr int64_t kPrefetchMaxKbytes = 65536;
+// queued.max.messages.kbytes). With one consumer queue they apply to the
+// whole queue, all partitions together. The poller's doorbell works from the
+// same numbers. Since it wakes the fetcher with half a queue left, the queue
+// needs to hold only what is processed while a fetch comes back, not the
+// second librdkafka would otherwise sleep: 50,000 events of ~330 bytes are
+// about 0.1 s of processing. Half of the earlier 200,000 / 64 MiB: about
+// 50 MiB less RSS at the same rate in tools/bench/ingest (issue 11).
+inline constexpr int64_t kPrefetchMaxMessages = 100000;
+inline constexpr int64_t kPrefetchMaxKbytes = 32768;
 
 class Poller {
  public:
