@@ -319,41 +319,16 @@ Status each_cell(
     int64_t from_bucket, int64_t to_bucket,
     const std::function<void(std::string_view counter, int64_t bucket, const Cell& cell)>& f) {
   if (to_bucket <= from_bucket) return {};
-  storage::Cf agg = s.cf("agg");
-  return each_counter(s, tenant, counter_prefix, [&](const std::string& counter) -> Status {
-    // Its cells in the range.
-    auto counter_key = keys::cell_prefix(tenant, counter);
-    std::string from = counter_key, to = counter_key;
-    keys::append_be64(from, std::max<int64_t>(from_bucket, 0));
-    keys::append_be64(to, to_bucket);
-    std::optional<Error> bad;
-    auto st = s.scan_range(agg, from, to, [&](std::string_view key, std::string_view value) {
-      auto c = decode_cell(value);
-      if (!c || key.size() != counter_key.size() + 8) {
-        bad = not_a_cell(s, key);
-        return false;
-      }
-      f(counter, keys::read_be64(key.substr(counter_key.size())), *c);
-      return true;
-    });
-    if (!st.ok()) return st.error();
-    if (bad) return *bad;
-    return {};
-  });
-}
-
-Status each_counter(const Store& s, const std::string& tenant, const std::string& counter_prefix,
-                    const std::function<Status(const std::string& counter)>& f) {
   auto prefix = keys::join(tenant, counter_prefix);
   auto end = keys::prefix_end(prefix);
   size_t counter_at = tenant.size() + 1;
   storage::Cf agg = s.cf("agg");
+  std::optional<Error> bad;
   std::string cursor = prefix;
   while (true) {
     // The next counter: the first key at or after the cursor (its key less
     // the bucket is tenant \0 counter \0).
     std::string counter_key;
-    std::optional<Error> bad;
     auto st = s.scan_range(agg, cursor, end, [&](std::string_view key, std::string_view) {
       if (key.size() < prefix.size() + 9 || key[key.size() - 9] != '\0')
         bad = not_a_cell(s, key);
@@ -364,8 +339,23 @@ Status each_counter(const Store& s, const std::string& tenant, const std::string
     if (!st.ok()) return st.error();
     if (bad) return *bad;
     if (counter_key.empty()) return {};
-    auto done = f(counter_key.substr(counter_at, counter_key.size() - 1 - counter_at));
-    if (!done.ok()) return done;
+    // Its cells in the range.
+    std::string from = counter_key, to = counter_key;
+    keys::append_be64(from, std::max<int64_t>(from_bucket, 0));
+    keys::append_be64(to, to_bucket);
+    std::string_view counter =
+        std::string_view(counter_key).substr(counter_at, counter_key.size() - 1 - counter_at);
+    st = s.scan_range(agg, from, to, [&](std::string_view key, std::string_view value) {
+      auto c = decode_cell(value);
+      if (!c || key.size() != counter_key.size() + 8) {
+        bad = not_a_cell(s, key);
+        return false;
+      }
+      f(counter, keys::read_be64(key.substr(counter_key.size())), *c);
+      return true;
+    });
+    if (!st.ok()) return st.error();
+    if (bad) return *bad;
     // Past every key of this counter (a bucket's first byte is below 0x80:
     // buckets are not negative).
     cursor = counter_key + '\xff';

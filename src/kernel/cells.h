@@ -86,11 +86,6 @@ Status each_cell(
     const Store& s, const std::string& tenant, const std::string& counter_prefix,
     int64_t from_bucket, int64_t to_bucket,
     const std::function<void(std::string_view counter, int64_t bucket, const Cell& cell)>& f);
-// Calls f(counter) for every counter of `tenant` whose id starts with
-// `counter_prefix` (a tally entry's), in key order, reading two keys per
-// counter; an Error from f ends the walk and is the answer.
-Status each_counter(const Store& s, const std::string& tenant, const std::string& counter_prefix,
-                    const std::function<Status(const std::string& counter)>& f);
 // Distinct subjects of a unique series in buckets [from, to).
 Result<int64_t> unique_subjects(const Store& s, const std::string& tenant,
                                 const std::string& counter, int64_t from_bucket, int64_t to_bucket);

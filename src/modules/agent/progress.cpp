@@ -14,29 +14,34 @@ Result<std::vector<PeriodVerdicts>> period_verdicts(const storage::Store& s, con
                                                     std::span<const PeriodBounds> periods) {
   std::vector<PeriodVerdicts> out(periods.size());
   if (periods.empty()) return out;
-  // Each counter (verdict and channel) of the goal, summed over each period
-  // from its roll-ups (cells::sum): every UTC offset is a whole number of
-  // 15-minute buckets, so period bounds are bucket bounds, and a period
-  // costs a few rows however many events it holds.
-  auto st = cells::each_counter(
-      s, g.tenant_id, projection::tally_prefix(g.id), [&](const std::string& counter) -> Status {
+  // The buckets the periods span (every UTC offset is a whole number of
+  // 15-minute buckets, so period bounds are bucket bounds).
+  int64_t from = INT64_MAX, to = INT64_MIN;
+  for (const auto& p : periods) {
+    from = std::min(from, projection::bucket_of(p.start_ms));
+    to = std::max(to, projection::bucket_of(p.end_ms - 1) + 1);
+  }
+  std::optional<Error> bad;
+  auto st = cells::each_cell(
+      s, g.tenant_id, projection::tally_prefix(g.id), from, to,
+      [&](std::string_view counter, int64_t bucket, const projection::Cell& cell) {
         auto parts = projection::split_tally_counter(counter);
         auto verdict = parts ? parse_verdict(parts->outcome) : std::nullopt;
-        if (!verdict)
-          return s.unreadable("verdict cell", counter, "not <goal>\x1f<verdict>\x1f<channel>");
+        if (!verdict) {
+          if (!bad)
+            bad = s.unreadable("verdict cell", counter, "not <goal>\x1f<verdict>\x1f<channel>");
+          return;
+        }
+        int64_t t = bucket * projection::kBucketMs;
         bool in_scope = !g.channel_id || *g.channel_id == parts->breakdown;
         for (size_t i = 0; i < periods.size(); ++i) {
-          auto cell =
-              cells::sum(s, g.tenant_id, counter, projection::bucket_of(periods[i].start_ms),
-                         projection::bucket_of(periods[i].end_ms - 1) + 1);
-          if (!cell.ok()) return cell.error();
-          if (cell->count == 0) continue;
-          out[i].channels[std::string(parts->breakdown)].add(*verdict, cell->count);
-          if (in_scope) out[i].total.add(*verdict, cell->count);
+          if (!periods[i].contains(t)) continue;
+          out[i].channels[std::string(parts->breakdown)].add(*verdict, cell.count);
+          if (in_scope) out[i].total.add(*verdict, cell.count);
         }
-        return {};
       });
   if (!st.ok()) return st.error();
+  if (bad) return *bad;
   return out;
 }
 
