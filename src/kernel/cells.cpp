@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "kernel/state.h"
+#include "projection/tally.h"
 
 namespace gs::cells {
 
@@ -110,6 +111,7 @@ class Rollups {
 
 void merge_cell(Batch& b, std::string_view cell_key, const Cell& delta) {
   b.merge(b.store().cf("agg"), cell_key, encode_cell(delta));
+  if (delta.tally) return;
   Rollups r;
   r.add(cell_key, delta);
   r.merge_into(b);
@@ -138,7 +140,7 @@ void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq) {
   Rollups rollups;
   for (const auto& [key, cell] : d.cells.cells()) {
     b.merge(agg, key, encode_cell(cell));
-    rollups.add(key, cell);
+    if (!cell.tally) rollups.add(key, cell);
   }
   rollups.merge_into(b);
   for (const auto& key : d.cells.presence()) b.put(uniq, key, "");
@@ -153,6 +155,12 @@ Status build_rollups(Store& s) {
   int64_t cells = 0;
   std::optional<Status> failed;
   auto st = s.scan(agg, "", [&](std::string_view key, std::string_view value) {
+    // A tally's cells have no roll-ups; its counter id has the tally's shape
+    // (<name>\x1f<outcome>\x1f<breakdown>), which no other counter has.
+    auto tenant_end = key.find('\0');
+    if (tenant_end == std::string_view::npos || key.size() < tenant_end + 10 ||
+        projection::split_tally_counter(key.substr(tenant_end + 1, key.size() - tenant_end - 10)))
+      return true;
     // A value that is not a cell adds nothing, as in the merge operator.
     rollups.add(key, decode_cell(value).value_or(Cell{}));
     ++cells;

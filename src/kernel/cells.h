@@ -40,18 +40,20 @@ void delete_counter(Batch& b, const std::string& tenant, const std::string& coun
 // starts with `counter_prefix` (a tally entry's, projection::tally_prefix).
 void delete_counters(Batch& b, const std::string& tenant, const std::string& counter_prefix);
 
-// Roll-ups. Every cell added to `agg` (fold, merge_cell) is added, with the
-// same merge operator, to three roll-ups of its counter in `roll`: its UTC
-// day, its UTC month and the counter's total (keys: cell prefix + 'd' +
-// day since the epoch (8 BE), + 'm' + month since 1970-01 (8 BE), + 't').
-// So `roll` is a function of `agg` (not digested), and a read of a window
-// composes it from the coarsest roll-ups that fit it exactly (sum):
+// Roll-ups. Every counter cell added to `agg` (fold, merge_cell) is added,
+// with the same merge operator, to three roll-ups of its counter in `roll`:
+// its UTC day, its UTC month and the counter's total (keys: cell prefix +
+// 'd' + day since the epoch (8 BE), + 'm' + month since 1970-01 (8 BE),
+// + 't'). So `roll` is a function of `agg` (not digested), and a read of a
+// window composes it from the coarsest roll-ups that fit it exactly (sum):
 // at most 95 cells at each end, the days up to whole months, and the months,
-// whatever the counter's history. Every cell is rolled up alike, also a
-// roadmap signal's (whose "bucket" is milliseconds; never read by day).
+// whatever the counter's history. A tally's cells (Cell::tally: agent
+// verdicts, roadmap signals) get none: they are read per period or per
+// millisecond, and rolling them up cost more ingest CPU than it saved.
 //
 // The upgrade of a format-2 store (storage::Upgrade): builds `roll` from
-// `agg` in one pass, logging what it did.
+// `agg` in one pass (counters whose id has a tally's shape left out),
+// logging what it did.
 Status build_rollups(Store& s);
 
 // Folds what ingest produced: its first-seen fingerprints as one record

@@ -12,6 +12,7 @@ constexpr std::string_view kMagic = "GSDL";
 constexpr uint8_t kVersion = 1;
 constexpr uint16_t kTagDedup = 0x0001;
 constexpr uint16_t kTagCells = 0x0100;
+constexpr uint16_t kTagTallies = 0x0101;
 
 void put_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -134,6 +135,19 @@ std::string encode_cells(const Aggregator& a) {
   return out;
 }
 
+// The keys of the cells that are a tally's (Cell::tally), sorted.
+std::string encode_tallies(const Aggregator& a) {
+  std::vector<std::string_view> keys;
+  for (const auto& [key, cell] : a.cells())
+    if (cell.tally) keys.push_back(key);
+  std::string out;
+  if (keys.empty()) return out;
+  std::sort(keys.begin(), keys.end());
+  put_varint(out, keys.size());
+  for (auto k : keys) put_bytes(out, k);
+  return out;
+}
+
 Status decode_dedup(Reader r, Delta& d) {
   auto n = r.varint();
   if (!n) return bad(r, "truncated fingerprint count");
@@ -178,6 +192,19 @@ Status decode_cells(Reader r, Delta& d) {
   return {};
 }
 
+Status decode_tallies(Reader r, Delta& d) {
+  auto n = r.varint();
+  if (!n) return bad(r, "truncated tally key count");
+  for (uint64_t i = 0; i < *n; ++i) {
+    auto key = r.bytes();
+    if (!key) return bad(r, "truncated tally key");
+    // Tags ascend, so the cells section came first: the key must name one of its cells.
+    if (!d.cells.mark_tally(*key)) return bad(r, "tally key of no cell");
+  }
+  if (!r.done()) return bad(r, "trailing bytes in the tallies section");
+  return {};
+}
+
 }  // namespace
 
 void Delta::append(const Delta& other) {
@@ -195,7 +222,8 @@ bool Delta::operator==(const Delta& other) const {
   for (const auto& [key, cell] : cells.cells()) {
     auto it = other.cells.cells().find(key);
     if (it == other.cells.cells().end() || it->second.count != cell.count ||
-        it->second.sum_micros != cell.sum_micros || it->second.max_ts_ms != cell.max_ts_ms)
+        it->second.sum_micros != cell.sum_micros || it->second.max_ts_ms != cell.max_ts_ms ||
+        it->second.tally != cell.tally)
       return false;
   }
   return true;
@@ -204,7 +232,9 @@ bool Delta::operator==(const Delta& other) const {
 std::string encode(const Delta& d) {
   std::string out(kMagic);
   out.push_back(static_cast<char>(kVersion));
-  put_sections(out, {{kTagDedup, encode_dedup(d)}, {kTagCells, encode_cells(d.cells)}});
+  put_sections(out, {{kTagDedup, encode_dedup(d)},
+                     {kTagCells, encode_cells(d.cells)},
+                     {kTagTallies, encode_tallies(d.cells)}});
   return out;
 }
 
@@ -234,6 +264,8 @@ Result<Delta> decode(std::string_view bytes) {
       st = decode_dedup(Reader(*payload, base), d);
     else if (*tag == kTagCells)
       st = decode_cells(Reader(*payload, base), d);
+    else if (*tag == kTagTallies)
+      st = decode_tallies(Reader(*payload, base), d);
     else
       return bad(r, "unknown section " + std::to_string(*tag));
     if (!st.ok()) return st.error();

@@ -19,6 +19,8 @@
 //                     varint n, n x (varint key_len, key, zigzag count,
 //                                    i128 sum_micros, zigzag max_ts_ms) [keys sorted]
 //                     varint m, m x (varint len, presence key)          [sorted]
+//   tag 0x0101 tallies: varint n, n x (varint key_len, key)  [sorted; keys of cells of the
+//                     0x0100 section that are a tally's (Cell::tally): no roll-ups]
 //
 // Empty sections are left out. Decoding is strict: a wrong magic or version,
 // an unknown, repeated or out-of-order tag, a truncated value (also one cut

@@ -113,6 +113,7 @@ void Aggregator::add_cell(std::string_view key, const Cell& delta) {
   it->second.count += delta.count;
   it->second.sum_micros += delta.sum_micros;
   it->second.max_ts_ms = std::max(it->second.max_ts_ms, delta.max_ts_ms);
+  it->second.tally |= delta.tally;
 }
 
 void Aggregator::add_tally(std::string_view cell_prefix, std::string_view outcome,
@@ -125,6 +126,7 @@ void Aggregator::add_tally(std::string_view cell_prefix, std::string_view outcom
   if (it == cells_.end()) it = cells_.emplace(scratch_, Cell{}).first;
   it->second.count += 1;
   it->second.max_ts_ms = std::max(it->second.max_ts_ms, timestamp_ms);
+  it->second.tally = true;
 }
 
 void Aggregator::add(const Counter& counter, int64_t timestamp_ms, double value,

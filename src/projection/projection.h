@@ -110,6 +110,9 @@ struct Cell {
   int64_t count = 0;
   Micros sum_micros = 0;
   int64_t max_ts_ms = 0;
+  // A tally's cell (Aggregator::add_tally): not stored either; such cells
+  // get no roll-ups (kernel/cells.h), since tallies are read per period.
+  bool tally = false;
 };
 
 inline constexpr int64_t kBucketMs = 900'000;
@@ -154,6 +157,14 @@ class Aggregator {
   // delta, uniting two).
   void add_cell(std::string_view key, const Cell& delta);
   void add_presence(std::string_view key) { presence_.emplace(key); }
+  // Marks the cell at `key` as a tally's (decoding a delta); false when
+  // there is no such cell.
+  bool mark_tally(std::string_view key) {
+    auto it = cells_.find(std::string(key));
+    if (it == cells_.end()) return false;
+    it->second.tally = true;
+    return true;
+  }
 
  private:
   std::unordered_map<std::string, Cell> cells_;

@@ -125,7 +125,19 @@ void Batch::merge(Cf cf, std::string_view key, std::string_view operand) {
   wb_->Merge(store_->handle(cf), key, operand);
 }
 void Batch::delete_range(Cf cf, std::string_view from, std::string_view to) {
-  wb_->DeleteRange(store_->handle(cf), from, to);
+  if (!to.empty()) {
+    wb_->DeleteRange(store_->handle(cf), from, to);
+    return;
+  }
+  // No upper bound: RocksDB needs one, so up to the last key there is now,
+  // and that key.
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db_->NewIterator(rocksdb::ReadOptions(), store_->handle(cf)));
+  it->SeekToLast();
+  if (!it->Valid() || it->key().compare(rocksdb::Slice(from)) < 0) return;
+  std::string last = it->key().ToString();
+  wb_->DeleteRange(store_->handle(cf), from, last);
+  wb_->Delete(store_->handle(cf), last);
 }
 size_t Batch::count() const { return wb_->Count(); }
 

@@ -118,3 +118,34 @@ TEST_CASE("appending deltas adds cells and unites the rest") {
   REQUIRE(back.ok());
   CHECK(*back == a);
 }
+
+TEST_CASE("a tally's cells keep their mark through the encoding; a mark of no cell is refused") {
+  Delta d = sample();
+  d.cells.add_tally(std::string("acme\0g1\x1f", 8), "success", "web", 1740830400000);
+  auto tally_key = key("acme", "g1\x1fsuccess\x1fweb", 1740830400000 / 900'000);
+  REQUIRE(d.cells.cells().at(tally_key).tally);
+  auto b = encode(d);
+  auto back = decode(b);
+  REQUIRE_MESSAGE(back.ok(), back.error().message);
+  CHECK(*back == d);
+  CHECK(back->cells.cells().at(tally_key).tally);
+  CHECK_FALSE(back->cells.cells().at(key("acme", "cg_1", 1930000)).tally);
+  CHECK(encode(*back) == b);
+  // Without the mark it is another delta (whose cell would be rolled up).
+  Delta unmarked = sample();
+  unmarked.cells.add_cell(tally_key, Cell{1, 0, 1740830400000});
+  CHECK_FALSE(unmarked == d);
+  CHECK(encode(unmarked) != b);
+  // Appending keeps the mark.
+  Delta sum;
+  sum.append(d);
+  CHECK(sum.cells.cells().at(tally_key).tally);
+  for (size_t n = 0; n < b.size(); ++n) REQUIRE_FALSE(decode(b.substr(0, n)).ok());
+  // The tallies section naming a key the cells section does not have.
+  auto bad = b;
+  auto at = bad.rfind(tally_key);
+  REQUIRE(at != std::string::npos);
+  bad[at + tally_key.size() - 1] ^= 1;
+  REQUIRE_FALSE(decode(bad).ok());
+  CHECK(decode(bad).error().message.find("tally key of no cell") != std::string::npos);
+}

@@ -177,3 +177,32 @@ TEST_CASE("a format-2 store (cells, no roll-ups) is upgraded when opened for wri
   check_window(*s, "cg_1", day0 + 50, day0 + 40 * kDay);
   check_window(*s, "cg_1", 0, INT64_MAX / 2);
 }
+
+TEST_CASE("a tally's cells get no roll-ups, folded or upgraded") {
+  auto dir = fresh_dir("rollup_tally");
+  const std::string tally = "g1\x1fsuccess\x1fweb";
+  int64_t day0 = *gs::time::parse_date("2025-03-01") * kDay;
+  {
+    auto s = open(dir);
+    gs::projection::Delta d;
+    d.cells.add_tally(std::string("acme\0g1\x1f", 8), "success", "web", day0 * 900'000);
+    d.cells.add_cell(cell_key("acme", "cg_1", day0), Cell{2, 0, 0});
+    uint64_t seq = 0;
+    auto b = s->batch();
+    gs::cells::fold(b, d, seq);
+    gs::cells::merge_cell(b, cell_key("acme", tally, day0 + 1), Cell{1, 0, 0, true});
+    REQUIRE(s->write(b).ok());
+    CHECK((*gs::cells::totals(*s, "acme", tally)).total.count == 2);  // the cells are there
+    CHECK((*gs::cells::total(*s, "acme", tally)).count == 0);         // no roll-ups
+    CHECK((*gs::cells::daily(*s, "acme", tally)).empty());
+    CHECK((*gs::cells::total(*s, "acme", "cg_1")).count == 2);
+    auto w = s->batch();
+    w.put(s->cf("meta"), "fmt", "2");
+    w.delete_range(s->cf("roll"), "", "");
+    REQUIRE(s->write(w).ok());
+  }
+  auto s = open(dir);  // upgraded: the counter's roll-ups again, none for the tally
+  CHECK((*gs::cells::total(*s, "acme", "cg_1")).count == 2);
+  CHECK((*gs::cells::total(*s, "acme", tally)).count == 0);
+  CHECK((*gs::cells::daily(*s, "acme", tally)).empty());
+}

@@ -72,7 +72,7 @@ void add_signal(storage::Batch& b, const std::string& tenant, const std::string&
   std::string key = keys::join(tenant, projection::tally_counter(goal_id, to_string(s), node_id));
   key.push_back('\0');
   keys::append_be64(key, at_ms);
-  cells::merge_cell(b, key, projection::Cell{1, 0, at_ms});
+  cells::merge_cell(b, key, projection::Cell{1, 0, at_ms, true});  // a tally's: no roll-ups
 }
 
 Result<std::optional<RoadmapGoal>> stored_goal(const storage::Store& s, const std::string& tenant,
