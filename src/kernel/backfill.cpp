@@ -5,6 +5,7 @@
 
 #include "base/keys.h"
 #include "base/log.h"
+#include "kernel/poller.h"
 #include "kernel/state.h"
 #include "model/event.h"
 
@@ -96,10 +97,16 @@ void Backfill::run_job(const std::string& tenant, const std::string& counter, Jo
     total += end;
     scanned += position.count(p) ? position[p] : 0;
   }
-  auto consumer_h = make_consumer(kafka, {{"group.id", kafka.topic_prefix + "backfill"},
-                                          {"enable.auto.commit", "false"},
-                                          {"enable.auto.offset.store", "false"},
-                                          {"auto.offset.reset", "earliest"}});
+  // The pre-fetch bounds its doorbell works from (poller.h): a job reads as
+  // fast as the processor's poller and, like it, would otherwise wait up to
+  // a second each time the queue filled.
+  auto consumer_h =
+      make_consumer(kafka, {{"group.id", kafka.topic_prefix + "backfill"},
+                            {"enable.auto.commit", "false"},
+                            {"enable.auto.offset.store", "false"},
+                            {"auto.offset.reset", "earliest"},
+                            {"queued.min.messages", std::to_string(kPrefetchMaxMessages)},
+                            {"queued.max.messages.kbytes", std::to_string(kPrefetchMaxKbytes)}});
   if (!consumer_h.ok()) {
     log::error("backfill: " + consumer_h.error().message);
     return;
@@ -116,7 +123,8 @@ void Backfill::run_job(const std::string& tenant, const std::string& counter, Jo
     remaining.insert(p);
   }
   rd_kafka_assign(rk, l.get());
-  l.reset();
+  FetchDoorbell doorbell(rk, std::move(l));
+  size_t unrung = 0, unrung_bytes = 0;  // consumed since the doorbell last looked
   // Series counters hold a 0x1f separator: show it as " series ".
   std::string shown = tenant + "/" + std::string(base_id) +
                       (series.empty() ? "" : " series " + std::string(series));
@@ -157,6 +165,12 @@ void Backfill::run_job(const std::string& tenant, const std::string& counter, Jo
       }
       continue;
     }
+    ++unrung;
+    unrung_bytes += m->len;
+    if (unrung >= 1024) {
+      doorbell.after(unrung, unrung_bytes);
+      unrung = unrung_bytes = 0;
+    }
     if (!m->err && remaining.count(m->partition) && m->offset < snapshot[m->partition]) {
       std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
       auto ev = local_parser.parse(bytes);
@@ -182,6 +196,7 @@ void Backfill::run_job(const std::string& tenant, const std::string& counter, Jo
       break;
     }
   }
+  doorbell.release();
   consumer_h->close();  // now, not after the last hand-over (destroyed at return)
   if (ok) {
     for (auto& [p, end] : snapshot) position[p] = end;

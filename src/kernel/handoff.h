@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -97,9 +98,16 @@ class BackfillHandoff {
     std::unique_lock lock(mu_);
     uint64_t seq = p.seq = ++next_seq_;
     partials_.push_back(std::move(p));
+    lock.unlock();
+    if (on_submit_) on_submit_();
+    lock.lock();
     cv_.wait(lock, [&] { return applied_seq_ >= seq || stop(); });
     return applied_seq_ >= seq;
   }
+  // Called after each submit, so that an idle processor takes the partial
+  // now rather than at its next poll timeout (Poller::nudge). Set before the
+  // threads start.
+  void set_on_submit(std::function<void()> f) { on_submit_ = std::move(f); }
   // Processor thread: everything submitted so far, in order.
   std::deque<Partial> take();
   // Writer thread: a durable batch held the partials up to `seq` (0: none)
@@ -130,6 +138,7 @@ class BackfillHandoff {
   bool wake_ = false;
   std::set<std::string> cancelled_;
   std::map<std::string, std::pair<int64_t, int64_t>> status_;  // job -> (scanned, total)
+  std::function<void()> on_submit_;  // set before the threads start, then only read
 };
 
 // What the processor's threads share by reference (it all outlives them).

@@ -3,7 +3,6 @@
 namespace gs::kernel {
 
 void Poller::start() {
-  queue_.reset(rd_kafka_queue_get_consumer(consumer_));
   thread_ = spawn("gs-poller", fatal_, [this] { run(); });
 }
 
@@ -25,7 +24,7 @@ void Poller::run() {
       if ((b.msgs.size() & 1023) == 0 && Clock::now() - b.t0 > opts_.batch_max_time) break;
     }
     if (b.msgs.empty()) continue;
-    doorbell(b.msgs.size(), bytes);
+    doorbell_.after(b.msgs.size(), bytes);
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return polled_.size() < kWaitingMax || done(); });
     if (done()) break;  // b's messages are destroyed, not processed: consumed again
@@ -74,7 +73,8 @@ void Poller::run() {
 // left for the time the fetch takes. Payload bytes in the queue are
 // estimated from this batch's average message. A ring that finds the
 // fetcher fetching costs one small request; a missed one, the second.
-void Poller::doorbell(size_t n, size_t bytes) {
+void FetchDoorbell::after(size_t n, size_t bytes) {
+  if (!queue_ || n == 0) return;
   constexpr int64_t kMaxBytes = kPrefetchMaxKbytes * 1024;
   int64_t len = static_cast<int64_t>(rd_kafka_queue_length(queue_.get()));
   int64_t avg = static_cast<int64_t>(bytes / n);
@@ -87,13 +87,22 @@ void Poller::doorbell(size_t n, size_t bytes) {
   // long a slow broker can hold the poller. On a timeout librdkafka drops
   // the late answer (rd_kafka_get_offsets_for_times_resp_cb).
   (void)rd_kafka_offsets_for_times(consumer_, assignment_.get(), 100);
-  doorbells_.fetch_add(1, std::memory_order_relaxed);
+  rings_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Poller::nudge() {
+  {
+    std::lock_guard lock(mu_);
+    nudged_ = true;
+  }
+  cv_.notify_all();
 }
 
 Clock::time_point Poller::next(MessageBatch& msgs) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, std::chrono::milliseconds(100),
-               [&] { return !polled_.empty() || stopping_.load(); });
+               [&] { return !polled_.empty() || stopping_.load() || nudged_; });
+  nudged_ = false;
   if (polled_.empty()) return Clock::now();
   Polled b = std::move(polled_.front());
   polled_.pop_front();
@@ -107,7 +116,7 @@ void Poller::stop() {
   wake();
   if (thread_.joinable()) thread_.join();
   polled_.clear();  // destroys their messages
-  queue_.reset();
+  doorbell_.release();
 }
 
 }  // namespace gs::kernel

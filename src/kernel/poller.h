@@ -28,6 +28,32 @@ namespace gs::kernel {
 inline constexpr int64_t kPrefetchMaxMessages = 100000;
 inline constexpr int64_t kPrefetchMaxKbytes = 32768;
 
+// Wakes librdkafka's fetcher once the consumer's pre-fetch queue, which
+// stopped it, has drained (see poller.cpp for why 2.0.2 needs this). For a
+// consumer configured with the bounds above and one consumer queue; used
+// by the thread that consumes, after each stretch of `n` messages of
+// `bytes` payload. The poller's and each backfill job's.
+class FetchDoorbell {
+ public:
+  // `assignment`: every partition the consumer is assigned.
+  FetchDoorbell(rd_kafka_t* consumer, PartitionList assignment)
+      : consumer_(consumer),
+        assignment_(std::move(assignment)),
+        queue_(rd_kafka_queue_get_consumer(consumer)) {}
+  void after(size_t n, size_t bytes);
+  // Lets go of the consumer queue (before the consumer is closed); after()
+  // does nothing then.
+  void release() { queue_.reset(); }
+  uint64_t rings() const { return rings_.load(std::memory_order_relaxed); }
+
+ private:
+  rd_kafka_t* consumer_;      // not owned: outlives the doorbell
+  PartitionList assignment_;  // the request (its offsets are overwritten)
+  KafkaQueue queue_;          // the consumer queue, for its length
+  bool armed_ = false;        // the queue may have stopped the fetcher
+  std::atomic<uint64_t> rings_{0};
+};
+
 class Poller {
  public:
   // `assignment`: every partition the consumer is assigned (the doorbell asks
@@ -38,7 +64,7 @@ class Poller {
         opts_(opts),
         stopping_(stopping),
         fatal_(fatal),
-        assignment_(std::move(assignment)) {}
+        doorbell_(consumer, std::move(assignment)) {}
   ~Poller() { stop(); }
 
   void start();
@@ -51,8 +77,11 @@ class Poller {
   // consumer outlives it). Idempotent.
   void stop();
   void wake();
+  // Ends the processor thread's wait in next() now (a backfill partial is
+  // waiting to be written).
+  void nudge();
   // How many times the doorbell rang (logged at stop).
-  uint64_t doorbells() const { return doorbells_.load(std::memory_order_relaxed); }
+  uint64_t doorbells() const { return doorbell_.rings(); }
 
  private:
   struct Polled {
@@ -62,9 +91,6 @@ class Poller {
   static constexpr size_t kWaitingMax = 2;
   void run();
   bool done() const { return stopping_ || fatal_.failed(); }
-  // After each consumed batch of `n` messages, `bytes` of payload: wakes the
-  // fetcher if the queue may have stopped it and has drained since.
-  void doorbell(size_t n, size_t bytes);
 
   rd_kafka_t* consumer_;  // not owned: outlives the poller (Processor::Impl)
   const ProcessorOptions& opts_;
@@ -74,11 +100,9 @@ class Poller {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Polled> polled_;  // guarded by mu_
-  // The poller thread's alone.
-  PartitionList assignment_;  // the doorbell's request (its offsets are overwritten)
-  KafkaQueue queue_;          // the consumer queue, for its length (start() to stop())
-  bool armed_ = false;        // the queue may have stopped the fetcher
-  std::atomic<uint64_t> doorbells_{0};
+  bool nudged_ = false;        // guarded by mu_
+  // The poller thread's alone (after each consumed batch).
+  FetchDoorbell doorbell_;
 };
 
 }  // namespace gs::kernel
