@@ -85,7 +85,10 @@ class Dispatcher {
     std::string k = tenant;
     k.push_back('\0');
     k.append(req.target());
-    if (route.reuse == Reuse::within_second) k.append("\0" + std::to_string(now_ms));
+    if (route.reuse == Reuse::within_second) {
+      k.push_back('\0');
+      k.append(std::to_string(now_ms));
+    }
     return k;
   }
 
