@@ -39,6 +39,37 @@ void add_topics_file(CLI::App* cmd, Common& c) {
       ->capture_default_str();
 }
 
+std::optional<int32_t> horizon_hours(const std::string& text) {
+  if (text.size() < 2 || text.size() > 8 || (text.back() != 'h' && text.back() != 'd'))
+    return std::nullopt;
+  int64_t n = 0;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    n = n * 10 + (text[i] - '0');
+  }
+  if (text.back() == 'd') n *= 24;
+  if (n < 1 || n > 100LL * 366 * 24) return std::nullopt;
+  return static_cast<int32_t>(n);
+}
+
+void add_dedup_horizon(CLI::App* cmd, Common& c) {
+  cmd->add_option("--dedup-horizon", c.dedup_horizon,
+                  "How far the newest event time of a partition may move after an event's "
+                  "first copy while a repeat of its event_id is still a duplicate (whole hours "
+                  "or days: 36h, 7d); memory for dedup is bounded by the events within it. A "
+                  "store keeps the horizon it was built with")
+      ->envname("GOALSTREAM_DEDUP_HORIZON")
+      ->check(
+          [](const std::string& v) -> std::string {
+            return horizon_hours(v) ? ""
+                                    : "'" + v +
+                                          "' is not a horizon: whole hours or days from 1h "
+                                          "to 100 years, like 36h or 7d";
+          },
+          "DURATION")
+      ->capture_default_str();
+}
+
 bool ensure_topics(const Common& c, bool strict, bool quiet) {
   auto specs = kernel::load_topic_specs(c.topics_file.empty() ? kernel::default_topics_file()
                                                               : c.topics_file);

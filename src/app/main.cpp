@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
       ->envname("GOALSTREAM_LISTEN")
       ->capture_default_str();
   add_thresholds(serve, serve_c);
+  add_dedup_horizon(serve, serve_c);
   serve
       ->add_option("--http-workers", so.workers,
                    "Threads that run writes (POST, PATCH, PUT, DELETE; each waits until its "
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
   std::string rebuild_dir;
   add_common(rebuild, rebuild_c);
   add_thresholds(rebuild, rebuild_c);
+  add_dedup_horizon(rebuild, rebuild_c);
   rebuild->add_option("--data-dir", rebuild_dir, "New, empty RocksDB directory")
       ->envname("GOALSTREAM_REBUILD_DIR")
       ->required();

@@ -47,6 +47,7 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
   popts.modules = modules.all();
   popts.kafka = c.kafka;
   popts.emit_deadletter = false;
+  popts.dedup_horizon_hours = *horizon_hours(c.dedup_horizon);
   kernel::Processor processor(**store, popts, telemetry);
   if (auto st = processor.start(); !st.ok()) return fail(st.error());
   auto t0 = std::chrono::steady_clock::now();

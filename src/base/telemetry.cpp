@@ -59,6 +59,11 @@ std::string Telemetry::prometheus() const {
   gauge("goalstream_commands_lag", "Messages on the commands topic not yet applied.", commands_lag);
   gauge("goalstream_backfill_jobs_pending", "Backfill jobs not yet completed.",
         backfill_jobs_pending);
+  gauge("goalstream_dedup_events",
+        "Events the dedup tables remember (within the dedup horizon, or beyond it and not yet "
+        "dropped).",
+        dedup_events);
+  gauge("goalstream_dedup_bytes", "Memory of the dedup tables.", dedup_bytes);
   gauge("goalstream_ws_sessions", "Open WebSocket sessions.", ws_sessions);
   o << "# HELP goalstream_batch_latency_seconds Time from a batch's first message to its commit.\n"
        "# TYPE goalstream_batch_latency_seconds histogram\n";

@@ -33,7 +33,9 @@ struct Telemetry {
   std::atomic<int64_t> events_lag{0};            // sum over partitions: high watermark - position
   std::atomic<int64_t> commands_lag{0};
   std::atomic<int64_t> backfill_jobs_pending{0};
-  std::atomic<int64_t> ws_sessions{0};  // open WebSocket sessions (GET /api/ws/changes)
+  std::atomic<int64_t> dedup_events{0};  // remembered by the dedup tables (projection/dedup.h)
+  std::atomic<int64_t> dedup_bytes{0};   // the tables' size
+  std::atomic<int64_t> ws_sessions{0};   // open WebSocket sessions (GET /api/ws/changes)
 
   // Batch latency histogram (seconds): consume of the first message to commit.
   static constexpr std::array<double, 10> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -135,6 +135,7 @@ void delete_counters(Batch& b, const std::string& tenant, const std::string& cou
 
 void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq) {
   if (!d.first_seen.empty()) state::put_fingerprints(b, fingerprint_seq++, d.first_seen);
+  for (auto w : d.watermarks) state::put_dedup_watermark(b, w);
   for (auto pos : d.duplicates) state::put_duplicate(b, pos);
   storage::Cf agg = b.store().cf("agg"), uniq = b.store().cf("uniq");
   Rollups rollups;
@@ -144,47 +145,6 @@ void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq) {
   }
   rollups.merge_into(b);
   for (const auto& key : d.cells.presence()) b.put(uniq, key, "");
-}
-
-Status build_rollups(Store& s) {
-  auto started = std::chrono::steady_clock::now();
-  storage::Cf agg = s.cf("agg"), roll = s.cf("roll");
-  Batch b = s.batch();
-  b.delete_range(roll, "", "");  // what an interrupted upgrade left
-  Rollups rollups;
-  int64_t cells = 0;
-  std::optional<Status> failed;
-  auto st = s.scan(agg, "", [&](std::string_view key, std::string_view value) {
-    // A tally's cells have no roll-ups; its counter id has the tally's shape
-    // (<name>\x1f<outcome>\x1f<breakdown>), which no other counter has.
-    auto tenant_end = key.find('\0');
-    if (tenant_end == std::string_view::npos || key.size() < tenant_end + 10 ||
-        projection::split_tally_counter(key.substr(tenant_end + 1, key.size() - tenant_end - 10)))
-      return true;
-    // A value that is not a cell adds nothing, as in the merge operator.
-    rollups.add(key, decode_cell(value).value_or(Cell{}));
-    ++cells;
-    if (rollups.size() >= 100'000) {
-      rollups.merge_into(b);
-      auto w = s.write(b);
-      if (!w.ok()) {
-        failed = w;
-        return false;
-      }
-    }
-    return true;
-  });
-  if (!st.ok()) return st;
-  if (failed) return *failed;
-  rollups.merge_into(b);
-  auto w = s.write(b);
-  if (!w.ok()) return w;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  started)
-                .count();
-  log::info("store: upgraded " + s.dir() + " to format " + storage::kFormat + ": rolled up " +
-            std::to_string(cells) + " cells in " + std::to_string(ms) + " ms");
-  return {};
 }
 
 namespace {

@@ -50,16 +50,11 @@ void delete_counters(Batch& b, const std::string& tenant, const std::string& cou
 // whatever the counter's history. A tally's cells (Cell::tally: agent
 // verdicts, roadmap signals) get none: they are read per period or per
 // millisecond, and rolling them up cost more ingest CPU than it saved.
-//
-// The upgrade of a format-2 store (storage::Upgrade): builds `roll` from
-// `agg` in one pass (counters whose id has a tally's shape left out),
-// logging what it did.
-Status build_rollups(Store& s);
 
-// Folds what ingest produced: its first-seen fingerprints as one record
-// under `fingerprint_seq` (then incremented; none when there are none), its
-// duplicate positions, its cells as merge operands (never read) and its
-// presences.
+// Folds what ingest produced: its first-seen events as one record per
+// partition under `fingerprint_seq` (then incremented; none when there are
+// none), the partitions' dedup watermarks, its duplicate positions, its cells as merge operands
+// (never read) and its presences.
 void fold(Batch& b, const projection::Delta& d, uint64_t& fingerprint_seq);
 
 // The total of `counter` (one roll-up read).

@@ -68,8 +68,12 @@ void Loop::prepare(Chunk& c, size_t begin, size_t end) {
       c.items.push_back({});
       continue;
     }
-    Prepared p{true, projection::fingerprint(ev->tenant_id, ev->event_id),
-               static_cast<uint32_t>(c.contributions.size()), 0, 0};
+    Prepared p{true,
+               projection::fingerprint(ev->tenant_id, ev->event_id),
+               projection::dedup_hour(ev->timestamp_ms),
+               static_cast<uint32_t>(c.contributions.size()),
+               0,
+               0};
     for (const projection::CounterFamily* family : index.candidates(ev->tenant_id, ev->type)) {
       if (!family->base->counts(*ev)) continue;
       ++p.goals;
@@ -125,8 +129,9 @@ void Loop::notice(const rd_kafka_message_t* m, const Tally& t, std::string_view 
 
 // Ingests the run of event messages msgs[begin, end): prepares them (two
 // threads for long runs), then dedups and aggregates in log order. The
-// first occurrence of an event (tenant, event_id) counts; later ones are
-// duplicates, recorded by position so that backfills skip them too.
+// first occurrence of an event (tenant, event_id) in its partition counts;
+// later ones within the dedup horizon are duplicates (projection/dedup.h),
+// recorded by position so that backfills skip them too.
 void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups,
                       uint64_t& matched) {
   size_t n = end - begin;
@@ -150,19 +155,23 @@ void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dup
     size_t first_msg = c == 0 ? begin : mid;
     invalid += chunk.invalid;
     constexpr size_t kAhead = 16;
+    auto table = [&](size_t i) -> projection::PartitionDedup& {
+      return dedup[static_cast<size_t>(msgs[first_msg + i]->partition)];
+    };
     for (size_t i = 0; i < std::min(kAhead, chunk.items.size()); ++i)
-      seen.prefetch(chunk.items[i].fp);
+      table(i).prefetch(chunk.items[i].fp);
     for (size_t i = 0; i < chunk.items.size(); ++i) {
-      if (i + kAhead < chunk.items.size()) seen.prefetch(chunk.items[i + kAhead].fp);
+      if (i + kAhead < chunk.items.size()) table(i + kAhead).prefetch(chunk.items[i + kAhead].fp);
       const Prepared& p = chunk.items[i];
       if (!p.valid) continue;
-      if (!seen.insert(p.fp)) {
+      const rd_kafka_message_t* m = msgs[first_msg + i];
+      projection::PartitionDedup& seen = table(i);
+      if (!seen.admit(p.fp, p.hour)) {
         ++dups;
-        const rd_kafka_message_t* m = msgs[first_msg + i];
         delta.duplicates.push_back({m->partition, m->offset});
         continue;
       }
-      delta.first_seen.push_back(p.fp);
+      delta.first_seen.push_back({m->partition, p.fp, seen.watermark()});
       for (uint32_t k = p.first; k < p.first + p.count; ++k) {
         const Contribution& x = chunk.contributions[k];
         delta.cells.add(*x.goal, x.timestamp_ms, x.value,
@@ -207,6 +216,11 @@ void Loop::touch_cells(const projection::Delta& d) {
 }
 
 void Loop::fold_delta(storage::Batch& batch) {
+  for (size_t p = 0; p < dedup.size(); ++p)
+    if (dedup[p].watermark() != watermark_folded[p]) {
+      watermark_folded[p] = dedup[p].watermark();
+      delta.watermarks.push_back({static_cast<int32_t>(p), watermark_folded[p]});
+    }
   if (delta.empty()) return;
   touch_cells(delta);
   if (delta_roundtrip) {
@@ -242,6 +256,13 @@ void Loop::update_lag() {
   if (cmd_next < start_cmd_end) caught_up = false;
   if (caught_up) owner_ready->store(true);
   telemetry.backfill_jobs_pending = static_cast<int64_t>(active_jobs.size());
+  size_t events = 0, bytes = 0;
+  for (const auto& d : dedup) {
+    events += d.size();
+    bytes += d.bytes();
+  }
+  telemetry.dedup_events = static_cast<int64_t>(events);
+  telemetry.dedup_bytes = static_cast<int64_t>(bytes);
 }
 
 // While the commands topic is behind the end it had at start, events wait:

@@ -88,6 +88,7 @@ struct Loop : Shared, CommandContext {
   struct Prepared {
     bool valid = false;
     projection::Fingerprint fp;
+    int32_t hour = 0;                           // projection::dedup_hour of its timestamp
     uint32_t first = 0, count = 0;              // its range in Chunk::contributions
     uint32_t tally_first = 0, tally_count = 0;  // its range in Chunk::tallies
     uint32_t goals = 0;                         // conversion goals matched (series excluded)
@@ -106,8 +107,10 @@ struct Loop : Shared, CommandContext {
   Chunk chunks[2];
   static constexpr size_t kParallelMin = 512;  // smaller runs are prepared inline
 
-  // Dedup: every event seen, in memory (see projection/dedup.h).
-  projection::FingerprintSet seen;
+  // Dedup: per events partition, the events seen within the horizon (see
+  // projection/dedup.h), and the watermarks last put in a delta.
+  std::vector<projection::PartitionDedup> dedup;
+  std::vector<int32_t> watermark_folded;
   uint64_t fingerprint_seq = 0;
   // What ingest produced since the last fold (projection/delta.h): the
   // segment's first-seen fingerprints, duplicate positions, cells and

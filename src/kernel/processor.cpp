@@ -60,6 +60,59 @@ Processor::Processor(storage::Store& store, ProcessorOptions opts, Telemetry& te
 
 Processor::~Processor() { stop(); }
 
+namespace {
+
+std::string hours_text(int32_t h) {
+  return h % 24 == 0 ? std::to_string(h / 24) + "d" : std::to_string(h) + "h";
+}
+
+}  // namespace
+
+// The dedup state of every events partition (projection/dedup.h), within the
+// store's horizon. A new store takes the horizon asked for; a store built
+// with another one is refused, since its state depends on it. Records with
+// nothing within the horizon any more are deleted.
+Status Processor::load_dedup(Impl& I) {
+  auto started = std::chrono::steady_clock::now();
+  auto stored = state::dedup_horizon(I.store);
+  if (!stored.ok()) return stored.error();
+  int32_t horizon = I.opts.dedup_horizon_hours;
+  if (*stored && **stored != horizon)
+    return Error{ErrorCode::conflict, "dedup-horizon",
+                 "the store in " + I.store.dir() + " was built with a dedup horizon of " +
+                     hours_text(**stored) + ", not " + hours_text(horizon) +
+                     ": run with --dedup-horizon " + hours_text(**stored) +
+                     ", or rebuild into a new --data-dir with --dedup-horizon " +
+                     hours_text(horizon)};
+  I.loop.dedup.assign(static_cast<size_t>(I.loop.event_partitions),
+                      projection::PartitionDedup(horizon));
+  auto loaded = state::load_dedup(I.store, I.loop.dedup);
+  if (!loaded.ok()) return loaded.error();
+  I.loop.fingerprint_seq = loaded->next_seq;
+  I.loop.watermark_folded.clear();
+  size_t within = 0;
+  for (const auto& d : I.loop.dedup) {
+    I.loop.watermark_folded.push_back(d.watermark());
+    within += d.size();
+  }
+  auto b = I.store.batch();
+  if (!*stored) state::put_dedup_horizon(b, horizon);
+  for (const auto& key : loaded->beyond_horizon) state::delete_dedup_record(b, key);
+  if (b.count() > 0) {
+    auto w = I.store.write(b);
+    if (!w.ok()) return w.error();
+  }
+  log::info("dedup: " + std::to_string(within) + " events seen within the horizon of " +
+            hours_text(horizon) + " (" + std::to_string(loaded->entries) + " recorded, " +
+            std::to_string(loaded->beyond_horizon.size()) +
+            " records beyond it deleted), loaded in " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count()) +
+            " ms");
+  return {};
+}
+
 Status Processor::start() {
   auto& I = *impl_;
   auto producer = Producer::create(I.opts.kafka, ProducerOptions::deadletter());
@@ -113,15 +166,8 @@ Status Processor::start() {
   if (!cwm.ok()) return cwm.error();
   I.loop.start_cmd_end = cwm->second;
 
-  auto t_fp = std::chrono::steady_clock::now();
-  auto fp_seq = state::load_fingerprints(I.store, I.loop.seen);
-  if (!fp_seq.ok()) return fp_seq.error();
-  I.loop.fingerprint_seq = *fp_seq;
-  log::info("dedup: " + std::to_string(I.loop.seen.size()) + " events seen before, loaded in " +
-            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now() - t_fp)
-                               .count()) +
-            " ms");
+  auto dedup = load_dedup(I);
+  if (!dedup.ok()) return dedup.error();
   auto jobs = state::jobs(I.store);
   if (!jobs.ok()) return jobs.error();
   for (auto& [tenant, counter, job] : *jobs) I.loop.active_jobs[job_key(tenant, counter)] = job;

@@ -44,6 +44,7 @@
 #include "kernel/kafka.h"
 #include "kernel/module.h"
 #include "kernel/versions.h"
+#include "projection/dedup.h"
 #include "storage/store.h"
 
 namespace gs::kernel {
@@ -58,6 +59,9 @@ struct ProcessorOptions {
   // Produce invalid input to the deadletter topic. Off for rebuilds: the
   // live processor already did, and a replay must not repeat it.
   bool emit_deadletter = true;
+  // The dedup horizon (projection/dedup.h), in hours; recorded in a new
+  // store, and a store built with another is refused.
+  int32_t dedup_horizon_hours = projection::kDefaultDedupHorizonHours;
   // Called on the writer thread after each durable batch with what it
   // changed: "<tenant>\0<counter>" -> the latest event time added there, and
   // "<tenant>\0" -> 0 when a command changed the tenant's definitions. Must
@@ -117,6 +121,7 @@ class Processor {
 
  private:
   struct Impl;
+  static Status load_dedup(Impl& I);
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> ready_{false};
 };

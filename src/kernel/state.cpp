@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <optional>
+#include <tuple>
 
 #include "base/keys.h"
 #include "kernel/cells.h"
@@ -12,29 +15,65 @@ namespace {
 
 using projection::Fingerprint;
 
-// Calls f(fp, record key) for every fingerprint in the dedup records.
-template <class F>
-void each_fingerprint(std::string_view key, std::string_view v, F&& f) {
-  for (size_t off = 0; off + 16 <= v.size(); off += 16) {
-    Fingerprint fp;
-    std::memcpy(&fp.lo, v.data() + off, 8);
-    std::memcpy(&fp.hi, v.data() + off + 8, 8);
-    f(fp, key);
-  }
+void append_be32(std::string& out, int32_t v) {
+  auto u = static_cast<uint32_t>(v);
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((u >> (i * 8)) & 0xff));
+}
+int32_t read_be32(std::string_view b) {
+  uint32_t u = 0;
+  for (int i = 0; i < 4; ++i) u = (u << 8) | static_cast<uint8_t>(b[i]);
+  return static_cast<int32_t>(u);
 }
 
-// The set of events seen enters the digest, sorted. Which segment first saw
-// an event, and which copy of it was first (copies on different partitions
-// may be met in either order), are bookkeeping, not content; so are the
-// positions of duplicates.
+Fingerprint read_fingerprint(const char* p) {
+  Fingerprint fp;
+  std::memcpy(&fp.lo, p, 8);
+  std::memcpy(&fp.hi, p + 8, 8);
+  return fp;
+}
+
+// The dedup records (state.h): "f" + partition (4 BE) + sequence (8 BE) ->
+// 20 bytes per event (fingerprint, 16; hour, 4 BE). A format-3 store's
+// records ("f" + sequence -> 16-byte fingerprints, no partition and no
+// hour; read only by the digest) are `legacy`.
+constexpr size_t kRecordKey = 13, kEntry = 20, kLegacyKey = 9, kLegacyEntry = 16;
+
+bool well_formed_record(std::string_view key, std::string_view v) {
+  return key.size() == kRecordKey && v.size() % kEntry == 0;
+}
+
+// The dedup state enters the digest as the sorted set of the fingerprints
+// remembered within the horizon (what decides future duplicates), whatever
+// partition remembers them. Which segment first saw an event, the hours,
+// what is kept on disk beyond the horizon and the positions of duplicates
+// are bookkeeping, not content.
 void digest_dedup(const storage::Rows& rows, storage::DigestSink& sink) {
   sink.feed("dedup");
   std::vector<Fingerprint> fps;
+  std::vector<std::tuple<int32_t, Fingerprint, int32_t>> entries;
+  std::map<int32_t, int32_t> watermark;
+  std::optional<int32_t> horizon;
   rows([&](std::string_view k, std::string_view v) {
-    if (k.starts_with("f"))
-      each_fingerprint(k, v, [&](Fingerprint fp, auto) { fps.push_back(fp); });
+    if (k.starts_with("f") && k.size() == kLegacyKey) {
+      for (size_t off = 0; off + kLegacyEntry <= v.size(); off += kLegacyEntry)
+        fps.push_back(read_fingerprint(v.data() + off));
+    } else if (k.starts_with("f") && well_formed_record(k, v)) {
+      int32_t p = read_be32(k.substr(1));
+      for (size_t off = 0; off < v.size(); off += kEntry)
+        entries.emplace_back(p, read_fingerprint(v.data() + off), read_be32(v.substr(off + 16)));
+    } else if (k.starts_with("w") && k.size() == 5 && v.size() == 4) {
+      watermark[read_be32(k.substr(1))] = read_be32(v);
+    } else if (k == "h" && v.size() == 4) {
+      horizon = read_be32(v);
+    }
   });
+  for (const auto& [p, fp, hour] : entries) {
+    auto w = watermark.find(p);
+    if (!horizon || w == watermark.end() || int64_t(hour) >= int64_t(w->second) - *horizon)
+      fps.push_back(fp);
+  }
   std::sort(fps.begin(), fps.end());
+  fps.erase(std::unique(fps.begin(), fps.end()), fps.end());
   for (const auto& fp : fps) {
     char b[16];
     for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(fp.hi >> (56 - 8 * i));
@@ -157,35 +196,97 @@ Result<std::optional<model::ApiKey>> find_key(const Store& s, const std::string&
   return std::optional<model::ApiKey>(std::move(k).value());
 }
 
-void put_fingerprints(Batch& b, uint64_t seq, const std::vector<projection::Fingerprint>& fps) {
-  std::string v(fps.size() * 16, '\0');
-  for (size_t i = 0; i < fps.size(); ++i) {
-    std::memcpy(v.data() + 16 * i, &fps[i].lo, 8);
-    std::memcpy(v.data() + 16 * i + 8, &fps[i].hi, 8);
+void put_fingerprints(Batch& b, uint64_t seq, std::span<const projection::FirstSeen> fps) {
+  // One record per partition (a segment's events come from several).
+  std::map<int32_t, std::string> by_partition;
+  for (const auto& f : fps) {
+    std::string& v = by_partition[f.partition];
+    char e[16];
+    std::memcpy(e, &f.fp.lo, 8);
+    std::memcpy(e + 8, &f.fp.hi, 8);
+    v.append(e, 16);
+    append_be32(v, f.hour);
   }
-  b.put(b.store().cf("dedup"), seq_key("f", seq), v);
+  for (const auto& [p, v] : by_partition) {
+    std::string k = "f";
+    append_be32(k, p);
+    keys::append_be64(k, static_cast<int64_t>(seq));
+    b.put(b.store().cf("dedup"), k, v);
+  }
+}
+
+void put_dedup_watermark(Batch& b, projection::DedupWatermark w) {
+  std::string k = "w", v;
+  append_be32(k, w.partition);
+  append_be32(v, w.hour);
+  b.put(b.store().cf("dedup"), k, v);
 }
 
 void put_duplicate(Batch& b, InputPosition pos) {
   b.put(b.store().cf("dedup"), duplicate_key(pos), "");
 }
 
-Result<uint64_t> load_fingerprints(const Store& s, projection::FingerprintSet& set) {
-  uint64_t next = 0;
+void put_dedup_horizon(Batch& b, int32_t hours) {
+  std::string v;
+  append_be32(v, hours);
+  b.put(b.store().cf("dedup"), "h", v);
+}
+
+Result<std::optional<int32_t>> dedup_horizon(const Store& s) {
+  auto v = s.get(s.cf("dedup"), "h");
+  if (!v.ok()) return v.error();
+  if (!*v) return std::optional<int32_t>();
+  if ((*v)->size() != 4) return s.unreadable("dedup", "h", "not a 4-byte horizon");
+  return std::optional<int32_t>(read_be32(**v));
+}
+
+Result<DedupLoad> load_dedup(const Store& s, std::vector<projection::PartitionDedup>& parts) {
+  DedupLoad out;
   std::optional<Error> bad;
-  auto st = s.scan(s.cf("dedup"), "f", [&](std::string_view key, std::string_view value) {
-    if (key.size() != 9 || value.size() % 16 != 0) {
-      bad = s.unreadable("dedup", key, "not a sequence and 16-byte fingerprints");
+  auto partition_of = [&](std::string_view key, int32_t p) {
+    if (p >= 0 && static_cast<size_t>(p) < parts.size()) return true;
+    bad = s.unreadable("dedup", key,
+                       "partition " + std::to_string(p) + " of " + std::to_string(parts.size()));
+    return false;
+  };
+  auto st = s.scan(s.cf("dedup"), "w", [&](std::string_view key, std::string_view value) {
+    if (key.size() != 5 || value.size() != 4) {
+      bad = s.unreadable("dedup", key, "not a partition and a 4-byte watermark");
       return false;
     }
-    each_fingerprint(key, value, [&](Fingerprint fp, auto) { set.insert(fp); });
-    next = std::max<uint64_t>(next, static_cast<uint64_t>(keys::read_be64(key.substr(1))) + 1);
+    int32_t p = read_be32(key.substr(1));
+    if (!partition_of(key, p)) return false;
+    parts[static_cast<size_t>(p)].restore_watermark(read_be32(value));
     return true;
   });
   if (!st.ok()) return st.error();
   if (bad) return *bad;
-  return next;
+  st = s.scan(s.cf("dedup"), "f", [&](std::string_view key, std::string_view value) {
+    if (!well_formed_record(key, value)) {
+      bad = s.unreadable("dedup", key, "not a partition, a sequence and 20-byte entries");
+      return false;
+    }
+    int32_t p = read_be32(key.substr(1));
+    if (!partition_of(key, p)) return false;
+    auto& part = parts[static_cast<size_t>(p)];
+    bool any_within = false;
+    for (size_t off = 0; off < value.size(); off += kEntry) {
+      int32_t hour = read_be32(value.substr(off + 16));
+      any_within |= part.within(hour);
+      part.restore(read_fingerprint(value.data() + off), hour);
+      ++out.entries;
+    }
+    if (!any_within) out.beyond_horizon.emplace_back(key);
+    out.next_seq =
+        std::max<uint64_t>(out.next_seq, static_cast<uint64_t>(keys::read_be64(key.substr(5))) + 1);
+    return true;
+  });
+  if (!st.ok()) return st.error();
+  if (bad) return *bad;
+  return out;
 }
+
+void delete_dedup_record(Batch& b, std::string_view key) { b.del(b.store().cf("dedup"), key); }
 
 Result<bool> is_duplicate(const Store& s, InputPosition pos) {
   auto v = s.get(s.cf("dedup"), duplicate_key(pos));

@@ -10,9 +10,11 @@
 //          outbox sequence); "fmt" -> the store format (storage's);
 //          "st/..." is the growth module's (announced statuses)
 //   keys   SHA-256 hex of an API key -> ApiKey JSON
-//   dedup  "f" + sequence (8 BE) -> the fingerprints first seen in one
-//          segment (16 bytes each); "d" + partition (4 BE) + offset (8 BE)
-//          -> "" for each duplicate occurrence (what backfills skip)
+//   dedup  "f" + partition (4 BE) + sequence (8 BE) -> the events of that
+//          partition first seen in one segment (20 bytes each: fingerprint,
+//          the partition's watermark then, an hour, 4 BE); "w" + partition (4 BE) -> its dedup
+//          watermark (hour, 4 BE); "h" -> the dedup horizon in hours (4 BE); "d" + partition (4 BE)
+//          + offset (8 BE) -> "" for each duplicate occurrence (what backfills skip)
 //   agg    cells (cells.h): tenant\0counter\0bucket (8 BE) -> Cell, merged
 //   uniq   tenant\0counter\0bucket (8 BE) subject -> "": unique-series presences
 //   roll   roll-ups of agg (cells.h): tenant\0counter\0 'd' day (8 BE),
@@ -63,12 +65,25 @@ Result<std::map<int32_t, int64_t>> offsets(const Store& s, Source src);
 void put_key(Batch& b, const std::string& key_hash, const model::ApiKey& key);
 Result<std::optional<model::ApiKey>> find_key(const Store& s, const std::string& key_hash);
 
-// Dedup: the fingerprints first seen in one segment, under a sequence
-// number that grows with every record; the positions of duplicates.
-void put_fingerprints(Batch& b, uint64_t seq, const std::vector<projection::Fingerprint>& fps);
+// Dedup (projection/dedup.h): the events first seen in one segment, one
+// record per partition under a sequence number that grows with every
+// segment; the partitions' watermarks; the positions of duplicates; the
+// horizon the store was built with.
+void put_fingerprints(Batch& b, uint64_t seq, std::span<const projection::FirstSeen> fps);
+void put_dedup_watermark(Batch& b, projection::DedupWatermark w);
 void put_duplicate(Batch& b, InputPosition pos);
-// Loads every recorded fingerprint into `set`; returns the next sequence.
-Result<uint64_t> load_fingerprints(const Store& s, projection::FingerprintSet& set);
+void put_dedup_horizon(Batch& b, int32_t hours);
+Result<std::optional<int32_t>> dedup_horizon(const Store& s);
+struct DedupLoad {
+  uint64_t next_seq = 0;  // for the next record
+  uint64_t entries = 0;   // read
+  // Records with nothing within the horizon any more: dead weight on disk.
+  std::vector<std::string> beyond_horizon;
+};
+// Loads the watermarks and what is within the horizon into `parts` (one
+// per events partition, made with the store's horizon).
+Result<DedupLoad> load_dedup(const Store& s, std::vector<projection::PartitionDedup>& parts);
+void delete_dedup_record(Batch& b, std::string_view key);
 Result<bool> is_duplicate(const Store& s, InputPosition pos);
 
 // Backfill jobs of a counter.

@@ -59,7 +59,7 @@ std::vector<storage::ColumnFamilySpec> column_families() {
 
 Result<std::unique_ptr<storage::Store>> open_store(const std::string& dir, bool read_only) {
   auto specs = column_families();
-  return storage::Store::open(dir, specs, read_only, cells::build_rollups);
+  return storage::Store::open(dir, specs, read_only);
 }
 
 }  // namespace gs::modules

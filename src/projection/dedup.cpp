@@ -18,51 +18,92 @@ Fingerprint fingerprint(std::string_view tenant, std::string_view event_id) {
   return {h.low64, h.high64};
 }
 
-FingerprintSet::FingerprintSet() : slots_(1024), mask_(1023) {}
+int32_t dedup_hour(int64_t ms) {
+  constexpr int64_t kHour = 3'600'000;
+  int64_t h = ms / kHour;
+  if (ms % kHour < 0) --h;
+  return static_cast<int32_t>(h);
+}
 
-Fingerprint FingerprintSet::normalize(Fingerprint f) {
+PartitionDedup::PartitionDedup(int32_t horizon_hours)
+    : slots_(1024), mask_(1023), horizon_(horizon_hours) {}
+
+Fingerprint PartitionDedup::normalize(Fingerprint f) {
   if (f.lo == 0 && f.hi == 0) f.lo = 1;  // one value in 2^128 shares a slot marker
   return f;
 }
 
-bool FingerprintSet::insert(Fingerprint f) {
-  f = normalize(f);
-  if ((size_ + 1) * 10 > slots_.size() * 7) grow();
+PartitionDedup::Slot* PartitionDedup::find(Fingerprint f) {
   for (size_t i = f.lo & mask_;; i = (i + 1) & mask_) {
-    Fingerprint& s = slots_[i];
-    if (s.lo == 0 && s.hi == 0) {
-      s = f;
-      ++size_;
-      return true;
-    }
-    if (s == f) return false;
+    Slot& s = slots_[i];
+    if ((s.fp.lo == 0 && s.fp.hi == 0) || s.fp == f) return &s;
   }
 }
 
-bool FingerprintSet::contains(Fingerprint f) const {
+bool PartitionDedup::admit(Fingerprint f, int32_t hour) {
+  if (hour > watermark_) watermark_ = hour;
   f = normalize(f);
-  for (size_t i = f.lo & mask_;; i = (i + 1) & mask_) {
-    const Fingerprint& s = slots_[i];
-    if (s.lo == 0 && s.hi == 0) return false;
-    if (s == f) return true;
+  Slot* s = find(f);
+  if (s->fp == f) {
+    if (within(s->hour)) return false;
+    s->hour = watermark_;  // seen, but beyond the horizon: counts again
+    return true;
   }
+  if ((size_ + 1) * 10 > slots_.size() * 7) {
+    make_room();
+    s = find(f);
+  }
+  s->fp = f;
+  s->hour = watermark_;
+  ++size_;
+  return true;
 }
 
-void FingerprintSet::grow() {
-  std::vector<Fingerprint> old;
+void PartitionDedup::restore(Fingerprint f, int32_t hour) {
+  f = normalize(f);
+  Slot* s = find(f);
+  if (s->fp == f) {
+    if (hour > s->hour) s->hour = hour;
+    return;
+  }
+  if (!within(hour)) return;
+  if ((size_ + 1) * 10 > slots_.size() * 7) {
+    make_room();
+    s = find(f);
+  }
+  s->fp = f;
+  s->hour = hour;
+  ++size_;
+}
+
+// Called when the table is 70 % full: rehashes what is within the horizon,
+// at the same capacity while that leaves it at most half full, else at
+// twice the capacity. Each rehash is paid for by the inserts since the last
+// one, and the table never holds more than about twice the events within
+// the horizon.
+void PartitionDedup::make_room() {
+  size_t live = 0;
+  for (const Slot& s : slots_)
+    if ((s.fp.lo != 0 || s.fp.hi != 0) && within(s.hour)) ++live;
+  rehash((live + 1) * 2 <= slots_.size() ? slots_.size() : slots_.size() * 2);
+}
+
+void PartitionDedup::rehash(size_t capacity) {
+  std::vector<Slot> old(capacity);
   old.swap(slots_);
-  slots_.assign(old.size() * 2, Fingerprint{});
   mask_ = slots_.size() - 1;
   size_ = 0;
-  for (const auto& f : old)
-    if (f.lo != 0 || f.hi != 0) insert(f);
+  for (const Slot& s : old) {
+    if ((s.fp.lo == 0 && s.fp.hi == 0) || !within(s.hour)) continue;
+    *find(s.fp) = s;
+    ++size_;
+  }
 }
 
-std::vector<Fingerprint> FingerprintSet::all() const {
-  std::vector<Fingerprint> out;
-  out.reserve(size_);
-  for (const auto& f : slots_)
-    if (f.lo != 0 || f.hi != 0) out.push_back(f);
+std::vector<std::pair<Fingerprint, int32_t>> PartitionDedup::live() const {
+  std::vector<std::pair<Fingerprint, int32_t>> out;
+  for (const Slot& s : slots_)
+    if ((s.fp.lo != 0 || s.fp.hi != 0) && within(s.hour)) out.emplace_back(s.fp, s.hour);
   return out;
 }
 

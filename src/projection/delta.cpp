@@ -9,7 +9,7 @@ namespace gs::projection {
 namespace {
 
 constexpr std::string_view kMagic = "GSDL";
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 constexpr uint16_t kTagDedup = 0x0001;
 constexpr uint16_t kTagCells = 0x0100;
 constexpr uint16_t kTagTallies = 0x0101;
@@ -92,22 +92,31 @@ class Reader {
   size_t pos_ = 0;
 };
 
+bool in_int32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+
 Error bad(const Reader& r, const std::string& what) {
   return invalid("delta", what + " at byte " + std::to_string(r.offset()));
 }
 
 std::string encode_dedup(const Delta& d) {
   std::string out;
-  if (d.first_seen.empty() && d.duplicates.empty()) return out;
+  if (d.first_seen.empty() && d.duplicates.empty() && d.watermarks.empty()) return out;
   put_varint(out, d.first_seen.size());
   for (const auto& f : d.first_seen) {
-    put_be(out, f.hi, 8);
-    put_be(out, f.lo, 8);
+    put_zigzag(out, f.partition);
+    put_be(out, f.fp.hi, 8);
+    put_be(out, f.fp.lo, 8);
+    put_zigzag(out, f.hour);
   }
   put_varint(out, d.duplicates.size());
   for (const auto& p : d.duplicates) {
     put_zigzag(out, p.partition);
     put_zigzag(out, p.offset);
+  }
+  put_varint(out, d.watermarks.size());
+  for (const auto& w : d.watermarks) {
+    put_zigzag(out, w.partition);
+    put_zigzag(out, w.hour);
   }
   return out;
 }
@@ -152,17 +161,28 @@ Status decode_dedup(Reader r, Delta& d) {
   auto n = r.varint();
   if (!n) return bad(r, "truncated fingerprint count");
   for (uint64_t i = 0; i < *n; ++i) {
+    auto p = r.zigzag();
     auto hi = r.be(8), lo = r.be(8);
-    if (!hi || !lo) return bad(r, "truncated fingerprint");
-    d.first_seen.push_back({*lo, *hi});
+    auto h = r.zigzag();
+    if (!p || !hi || !lo || !h) return bad(r, "truncated fingerprint");
+    if (!in_int32(*p) || !in_int32(*h)) return bad(r, "fingerprint partition or hour out of range");
+    d.first_seen.push_back({static_cast<int32_t>(*p), {*lo, *hi}, static_cast<int32_t>(*h)});
   }
   auto m = r.varint();
   if (!m) return bad(r, "truncated duplicate count");
   for (uint64_t i = 0; i < *m; ++i) {
     auto p = r.zigzag(), o = r.zigzag();
     if (!p || !o) return bad(r, "truncated duplicate position");
-    if (*p < INT32_MIN || *p > INT32_MAX) return bad(r, "partition out of range");
+    if (!in_int32(*p)) return bad(r, "partition out of range");
     d.duplicates.push_back({static_cast<int32_t>(*p), *o});
+  }
+  auto w = r.varint();
+  if (!w) return bad(r, "truncated watermark count");
+  for (uint64_t i = 0; i < *w; ++i) {
+    auto p = r.zigzag(), h = r.zigzag();
+    if (!p || !h) return bad(r, "truncated watermark");
+    if (!in_int32(*p) || !in_int32(*h)) return bad(r, "watermark out of range");
+    d.watermarks.push_back({static_cast<int32_t>(*p), static_cast<int32_t>(*h)});
   }
   if (!r.done()) return bad(r, "trailing bytes in the dedup section");
   return {};
@@ -210,13 +230,23 @@ Status decode_tallies(Reader r, Delta& d) {
 void Delta::append(const Delta& other) {
   first_seen.insert(first_seen.end(), other.first_seen.begin(), other.first_seen.end());
   duplicates.insert(duplicates.end(), other.duplicates.begin(), other.duplicates.end());
+  for (const auto& w : other.watermarks) set_watermark(w);
   for (const auto& [key, cell] : other.cells.cells()) cells.add_cell(key, cell);
   for (const auto& key : other.cells.presence()) cells.add_presence(key);
 }
 
+void Delta::set_watermark(DedupWatermark w) {
+  for (auto& x : watermarks)
+    if (x.partition == w.partition) {
+      x.hour = w.hour;
+      return;
+    }
+  watermarks.push_back(w);
+}
+
 bool Delta::operator==(const Delta& other) const {
   if (first_seen != other.first_seen || duplicates != other.duplicates ||
-      cells.presence() != other.cells.presence() ||
+      watermarks != other.watermarks || cells.presence() != other.cells.presence() ||
       cells.cells().size() != other.cells.cells().size())
     return false;
   for (const auto& [key, cell] : cells.cells()) {
@@ -245,7 +275,8 @@ Result<Delta> decode(std::string_view bytes) {
   auto version = r.be(1);
   if (!version) return bad(r, "truncated version");
   if (*version != kVersion)
-    return bad(r, "delta version " + std::to_string(*version) + ", this goalstream reads 1");
+    return bad(r, "delta version " + std::to_string(*version) + ", this goalstream reads " +
+                      std::to_string(kVersion));
   auto sections = r.varint();
   if (!sections) return bad(r, "truncated section count");
   Delta d;

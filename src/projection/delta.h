@@ -8,13 +8,17 @@
 // processor fold decode(encode(delta)) instead, which the digest oracle
 // uses to prove the encoding end to end).
 //
-// Encoding, version 1 (integers: LEB128 varints; signed ones zigzag; u16 and
+// Encoding, version 2 (integers: LEB128 varints; signed ones zigzag; u16 and
 // fixed-width values big-endian):
 //
-//   "GSDL" u8 version=1, varint section_count
+//   "GSDL" u8 version=2, varint section_count
 //   section_count x (u16 tag, varint byte_length, payload)   (tags ascending, each once)
-//   tag 0x0001 dedup: varint n, n x (u64 fp.hi, u64 fp.lo)            [log order]
+//   tag 0x0001 dedup: varint n, n x (zigzag partition, u64 fp.hi, u64 fp.lo,
+//                                    zigzag hour)                    [log order]
 //                     varint m, m x (zigzag partition, zigzag offset) [log order]
+//                     varint w, w x (zigzag partition, zigzag hour)   [the partitions'
+//                                    dedup watermarks after the segment]
+//   (version 1 had fingerprints without partition and hour, and no watermarks)
 //   tag 0x0100 conversion cells:
 //                     varint n, n x (varint key_len, key, zigzag count,
 //                                    i128 sum_micros, zigzag max_ts_ms) [keys sorted]
@@ -46,18 +50,31 @@ struct InputPosition {
   bool operator==(const InputPosition&) const = default;
 };
 
-struct Delta {
-  std::vector<Fingerprint> first_seen;    // events seen for the first time, in log order
-  std::vector<InputPosition> duplicates;  // later copies of events seen before, in log order
-  Aggregator cells;                       // cell sums and unique-series presences
+// A partition's dedup watermark (projection/dedup.h) after a segment.
+struct DedupWatermark {
+  int32_t partition = 0;
+  int32_t hour = 0;
+  bool operator==(const DedupWatermark&) const = default;
+};
 
-  bool empty() const { return first_seen.empty() && duplicates.empty() && cells.empty(); }
+struct Delta {
+  std::vector<FirstSeen> first_seen;       // events seen for the first time, in log order
+  std::vector<InputPosition> duplicates;   // later copies of events seen before, in log order
+  std::vector<DedupWatermark> watermarks;  // one per partition whose watermark moved
+  Aggregator cells;                        // cell sums and unique-series presences
+
+  bool empty() const {
+    return first_seen.empty() && duplicates.empty() && watermarks.empty() && cells.empty();
+  }
   // Keeps capacity (the processor reuses one delta).
   void clear() {
     first_seen.clear();
     duplicates.clear();
+    watermarks.clear();
     cells.clear();
   }
+  // Sets a partition's watermark (replacing one set before).
+  void set_watermark(DedupWatermark w);
   // Adds `other` after this one: folding the result equals folding this,
   // then `other` (cells add up, presences and fingerprints unite).
   void append(const Delta& other);

@@ -89,14 +89,17 @@ struct Cf {
 // The WAL's bound (RocksDB's max_total_wal_size; see Store::open).
 inline constexpr uint64_t kMaxTotalWalBytes = 64ull << 20;
 
-// Store format: 3 since cells have roll-ups (kernel/cells.h), 2 since cells
-// became 15-minute buckets (1 had hours). Kept in the column family "meta"
-// under "fmt" (the one key storage owns there, with "x/instance", a random
-// id given to the store when it is created). A store of the previous format
-// is upgraded when opened for writing with an Upgrade, and read as it is
-// when opened read-only (the digest reads no roll-ups).
-inline constexpr const char* kFormat = "3";
-inline constexpr const char* kPreviousFormat = "2";
+// Store format: 4 since dedup is per partition within a horizon (dedup
+// records carry the partition and the watermark), 3 since cells have
+// roll-ups (kernel/cells.h), 2 since cells became 15-minute buckets (1 had
+// hours). Kept in the column family "meta" under "fmt" (the one key storage
+// owns there, with "x/instance", a random id given to the store when it is
+// created). A store of the previous format is read as it is when opened
+// read-only (the digest reads format-3 dedup records), and upgraded when
+// opened for writing only with an Upgrade (none exists from 3 to 4: the
+// partitions of a format-3 store's events are not in it).
+inline constexpr const char* kFormat = "4";
+inline constexpr const char* kPreviousFormat = "3";
 
 class Store;
 // Brings a store of kPreviousFormat up to kFormat (before "fmt" is

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -174,17 +175,87 @@ TEST_CASE("(c) duplicates count once: the first occurrence in log order wins") {
   CHECK(g["count"] == 21);
   CHECK(g["value"].get<double>() == doctest::Approx(201.0));
 
-  // Identical copies produced under other keys (other partitions, met in
-  // any order) still count once, and a rebuild reaches the same digest.
+  // Dedup is per events partition (design invariant 3): identical copies
+  // produced under other keys count once in each partition those keys
+  // hash to, and a rebuild reaches the same digest.
   auto copy = it::event("multi", "acme", "purchase", ts(6), "", {{"value", 5.0}});
   std::vector<std::pair<std::string, std::string>> copies;
   for (int k = 0; k < 6; ++k) copies.push_back({"acme/k" + std::to_string(k), copy});
+  for (int k = 0; k < 6; ++k) copies.push_back({"acme/k" + std::to_string(k), copy});
   it::produce(d.events(), copies);
-  g = wait_count(d.serve, key, id, 22);
-  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 8; });
-  CHECK(get_goal(d.serve, key, id)["count"] == 22);
+  std::set<int32_t> partitions;
+  for (const auto& m : it::read_topic(d.events(), 61 + 2 + 12))
+    if (m.key.starts_with("acme/k")) partitions.insert(m.partition);
+  REQUIRE(partitions.size() >= 2);  // else this would show nothing
+  auto per_partition = static_cast<int64_t>(partitions.size());
+  g = wait_count(d.serve, key, id, 21 + per_partition);
+  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 14; });
+  CHECK(get_goal(d.serve, key, id)["count"] == 21 + per_partition);
+  CHECK(g["value"].get<double>() == doctest::Approx(201.0 + 5.0 * per_partition));
+  CHECK(d.serve.metric("goalstream_events_duplicate_total") == 1 + 12 - per_partition);
   CHECK(d.serve.terminate() == 0);
   auto digests = it::live_and_rebuilt(d.prefix, d.data);
+  CHECK(digests.rebuilt == digests.live);
+}
+
+TEST_CASE(
+    "(c2) a repeat is a duplicate within the dedup horizon of its partition's newest event, and "
+    "counts again beyond it; the store keeps its horizon") {
+  ::setenv("GOALSTREAM_DEDUP_HORIZON", "24h", 1);  // for every goalstream started below
+  struct Unset {
+    ~Unset() { ::unsetenv("GOALSTREAM_DEDUP_HORIZON"); }
+  } unset;
+  Deployment d;
+  CHECK(d.serve.log().find("dedup: 0 events seen within the horizon of 1d") != std::string::npos);
+  auto key = it::create_key(d.prefix, "acme");
+  std::string id = it::create_conversion_goal(
+      d.serve, key, {{"name", "Purchases"}, {"eventType", "purchase"}})["id"];
+  auto e = [](const std::string& id, int day, int hour) {
+    return std::pair<std::string, std::string>{"acme/s",
+                                               it::event(id, "acme", "purchase", ts(day, hour))};
+  };
+  // One key, so one partition, in this order:
+  it::produce(d.events(), {e("order-1", 5, 12), e("order-1", 5, 12),  // a retry: duplicate
+                           e("x", 6, 12),        // newest event 24 h after order-1
+                           e("order-1", 5, 12),  // at the horizon's edge: duplicate
+                           e("y", 6, 13),        // 25 h after order-1
+                           e("order-1", 5, 12),  // beyond the horizon: counts again,
+                           e("order-1", 5, 12),  // remembered anew: duplicate
+                           e("late", 1, 0),      // 5 days late: counts,
+                           e("late", 1, 0)});    // its retry is a duplicate
+  wait_count(d.serve, key, id, 5);
+  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 9; });
+  CHECK(get_goal(d.serve, key, id)["count"] == 5);
+  CHECK(d.serve.metric("goalstream_events_duplicate_total") == 4);
+  CHECK(it::eventually([&] { return d.serve.metric("goalstream_dedup_events") == 4; }));
+  CHECK(d.serve.metric("goalstream_dedup_bytes") == 6 * 1024 * 24);  // 6 partitions' tables
+  CHECK(d.serve.terminate() == 0);
+
+  // Another horizon would change what the store holds: refused, naming both.
+  auto r = it::run_cli_bounded(
+      {"serve", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", d.data,
+       "--listen", "127.0.0.1:" + std::to_string(it::free_port()), "--dedup-horizon", "7d"},
+      60000);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("goalstream: dedup-horizon: the store in " + d.data +
+                   " was built with a dedup horizon of 1d, not 7d: run with --dedup-horizon "
+                   "1d, or rebuild into a new --data-dir with --dedup-horizon 7d\n") !=
+        std::string::npos);
+
+  // Restarted with its horizon: what is within it is remembered, and the
+  // watermark too: x (first seen at day 6 12:00) is beyond it once z moves
+  // the watermark to day 7 13:00.
+  d.serve.start();
+  CHECK(d.serve.log().find("dedup: 4 events seen within the horizon of 1d") != std::string::npos);
+  CHECK(it::eventually([&] { return d.serve.metric("goalstream_dedup_events") == 4; }));
+  it::produce(d.events(), {e("y", 6, 13), e("order-1", 5, 12), e("late", 1, 0), e("z", 7, 13),
+                           e("x", 6, 12), e("y", 6, 13)});
+  wait_count(d.serve, key, id, 7);
+  it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 6; });
+  CHECK(get_goal(d.serve, key, id)["count"] == 7);  // z, and x again
+  CHECK(d.serve.metric("goalstream_events_duplicate_total") == 4);
+  CHECK(d.serve.terminate() == 0);
+  auto digests = it::live_and_rebuilt(d.prefix, d.data);  // with the 24h horizon of the env
   CHECK(digests.rebuilt == digests.live);
 }
 

@@ -2,7 +2,9 @@
 // bytes are deterministic, and decoding refuses anything else.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "projection/delta.h"
 
@@ -22,8 +24,11 @@ std::string key(const std::string& tenant, const std::string& target, int64_t bu
 
 Delta sample() {
   Delta d;
-  d.first_seen = {{1, 2}, {0xffffffffffffffffULL, 0}, {42, 0x8000000000000000ULL}};
+  d.first_seen = {{0, {1, 2}, 487000},
+                  {5, {0xffffffffffffffffULL, 0}, -1},
+                  {2, {42, 0x8000000000000000ULL}, INT32_MIN}};
   d.duplicates = {{0, 0}, {5, 1234567890123}, {2, 7}};
+  d.watermarks = {{0, 487001}, {5, INT32_MAX}, {2, 0}};
   Micros big = Micros(1) << 100;
   d.cells.add_cell(key("acme", "cg_1", 1930000), Cell{3, 4500000, 1740787200000});
   d.cells.add_cell(key("acme", "cg_1", 1930001), Cell{1, -2500000, 1740787300000});
@@ -38,14 +43,15 @@ Delta sample() {
 
 TEST_CASE("an empty delta encodes to the header alone and decodes to an empty delta") {
   auto b = encode(Delta{});
-  CHECK(b == std::string("GSDL\x01\x00", 6));
+  CHECK(b == std::string("GSDL\x02\x00", 6));
   auto d = decode(b);
   REQUIRE(d.ok());
   CHECK(d->empty());
 }
 
 TEST_CASE(
-    "fingerprints, duplicates, cells (negative and beyond 64-bit sums) and presences "
+    "first-seen events (partition, fingerprint, hour), duplicates, watermarks, cells (negative and "
+    "beyond 64-bit sums) and presences "
     "round-trip") {
   Delta d = sample();
   auto b = encode(d);
@@ -64,6 +70,7 @@ TEST_CASE(
     other.cells.add_cell(it->first, it->second);
   other.first_seen = d.first_seen;
   other.duplicates = d.duplicates;
+  other.watermarks = d.watermarks;
   for (const auto& p : d.cells.presence()) other.cells.add_presence(p);
   CHECK(encode(other) == b);
 }
@@ -82,8 +89,8 @@ TEST_CASE(
   bad[0] = 'X';
   CHECK(decode(bad).error().message.find("no GSDL magic") != std::string::npos);
   bad = b;
-  bad[4] = 2;
-  CHECK(decode(bad).error().message == "delta version 2, this goalstream reads 1 at byte 5");
+  bad[4] = 1;  // version 1 had no partitions, hours or watermarks
+  CHECK(decode(bad).error().message == "delta version 1, this goalstream reads 2 at byte 5");
   CHECK(decode(b + '\0').error().message ==
         "trailing bytes after the last section at byte " + std::to_string(b.size()));
   // An unknown section (tag 0x7000, 1 byte) after the known ones.
@@ -93,7 +100,7 @@ TEST_CASE(
         "unknown section 28672 at byte " + std::to_string(b.size() + 4));
   // The dedup section twice.
   Delta only_dedup;
-  only_dedup.first_seen = {{1, 2}};
+  only_dedup.first_seen = {{3, {1, 2}, 7}};
   auto once = encode(only_dedup);
   auto twice = once + once.substr(6);
   twice[5] = 2;
@@ -106,11 +113,14 @@ TEST_CASE(
         std::string::npos);
 }
 
-TEST_CASE("appending deltas adds cells and unites the rest") {
+TEST_CASE("appending deltas adds cells and unites the rest; a later watermark replaces one") {
   Delta a = sample(), b = sample();
+  b.watermarks = {{5, 10}, {4, 3}};
   a.append(b);
   CHECK(a.first_seen.size() == 6);
   CHECK(a.duplicates.size() == 6);
+  CHECK(a.watermarks ==
+        std::vector<gs::projection::DedupWatermark>{{0, 487001}, {5, 10}, {2, 0}, {4, 3}});
   CHECK(a.cells.cells().at(key("acme", "cg_1", 1930000)).count == 6);
   CHECK(a.cells.cells().at(key("acme", "cg_1", 1930000)).sum_micros == 9000000);
   CHECK(a.cells.presence().size() == 2);

@@ -38,31 +38,58 @@ gs::conversion::ConversionGoal goal(const std::string& tenant, const std::string
 }  // namespace
 
 TEST_CASE(
-    "dedup fingerprints and duplicate positions survive a reopen; offsets and goals round-trip") {
+    "dedup records, watermarks and duplicate positions survive a reopen; offsets and goals "
+    "round-trip") {
   auto dir = fresh_dir("dedup");
   using gs::projection::fingerprint;
+  constexpr int32_t H0 = 490'000;
   {
     auto s = gs::modules::open_store(dir);
     REQUIRE(s.ok());
     CHECK((*s)->empty());
     auto b = (*s)->batch();
-    gs::state::put_fingerprints(b, 0, {fingerprint("acme", "e1"), fingerprint("acme", "e2")});
-    gs::state::put_fingerprints(b, 1, {fingerprint("other", "e1")});
+    gs::state::put_dedup_horizon(b, 24);
+    gs::state::put_fingerprints(
+        b, 0,
+        std::vector<gs::projection::FirstSeen>{{1, fingerprint("acme", "e1"), H0},
+                                               {3, fingerprint("acme", "e2"), H0 - 30},
+                                               {1, fingerprint("acme", "e4"), H0 - 25}});
+    gs::state::put_fingerprints(
+        b, 1, std::vector<gs::projection::FirstSeen>{{1, fingerprint("other", "e1"), H0 + 1}});
+    gs::state::put_dedup_watermark(b, {1, H0 + 1});
+    gs::state::put_dedup_watermark(b, {3, H0});
     gs::state::put_duplicate(b, {3, 1234567890123LL});
     REQUIRE((*s)->write(b).ok());
   }
   auto s = gs::modules::open_store(dir);
   REQUIRE(s.ok());
   auto& st = **s;
-  gs::projection::FingerprintSet seen;
-  CHECK((*gs::state::load_fingerprints(st, seen)) == 2);  // the next batch sequence
-  CHECK(seen.size() == 3);
-  CHECK(seen.contains(fingerprint("acme", "e1")));
-  CHECK(seen.contains(fingerprint("other", "e1")));  // dedup is per tenant
-  CHECK_FALSE(seen.contains(fingerprint("acme", "e3")));
+  CHECK((*gs::state::dedup_horizon(st)) == 24);
+  std::vector<gs::projection::PartitionDedup> parts(4, gs::projection::PartitionDedup(24));
+  auto loaded = gs::state::load_dedup(st, parts);
+  REQUIRE(loaded.ok());
+  CHECK(loaded->next_seq == 2);  // the next record's sequence
+  CHECK(loaded->entries == 4);
+  // Partition 3's only record is beyond its horizon (H0 - 30 < H0 - 24).
+  CHECK(loaded->beyond_horizon.size() == 1);
+  CHECK(parts[1].watermark() == H0 + 1);
+  CHECK(parts[3].watermark() == H0);
+  CHECK(parts[0].watermark() == gs::projection::kNoWatermark);
+  CHECK(parts[1].size() == 2);  // acme/e1, other/e1; acme/e4 (H0 - 25) is beyond it
+  CHECK(parts[3].size() == 0);
+  CHECK_FALSE(parts[1].admit(fingerprint("acme", "e1"), H0));
+  CHECK(parts[1].admit(fingerprint("acme", "e4"), H0));
+  CHECK(parts[0].admit(fingerprint("acme", "e1"), H0));  // dedup is per partition
   CHECK((*gs::state::is_duplicate(st, {3, 1234567890123LL})));
   CHECK_FALSE((*gs::state::is_duplicate(st, {3, 1234567890124LL})));
   CHECK_FALSE((*gs::state::is_duplicate(st, {2, 1234567890123LL})));
+  // A record of a partition the topic does not have is unreadable.
+  {
+    std::vector<gs::projection::PartitionDedup> two(2, gs::projection::PartitionDedup(24));
+    auto refused = gs::state::load_dedup(st, two);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("partition 3 of 2") != std::string::npos);
+  }
   auto b = st.batch();
   gs::state::set_offset(b, gs::state::Source::events, 3, 99);
   gs::state::set_offset(b, gs::state::Source::commands, 0, 7);
@@ -119,12 +146,13 @@ TEST_CASE("the digest depends on content, not on write order, batching or compac
     auto order = ops;
     if (reverse) std::reverse(order.begin(), order.end());
     auto b = (*s)->batch();
-    std::vector<gs::projection::Fingerprint> fps;
+    std::vector<gs::projection::FirstSeen> fps;
     uint64_t seq = reverse ? 100 : 0;
     for (size_t i = 0; i < order.size(); ++i) {
       auto& [g, h, c] = order[i];
       gs::cells::merge_cell(b, cell_key("acme", g, h), c);
-      fps.push_back(gs::projection::fingerprint("acme", "ev" + std::to_string(i)));
+      fps.push_back(
+          {int32_t(i % 3), gs::projection::fingerprint("acme", "ev" + std::to_string(i)), 490'000});
       if (i % 50 == 0)
         gs::state::put_duplicate(
             b, {0, int64_t(reverse ? i : order.size() - i)});  // positions are bookkeeping
@@ -208,25 +236,6 @@ TEST_CASE("a since window excludes earlier events") {
       R"({"event_id":"e","tenant_id":"a","type":"form_submit","timestamp":"2025-03-01T00:00:00Z"})");
   REQUIRE(at.ok());
   CHECK((*c)->counts(*at));
-}
-
-TEST_CASE("the fingerprint set finds what was inserted, across growth") {
-  gs::projection::FingerprintSet set;
-  int fresh = 0;
-  for (int i = 0; i < 100000; ++i)
-    fresh += set.insert(gs::projection::fingerprint("t", std::to_string(i)));
-  CHECK(fresh == 100000);
-  CHECK(set.size() == 100000);
-  int again = 0, absent = 0;
-  for (int i = 0; i < 100000; ++i)
-    again += !set.insert(gs::projection::fingerprint("t", std::to_string(i)));
-  for (int i = 100000; i < 110000; ++i)
-    absent += !set.contains(gs::projection::fingerprint("t", std::to_string(i)));
-  CHECK(again == 100000);
-  CHECK(absent == 10000);
-  CHECK(set.all().size() == 100000);
-  // The tenant boundary is part of the fingerprint.
-  CHECK(gs::projection::fingerprint("ab", "c") != gs::projection::fingerprint("a", "bc"));
 }
 
 TEST_CASE(
@@ -344,17 +353,17 @@ TEST_CASE(
   uint64_t written = 0, most = 0;
   {
     auto st = store_test::open(dir);
-    std::vector<gs::projection::Fingerprint> fps(1000);
+    std::vector<gs::projection::FirstSeen> fps(1000);
     std::mt19937_64 rng(7);
     // Each batch as the processor writes it: the fingerprints first seen
-    // (dedup, 16 KB of random bytes) and the offset (meta, a few bytes).
+    // (dedup, 20 KB of random bytes) and the offset (meta, a few bytes).
     for (uint64_t seq = 0; written < 5 * bound; ++seq) {
-      for (auto& f : fps) f = {rng(), rng()};
+      for (auto& f : fps) f = {0, {rng(), rng()}, 490'000};
       auto b = st->batch();
       gs::state::put_fingerprints(b, seq, fps);
       gs::state::set_offset(b, gs::state::Source::events, 0, static_cast<int64_t>(seq));
       REQUIRE(st->write(b).ok());
-      written += fps.size() * 16;
+      written += fps.size() * 20;
       if (seq % 1000 == 0) most = std::max(most, wal_bytes(dir));
     }
     // Writing this fast outruns the flushes (memtables not yet flushed keep
@@ -373,7 +382,7 @@ TEST_CASE(
       return pending + running;
     };
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
-    int64_t seq = static_cast<int64_t>(written / 16000);
+    int64_t seq = static_cast<int64_t>(written / 20000);
     int small_batches = 0;
     while (std::chrono::steady_clock::now() < deadline) {
       if (flushes() > 0) {
@@ -396,7 +405,7 @@ TEST_CASE(
   CHECK(wal_bytes(dir) < 64 * 1024);
   auto st = store_test::open(dir);
   CHECK((*gs::state::offsets(*st, gs::state::Source::events)).at(0) ==
-        static_cast<int64_t>(written / 16000 - 1));
+        static_cast<int64_t>(written / 20000 - 1));
 }
 
 TEST_CASE("folding a delta, or its decoded encoding, or it in two parts gives the same store") {
@@ -404,7 +413,9 @@ TEST_CASE("folding a delta, or its decoded encoding, or it in two parts gives th
   auto delta = [](int from, int n) {
     Delta d;
     for (int i = from; i < from + n; ++i) {
-      d.first_seen.push_back(gs::projection::fingerprint("acme", "ev" + std::to_string(i)));
+      d.first_seen.push_back(
+          {i % 6, gs::projection::fingerprint("acme", "ev" + std::to_string(i)), 490'000 + i % 5});
+      d.set_watermark({i % 6, 490'000 + i % 5});
       if (i % 7 == 0) d.duplicates.push_back({i % 3, int64_t(i)});
       d.cells.add_cell(cell_key("acme", "cg_" + std::to_string(i % 4), 480000 + i % 9),
                        Cell{1, gs::projection::Micros(i) * 1000000 - 5, 1740787200000 + i});
