@@ -223,6 +223,16 @@ void Loop::fold_delta(storage::Batch& batch) {
     }
   if (delta.empty()) return;
   touch_cells(delta);
+  // The record this segment writes for each partition, with its last (so
+  // largest) watermark, to be deleted once the horizon has passed it.
+  uint64_t seq = fingerprint_seq;
+  for (const auto& f : delta.first_seen) {
+    auto& records = dedup_records[static_cast<size_t>(f.partition)];
+    if (records.empty() || records.back().first != seq)
+      records.push_back({seq, f.hour});
+    else
+      records.back().second = f.hour;
+  }
   if (delta_roundtrip) {
     auto copy = projection::decode(projection::encode(delta));
     if (!copy.ok()) {
@@ -234,6 +244,21 @@ void Loop::fold_delta(storage::Batch& batch) {
     cells::fold(batch, delta, fingerprint_seq);
   }
   delta.clear();
+  forget_beyond_horizon(batch);
+}
+
+// Deletes the dedup records with nothing within the horizon any more: a
+// partition's records are in log order and watermarks only grow, so they
+// age out from the front. (Not content: the digest reads only what is
+// within the horizon.)
+void Loop::forget_beyond_horizon(storage::Batch& batch) {
+  for (size_t p = 0; p < dedup_records.size(); ++p) {
+    auto& records = dedup_records[p];
+    while (!records.empty() && !dedup[p].within(records.front().second)) {
+      state::delete_dedup_record(batch, static_cast<int32_t>(p), records.front().first);
+      records.pop_front();
+    }
+  }
 }
 
 void Loop::update_lag() {

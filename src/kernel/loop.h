@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -111,6 +112,9 @@ struct Loop : Shared, CommandContext {
   // projection/dedup.h), and the watermarks last put in a delta.
   std::vector<projection::PartitionDedup> dedup;
   std::vector<int32_t> watermark_folded;
+  // Per partition, its dedup records in the store (sequence, last
+  // watermark), oldest first: deleted once beyond the horizon.
+  std::vector<std::deque<std::pair<uint64_t, int32_t>>> dedup_records;
   uint64_t fingerprint_seq = 0;
   // What ingest produced since the last fold (projection/delta.h): the
   // segment's first-seen fingerprints, duplicate positions, cells and
@@ -155,6 +159,7 @@ struct Loop : Shared, CommandContext {
   void touch(const std::string& cell_key, int64_t ts);
   void touch_cells(const projection::Delta& d);
   void fold_delta(storage::Batch& batch);
+  void forget_beyond_horizon(storage::Batch& batch);
   bool is_command(const rd_kafka_message_t* m);
   void update_lag();
   void pause_events(bool pause);

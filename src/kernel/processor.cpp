@@ -97,7 +97,10 @@ Status Processor::load_dedup(Impl& I) {
   }
   auto b = I.store.batch();
   if (!*stored) state::put_dedup_horizon(b, horizon);
-  for (const auto& key : loaded->beyond_horizon) state::delete_dedup_record(b, key);
+  for (auto [p, seq] : loaded->beyond_horizon) state::delete_dedup_record(b, p, seq);
+  I.loop.dedup_records.assign(loaded->records.size(), {});
+  for (size_t p = 0; p < loaded->records.size(); ++p)
+    I.loop.dedup_records[p].assign(loaded->records[p].begin(), loaded->records[p].end());
   if (b.count() > 0) {
     auto w = I.store.write(b);
     if (!w.ok()) return w.error();

@@ -38,6 +38,13 @@ Fingerprint read_fingerprint(const char* p) {
 // hour; read only by the digest) are `legacy`.
 constexpr size_t kRecordKey = 13, kEntry = 20, kLegacyKey = 9, kLegacyEntry = 16;
 
+std::string dedup_record_key(int32_t partition, uint64_t seq) {
+  std::string k = "f";
+  append_be32(k, partition);
+  keys::append_be64(k, static_cast<int64_t>(seq));
+  return k;
+}
+
 bool well_formed_record(std::string_view key, std::string_view v) {
   return key.size() == kRecordKey && v.size() % kEntry == 0;
 }
@@ -207,12 +214,7 @@ void put_fingerprints(Batch& b, uint64_t seq, std::span<const projection::FirstS
     v.append(e, 16);
     append_be32(v, f.hour);
   }
-  for (const auto& [p, v] : by_partition) {
-    std::string k = "f";
-    append_be32(k, p);
-    keys::append_be64(k, static_cast<int64_t>(seq));
-    b.put(b.store().cf("dedup"), k, v);
-  }
+  for (const auto& [p, v] : by_partition) b.put(b.store().cf("dedup"), dedup_record_key(p, seq), v);
 }
 
 void put_dedup_watermark(Batch& b, projection::DedupWatermark w) {
@@ -242,6 +244,7 @@ Result<std::optional<int32_t>> dedup_horizon(const Store& s) {
 
 Result<DedupLoad> load_dedup(const Store& s, std::vector<projection::PartitionDedup>& parts) {
   DedupLoad out;
+  out.records.resize(parts.size());
   std::optional<Error> bad;
   auto partition_of = [&](std::string_view key, int32_t p) {
     if (p >= 0 && static_cast<size_t>(p) < parts.size()) return true;
@@ -269,16 +272,19 @@ Result<DedupLoad> load_dedup(const Store& s, std::vector<projection::PartitionDe
     int32_t p = read_be32(key.substr(1));
     if (!partition_of(key, p)) return false;
     auto& part = parts[static_cast<size_t>(p)];
-    bool any_within = false;
+    auto seq = static_cast<uint64_t>(keys::read_be64(key.substr(5)));
+    int32_t last = projection::kNoWatermark;
     for (size_t off = 0; off < value.size(); off += kEntry) {
       int32_t hour = read_be32(value.substr(off + 16));
-      any_within |= part.within(hour);
+      last = std::max(last, hour);
       part.restore(read_fingerprint(value.data() + off), hour);
       ++out.entries;
     }
-    if (!any_within) out.beyond_horizon.emplace_back(key);
-    out.next_seq =
-        std::max<uint64_t>(out.next_seq, static_cast<uint64_t>(keys::read_be64(key.substr(5))) + 1);
+    if (part.within(last))
+      out.records[static_cast<size_t>(p)].emplace_back(seq, last);
+    else
+      out.beyond_horizon.emplace_back(p, seq);
+    out.next_seq = std::max(out.next_seq, seq + 1);
     return true;
   });
   if (!st.ok()) return st.error();
@@ -286,7 +292,9 @@ Result<DedupLoad> load_dedup(const Store& s, std::vector<projection::PartitionDe
   return out;
 }
 
-void delete_dedup_record(Batch& b, std::string_view key) { b.del(b.store().cf("dedup"), key); }
+void delete_dedup_record(Batch& b, int32_t partition, uint64_t seq) {
+  b.del(b.store().cf("dedup"), dedup_record_key(partition, seq));
+}
 
 Result<bool> is_duplicate(const Store& s, InputPosition pos) {
   auto v = s.get(s.cf("dedup"), duplicate_key(pos));

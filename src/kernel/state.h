@@ -77,13 +77,16 @@ Result<std::optional<int32_t>> dedup_horizon(const Store& s);
 struct DedupLoad {
   uint64_t next_seq = 0;  // for the next record
   uint64_t entries = 0;   // read
-  // Records with nothing within the horizon any more: dead weight on disk.
-  std::vector<std::string> beyond_horizon;
+  // Per partition, the records with something within the horizon:
+  // (sequence, last watermark), in sequence order.
+  std::vector<std::vector<std::pair<uint64_t, int32_t>>> records;
+  // Records with nothing within the horizon any more: (partition, sequence).
+  std::vector<std::pair<int32_t, uint64_t>> beyond_horizon;
 };
 // Loads the watermarks and what is within the horizon into `parts` (one
 // per events partition, made with the store's horizon).
 Result<DedupLoad> load_dedup(const Store& s, std::vector<projection::PartitionDedup>& parts);
-void delete_dedup_record(Batch& b, std::string_view key);
+void delete_dedup_record(Batch& b, int32_t partition, uint64_t seq);
 Result<bool> is_duplicate(const Store& s, InputPosition pos);
 
 // Backfill jobs of a counter.

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "modules/all.h"
 
 using it::json;
 
@@ -254,7 +255,28 @@ TEST_CASE(
   it::eventually([&] { return d.serve.metric("goalstream_events_in_total") == 6; });
   CHECK(get_goal(d.serve, key, id)["count"] == 7);  // z, and x again
   CHECK(d.serve.metric("goalstream_events_duplicate_total") == 4);
+
+  // Records on disk go as the watermark leaves them behind: an event two
+  // days on leaves only its own.
+  it::produce(d.events(), {e("w", 9, 13)});
+  wait_count(d.serve, key, id, 8);
   CHECK(d.serve.terminate() == 0);
+  {
+    auto store = gs::modules::open_store(d.data, true);
+    REQUIRE(store.ok());
+    int records = 0;
+    size_t bytes = 0;
+    REQUIRE((*store)
+                ->scan((*store)->cf("dedup"), "f",
+                       [&](std::string_view, std::string_view v) {
+                         ++records;
+                         bytes += v.size();
+                         return true;
+                       })
+                .ok());
+    CHECK(records == 1);
+    CHECK(bytes == 20);  // w's fingerprint and watermark
+  }
   auto digests = it::live_and_rebuilt(d.prefix, d.data);  // with the 24h horizon of the env
   CHECK(digests.rebuilt == digests.live);
 }

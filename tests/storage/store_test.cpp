@@ -71,7 +71,11 @@ TEST_CASE(
   CHECK(loaded->next_seq == 2);  // the next record's sequence
   CHECK(loaded->entries == 4);
   // Partition 3's only record is beyond its horizon (H0 - 30 < H0 - 24).
-  CHECK(loaded->beyond_horizon.size() == 1);
+  CHECK(loaded->beyond_horizon == std::vector<std::pair<int32_t, uint64_t>>{{3, 0}});
+  // The rest, per partition, with their last watermark, to be deleted as the
+  // horizon passes them.
+  CHECK(loaded->records[1] == std::vector<std::pair<uint64_t, int32_t>>{{0, H0}, {1, H0 + 1}});
+  CHECK(loaded->records[3].empty());
   CHECK(parts[1].watermark() == H0 + 1);
   CHECK(parts[3].watermark() == H0);
   CHECK(parts[0].watermark() == gs::projection::kNoWatermark);
