@@ -49,13 +49,7 @@ bool PartitionDedup::admit(Fingerprint f, int32_t hour) {
     s->hour = watermark_;  // seen, but beyond the horizon: counts again
     return true;
   }
-  if ((size_ + 1) * 10 > slots_.size() * 7) {
-    make_room();
-    s = find(f);
-  }
-  s->fp = f;
-  s->hour = watermark_;
-  ++size_;
+  add(s, f, watermark_);
   return true;
 }
 
@@ -66,7 +60,12 @@ void PartitionDedup::restore(Fingerprint f, int32_t hour) {
     if (hour > s->hour) s->hour = hour;
     return;
   }
-  if (!within(hour)) return;
+  if (within(hour)) add(s, f, hour);
+}
+
+// Puts `f` into the empty slot `s` found for it, making room first when the
+// table is 70 % full.
+void PartitionDedup::add(Slot* s, Fingerprint f, int32_t hour) {
   if ((size_ + 1) * 10 > slots_.size() * 7) {
     make_room();
     s = find(f);

@@ -88,7 +88,8 @@ class PartitionDedup {
                                       : int64_t(watermark_) - horizon_;
   }
   Slot* find(Fingerprint f);  // its slot, or the empty slot where it would go
-  void make_room();           // drops what is out of the horizon, or doubles
+  void add(Slot* s, Fingerprint f, int32_t hour);
+  void make_room();  // drops what is out of the horizon, or doubles
   void rehash(size_t capacity);
   static Fingerprint normalize(Fingerprint f);  // (0,0) marks an empty slot
 
