@@ -7,14 +7,20 @@ bool ReadCache::reusable(const Response& res) {
          res[boost::beast::http::field::cache_control] != "no-store";
 }
 
+std::shared_ptr<const Response> ReadCache::kept_locked(const std::string& key,
+                                                       uint64_t version) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.version != version) return nullptr;
+  return it->second.res;
+}
+
 std::optional<Response> ReadCache::find(const std::string& key, uint64_t version) const {
   std::shared_ptr<const Response> res;
   {
     std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end() || it->second.version != version) return std::nullopt;
-    res = it->second.res;
+    res = kept_locked(key, version);
   }
+  if (!res) return std::nullopt;
   return *res;  // copied outside the lock
 }
 
@@ -24,9 +30,7 @@ Response ReadCache::share(const std::string& key, uint64_t version,
   if (reused) *reused = true;
   {
     std::unique_lock lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end() && it->second.version == version) {
-      auto kept = it->second.res;
+    if (auto kept = kept_locked(key, version)) {
       lock.unlock();
       return *kept;
     }

@@ -51,6 +51,8 @@ class ReadCache {
   };
   static bool reusable(const Response& res);
   void put_locked(const std::string& key, uint64_t version, std::shared_ptr<const Response> res);
+  // The answer kept for `key` at `version`, or null.
+  std::shared_ptr<const Response> kept_locked(const std::string& key, uint64_t version) const;
 
   const size_t max_bytes_;
   mutable std::mutex mu_;           // guards entries_, order_, bytes_, flights_ and every Flight
