@@ -66,7 +66,8 @@ void add_dedup_horizon(CLI::App* cmd, Common& c) {
                                           "' is not a horizon: whole hours or days from 1h "
                                           "to 100 years, like 36h or 7d";
           },
-          "DURATION")
+          "")
+      ->type_name("DURATION")
       ->capture_default_str();
 }
 

@@ -48,6 +48,15 @@ TEST_CASE("CLI errors are one line `goalstream: <field>: <message>` and exit 1")
       {{"serve", "--http-workers", "abc"},
        "goalstream: --http-workers: 'abc' is not a valid value (see goalstream serve --help)\n"},
       {{"serve", "--http-readers", "0"}, "goalstream: --http-readers: must be at least 1\n"},
+      {{"serve", "--dedup-horizon", "7x"},
+       "goalstream: --dedup-horizon: '7x' is not a horizon: whole hours or days from 1h to 100 "
+       "years, like 36h or 7d (see goalstream serve --help)\n"},
+      {{"rebuild", "--data-dir", missing, "--dedup-horizon", "0h"},
+       "goalstream: --dedup-horizon: '0h' is not a horizon: whole hours or days from 1h to 100 "
+       "years, like 36h or 7d (see goalstream rebuild --help)\n"},
+      {{"serve", "--dedup-horizon", "36601d"},
+       "goalstream: --dedup-horizon: '36601d' is not a horizon: whole hours or days from 1h to "
+       "100 years, like 36h or 7d (see goalstream serve --help)\n"},
       {{"serve", "--listen"},
        "goalstream: --listen: needs a value (see goalstream serve --help)\n"},
       {{"topics", "ensure", "extra"},
