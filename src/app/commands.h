@@ -29,8 +29,9 @@ struct ServeOptions {
 int run_serve(const Common& c, const ServeOptions& o);
 // keys.cpp: issues an API key through the commands topic; prints it once.
 int run_keys_create(const Common& c, const std::string& tenant, const std::string& scopes_csv);
-// rebuild.cpp: replays both input topics into an empty store; prints the digest.
-int run_rebuild(const Common& c, const std::string& data_dir);
+// rebuild.cpp: replays the input topics into an empty store (events and
+// commands, or the deltas topic first with `from_deltas`); prints the digest.
+int run_rebuild(const Common& c, const std::string& data_dir, bool from_deltas);
 // digest.cpp: prints the digest of a store, opened read-only.
 int run_digest(const std::string& data_dir);
 

@@ -179,15 +179,27 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto* rebuild = app.add_subcommand("rebuild",
-                                     "Replay both input topics from the beginning into an empty "
+                                     "Replay the input topics from the beginning into an empty "
                                      "store; prints the digest when caught up");
-  std::string rebuild_dir;
+  std::string rebuild_dir, rebuild_from = "events";
   add_common(rebuild, rebuild_c);
   add_thresholds(rebuild, rebuild_c);
   add_dedup_horizon(rebuild, rebuild_c);
   rebuild->add_option("--data-dir", rebuild_dir, "New, empty RocksDB directory")
       ->envname("GOALSTREAM_REBUILD_DIR")
       ->required();
+  rebuild
+      ->add_option("--from", rebuild_from,
+                   "events: ingest the events topic again (parse, dedup, match); deltas: fold "
+                   "the deltas topic serve produced (what ingest made of the events), then "
+                   "ingest only the events after it. Both give the live digest")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return v == "events" || v == "deltas" ? std::string()
+                                                  : "'" + v + "' is not one of events, deltas";
+          },
+          "events|deltas"))
+      ->capture_default_str();
 
   auto* digest = app.add_subcommand(
       "digest",
@@ -219,7 +231,7 @@ int main(int argc, char** argv) {
 
   if (*serve) return run_serve(serve_c, so);
   if (*keys_create) return run_keys_create(keys_c, tenant, scopes);
-  if (*rebuild) return run_rebuild(rebuild_c, rebuild_dir);
+  if (*rebuild) return run_rebuild(rebuild_c, rebuild_dir, rebuild_from == "deltas");
   if (*digest) return run_digest(digest_dir);
   if (*topics_ensure) return ensure_topics(topics_c, true, false) ? 0 : 1;
   return 1;

@@ -1,7 +1,9 @@
 // goalstream rebuild: a processor of its own (no deadletter output) replays
 // both input topics into an empty store, showing progress once a second,
 // until it reaches the ends the topics had at the start and no backfill job
-// is left.
+// is left. With --from deltas it first folds the deltas topic (what serve's
+// ingest made of the events, Loop::replay_deltas) and ingests only the
+// events after it.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -32,7 +34,7 @@ std::string fmt_duration(double s) {
 
 }  // namespace
 
-int run_rebuild(const Common& c, const std::string& data_dir) {
+int run_rebuild(const Common& c, const std::string& data_dir, bool from_deltas) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(data_dir, ec) && !fs::is_empty(data_dir, ec))
@@ -48,9 +50,13 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
   popts.kafka = c.kafka;
   popts.emit_deadletter = false;
   popts.dedup_horizon_hours = *horizon_hours(c.dedup_horizon);
+  popts.replay_deltas = from_deltas;
   kernel::Processor processor(**store, popts, telemetry);
-  if (auto st = processor.start(); !st.ok()) return fail(st.error());
   auto t0 = std::chrono::steady_clock::now();
+  if (from_deltas)
+    std::fprintf(stderr, "folding %sdeltas from %s into %s\n", c.kafka.topic_prefix.c_str(),
+                 c.kafka.brokers.c_str(), data_dir.c_str());
+  if (auto st = processor.start(); !st.ok()) return fail(st.error());
   bool caught_up = false;
   auto first = processor.progress(caught_up);  // ends as of the start: the goal line
   int64_t total = 0;
@@ -91,10 +97,15 @@ int run_rebuild(const Common& c, const std::string& data_dir) {
   auto seeded = kernel::ChangesPublisher::seed(**store, modules.announcers(), time::now_ms());
   if (!seeded.ok()) return fail(seeded.error());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string folded;
+  if (from_deltas)
+    folded = std::to_string(telemetry.deltas_folded_events.load()) +
+             " events folded from the deltas topic (" +
+             std::to_string(telemetry.deltas_folded_records.load()) + " records), then ";
   std::fprintf(stderr,
-               "rebuild caught up in %s: %llu events (%llu invalid, skipped; %llu duplicates), "
-               "%llu commands\n",
-               fmt_duration(secs).c_str(),
+               "rebuild caught up in %s: %s%llu events (%llu invalid, skipped; %llu "
+               "duplicates), %llu commands\n",
+               fmt_duration(secs).c_str(), folded.c_str(),
                static_cast<unsigned long long>(telemetry.events_in.load()),
                static_cast<unsigned long long>(telemetry.events_invalid.load()),
                static_cast<unsigned long long>(telemetry.events_duplicate.load()),

@@ -155,6 +155,8 @@ int run_serve(const Common& c, const ServeOptions& o) {
   popts.versions = &versions;
   popts.kafka = c.kafka;
   popts.group_id = c.kafka.topic_prefix + "processor";
+  popts.transactional_id = c.kafka.topic_prefix + "ingest.0";
+  popts.replay_deltas = true;
   popts.dedup_horizon_hours = *horizon_hours(c.dedup_horizon);
   popts.on_applied = [&changes, &hub](const auto& touched) {
     changes.notify(touched);

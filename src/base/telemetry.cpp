@@ -37,6 +37,17 @@ std::string Telemetry::prometheus() const {
           "Deadletter deliveries that failed; each is retried until delivered.",
           deadletter_failures);
   counter("goalstream_batches_total", "Batches committed to the store.", batches);
+  counter("goalstream_deltas_records_total",
+          "Records produced to the deltas topic (one per events partition and segment).",
+          deltas_records);
+  counter("goalstream_deltas_transactions_total",
+          "Kafka transactions committed (a batch's delta records with its events offsets).",
+          deltas_transactions);
+  counter("goalstream_deltas_folded_records_total",
+          "Records of the deltas topic folded at start (what the store lacked).",
+          deltas_folded_records);
+  counter("goalstream_deltas_folded_events_total",
+          "Events covered by the deltas records folded at start.", deltas_folded_events);
   counter("goalstream_backfill_events_scanned_total", "Events read by backfill jobs.",
           backfill_events_scanned);
   counter("goalstream_backfill_jobs_completed_total", "Backfill jobs completed.",

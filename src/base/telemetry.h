@@ -22,6 +22,8 @@ struct Telemetry {
   std::atomic<uint64_t> deadletter_failures{
       0};  // deadletter deliveries that failed (each is retried)
   std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> deltas_records{0}, deltas_transactions{0};
+  std::atomic<uint64_t> deltas_folded_records{0}, deltas_folded_events{0};
   std::atomic<uint64_t> backfill_events_scanned{0};
   std::atomic<uint64_t> backfill_jobs_completed{0};
   std::atomic<uint64_t> changes_published{0};

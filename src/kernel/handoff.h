@@ -26,6 +26,7 @@
 #include "base/keys.h"
 #include "base/telemetry.h"
 #include "kernel/kafka.h"
+#include "kernel/kafka_txn.h"
 #include "kernel/processor.h"
 #include "kernel/threads.h"
 #include "projection/delta.h"
@@ -52,6 +53,9 @@ struct Write {
   std::unordered_map<std::string, int64_t> touched;
   std::shared_ptr<DeliveryGroup> deadletters{};  // null when the batch deadlettered nothing
   uint64_t invalid_events = 0;                   // of which are invalid events
+  // The batch's records of the deltas topic, committed in one transaction
+  // with ev_next before the batch is written.
+  std::vector<TxnProducer::Record> records{};
 };
 
 // Counts handed from the backfill thread to the processor thread.

@@ -32,6 +32,7 @@ struct KafkaOptions {
   std::string commands() const { return topic_prefix + "commands"; }
   std::string deadletter() const { return topic_prefix + "deadletter"; }
   std::string changes() const { return topic_prefix + "changes"; }
+  std::string deltas() const { return topic_prefix + "deltas"; }
 };
 
 // Builds a client of `type` with bootstrap servers and extra settings.

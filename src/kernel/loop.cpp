@@ -166,6 +166,7 @@ void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dup
       if (!p.valid) continue;
       const rd_kafka_message_t* m = msgs[first_msg + i];
       projection::PartitionDedup& seen = table(i);
+      projection::Delta& delta = part_delta[static_cast<size_t>(m->partition)];
       if (!seen.admit(p.fp, p.hour)) {
         ++dups;
         delta.duplicates.push_back({m->partition, m->offset});
@@ -215,12 +216,29 @@ void Loop::touch_cells(const projection::Delta& d) {
   for (const auto& [key, cell] : d.cells.cells()) touch(key, cell.max_ts_ms);
 }
 
+// Ends the segment: each partition's part becomes a record of the deltas
+// topic (when this processor produces them), and all parts are folded into
+// the batch as one delta.
 void Loop::fold_delta(storage::Batch& batch) {
-  for (size_t p = 0; p < dedup.size(); ++p)
+  for (size_t p = 0; p < part_delta.size(); ++p) {
+    projection::Delta& d = part_delta[p];
     if (dedup[p].watermark() != watermark_folded[p]) {
       watermark_folded[p] = dedup[p].watermark();
-      delta.watermarks.push_back({static_cast<int32_t>(p), watermark_folded[p]});
+      d.watermarks.push_back({static_cast<int32_t>(p), watermark_folded[p]});
     }
+    if (ev_next[p] == seg_from[p] && d.empty()) continue;
+    // Below chain_end the deltas topic has the records already.
+    if (produce_deltas && seg_from[p] >= chain_end[p])
+      records.push_back(
+          {static_cast<int32_t>(p),
+           projection::encode_record(
+               {static_cast<int32_t>(p), seg_from[p], ev_next[p], cmd_next, dedup[p].horizon(), {}},
+               projection::encode(d))});
+    seg_from[p] = ev_next[p];
+    if (d.empty()) continue;
+    delta.append(d);
+    d.clear();
+  }
   if (delta.empty()) return;
   touch_cells(delta);
   // The record this segment writes for each partition, with its last (so
@@ -349,9 +367,21 @@ void Loop::run() {
         cmd_next = m->offset + 1;
         cmd_dirty = true;
       } else if (m->partition >= 0 && m->partition < event_partitions) {
+        auto p = static_cast<size_t>(m->partition);
+        if (m->offset >= chain_end[p] && seg_from[p] < chain_end[p]) {
+          // The end of events the deltas topic has records of already
+          // (replay_deltas): their segment produces none; the next one
+          // continues the records.
+          if (ev_next[p] > seg_from[p]) {
+            if (i > run_begin) ingest_run(run_begin, i, invalid, dups, matched);
+            run_begin = i;
+            fold_delta(batch);
+          }
+          seg_from[p] = chain_end[p];
+        }
         ++events;
-        ev_next[m->partition] = m->offset + 1;
-        ev_dirty[m->partition] = true;
+        ev_next[p] = m->offset + 1;
+        ev_dirty[p] = true;
       } else {
         flush_run(i);
       }
@@ -377,6 +407,8 @@ void Loop::run() {
     Write w{std::move(batch), cmd_next,          seq, applied_commands || seq, n > 0, t0,
             ev_next,          std::move(touched)};
     touched.clear();
+    w.records = std::move(records);
+    records.clear();
     if (deadletters && deadletters->produced() > 0) {
       w.deadletters = std::move(deadletters);
       w.invalid_events = invalid;

@@ -20,6 +20,7 @@
 #include "kernel/cells.h"
 #include "kernel/handoff.h"
 #include "kernel/kafka.h"
+#include "kernel/kafka_txn.h"
 #include "kernel/module.h"
 #include "kernel/poller.h"
 #include "kernel/processor.h"
@@ -120,6 +121,17 @@ struct Loop : Shared, CommandContext {
   // segment's first-seen fingerprints, duplicate positions, cells and
   // presences. Folded into the batch before each command and at batch end.
   projection::Delta delta;
+  // The segment being built, per events partition: its part of the delta
+  // and the offset it starts at (fold_delta turns each into a record of the
+  // deltas topic, projection/delta.h DeltaRecord).
+  std::vector<projection::Delta> part_delta;
+  std::vector<int64_t> seg_from;
+  bool produce_deltas = false;  // read-only after start
+  // Per partition, the events offset up to which the deltas topic has
+  // records (store: off/t/): ingest below it produces none (the records are
+  // there already), and a segment is cut there.
+  std::vector<int64_t> chain_end;
+  std::vector<TxnProducer::Record> records;  // of the batch being built
   // GOALSTREAM_DELTA_ROUNDTRIP=1: fold decode(encode(delta)) instead (the
   // digest oracle proves the encoding with it).
   bool delta_roundtrip = false;
@@ -164,6 +176,13 @@ struct Loop : Shared, CommandContext {
   void update_lag();
   void pause_events(bool pause);
   void maybe_resume_events(bool idle);
+
+  // replay.cpp: folding the deltas topic after `next` (per partition).
+  struct Replayed {
+    uint64_t records = 0, skipped = 0, events = 0, commands = 0, detached = 0;
+    int64_t ms = 0;
+  };
+  Result<Replayed> replay_deltas(const std::vector<int64_t>& next);
 
   // commands.cpp: commands and backfill hand-overs.
   void apply_command(const rd_kafka_message_t* m, storage::Batch& batch);

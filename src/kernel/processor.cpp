@@ -40,6 +40,7 @@ struct Processor::Impl {
   BackfillHandoff handoff;
   KafkaConsumer consumer;              // outlives the members below
   std::unique_ptr<Producer> producer;  // deadletter
+  std::unique_ptr<TxnProducer> deltas;
   std::unique_ptr<Writer> writer;
   std::unique_ptr<Poller> poller;
   std::unique_ptr<Backfill> backfill;
@@ -116,6 +117,50 @@ Status Processor::load_dedup(Impl& I) {
   return {};
 }
 
+// Folds what the deltas topic has and the store lacks (Loop::replay_deltas).
+Status Processor::replay(Impl& I) {
+  auto parts = partition_count(I.consumer.get(), I.opts.kafka.deltas());
+  if (!parts.ok()) return parts.error();
+  if (*parts != I.loop.event_partitions)
+    return Error{ErrorCode::conflict, "topic-prefix",
+                 I.opts.kafka.deltas() + " has " + std::to_string(*parts) + " partitions and " +
+                     I.opts.kafka.events() + " has " + std::to_string(I.loop.event_partitions) +
+                     ": the deltas topic is partitioned like the events topic; give both "
+                     "the same number (Kafka adds partitions with kafka-topics.sh --alter "
+                     "--partitions N)"};
+  auto stored = state::offsets(I.store, state::Source::deltas);
+  if (!stored.ok()) return stored.error();
+  std::vector<int64_t> next(static_cast<size_t>(I.loop.event_partitions), 0);
+  for (auto [p, off] : *stored)
+    if (p >= 0 && p < I.loop.event_partitions) next[static_cast<size_t>(p)] = off;
+  auto r = I.loop.replay_deltas(next);
+  if (!r.ok()) return r.error();
+  I.applied.reset(I.loop.cmd_next);
+  I.telemetry.deltas_folded_records += r->records;
+  I.telemetry.deltas_folded_events += r->events;
+  log::info("deltas: folded " + std::to_string(r->records) + " records (" +
+            std::to_string(r->events) + " events) and " + std::to_string(r->commands) +
+            " commands from " + I.opts.kafka.deltas() + " in " + std::to_string(r->ms) +
+            " ms; skipped " + std::to_string(r->skipped) + " the store had" +
+            (r->detached ? "; " + std::to_string(r->detached) +
+                               " partition(s) ingested again from the events (logged above)"
+                         : ""));
+  std::string behind;
+  for (int p = 0; p < I.loop.event_partitions; ++p) {
+    auto pp = static_cast<size_t>(p);
+    if (I.loop.chain_end[pp] < I.loop.ev_next[pp])
+      behind += (behind.empty() ? "" : ", ") + std::to_string(p) + " (" +
+                std::to_string(I.loop.chain_end[pp]) + ".." + std::to_string(I.loop.ev_next[pp]) +
+                ")";
+  }
+  if (!behind.empty())
+    log::info("deltas: " + I.opts.kafka.deltas() +
+              " has no records of these events the store has (partition (events)): " + behind +
+              "; its records start after them, and a store restored from it ingests them from "
+              "the events");
+  return {};
+}
+
 Status Processor::start() {
   auto& I = *impl_;
   auto producer = Producer::create(I.opts.kafka, ProducerOptions::deadletter());
@@ -154,6 +199,13 @@ Status Processor::start() {
                        " partitions; was the topic recreated? rebuild into a new --data-dir"};
     I.loop.ev_next[p] = off;
   }
+  I.loop.seg_from = I.loop.ev_next;
+  I.loop.chain_end.assign(static_cast<size_t>(I.loop.event_partitions), 0);
+  auto chain = state::offsets(I.store, state::Source::chain);
+  if (!chain.ok()) return chain.error();
+  for (auto [p, off] : *chain)
+    if (p >= 0 && p < I.loop.event_partitions) I.loop.chain_end[static_cast<size_t>(p)] = off;
+  I.loop.part_delta.assign(static_cast<size_t>(I.loop.event_partitions), {});
   auto cmd = state::offsets(I.store, state::Source::commands);
   if (!cmd.ok()) return cmd.error();
   I.loop.cmd_next = cmd->count(0) ? cmd->at(0) : 0;
@@ -203,6 +255,23 @@ Status Processor::start() {
     if (!st.ok()) return st;
   }
 
+  I.loop.producer = I.producer.get();
+  // Before the replay: a new client with our transactional.id aborts what
+  // an earlier run of this instance left open, so the topic's read_committed
+  // end moves at once.
+  if (!I.opts.transactional_id.empty()) {
+    auto txn = TxnProducer::create(I.opts.kafka, I.opts.transactional_id);
+    if (!txn.ok()) return txn.error();
+    I.deltas = std::move(txn).value();
+    log::info("deltas: produced to " + I.opts.kafka.deltas() + " as transactional.id " +
+              I.opts.transactional_id);
+  }
+  if (I.opts.replay_deltas) {
+    auto st = replay(I);
+    if (!st.ok()) return st;
+  }
+  I.loop.produce_deltas = I.deltas != nullptr;
+
   PartitionList l = new_partition_list(I.loop.event_partitions + 1);
   rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.commands().c_str(), 0)->offset =
       I.loop.cmd_next == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.loop.cmd_next;
@@ -221,15 +290,14 @@ Status Processor::start() {
             std::to_string(I.loop.event_partitions) + " event partitions, commands at offset " +
             std::to_string(I.loop.cmd_next));
   I.loop.consumer = I.consumer.get();
-  I.loop.producer = I.producer.get();
   I.loop.owner_ready = &ready_;
   const char* roundtrip = std::getenv("GOALSTREAM_DELTA_ROUNDTRIP");
   I.loop.delta_roundtrip = roundtrip && std::string_view(roundtrip) == "1";
   if (I.loop.delta_roundtrip) log::info("deltas are folded as decode(encode(delta))");
   I.loop.update_lag();
-  I.writer = std::make_unique<Writer>(Writer::Deps{I.store, I.opts, I.telemetry, *I.producer,
-                                                   I.consumer.get(), I.loop.event_partitions,
-                                                   I.stopping, I.fatal, I.applied, I.handoff});
+  I.writer = std::make_unique<Writer>(Writer::Deps{
+      I.store, I.opts, I.telemetry, *I.producer, I.consumer.get(), I.loop.event_partitions,
+      I.stopping, I.fatal, I.applied, I.handoff, I.deltas.get()});
   I.poller = std::make_unique<Poller>(I.consumer.get(), std::move(assignment), I.opts, I.stopping,
                                       I.fatal);
   I.backfill = std::make_unique<Backfill>(
@@ -267,6 +335,7 @@ void Processor::stop() {
   I.consumer.reset();  // closes, then destroys
   if (I.producer) I.producer->flush(10000);
   I.producer.reset();
+  I.deltas.reset();
 }
 
 std::string Processor::fatal_error() const {

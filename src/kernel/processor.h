@@ -59,6 +59,14 @@ struct ProcessorOptions {
   // Produce invalid input to the deadletter topic. Off for rebuilds: the
   // live processor already did, and a replay must not repeat it.
   bool emit_deadletter = true;
+  // Non-empty: produce the deltas topic (projection/delta.h DeltaRecord),
+  // one Kafka transaction per batch, under this transactional.id (unique per
+  // instance, stable across its restarts). Empty for rebuilds.
+  std::string transactional_id;
+  // At start, fold the records of the deltas topic the store does not have
+  // yet (after a crash between a transaction and its store write; all of
+  // them into an empty store: rebuild --from deltas), before ingest resumes.
+  bool replay_deltas = false;
   // The dedup horizon (projection/dedup.h), in hours; recorded in a new
   // store, and a store built with another is refused.
   int32_t dedup_horizon_hours = projection::kDefaultDedupHorizonHours;
@@ -122,6 +130,7 @@ class Processor {
  private:
   struct Impl;
   static Status load_dedup(Impl& I);
+  static Status replay(Impl& I);
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> ready_{false};
 };

@@ -100,8 +100,22 @@ const storage::ColumnFamilySpec kColumnFamilies[] = {
     {"roll", storage::Tuning::merge_heavy, &cells::kCellAdd, 0},
 };
 
+std::string offset_prefix(Source src) {
+  switch (src) {
+    case Source::events:
+      return "off/e/";
+    case Source::commands:
+      return "off/c/";
+    case Source::deltas:
+      return "off/d/";
+    case Source::chain:
+      return "off/t/";
+  }
+  return "off/?/";
+}
+
 std::string offset_key(Source src, int32_t partition) {
-  return std::string(src == Source::events ? "off/e/" : "off/c/") + std::to_string(partition);
+  return offset_prefix(src) + std::to_string(partition);
 }
 
 std::string job_key(const std::string& tenant, const std::string& counter) {
@@ -170,7 +184,7 @@ void set_offset(Batch& b, Source src, int32_t partition, int64_t next_offset) {
 
 Result<std::map<int32_t, int64_t>> offsets(const Store& s, Source src) {
   std::map<int32_t, int64_t> out;
-  std::string prefix = src == Source::events ? "off/e/" : "off/c/";
+  std::string prefix = offset_prefix(src);
   std::optional<Error> bad;
   auto st = s.scan(s.cf("meta"), prefix, [&](std::string_view key, std::string_view value) {
     auto k = key.substr(prefix.size());

@@ -54,7 +54,10 @@ using storage::Store;
 // keys 10, goals 20, agg 30, uniq 40, growth 50, dedup 60).
 std::span<const storage::ColumnFamilySpec> column_families();
 
-enum class Source { events, commands };
+// Input offsets (events, commands, deltas: the next offset to read) and,
+// per events partition, the events offset the deltas topic has records up
+// to (chain).
+enum class Source { events, commands, deltas, chain };
 using projection::InputPosition;
 
 // Input offsets: the next offset to consume per partition.

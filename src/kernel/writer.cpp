@@ -1,10 +1,19 @@
 #include "kernel/writer.h"
 
+#include <csignal>
+#include <cstdlib>
+
 #include <rocksdb/perf_level.h>
 
 #include "base/log.h"
+#include "kernel/state.h"
 
 namespace gs::kernel {
+
+Writer::Writer(Deps deps) : d_(deps) {
+  if (const char* n = std::getenv("GOALSTREAM_CRASH_AFTER_DELTAS"))
+    crash_after_deltas_ = std::strtoull(n, nullptr, 10);
+}
 
 void Writer::start() {
   thread_ = spawn("gs-writer", d_.fatal, [this] { run(); });
@@ -64,9 +73,19 @@ void Writer::run() {
       cv_.notify_all();
       return;
     }
-    auto st = d_.store.write(w.batch);
+    auto st = commit_deltas(w);
+    if (st.ok() && crash_after_deltas_ > 0 &&
+        d_.telemetry.deltas_transactions.load() == crash_after_deltas_) {
+      // Fault injection (tests): the moment where the deltas topic has a
+      // batch the store does not.
+      log::warn("GOALSTREAM_CRASH_AFTER_DELTAS: killing this process after transaction " +
+                std::to_string(crash_after_deltas_) + ", before its store write");
+      ::raise(SIGKILL);
+    }
+    if (st.ok()) st = d_.store.write(w.batch);
     if (!st.ok()) {
-      log::error("store write failed, stopping the processor: " + st.error().message);
+      log::error((st.error().field == "data-dir" ? "store write failed" : "deltas not committed") +
+                 std::string(", stopping the processor: ") + st.error().message);
       d_.fatal.set(st.error());  // field "data-dir" for a store write
       lock.lock();
       busy_ = false;
@@ -88,11 +107,40 @@ void Writer::run() {
   }
 }
 
+// The batch's records go to the deltas topic, with the events offsets
+// they cover, in one transaction, before the batch is written: a store
+// never holds what the topic lacks (after a crash in between, the topic is
+// ahead, and the next start folds what the store lacks from it). The
+// offsets after the records are written with the batch.
+Status Writer::commit_deltas(Write& w) {
+  if (!d_.deltas || w.records.empty()) return {};
+  const auto& kafka = d_.opts.kafka;
+  PartitionList l = new_partition_list(d_.event_partitions);
+  std::vector<bool> seen(static_cast<size_t>(d_.event_partitions), false);
+  for (const auto& r : w.records) {
+    if (seen[static_cast<size_t>(r.partition)]) continue;
+    seen[static_cast<size_t>(r.partition)] = true;
+    rd_kafka_topic_partition_list_add(l.get(), kafka.events().c_str(), r.partition)->offset =
+        w.ev_next[static_cast<size_t>(r.partition)];
+  }
+  std::map<int32_t, int64_t> next;
+  auto st = d_.deltas->commit(kafka.deltas(), w.records, l.get(), d_.consumer, next);
+  if (!st.ok()) return st;
+  for (auto [p, off] : next) state::set_offset(w.batch, state::Source::deltas, p, off);
+  for (int p = 0; p < d_.event_partitions; ++p)
+    if (seen[static_cast<size_t>(p)])
+      state::set_offset(w.batch, state::Source::chain, p, w.ev_next[static_cast<size_t>(p)]);
+  d_.telemetry.deltas_records += w.records.size();
+  d_.telemetry.deltas_transactions++;
+  return {};
+}
+
 void Writer::commit_kafka(const Write& w) {
   if (d_.opts.group_id.empty()) return;
   const auto& kafka = d_.opts.kafka;
   PartitionList l = new_partition_list(d_.event_partitions + 1);
-  for (int p = 0; p < d_.event_partitions; ++p)
+  // With deltas, the events offsets went with their transaction.
+  for (int p = 0; p < d_.event_partitions && !d_.deltas; ++p)
     rd_kafka_topic_partition_list_add(l.get(), kafka.events().c_str(), p)->offset = w.ev_next[p];
   rd_kafka_topic_partition_list_add(l.get(), kafka.commands().c_str(), 0)->offset = w.cmd_next;
   rd_kafka_commit(d_.consumer, l.get(), 1);

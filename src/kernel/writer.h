@@ -1,6 +1,7 @@
 // The writer thread: the only writer of the store. It takes one batch at a
 // time from the processor thread (one in flight while the next is built),
-// waits until the batch's deadletter messages are delivered, writes it, then
+// waits until the batch's deadletter messages are delivered, commits its
+// records of the deltas topic in a Kafka transaction, writes it, then
 // publishes what it made durable (AppliedOffsets, BackfillHandoff,
 // ProcessorOptions::on_applied) and commits the offsets to Kafka for lag
 // monitoring.
@@ -33,8 +34,11 @@ class Writer {
     Fatal& fatal;
     AppliedOffsets& applied;
     BackfillHandoff& handoff;
+    // Produces each batch's records to the deltas topic in a transaction
+    // with the events offsets (null: the processor produces none).
+    TxnProducer* deltas = nullptr;
   };
-  explicit Writer(Deps deps) : d_(deps) {}
+  explicit Writer(Deps deps);
   ~Writer() { stop(); }
 
   void start();
@@ -52,6 +56,7 @@ class Writer {
   bool await_deadletters(Write& w);
   void publish(const Write& w);  // what `w` made durable
   void commit_kafka(const Write& w);
+  Status commit_deltas(Write& w);
 
   Deps d_;
   std::thread thread_;
@@ -65,6 +70,9 @@ class Writer {
   // delivered when the processor stopped: it and what follows are not
   // written (they are processed again at the next start).
   bool abandoned_ = false;
+  // GOALSTREAM_CRASH_AFTER_DELTAS=N (tests): SIGKILL itself right after the
+  // Nth deltas transaction, before that batch's store write.
+  uint64_t crash_after_deltas_ = 0;
 };
 
 }  // namespace gs::kernel

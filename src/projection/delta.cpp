@@ -305,4 +305,67 @@ Result<Delta> decode(std::string_view bytes) {
   return d;
 }
 
+namespace {
+constexpr std::string_view kRecordMagic = "GSDR";
+constexpr uint8_t kRecordVersion = 1;
+}  // namespace
+
+std::string encode_record(const DeltaRecord& r, std::string_view delta_bytes) {
+  std::string out(kRecordMagic);
+  out.reserve(40 + delta_bytes.size());
+  out.push_back(static_cast<char>(kRecordVersion));
+  put_zigzag(out, r.partition);
+  put_varint(out, static_cast<uint64_t>(r.from));
+  put_varint(out, static_cast<uint64_t>(r.to));
+  put_varint(out, static_cast<uint64_t>(r.commands));
+  put_varint(out, static_cast<uint64_t>(r.horizon_hours));
+  out.append(delta_bytes);
+  return out;
+}
+
+std::string encode_record(const DeltaRecord& r) { return encode_record(r, encode(r.delta)); }
+
+Result<DeltaRecord> decode_record(std::string_view bytes) {
+  Reader r(bytes);
+  auto magic = r.raw(kRecordMagic.size());
+  if (!magic || *magic != kRecordMagic) return bad(r, "not a delta record (no GSDR magic)");
+  auto version = r.be(1);
+  if (!version) return bad(r, "truncated version");
+  if (*version != kRecordVersion)
+    return bad(r, "delta record version " + std::to_string(*version) + ", this goalstream reads " +
+                      std::to_string(kRecordVersion));
+  DeltaRecord out;
+  auto partition = r.zigzag();
+  if (!partition || !in_int32(*partition) || *partition < 0)
+    return bad(r, "partition missing or out of range");
+  auto from = r.varint(), to = r.varint(), commands = r.varint(), horizon = r.varint();
+  if (!from || !to || !commands || !horizon) return bad(r, "truncated record header");
+  if (*horizon == 0 || *horizon > static_cast<uint64_t>(INT32_MAX))
+    return bad(r, "dedup horizon out of range");
+  out.horizon_hours = static_cast<int32_t>(*horizon);
+  if (*from > static_cast<uint64_t>(INT64_MAX) || *to > static_cast<uint64_t>(INT64_MAX) ||
+      *commands > static_cast<uint64_t>(INT64_MAX) || *to < *from)
+    return bad(r, "record offsets out of range");
+  out.partition = static_cast<int32_t>(*partition);
+  out.from = static_cast<int64_t>(*from);
+  out.to = static_cast<int64_t>(*to);
+  out.commands = static_cast<int64_t>(*commands);
+  size_t at = r.offset();
+  auto d = decode(bytes.substr(at));
+  if (!d.ok()) {
+    Error e = d.error();
+    e.message += " (the delta starts at byte " + std::to_string(at) + " of the record)";
+    return e;
+  }
+  out.delta = std::move(d).value();
+  for (const auto& f : out.delta.first_seen)
+    if (f.partition != out.partition) return bad(r, "first-seen event of another partition");
+  for (const auto& p : out.delta.duplicates)
+    if (p.partition != out.partition || p.offset < out.from || p.offset >= out.to)
+      return bad(r, "duplicate position outside the record");
+  for (const auto& w : out.delta.watermarks)
+    if (w.partition != out.partition) return bad(r, "watermark of another partition");
+  return out;
+}
+
 }  // namespace gs::projection

@@ -84,4 +84,29 @@ struct Delta {
 std::string encode(const Delta& d);
 Result<Delta> decode(std::string_view bytes);
 
+// One record of the deltas topic (topics/topics.json): what ingest made of
+// events partition `partition` from offset `from` to `to` (exclusive), with
+// the commands before offset `commands` applied and a dedup horizon of
+// `horizon_hours`. Its delta holds only that partition's part (first seen,
+// duplicates, its watermark, its cells). The records of a partition follow
+// each other: each `from` is the previous `to`; a fold skips a record whose
+// `to` it has passed.
+//
+//   "GSDR" u8 version=1, zigzag partition, varint from, varint to,
+//   varint commands, varint horizon_hours, then the delta's own encoding
+//   (above) to the end
+struct DeltaRecord {
+  int32_t partition = 0;
+  int64_t from = 0, to = 0;
+  int64_t commands = 0;
+  int32_t horizon_hours = 0;
+  Delta delta;
+  bool operator==(const DeltaRecord&) const = default;
+};
+std::string encode_record(const DeltaRecord& r);
+// The header of `r` (its delta ignored) before `delta_bytes` (an encode()
+// result).
+std::string encode_record(const DeltaRecord& r, std::string_view delta_bytes);
+Result<DeltaRecord> decode_record(std::string_view bytes);
+
 }  // namespace gs::projection

@@ -176,3 +176,33 @@ TEST_CASE("tools/demo keeps its key and data across restarts") {
   unsetenv("GOALSTREAM_DEMO_PREFIX");
   unsetenv("GOALSTREAM_DEMO_STATE");
 }
+
+TEST_CASE(
+    "serve refuses a deltas topic partitioned unlike the events topic, and rebuild --from "
+    "names its choices") {
+  // Topics from a topics file whose deltas topic has 3 partitions (events: 6).
+  auto prefix = it::unique_prefix("cli-deltas");
+  auto dir = it::temp_dir("cli-deltas");
+  std::ifstream in(std::string(GOALSTREAM_SOURCE_DIR) + "/topics/topics.json");
+  auto topics = it::json::parse(in);
+  for (auto& t : topics["topics"])
+    if (t["name"] == "deltas") t["partitions"] = 3;
+  std::ofstream(dir + "/topics.json") << topics.dump();
+  auto ensured = it::run_cli({"topics", "ensure", "--brokers", it::brokers(), "--topic-prefix",
+                              prefix, "--topics-file", dir + "/topics.json"});
+  REQUIRE_MESSAGE(ensured.exit_code == 0, ensured.err);
+  auto r = it::run_cli_bounded(
+      {"serve", "--brokers", it::brokers(), "--topic-prefix", prefix, "--topics-file",
+       dir + "/topics.json", "--data-dir", dir + "/data", "--listen", "127.0.0.1:0"},
+      60000);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("goalstream: topic-prefix: " + prefix + "deltas has 3 partitions and " + prefix +
+                   "events has 6: the deltas topic is partitioned like the events topic; give "
+                   "both the same number (Kafka adds partitions with kafka-topics.sh --alter "
+                   "--partitions N)\n") != std::string::npos);
+  auto from = it::run_cli({"rebuild", "--data-dir", dir + "/rb", "--from", "changes"});
+  CHECK(from.exit_code == 1);
+  CHECK(from.err ==
+        "goalstream: --from: 'changes' is not one of events, deltas (see goalstream rebuild "
+        "--help)\n");
+}

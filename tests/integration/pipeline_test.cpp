@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -719,4 +721,201 @@ TEST_CASE(
   REQUIRE(theirs.status == 200);
   CHECK(theirs.json_body() == json::array());
   CHECK(d.serve.get("/api/conversion-goals/" + id, other).status == 404);
+}
+
+namespace {
+
+// The numbers in the last "deltas: folded N records (E events) and C commands" line of a log.
+struct Folded {
+  int64_t records = -1, events = -1;
+};
+// A conversion goal "Signups": form_submit events on /signup/**; its id.
+std::string signups_goal(it::Serve& s, const std::string& key) {
+  return it::create_conversion_goal(
+      s, key,
+      {{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}})["id"];
+}
+
+Folded last_folded(const std::string& log) {
+  Folded f;
+  auto at = log.rfind("deltas: folded ");
+  if (at == std::string::npos) return f;
+  std::sscanf(log.c_str() + at, "deltas: folded %ld records (%ld events)", &f.records, &f.events);
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "(h) the deltas topic: a crash after a batch's transaction and before its store write loses "
+    "and doubles nothing; rebuild --from deltas gives the live digest; an empty store is "
+    "restored from it, dedup included") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::string signup = signups_goal(d.serve, key);
+  // Events in six rounds: every third one a retry of the one before it
+  // (same key, same event), every 101st invalid.
+  int64_t want = 0, total = 0;
+  std::vector<std::vector<std::pair<std::string, std::string>>> rounds(6);
+  std::vector<std::pair<std::string, std::string>> firsts;  // retried again at the end
+  for (int r = 0; r < 6; ++r)
+    for (int i = 0; i < 3000; ++i) {
+      int n = r * 3000 + i;
+      ++total;
+      if (n % 101 == 0) {
+        rounds[r].push_back({"acme/bad", "{\"event_id\": 5"});
+        continue;
+      }
+      if (n % 3 == 2 && !rounds[r].empty() && rounds[r].back().first != "acme/bad") {
+        rounds[r].push_back(rounds[r].back());
+        continue;
+      }
+      std::string subject = "u" + std::to_string(n % 40);
+      bool match = n % 2 == 0;
+      rounds[r].push_back(
+          {"acme/" + subject,
+           it::event("ev" + std::to_string(n), "acme", "form_submit", ts(1 + n % 5, n % 24),
+                     match ? "https://acme.com/signup/a" : "https://acme.com/pricing", nullptr,
+                     subject)});
+      if (match) ++want;
+      if (n < 300 && match) firsts.push_back(rounds[r].back());
+    }
+
+  // serve kills itself right after its third deltas transaction.
+  CHECK(d.serve.terminate() == 0);
+  ::setenv("GOALSTREAM_CRASH_AFTER_DELTAS", "3", 1);
+  d.serve.start();
+  ::unsetenv("GOALSTREAM_CRASH_AFTER_DELTAS");
+  int crashed = -1;
+  int64_t produced = 0;
+  for (int r = 0; r < 6 && crashed == -1; ++r) {
+    it::produce(d.events(), rounds[r]);
+    produced += static_cast<int64_t>(rounds[r].size());
+    crashed = d.serve.wait_exit(1500);
+  }
+  if (crashed == -1) crashed = d.serve.wait_exit(60000);
+  REQUIRE_MESSAGE(crashed == 128 + SIGKILL, d.serve.log());
+  CHECK(d.serve.log().find("GOALSTREAM_CRASH_AFTER_DELTAS: killing this process after "
+                           "transaction 3, before its store write") != std::string::npos);
+  // The restart folds what the topic has and the store lacks: the crashed
+  // transaction's records, at least.
+  d.serve.start();
+  auto folded = last_folded(d.serve.log());
+  CHECK(folded.records >= 1);
+  CHECK(folded.events >= 1);
+  for (int r = 0; r < 6; ++r) it::produce(d.events(), rounds[r]);  // all again: retries
+  produced += total;
+  d.serve.wait_caught_up();
+  auto g = wait_count(d.serve, key, signup, want, 60000);
+  CHECK(g["count"] == want);
+  CHECK(d.serve.metric("goalstream_deltas_transactions_total") >= 1);
+  CHECK(d.serve.metric("goalstream_deltas_records_total") >= 1);
+
+  // Rebuilds from the deltas topic and from the events give the live digest.
+  CHECK(d.serve.terminate() == 0);
+  auto live = it::run_cli({"digest", "--data-dir", d.data});
+  REQUIRE(live.exit_code == 0);
+  auto from_deltas = it::temp_dir("rebuild-deltas") + "/store";
+  auto rb = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix,
+                         "--data-dir", from_deltas, "--from", "deltas"});
+  REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
+  CHECK(rb.err.find("folding " + d.prefix + "deltas") != std::string::npos);
+  auto rf = last_folded(rb.err);
+  CHECK(rf.events == produced);  // every event came from the deltas topic
+  CHECK(rb.out == live.out);
+  auto from_events = it::temp_dir("rebuild-events") + "/store";
+  auto re = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix,
+                         "--data-dir", from_events, "--from", "events"});
+  REQUIRE_MESSAGE(re.exit_code == 0, re.err);
+  CHECK(re.out == live.out);
+  auto bad_from = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix,
+                               "--data-dir", it::temp_dir("x") + "/s", "--from", "changes"});
+  CHECK(bad_from.exit_code != 0);
+  CHECK(bad_from.err.find("--from") != std::string::npos);
+
+  // serve on an empty store restores it from the deltas topic: the counts,
+  // and the dedup state (retries of early events are still duplicates).
+  auto restored_dir = it::temp_dir("restored") + "/store";
+  it::Serve restored(d.prefix, restored_dir);
+  restored.start();
+  auto rs = last_folded(restored.log());
+  CHECK(rs.events == produced);
+  restored.wait_caught_up();
+  CHECK(get_goal(restored, key, signup)["count"] == want);
+  REQUIRE(!firsts.empty());
+  it::produce(d.events(), firsts);
+  REQUIRE(it::eventually(
+      [&] {
+        return restored.metric("goalstream_events_duplicate_total") ==
+               static_cast<double>(firsts.size());
+      },
+      30000));
+  restored.wait_caught_up();
+  CHECK(get_goal(restored, key, signup)["count"] == want);
+  CHECK(restored.terminate() == 0);
+}
+
+TEST_CASE(
+    "(h2) a store rebuilt from the events, served after the deltas topic moved on, continues its "
+    "records: the events inside them are ingested again, the next records follow on, and a "
+    "rebuild from the deltas topic needs no events") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::string signup = signups_goal(d.serve, key);
+  int64_t want = 0, n = 0, produced = 0;
+  auto round = [&](int count) {
+    std::vector<std::pair<std::string, std::string>> msgs;
+    for (int i = 0; i < count; ++i, ++n) {
+      bool match = n % 3 != 0;
+      msgs.push_back({"acme/u" + std::to_string(n % 50),
+                      it::event("e" + std::to_string(n), "acme", "form_submit", ts(2, n % 24),
+                                match ? "https://acme.com/signup/x" : "https://acme.com/about",
+                                nullptr, "u" + std::to_string(n % 50))});
+      if (match) ++want;
+      if (n % 7 == 0) msgs.push_back(msgs.back());  // a retry
+    }
+    it::produce(d.events(), msgs);
+    produced += static_cast<int64_t>(msgs.size());
+  };
+  // The store R is rebuilt from 5,000 events the live serve has not seen
+  // yet; the live serve then ingests them with 3,000 more, so its records
+  // run past R's positions.
+  CHECK(d.serve.terminate() == 0);
+  round(5000);
+  auto rebuilt = it::temp_dir("h2") + "/store";
+  auto rb = it::run_cli(
+      {"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", rebuilt});
+  REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
+  round(3000);
+  d.serve.start();
+  d.serve.wait_caught_up();
+  CHECK(wait_count(d.serve, key, signup, want, 60000)["count"] == want);
+  CHECK(d.serve.terminate() == 0);
+
+  // Serving R: the records that do not continue it are not folded; their
+  // events are ingested again, producing nothing until past them (and R's
+  // first segment runs past them: 1,000 events more).
+  round(1000);
+  it::Serve r(d.prefix, rebuilt);
+  r.start();
+  r.wait_caught_up();
+  CHECK(wait_count(r, key, signup, want, 60000)["count"] == want);
+  CHECK(r.log().find("are ingested again from offset") != std::string::npos);
+  round(2000);
+  r.wait_caught_up();
+  CHECK(wait_count(r, key, signup, want, 60000)["count"] == want);
+  CHECK(r.terminate() == 0);
+  auto live = it::run_cli({"digest", "--data-dir", rebuilt});
+  REQUIRE(live.exit_code == 0);
+
+  // The deltas topic is one unbroken run of records per partition: a
+  // rebuild from it folds every event and ingests none.
+  auto fresh = it::temp_dir("h2-deltas") + "/store";
+  auto rd = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix,
+                         "--data-dir", fresh, "--from", "deltas"});
+  REQUIRE_MESSAGE(rd.exit_code == 0, rd.err);
+  CHECK(rd.err.find("ingested again") == std::string::npos);
+  CHECK(last_folded(rd.err).events == produced);
+  CHECK(rd.err.find("then 0 events") != std::string::npos);
+  CHECK(rd.out == live.out);
 }

@@ -159,3 +159,78 @@ TEST_CASE("a tally's cells keep their mark through the encoding; a mark of no ce
   REQUIRE_FALSE(decode(bad).ok());
   CHECK(decode(bad).error().message.find("tally key of no cell") != std::string::npos);
 }
+
+namespace {
+
+// A record of partition 2: its part of the sample delta.
+gs::projection::DeltaRecord sample_record() {
+  gs::projection::DeltaRecord r{2, 7, 1234, 987654321, 168, {}};
+  r.delta.first_seen = {{2, {42, 0x8000000000000000ULL}, INT32_MIN}, {2, {1, 2}, 5}};
+  r.delta.duplicates = {{2, 7}, {2, 1233}};
+  r.delta.watermarks = {{2, 487001}};
+  r.delta.cells.add_cell(key("acme", "cg_1", 1930000), Cell{3, 4500000, 1740787200000});
+  r.delta.cells.add_presence(key("acme", "cg_3\x1funique", 1930000) + "user-2");
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a deltas-topic record round-trips its header and its partition's delta") {
+  using gs::projection::decode_record;
+  using gs::projection::encode_record;
+  auto r = sample_record();
+  auto bytes = encode_record(r);
+  CHECK(bytes.substr(0, 5) == std::string("GSDR\x01"));
+  CHECK(bytes == encode_record(r, encode(r.delta)));
+  auto back = decode_record(bytes);
+  REQUIRE(back.ok());
+  CHECK(back->partition == 2);
+  CHECK(back->from == 7);
+  CHECK(back->to == 1234);
+  CHECK(back->commands == 987654321);
+  CHECK(back->horizon_hours == 168);
+  CHECK(back->delta == r.delta);
+  CHECK(*back == r);
+  // An empty delta (events that were all invalid) still carries its range.
+  gs::projection::DeltaRecord empty{0, 0, 3, 0, 24, {}};
+  auto e = decode_record(encode_record(empty));
+  REQUIRE(e.ok());
+  CHECK(*e == empty);
+}
+
+TEST_CASE("a deltas-topic record is refused when its header or its delta is wrong") {
+  using gs::projection::decode_record;
+  using gs::projection::encode_record;
+  auto r = sample_record();
+  auto bytes = encode_record(r);
+  auto error = [](const std::string& b) {
+    auto d = decode_record(b);
+    REQUIRE_FALSE(d.ok());
+    return d.error().message;
+  };
+  CHECK(error("GSDL" + bytes.substr(4)) == "not a delta record (no GSDR magic) at byte 4");
+  CHECK(error("GSDR\x02" + bytes.substr(5)) ==
+        "delta record version 2, this goalstream reads 1 at byte 5");
+  CHECK(error(bytes.substr(0, 8)) == "truncated record header at byte 8");
+  // A delta cut short names where it starts in the record.
+  CHECK(error(bytes.substr(0, bytes.size() - 1)).find("(the delta starts at byte ") !=
+        std::string::npos);
+  // Its content must be of its partition and within its offsets.
+  auto other = r;
+  other.delta.first_seen[1].partition = 3;
+  CHECK(error(encode_record(other)) ==
+        "first-seen event of another partition at byte " +
+            std::to_string(encode_record(other).size() - encode(other.delta).size()));
+  other = r;
+  other.delta.duplicates[1].offset = 1234;  // `to` is exclusive
+  CHECK(error(encode_record(other)).starts_with("duplicate position outside the record"));
+  other = r;
+  other.delta.watermarks[0].partition = 0;
+  CHECK(error(encode_record(other)).starts_with("watermark of another partition"));
+  other = r;
+  other.to = 6;  // before `from`
+  CHECK(error(encode_record(other)).starts_with("record offsets out of range"));
+  other = r;
+  other.horizon_hours = 0;
+  CHECK(error(encode_record(other)).starts_with("dedup horizon out of range"));
+}

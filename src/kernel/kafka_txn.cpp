@@ -1,0 +1,159 @@
+#include "kernel/kafka_txn.h"
+
+#include <chrono>
+#include <thread>
+
+#include "base/log.h"
+
+namespace gs::kernel {
+namespace {
+
+constexpr int kTimeoutMs = 30000;
+
+// The delivery reports of one attempt (the message's opaque points here).
+struct Reports {
+  std::map<int32_t, int64_t> next;
+  int failed = 0;
+  std::string error;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  auto* r = static_cast<Reports*>(m->_private);
+  if (!r) return;
+  if (m->err) {
+    if (r->failed++ == 0) r->error = rd_kafka_err2str(m->err);
+    return;
+  }
+  auto& n = r->next[m->partition];
+  n = std::max(n, m->offset + 1);
+}
+
+void configure(rd_kafka_conf_t* conf) { rd_kafka_conf_set_dr_msg_cb(conf, on_delivery); }
+
+Error txn_error(const std::string& what, rd_kafka_error_t* e) {
+  Error out{ErrorCode::unavailable, "",
+            what + ": " + rd_kafka_error_string(e) +
+                (rd_kafka_error_is_fatal(e) ? " (fatal: another instance with the same "
+                                              "transactional.id took over, or the broker "
+                                              "fenced this one)"
+                                            : "")};
+  rd_kafka_error_destroy(e);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TxnProducer>> TxnProducer::create(const KafkaOptions& opts,
+                                                         const std::string& transactional_id,
+                                                         int timeout_ms) {
+  auto rk = make_client(RD_KAFKA_PRODUCER, opts,
+                        {{"transactional.id", transactional_id},
+                         // An instance that stops mid-transaction holds the
+                         // read_committed end of its partitions until then.
+                         {"transaction.timeout.ms", "15000"},
+                         // CONCURRENT_TRANSACTIONS right after a commit is
+                         // retried after this (the default 100 ms would cost
+                         // ~100 ms per transaction).
+                         {"retry.backoff.ms", "20"},
+                         {"linger.ms", "5"},
+                         {"compression.codec", "lz4"},
+                         {"message.max.bytes", "8388608"},
+                         {"message.timeout.ms", "15000"}},
+                        configure);
+  if (!rk.ok()) return rk.error();
+  std::unique_ptr<TxnProducer> p(new TxnProducer());
+  p->rk_ = std::move(rk).value();
+  p->id_ = transactional_id;
+  if (rd_kafka_error_t* e = rd_kafka_init_transactions(p->rk_.get(), timeout_ms))
+    return txn_error("cannot start transactions as " + transactional_id, e);
+  return p;
+}
+
+TxnProducer::~TxnProducer() {
+  if (rk_) rd_kafka_flush(rk_.get(), 5000);
+}
+
+Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& records,
+                           const rd_kafka_topic_partition_list_t* offsets, rd_kafka_t* consumer,
+                           std::map<int32_t, int64_t>& next) {
+  auto backoff = std::chrono::milliseconds(100);
+  for (int tries = 1;; ++tries) {
+    bool retry = false;
+    next.clear();
+    auto st = attempt(topic, records, offsets, consumer, next, retry);
+    if (st.ok()) {
+      ++transactions_;
+      return st;
+    }
+    if (!retry || tries == 5) return st;
+    ++aborted_;
+    log::warn("deltas: transaction aborted (" + st.error().message + "); retrying in " +
+              std::to_string(backoff.count()) + " ms");
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
+}
+
+Status TxnProducer::attempt(const std::string& topic, const std::vector<Record>& records,
+                            const rd_kafka_topic_partition_list_t* offsets, rd_kafka_t* consumer,
+                            std::map<int32_t, int64_t>& next, bool& retry) {
+  rd_kafka_t* rk = rk_.get();
+  // An abortable error: abort, and the caller tries again.
+  auto abort_with = [&](Error e) -> Status {
+    if (rd_kafka_error_t* a = rd_kafka_abort_transaction(rk, kTimeoutMs)) {
+      retry = false;
+      return txn_error("cannot abort a failed transaction (" + e.message + ")", a);
+    }
+    retry = true;
+    return e;
+  };
+  auto handle = [&](const std::string& what, rd_kafka_error_t* e) -> Status {
+    if (rd_kafka_error_txn_requires_abort(e)) return abort_with(txn_error(what, e));
+    retry = false;
+    return txn_error(what, e);
+  };
+  if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk)) return handle("begin transaction", e);
+  Reports reports;
+  for (const auto& r : records) {
+    while (true) {
+      auto err = rd_kafka_producev(
+          rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&reports), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(rk, 10);
+        continue;
+      }
+      if (err) {
+        rd_kafka_flush(rk, kTimeoutMs);  // the reports point at `reports`
+        return abort_with(Error{ErrorCode::unavailable, "",
+                                "cannot produce to " + topic + ": " + rd_kafka_err2str(err)});
+      }
+      break;
+    }
+  }
+  // Serves the delivery reports here, so `reports` is complete.
+  if (rd_kafka_flush(rk, kTimeoutMs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return abort_with(Error{ErrorCode::unavailable, "", "deltas not delivered within 30 s"});
+  if (reports.failed)
+    return abort_with(Error{ErrorCode::unavailable, "",
+                            std::to_string(reports.failed) + " record(s) not delivered to " +
+                                topic + ": " + reports.error});
+  if (offsets && offsets->cnt > 0) {
+    rd_kafka_consumer_group_metadata_t* md = rd_kafka_consumer_group_metadata(consumer);
+    rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(rk, offsets, md, kTimeoutMs);
+    rd_kafka_consumer_group_metadata_destroy(md);
+    if (e) return handle("send offsets to the transaction", e);
+  }
+  while (rd_kafka_error_t* e = rd_kafka_commit_transaction(rk, kTimeoutMs)) {
+    if (rd_kafka_error_is_retriable(e)) {
+      rd_kafka_error_destroy(e);
+      continue;
+    }
+    return handle("commit transaction", e);
+  }
+  next = std::move(reports.next);
+  return {};
+}
+
+}  // namespace gs::kernel

@@ -1,0 +1,61 @@
+// A transactional producer (librdkafka's transactions, KIP-98/KIP-447): the
+// records of one processor batch and the events offsets they cover go to
+// Kafka in one transaction, so a reader with isolation.level=read_committed
+// sees both or neither. Used by the writer thread only (not thread-safe).
+//
+// transactional.id must be unique per instance and stable across its
+// restarts: a new client with the same id fences the old one (its open
+// transaction is aborted and it can commit nothing more).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+#include "base/result.h"
+#include "kernel/kafka.h"
+
+namespace gs::kernel {
+
+class TxnProducer {
+ public:
+  struct Record {
+    int32_t partition = 0;
+    std::string value;
+  };
+  // Creates the client and registers `transactional_id` with the broker
+  // (init_transactions), within `timeout_ms`.
+  static Result<std::unique_ptr<TxnProducer>> create(const KafkaOptions& opts,
+                                                     const std::string& transactional_id,
+                                                     int timeout_ms = 30000);
+  ~TxnProducer();
+
+  // One transaction: `records` to `topic` and `offsets` (the consumer's next
+  // offsets) committed for `consumer`'s group. An aborted attempt (a failed
+  // delivery, an abortable error) is retried a few times with a backoff;
+  // then, or on a fatal error (fenced by a newer client with the same id),
+  // an Error. On success `next` holds, for each partition written, the offset
+  // after its last record.
+  Status commit(const std::string& topic, const std::vector<Record>& records,
+                const rd_kafka_topic_partition_list_t* offsets, rd_kafka_t* consumer,
+                std::map<int32_t, int64_t>& next);
+
+  uint64_t transactions() const { return transactions_; }
+  uint64_t aborted() const { return aborted_; }
+
+ private:
+  TxnProducer() = default;
+  Status attempt(const std::string& topic, const std::vector<Record>& records,
+                 const rd_kafka_topic_partition_list_t* offsets, rd_kafka_t* consumer,
+                 std::map<int32_t, int64_t>& next, bool& retry);
+
+  KafkaHandle rk_;
+  std::string id_;
+  uint64_t transactions_ = 0, aborted_ = 0;
+};
+
+}  // namespace gs::kernel

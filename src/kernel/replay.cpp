@@ -1,0 +1,236 @@
+// Folding the deltas topic into the store: what a start does before ingest
+// resumes (records a crash left in the topic but not in the store), and
+// what rebuild --from deltas does from an empty store.
+#include <chrono>
+#include <deque>
+#include <limits>
+#include <utility>
+
+#include "base/log.h"
+#include "kernel/loop.h"
+
+namespace gs::kernel {
+namespace {
+
+constexpr size_t kWriteEvery = 2000;  // records and commands per store write
+
+struct Queued {
+  int64_t offset;  // in the deltas partition
+  projection::DeltaRecord record;
+};
+
+}  // namespace
+
+// Folds the records of the deltas topic after `next` (per partition, the
+// offset after the last record the store holds), read_committed, up to the
+// end each partition has now, merged with the commands in the order live
+// ingest saw them: a record matched with the commands before offset c
+// applied folds after command c-1 and before command c. A record whose
+// events the store has already is skipped. At a record that does not
+// continue the store (it starts after or inside what the store has, or has
+// another dedup horizon) the partition detaches: its later records are read
+// only for where they end (chain_end), and ingest takes its events from the
+// store's position, producing no record before that end. The store is
+// written as it goes.
+Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
+  auto started = std::chrono::steady_clock::now();
+  Replayed out;
+  auto shown = started;
+  auto consumer = make_consumer(opts.kafka, {{"group.id", opts.kafka.topic_prefix + "replay"},
+                                             {"enable.auto.commit", "false"},
+                                             {"enable.auto.offset.store", "false"},
+                                             {"enable.partition.eof", "true"},
+                                             {"isolation.level", "read_committed"},
+                                             {"auto.offset.reset", "earliest"},
+                                             {"fetch.wait.max.ms", "50"}});
+  if (!consumer.ok()) return consumer.error();
+  rd_kafka_t* rk = consumer->get();
+  const std::string topic = opts.kafka.deltas(), commands = opts.kafka.commands();
+  {
+    PartitionList l = new_partition_list(event_partitions + 1);
+    for (int p = 0; p < event_partitions; ++p)
+      rd_kafka_topic_partition_list_add(l.get(), topic.c_str(), p)->offset =
+          next[static_cast<size_t>(p)] == 0 ? RD_KAFKA_OFFSET_BEGINNING
+                                            : next[static_cast<size_t>(p)];
+    rd_kafka_topic_partition_list_add(l.get(), commands.c_str(), 0)->offset =
+        cmd_next == 0 ? RD_KAFKA_OFFSET_BEGINNING : cmd_next;
+    if (auto err = rd_kafka_assign(rk, l.get()))
+      return Error{ErrorCode::unavailable, "",
+                   std::string("cannot assign the deltas topic: ") + rd_kafka_err2str(err)};
+  }
+  std::vector<std::deque<Queued>> queued(static_cast<size_t>(event_partitions));
+  std::vector<bool> at_end(static_cast<size_t>(event_partitions), false);
+  std::vector<bool> detached(static_cast<size_t>(event_partitions), false);
+  for (int p = 0; p < event_partitions; ++p) {  // nothing to read: no end-of-partition to wait for
+    auto wm = query_watermarks(rk, topic, p);
+    if (!wm.ok()) return wm.error();
+    if (next[static_cast<size_t>(p)] >= wm->second) at_end[static_cast<size_t>(p)] = true;
+  }
+  // Folded here, not produced again.
+  bool produce = std::exchange(produce_deltas, false);
+  struct Restore {
+    bool& flag;
+    bool value;
+    ~Restore() { flag = value; }
+  } restore{produce_deltas, produce};
+  std::deque<KafkaMessage> cmds;
+  bool commands_at_end = false;
+  storage::Batch batch = store.batch();
+  size_t pending = 0;
+  auto write = [&]() -> Status {
+    if (batch.count() == 0) return {};
+    auto st = store.write(batch);
+    batch = store.batch();
+    pending = 0;
+    touched.clear();
+    return st;
+  };
+  while (true) {
+    // Folds what can be folded in order.
+    while (!stopping && !fatal.failed()) {
+      bool need_more = false;
+      int best = -1;
+      int64_t cmin = std::numeric_limits<int64_t>::max();
+      for (int p = 0; p < event_partitions; ++p) {
+        auto& q = queued[static_cast<size_t>(p)];
+        if (q.empty()) {
+          if (!at_end[static_cast<size_t>(p)] && !detached[static_cast<size_t>(p)])
+            need_more = true;
+          continue;
+        }
+        if (q.front().record.commands < cmin) cmin = q.front().record.commands, best = p;
+      }
+      if (need_more) break;
+      if (!cmds.empty() && cmds.front()->offset < cmin) {
+        fold_delta(batch);
+        apply_command(cmds.front().get(), batch);
+        cmd_next = cmds.front()->offset + 1;
+        state::set_offset(batch, state::Source::commands, 0, cmd_next);
+        cmds.pop_front();
+        ++out.commands;
+        auto st = write();  // a command's effects are in the store before the next record
+        if (!st.ok()) return st.error();
+        continue;
+      }
+      if (best < 0) break;  // every partition at its end
+      if (cmin > cmd_next) {
+        if (commands_at_end)
+          return Error{ErrorCode::conflict, "deltas",
+                       topic + " partition " + std::to_string(best) + " offset " +
+                           std::to_string(queued[static_cast<size_t>(best)].front().offset) +
+                           " was matched with the commands before offset " + std::to_string(cmin) +
+                           ", but " + commands + " ends at " + std::to_string(cmd_next)};
+        break;  // the commands it was matched after are not fetched yet
+      }
+      Queued q = std::move(queued[static_cast<size_t>(best)].front());
+      queued[static_cast<size_t>(best)].pop_front();
+      const auto& r = q.record;
+      auto p = static_cast<size_t>(best);
+      std::string why;
+      if (r.to > ev_next[p] && r.from != ev_next[p])
+        why = "covers events " + std::to_string(r.from) + ".." + std::to_string(r.to) +
+              ", and the store is at event offset " + std::to_string(ev_next[p]);
+      else if (r.to > ev_next[p] && r.horizon_hours != dedup[p].horizon())
+        why = "was made with a dedup horizon of " + std::to_string(r.horizon_hours) +
+              "h, and the store has " + std::to_string(dedup[p].horizon()) + "h";
+      chain_end[p] = std::max(chain_end[p], r.to);
+      if (!why.empty()) {
+        // The partition's records no longer continue this store: ingest
+        // takes it from here, from the events, producing nothing until past
+        // the end of the records.
+        detached[p] = true;
+        ++out.detached;
+        queued[p].clear();
+        log::warn("deltas: " + topic + " partition " + std::to_string(best) + " offset " +
+                  std::to_string(q.offset) + " " + why +
+                  ": this partition's events are ingested again from offset " +
+                  std::to_string(ev_next[p]) +
+                  " (a store rebuilt from the events, or deltas produced since an upgrade)");
+      } else if (r.to <= ev_next[p]) {
+        ++out.skipped;
+      } else {
+        for (const auto& f : r.delta.first_seen) dedup[p].restore(f.fp, f.hour);
+        for (const auto& w : r.delta.watermarks) dedup[p].restore_watermark(w.hour);
+        watermark_folded[p] = dedup[p].watermark();
+        delta.append(r.delta);
+        ev_next[p] = r.to;
+        seg_from[p] = r.to;
+        out.events += static_cast<uint64_t>(r.to - r.from);
+        ++out.records;
+        state::set_offset(batch, state::Source::events, best, r.to);
+      }
+      state::set_offset(batch, state::Source::deltas, best, q.offset + 1);
+      state::set_offset(batch, state::Source::chain, best, chain_end[p]);
+      if (++pending >= kWriteEvery) {
+        fold_delta(batch);
+        auto st = write();
+        if (!st.ok()) return st.error();
+      }
+    }
+    if (stopping)
+      return Error{ErrorCode::unavailable, "", "stopped while folding the deltas topic"};
+    if (fatal.failed()) return *fatal.error();
+    bool all_at_end = true;
+    for (int p = 0; p < event_partitions; ++p)
+      all_at_end =
+          all_at_end && at_end[static_cast<size_t>(p)] && queued[static_cast<size_t>(p)].empty();
+    if (all_at_end) break;
+    if (std::chrono::steady_clock::now() - shown > std::chrono::seconds(2)) {
+      shown = std::chrono::steady_clock::now();
+      log::info("deltas: folded " + std::to_string(out.records) + " records (" +
+                std::to_string(out.events) + " events) and " + std::to_string(out.commands) +
+                " commands so far");
+    }
+    KafkaMessage m(rd_kafka_consumer_poll(rk, 200));
+    if (!m) continue;
+    std::string_view from = rd_kafka_topic_name(m->rkt);
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (from == commands)
+        commands_at_end = true;
+      else if (m->partition >= 0 && m->partition < event_partitions)
+        at_end[static_cast<size_t>(m->partition)] = true;
+      continue;
+    }
+    if (m->err) {
+      telemetry.kafka_errors++;
+      log::warn(std::string("deltas replay: ") + rd_kafka_message_errstr(m.get()));
+      continue;
+    }
+    if (from == commands) {
+      commands_at_end = false;
+      cmds.push_back(std::move(m));
+      continue;
+    }
+    std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+    auto r = projection::decode_record(bytes);
+    if (!r.ok())
+      return Error{ErrorCode::invalid, "deltas",
+                   topic + " partition " + std::to_string(m->partition) + " offset " +
+                       std::to_string(m->offset) + ": " + r.error().message};
+    if (r->partition != m->partition)
+      return Error{ErrorCode::invalid, "deltas",
+                   topic + " partition " + std::to_string(m->partition) + " offset " +
+                       std::to_string(m->offset) + ": a record of partition " +
+                       std::to_string(r->partition)};
+    auto p = static_cast<size_t>(m->partition);
+    if (detached[p]) {  // only its end matters now
+      chain_end[p] = std::max(chain_end[p], r->to);
+      state::set_offset(batch, state::Source::deltas, m->partition, m->offset + 1);
+      state::set_offset(batch, state::Source::chain, m->partition, chain_end[p]);
+      continue;
+    }
+    at_end[p] = false;
+    queued[p].push_back({m->offset, std::move(r).value()});
+  }
+  fold_delta(batch);
+  auto st = write();
+  if (!st.ok()) return st.error();
+  // Commands fetched after the last record are applied by the processor.
+  cmds.clear();
+  out.ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started)
+               .count();
+  return out;
+}
+
+}  // namespace gs::kernel
