@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 
 #include <rocksdb/perf_level.h>
 
@@ -341,12 +342,42 @@ void Loop::run() {
   // RocksDB's per-call perf bookkeeping is measurable on the hot path.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   auto last_lag = Clock::now() - std::chrono::seconds(10);
+  // The batch being built. While the writer is busy with the one before
+  // (its deltas transaction, its store write), further polls go into this
+  // one rather than waiting: batches grow with the writer's latency (up to
+  // kGroupMaxMessages), and the transaction's fixed cost is shared.
+  std::optional<storage::Batch> batch;
+  size_t batch_msgs = 0;
+  uint64_t batch_invalid = 0, seq = 0;
+  bool wake_backfill = false, timed = false;
+  Clock::time_point t0;
+  auto hand = [&]() {
+    Write w{std::move(*batch), cmd_next,          seq, wake_backfill, timed, t0,
+            ev_next,           std::move(touched)};
+    batch.reset();
+    touched.clear();
+    w.records = std::move(records);
+    records.clear();
+    if (deadletters && deadletters->produced() > 0) {
+      w.deadletters = std::move(deadletters);
+      w.invalid_events = batch_invalid;
+    }
+    deadletters.reset();
+    return writer->hand(std::move(w));
+  };
   while (!stopping && !fatal.failed()) {
-    storage::Batch batch = store.batch();
-    if (opts.emit_deadletter) deadletters = std::make_shared<DeliveryGroup>();
+    if (!batch) {
+      batch.emplace(store.batch());
+      if (opts.emit_deadletter) deadletters = std::make_shared<DeliveryGroup>();
+      batch_msgs = 0;
+      batch_invalid = seq = 0;
+      wake_backfill = timed = false;
+    }
     msgs.clear();
-    Clock::time_point t0 = poller->next(msgs);
+    Clock::time_point polled = poller->next(msgs);
     size_t n = msgs.size();
+    if (batch_msgs == 0) t0 = polled;
+    batch_msgs += n;
     uint64_t events = 0, invalid = 0, dups = 0, matched = 0;
     size_t run_begin = 0;  // start of the pending run of event messages
     auto flush_run = [&](size_t i) {
@@ -363,7 +394,7 @@ void Loop::run() {
         }
       } else if (is_command(m)) {
         flush_run(i);
-        apply_command(m, batch);
+        apply_command(m, *batch);
         cmd_next = m->offset + 1;
         cmd_dirty = true;
       } else if (m->partition >= 0 && m->partition < event_partitions) {
@@ -375,7 +406,7 @@ void Loop::run() {
           if (ev_next[p] > seg_from[p]) {
             if (i > run_begin) ingest_run(run_begin, i, invalid, dups, matched);
             run_begin = i;
-            fold_delta(batch);
+            fold_delta(*batch);
           }
           seg_from[p] = chain_end[p];
         }
@@ -392,34 +423,29 @@ void Loop::run() {
     telemetry.events_invalid += invalid;
     telemetry.events_duplicate += dups;
     telemetry.events_matched += matched;
-    fold_delta(batch);
+    batch_invalid += invalid;
+    fold_delta(*batch);
     maybe_resume_events(n == 0);
-    uint64_t seq = apply_partials(batch);
-    bool applied_commands = false;  // one may have created a backfill job
+    if (uint64_t partial = apply_partials(*batch)) seq = partial, wake_backfill = true;
     for (int p = 0; p < event_partitions; ++p)
       if (ev_dirty[p])
-        state::set_offset(batch, state::Source::events, p, ev_next[p]), ev_dirty[p] = false;
+        state::set_offset(*batch, state::Source::events, p, ev_next[p]), ev_dirty[p] = false;
     if (cmd_dirty) {
-      state::set_offset(batch, state::Source::commands, 0, cmd_next);
+      state::set_offset(*batch, state::Source::commands, 0, cmd_next);
       cmd_dirty = false;
-      applied_commands = true;
+      wake_backfill = true;  // a command may have created a backfill job
     }
-    Write w{std::move(batch), cmd_next,          seq, applied_commands || seq, n > 0, t0,
-            ev_next,          std::move(touched)};
-    touched.clear();
-    w.records = std::move(records);
-    records.clear();
-    if (deadletters && deadletters->produced() > 0) {
-      w.deadletters = std::move(deadletters);
-      w.invalid_events = invalid;
-    }
-    if (!writer->hand(std::move(w))) break;
+    timed = timed || n > 0;
     msgs.clear();
+    bool grow = batch_msgs > 0 && batch_msgs < kGroupMaxMessages && writer->busy();
+    if (!grow && !hand()) break;
     if (Clock::now() - last_lag > std::chrono::milliseconds(500)) {
       update_lag();
       last_lag = Clock::now();
     }
   }
+  // A batch being grown when the processor stops is handed over.
+  if (batch && batch_msgs > 0 && !fatal.failed()) hand();
   // A batch the writer did not take: its messages hold references that
   // would keep rd_kafka_destroy() of the consumer waiting for ever.
   msgs.clear();

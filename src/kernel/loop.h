@@ -108,6 +108,8 @@ struct Loop : Shared, CommandContext {
   };
   Chunk chunks[2];
   static constexpr size_t kParallelMin = 512;  // smaller runs are prepared inline
+  // Messages one batch may gather while the writer is busy (Loop::run).
+  static constexpr size_t kGroupMaxMessages = 200000;
 
   // Dedup: per events partition, the events seen within the horizon (see
   // projection/dedup.h), and the watermarks last put in a delta.

@@ -32,6 +32,11 @@ void Writer::publish(const Write& w) {
   d_.handoff.publish(w.seq, w.wake_backfill);
 }
 
+bool Writer::busy() {
+  std::lock_guard lock(mu_);
+  return busy_;
+}
+
 bool Writer::hand(Write w) {
   {
     std::unique_lock lock(mu_);

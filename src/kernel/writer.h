@@ -46,6 +46,8 @@ class Writer {
   // (a batch with nothing to write or publish does not wait). False when
   // the writer failed or gave up: the processor stops.
   bool hand(Write w);
+  // Whether a batch is in flight (hand() would wait for it).
+  bool busy();
   // Waits for the batch in flight, then stops the thread. Idempotent.
   void stop();
   // Locks and notifies: for Fatal::on_set and Processor::stop.

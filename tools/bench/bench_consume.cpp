@@ -18,6 +18,10 @@
 // Also a tiny admin tool for the benchmark's clean-up:
 //   bench_consume --delete-prefix PREFIX   deletes every topic whose name starts
 //   with PREFIX and the consumer groups goalstream uses under it.
+//   bench_consume --truncate TOPIC   deletes every record of TOPIC (Kafka's
+//   DeleteRecords up to each partition's end), e.g. the deltas topic between
+//   benchmark rounds, so that a serve on a fresh data dir ingests the events
+//   instead of restoring from it.
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -40,6 +44,7 @@ struct Options {
   uint64_t events = 0;
   int timeout_s = 300;
   std::string delete_prefix;
+  std::string truncate;
   std::vector<std::pair<std::string, std::string>> extra;
 };
 
@@ -62,9 +67,12 @@ Options parse_args(int argc, char** argv) {
   app.add_option("--set", sets, "Extra librdkafka setting key=value (repeatable)");
   app.add_option("--delete-prefix", o.delete_prefix,
                  "Delete the topics and groups under PREFIX instead");
+  app.add_option("--truncate", o.truncate,
+                 "Delete every record of this topic instead (DeleteRecords to the end; a missing "
+                 "topic is not an error)");
   try {
     app.parse(argc, argv);
-    if (o.delete_prefix.empty() && (o.topic.empty() || o.events == 0))
+    if (o.delete_prefix.empty() && o.truncate.empty() && (o.topic.empty() || o.events == 0))
       throw CLI::ValidationError("--topic and --events are required");
     for (auto& kv : sets) {
       auto eq = kv.find('=');
@@ -117,6 +125,42 @@ rd_kafka_event_t* wait_event(rd_kafka_queue_t* q, rd_kafka_event_type_t type, in
   return nullptr;
 }
 
+int truncate_topic(const Options& o) {
+  rd_kafka_t* rk = make(RD_KAFKA_PRODUCER, o, {{"client.id", "goalstream-bench-admin"}});
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, o.truncate.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  auto e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+  int parts = e == 0 && md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
+  if (md) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(t);
+  int rc = 0;
+  if (parts > 0) {
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; ++p) {
+      int64_t lo = 0, hi = 0;
+      rd_kafka_query_watermark_offsets(rk, o.truncate.c_str(), p, &lo, &hi, 10000);
+      rd_kafka_topic_partition_list_add(l, o.truncate.c_str(), p)->offset = hi;
+    }
+    rd_kafka_DeleteRecords_t* del = rd_kafka_DeleteRecords_new(l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteRecords(rk, &del, 1, nullptr, q);
+    rd_kafka_DeleteRecords_destroy(del);
+    rd_kafka_event_t* ev = wait_event(q, RD_KAFKA_EVENT_DELETERECORDS_RESULT, 30000);
+    if (!ev || rd_kafka_event_error(ev)) {
+      std::fprintf(stderr, "bench_consume: cannot truncate %s: %s\n", o.truncate.c_str(),
+                   ev ? rd_kafka_event_error_string(ev) : "timed out");
+      rc = 1;
+    } else {
+      std::fprintf(stderr, "truncated %s (%d partitions)\n", o.truncate.c_str(), parts);
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+  }
+  rd_kafka_destroy(rk);
+  return rc;
+}
+
 int delete_prefix(const Options& o) {
   rd_kafka_t* rk = make(RD_KAFKA_PRODUCER, o, {{"client.id", "goalstream-bench-admin"}});
   const rd_kafka_metadata_t* md = nullptr;
@@ -154,7 +198,7 @@ int delete_prefix(const Options& o) {
     std::fprintf(stderr, "no topic starts with %s\n", o.delete_prefix.c_str());
   }
   // Consumer groups goalstream creates under the prefix (absent ones are fine).
-  std::vector<std::string> names = {o.delete_prefix + "processor",
+  std::vector<std::string> names = {o.delete_prefix + "replay", o.delete_prefix + "processor",
                                     o.delete_prefix + "processor-private",
                                     o.delete_prefix + "backfill"};
   std::vector<rd_kafka_DeleteGroup_t*> groups;
@@ -180,6 +224,7 @@ int delete_prefix(const Options& o) {
 int main(int argc, char** argv) {
   Options o = parse_args(argc, argv);
   if (!o.delete_prefix.empty()) return delete_prefix(o);
+  if (!o.truncate.empty()) return truncate_topic(o);
 
   auto start = Clock::now();
   auto deadline = start + std::chrono::seconds(o.timeout_s);
