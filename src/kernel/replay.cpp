@@ -12,7 +12,11 @@
 namespace gs::kernel {
 namespace {
 
-constexpr size_t kWriteEvery = 2000;  // records and commands per store write
+// A store write every so many events folded (memory: the batch and the
+// delta being built hold them), and at most so many decoded records queued
+// per partition (more are left in Kafka: the partition is paused).
+constexpr uint64_t kWriteEveryEvents = 200000;
+constexpr size_t kQueueMax = 16, kQueueResume = 4;
 
 struct Queued {
   int64_t offset;  // in the deltas partition
@@ -76,7 +80,17 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
   std::deque<KafkaMessage> cmds;
   bool commands_at_end = false;
   storage::Batch batch = store.batch();
-  size_t pending = 0;
+  uint64_t pending = 0;  // events (and records) folded since the last write
+  std::vector<bool> paused(static_cast<size_t>(event_partitions), false);
+  auto pause = [&](int p, bool on) {
+    PartitionList l = new_partition_list(1);
+    rd_kafka_topic_partition_list_add(l.get(), topic.c_str(), p);
+    if (on)
+      rd_kafka_pause_partitions(rk, l.get());
+    else
+      rd_kafka_resume_partitions(rk, l.get());
+    paused[static_cast<size_t>(p)] = on;
+  };
   auto write = [&]() -> Status {
     if (batch.count() == 0) return {};
     auto st = store.write(batch);
@@ -141,6 +155,7 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
         detached[p] = true;
         ++out.detached;
         queued[p].clear();
+        if (paused[p]) pause(best, false);
         log::warn("deltas: " + topic + " partition " + std::to_string(best) + " offset " +
                   std::to_string(q.offset) + " " + why +
                   ": this partition's events are ingested again from offset " +
@@ -156,12 +171,14 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
         ev_next[p] = r.to;
         seg_from[p] = r.to;
         out.events += static_cast<uint64_t>(r.to - r.from);
+        pending += static_cast<uint64_t>(r.to - r.from);
         ++out.records;
         state::set_offset(batch, state::Source::events, best, r.to);
       }
       state::set_offset(batch, state::Source::deltas, best, q.offset + 1);
       state::set_offset(batch, state::Source::chain, best, chain_end[p]);
-      if (++pending >= kWriteEvery) {
+      if (paused[p] && queued[p].size() <= kQueueResume) pause(best, false);
+      if (++pending >= kWriteEveryEvents) {
         fold_delta(batch);
         auto st = write();
         if (!st.ok()) return st.error();
@@ -221,6 +238,7 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
     }
     at_end[p] = false;
     queued[p].push_back({m->offset, std::move(r).value()});
+    if (queued[p].size() >= kQueueMax && !paused[p]) pause(m->partition, true);
   }
   fold_delta(batch);
   auto st = write();
