@@ -85,6 +85,14 @@ Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& 
       ++transactions_;
       return st;
     }
+    char why[512];
+    rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_.get(), why, sizeof why);
+    if (fatal == RD_KAFKA_RESP_ERR__FENCED || fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED)
+      return Error{ErrorCode::conflict, "deltas",
+                   "another process took over transactional.id " + id_ +
+                       " (a second goalstream serve on this --topic-prefix): this one stops; "
+                       "run one serve per topic prefix (" +
+                       why + ")"};
     if (!retry || tries == 5) return st;
     ++aborted_;
     log::warn("deltas: transaction aborted (" + st.error().message + "); retrying in " +

@@ -919,3 +919,22 @@ TEST_CASE(
   CHECK(rd.err.find("then 0 events") != std::string::npos);
   CHECK(rd.out == live.out);
 }
+
+TEST_CASE(
+    "(h3) a second serve on the same topic prefix takes the deltas topic over: the first one "
+    "stops with exit 1 and says why") {
+  Deployment d;
+  it::Serve second(d.prefix, it::temp_dir("h3") + "/store");
+  second.start();
+  it::produce(d.events(), {{"acme/u1", it::event("e1", "acme", "form_submit", ts(2),
+                                                 "https://acme.com/x", nullptr, "u1")}});
+  CHECK(d.serve.wait_exit(30000) == 1);
+  CHECK(d.serve.log().find("goalstream: deltas: another process took over transactional.id " +
+                           d.prefix +
+                           "ingest.0 (a second goalstream serve on this --topic-prefix): this "
+                           "one stops; run one serve per topic prefix") != std::string::npos);
+  second.wait_caught_up();
+  CHECK(second.metric("goalstream_events_in_total") == 1);
+  CHECK(second.metric("goalstream_deltas_transactions_total") == 1);
+  CHECK(second.terminate() == 0);
+}
