@@ -65,10 +65,14 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
   std::vector<std::deque<Queued>> queued(static_cast<size_t>(event_partitions));
   std::vector<bool> at_end(static_cast<size_t>(event_partitions), false);
   std::vector<bool> detached(static_cast<size_t>(event_partitions), false);
+  int64_t events_left = 0;  // the events topic's, beyond the store (for progress)
   for (int p = 0; p < event_partitions; ++p) {  // nothing to read: no end-of-partition to wait for
     auto wm = query_watermarks(rk, topic, p);
     if (!wm.ok()) return wm.error();
     if (next[static_cast<size_t>(p)] >= wm->second) at_end[static_cast<size_t>(p)] = true;
+    auto ev = query_watermarks(rk, opts.kafka.events(), p);
+    if (!ev.ok()) return ev.error();
+    events_left += std::max<int64_t>(0, ev->second - ev_next[static_cast<size_t>(p)]);
   }
   // Folded here, not produced again.
   bool produce = std::exchange(produce_deltas, false);
@@ -194,9 +198,13 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
     if (all_at_end) break;
     if (std::chrono::steady_clock::now() - shown > std::chrono::seconds(2)) {
       shown = std::chrono::steady_clock::now();
+      auto folded = static_cast<int64_t>(out.events);
       log::info("deltas: folded " + std::to_string(out.records) + " records (" +
-                std::to_string(out.events) + " events) and " + std::to_string(out.commands) +
-                " commands so far");
+                std::to_string(folded) + " of the " + std::to_string(events_left) +
+                " events beyond the store, " +
+                std::to_string(events_left > 0 ? std::min<int64_t>(100, folded * 100 / events_left)
+                                               : 100) +
+                "%) and " + std::to_string(out.commands) + " commands so far");
     }
     KafkaMessage m(rd_kafka_consumer_poll(rk, 200));
     if (!m) continue;
