@@ -4,6 +4,7 @@
 // stops the services through one Services list (services.h).
 #include <sys/resource.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -183,7 +184,36 @@ int run_serve(const Common& c, const ServeOptions& o) {
     services.stop();
     return code;
   };
-  if (auto st = processor.start(); !st.ok()) return stop_after(st.error());
+  // SIGTERM or SIGINT while the processor starts (its fold of the deltas
+  // topic can take a while) stops the start; the main loop takes signals
+  // only after it.
+  std::atomic<bool> starting{true};
+  std::atomic<int> start_signal{0};
+  std::thread watcher([&] {
+    while (starting) {
+      timespec ts{0, 100'000'000};
+      int s = sigtimedwait(&signals, nullptr, &ts);
+      if (s == SIGTERM || s == SIGINT) {
+        start_signal = s;
+        processor.request_stop();
+        return;
+      }
+    }
+  });
+  auto started = processor.start();
+  starting = false;
+  watcher.join();
+  if (start_signal) {
+    log::info(std::string("received ") + (start_signal == SIGTERM ? "SIGTERM" : "SIGINT") +
+              " while starting; stopping (the next start goes on from what was written)");
+    exit_within(std::chrono::seconds(60), 1, "stopping");
+    exit_on_signal(signals, "again while stopping");
+    processor.stop();
+    services.stop();
+    log::info("stopped cleanly");
+    return 0;
+  }
+  if (!started.ok()) return stop_after(started.error());
   services.add(
       "processor", [&processor] { processor.stop(); },
       [&processor] { return processor.failure(); });

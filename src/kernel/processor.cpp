@@ -35,6 +35,7 @@ struct Processor::Impl {
   const ProcessorOptions opts;
   Telemetry& telemetry;
   std::atomic<bool> stopping{false};
+  bool stopped = false;  // stop() ran (the thread that owns the processor)
   Fatal fatal;
   AppliedOffsets applied;
   BackfillHandoff handoff;
@@ -315,9 +316,16 @@ Status Processor::start() {
   return {};
 }
 
+void Processor::request_stop() {
+  impl_->stopping = true;
+  impl_->wake_all();
+}
+
 void Processor::stop() {
   auto& I = *impl_;
-  if (I.stopping.exchange(true)) return;
+  if (I.stopped) return;
+  I.stopped = true;
+  I.stopping = true;
   I.wake_all();  // a writer backing off between deadletter retries, waiters, the backfill
   if (I.loop_thread.joinable()) I.loop_thread.join();
   // Every message is destroyed before the consumer is closed: those of a

@@ -102,6 +102,9 @@ class Processor {
   Status start();
   // Finishes the batch in progress, commits it, and stops both threads.
   void stop();
+  // Asks a start() in progress (folding the deltas topic) to give up soon:
+  // it returns an Error. Thread-safe; stop() still follows.
+  void request_stop();
   // Set when a thread failed fatally (store write error); empty otherwise.
   std::string fatal_error() const;
   // The same as an Error with its field ("data-dir" for a failed store

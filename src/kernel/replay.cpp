@@ -2,8 +2,10 @@
 // resumes (records a crash left in the topic but not in the store), and
 // what rebuild --from deltas does from an empty store.
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <limits>
+#include <thread>
 #include <utility>
 
 #include "base/log.h"
@@ -40,6 +42,10 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
   auto started = std::chrono::steady_clock::now();
   Replayed out;
   auto shown = started;
+  // GOALSTREAM_FOLD_DELAY_MS (tests only): a pause after each record folded.
+  std::chrono::milliseconds fold_delay(0);
+  if (const char* ms = std::getenv("GOALSTREAM_FOLD_DELAY_MS"))
+    fold_delay = std::chrono::milliseconds(std::atoi(ms));
   auto consumer = make_consumer(opts.kafka, {{"group.id", opts.kafka.topic_prefix + "replay"},
                                              {"enable.auto.commit", "false"},
                                              {"enable.auto.offset.store", "false"},
@@ -176,6 +182,7 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
         seg_from[p] = r.to;
         out.events += static_cast<uint64_t>(r.to - r.from);
         pending += static_cast<uint64_t>(r.to - r.from);
+        if (fold_delay.count() > 0) std::this_thread::sleep_for(fold_delay);
         ++out.records;
         state::set_offset(batch, state::Source::events, best, r.to);
       }

@@ -11,6 +11,9 @@
 #include <set>
 #include <thread>
 
+#include <librdkafka/rdkafka.h>
+#include <sys/wait.h>
+
 #include "harness.h"
 #include "modules/all.h"
 
@@ -937,4 +940,59 @@ TEST_CASE(
   CHECK(second.metric("goalstream_events_in_total") == 1);
   CHECK(second.metric("goalstream_deltas_transactions_total") == 1);
   CHECK(second.terminate() == 0);
+}
+
+TEST_CASE(
+    "(h4) SIGTERM while serve folds the deltas topic at start stops it at once: exit 0, and the "
+    "next start goes on") {
+  Deployment d;
+  auto key = it::create_key(d.prefix, "acme");
+  std::string signup = signups_goal(d.serve, key);
+  for (int r = 0; r < 3; ++r) {  // three batches: records of several partitions each
+    std::vector<std::pair<std::string, std::string>> msgs;
+    for (int i = 0; i < 60; ++i)
+      msgs.push_back({"acme/u" + std::to_string(i),
+                      it::event("e" + std::to_string(r * 60 + i), "acme", "form_submit", ts(2),
+                                "https://acme.com/signup/x", nullptr, "u" + std::to_string(i))});
+    it::produce(d.events(), msgs);
+    wait_count(d.serve, key, signup, (r + 1) * 60);
+  }
+  CHECK(d.serve.metric("goalstream_deltas_transactions_total") >= 3);
+  CHECK(d.serve.terminate() == 0);
+
+  // A serve on an empty data dir folds every record; GOALSTREAM_FOLD_DELAY_MS
+  // (tests only) makes each take 300 ms, so the fold lasts seconds.
+  auto dir = it::temp_dir("h4");
+  auto log = dir + "/serve.log";
+  ::setenv("GOALSTREAM_FOLD_DELAY_MS", "300", 1);
+  int pid =
+      it::spawn_command({GOALSTREAM_BIN, "serve", "--brokers", it::brokers(), "--topic-prefix",
+                         d.prefix, "--data-dir", dir + "/store", "--listen", "127.0.0.1:0"},
+                        log, log);
+  ::unsetenv("GOALSTREAM_FOLD_DELAY_MS");
+  auto slurp = [&] {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  REQUIRE(it::eventually([&] { return slurp().find("deltas: produced to") != std::string::npos; },
+                         30000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(slurp().find("goalstream serving on") == std::string::npos);  // still folding
+  auto sent = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  auto took = std::chrono::steady_clock::now() - sent;
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(took < std::chrono::seconds(3));
+  CHECK(slurp().find("received SIGTERM while starting; stopping") != std::string::npos);
+  CHECK(slurp().find("stopped cleanly") != std::string::npos);
+
+  // The next start goes on from what the stopped one wrote.
+  it::Serve again(d.prefix, dir + "/store");
+  again.start();
+  again.wait_caught_up();
+  CHECK(get_goal(again, key, signup)["count"] == 180);
+  CHECK(again.terminate() == 0);
 }
