@@ -10,15 +10,8 @@ namespace {
 
 constexpr int kTimeoutMs = 30000;
 
-// The delivery reports of one attempt (the message's opaque points here).
-struct Reports {
-  std::map<int32_t, int64_t> next;
-  int failed = 0;
-  std::string error;
-};
-
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
-  auto* r = static_cast<Reports*>(m->_private);
+  auto* r = static_cast<TxnProducer::Reports*>(m->_private);
   if (!r) return;
   if (m->err) {
     if (r->failed++ == 0) r->error = rd_kafka_err2str(m->err);
@@ -57,7 +50,9 @@ Result<std::unique_ptr<TxnProducer>> TxnProducer::create(const KafkaOptions& opt
                          {"retry.backoff.ms", "20"},
                          {"linger.ms", "5"},
                          {"compression.codec", "lz4"},
-                         {"message.max.bytes", "8388608"},
+                         // Uncompressed; the topic takes 8 MiB compressed
+                         // (fingerprints do not compress, keys do).
+                         {"message.max.bytes", "33554432"},
                          {"message.timeout.ms", "15000"}},
                         configure);
   if (!rk.ok()) return rk.error();
@@ -108,7 +103,7 @@ Status TxnProducer::attempt(const std::string& topic, const std::vector<Record>&
   rd_kafka_t* rk = rk_.get();
   // An abortable error: abort, and the caller tries again.
   auto abort_with = [&](Error e) -> Status {
-    if (rd_kafka_error_t* a = rd_kafka_abort_transaction(rk, kTimeoutMs)) {
+    if (rd_kafka_error_t* a = rd_kafka_abort_transaction(rk, -1)) {
       retry = false;
       return txn_error("cannot abort a failed transaction (" + e.message + ")", a);
     }
@@ -121,7 +116,10 @@ Status TxnProducer::attempt(const std::string& topic, const std::vector<Record>&
     return txn_error(what, e);
   };
   if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk)) return handle("begin transaction", e);
-  Reports reports;
+  // A member, not a local: the reports of an attempt whose abort failed may
+  // still come (from the destructor's flush).
+  Reports& reports = reports_;
+  reports = Reports{};
   for (const auto& r : records) {
     while (true) {
       auto err = rd_kafka_producev(
@@ -149,12 +147,20 @@ Status TxnProducer::attempt(const std::string& topic, const std::vector<Record>&
                                 topic + ": " + reports.error});
   if (offsets && offsets->cnt > 0) {
     rd_kafka_consumer_group_metadata_t* md = rd_kafka_consumer_group_metadata(consumer);
-    rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(rk, offsets, md, kTimeoutMs);
+    rd_kafka_error_t* e = nullptr;
+    for (int tries = 0; tries < 10; ++tries) {  // -1: within the transaction's timeout
+      e = rd_kafka_send_offsets_to_transaction(rk, offsets, md, -1);
+      if (!e || !rd_kafka_error_is_retriable(e)) break;
+      rd_kafka_error_destroy(e);
+      e = nullptr;
+    }
     rd_kafka_consumer_group_metadata_destroy(md);
     if (e) return handle("send offsets to the transaction", e);
   }
-  while (rd_kafka_error_t* e = rd_kafka_commit_transaction(rk, kTimeoutMs)) {
-    if (rd_kafka_error_is_retriable(e)) {
+  for (int tries = 1;; ++tries) {
+    rd_kafka_error_t* e = rd_kafka_commit_transaction(rk, -1);
+    if (!e) break;
+    if (rd_kafka_error_is_retriable(e) && tries < 10) {
       rd_kafka_error_destroy(e);
       continue;
     }

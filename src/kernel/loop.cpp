@@ -399,6 +399,14 @@ void Loop::run() {
         cmd_dirty = true;
       } else if (m->partition >= 0 && m->partition < event_partitions) {
         auto p = static_cast<size_t>(m->partition);
+        if (i - run_begin >= kSegmentMaxEvents) {
+          // A segment ends here: its records stay well below the deltas
+          // topic's message size (about 20 bytes per event first seen, plus
+          // the cells and presences it touched).
+          ingest_run(run_begin, i, invalid, dups, matched);
+          run_begin = i;
+          fold_delta(*batch);
+        }
         if (m->offset >= chain_end[p] && seg_from[p] < chain_end[p]) {
           // The end of events the deltas topic has records of already
           // (replay_deltas): their segment produces none; the next one

@@ -110,6 +110,8 @@ struct Loop : Shared, CommandContext {
   static constexpr size_t kParallelMin = 512;  // smaller runs are prepared inline
   // Messages one batch may gather while the writer is busy (Loop::run).
   static constexpr size_t kGroupMaxMessages = 200000;
+  // Events of one segment at most (Loop::run), so its records stay small.
+  static constexpr size_t kSegmentMaxEvents = 10000;
 
   // Dedup: per events partition, the events seen within the horizon (see
   // projection/dedup.h), and the watermarks last put in a delta.

@@ -317,8 +317,9 @@ Status Processor::start() {
 }
 
 void Processor::request_stop() {
+  // Only the flag: the threads it would wake may not exist yet (start()
+  // creates them), and the fold polls the flag.
   impl_->stopping = true;
-  impl_->wake_all();
 }
 
 void Processor::stop() {

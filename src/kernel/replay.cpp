@@ -125,9 +125,16 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
         if (q.front().record.commands < cmin) cmin = q.front().record.commands, best = p;
       }
       if (need_more) break;
-      if (!cmds.empty() && cmds.front()->offset < cmin) {
+      // Commands after the last record are left to the processor, which
+      // applies them with its batches (and their deadletters).
+      if (best >= 0 && !cmds.empty() && cmds.front()->offset < cmin) {
         fold_delta(batch);
         apply_command(cmds.front().get(), batch);
+        // A rejected command's deadletter is delivered before the offset
+        // past it is written.
+        if (opts.emit_deadletter && producer && !producer->flush(30000))
+          return Error{ErrorCode::unavailable, "",
+                       "the deadletter of a command was not delivered within 30 s"};
         cmd_next = cmds.front()->offset + 1;
         state::set_offset(batch, state::Source::commands, 0, cmd_next);
         cmds.pop_front();
@@ -164,6 +171,11 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
         // the end of the records.
         detached[p] = true;
         ++out.detached;
+        // Records read already are not fetched again: their ends count too.
+        for (const auto& later : queued[p]) {
+          chain_end[p] = std::max(chain_end[p], later.record.to);
+          q.offset = later.offset;
+        }
         queued[p].clear();
         if (paused[p]) pause(best, false);
         log::warn("deltas: " + topic + " partition " + std::to_string(best) + " offset " +

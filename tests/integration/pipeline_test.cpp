@@ -938,6 +938,8 @@ TEST_CASE(
                            "one stops; run one serve per topic prefix") != std::string::npos);
   second.wait_caught_up();
   CHECK(second.metric("goalstream_events_in_total") == 1);
+  // (Caught up means processed; its transaction may commit a moment later.)
+  it::eventually([&] { return second.metric("goalstream_deltas_transactions_total") >= 1; });
   CHECK(second.metric("goalstream_deltas_transactions_total") == 1);
   CHECK(second.terminate() == 0);
 }
