@@ -76,10 +76,7 @@ Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& 
     bool retry = false;
     next.clear();
     auto st = attempt(topic, records, offsets, consumer, next, retry);
-    if (st.ok()) {
-      ++transactions_;
-      return st;
-    }
+    if (st.ok()) return st;
     char why[512];
     rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_.get(), why, sizeof why);
     if (fatal == RD_KAFKA_RESP_ERR__FENCED || fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED)
@@ -89,7 +86,6 @@ Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& 
                        "run one serve per topic prefix (" +
                        why + ")"};
     if (!retry || tries == 5) return st;
-    ++aborted_;
     log::warn("deltas: transaction aborted (" + st.error().message + "); retrying in " +
               std::to_string(backoff.count()) + " ms");
     std::this_thread::sleep_for(backoff);

@@ -44,15 +44,12 @@ class TxnProducer {
                 const rd_kafka_topic_partition_list_t* offsets, rd_kafka_t* consumer,
                 std::map<int32_t, int64_t>& next);
 
-  uint64_t transactions() const { return transactions_; }
-
   // The delivery reports of one attempt (each message's opaque points here).
   struct Reports {
     std::map<int32_t, int64_t> next;
     int failed = 0;
     std::string error;
   };
-  uint64_t aborted() const { return aborted_; }
 
  private:
   TxnProducer() = default;
@@ -63,7 +60,6 @@ class TxnProducer {
   KafkaHandle rk_;
   std::string id_;
   Reports reports_;
-  uint64_t transactions_ = 0, aborted_ = 0;
 };
 
 }  // namespace gs::kernel
