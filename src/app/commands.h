@@ -22,6 +22,11 @@ struct ServeOptions {
   std::string llm_model;
   std::string llm_api_key_env = "OPENAI_API_KEY";  // the variable holding the key
   double llm_timeout_s = 60;
+  // Scale-out (docs/operations.md#several-instances): the events partitions
+  // this instance owns ("" = all; "0,2,4", "0-2"), and its name among the
+  // instances of one topic prefix (its transactional.id).
+  std::string partitions;
+  std::string instance_id = "0";
 };
 
 // serve.cpp: the processor, the changes publisher and the HTTP API until

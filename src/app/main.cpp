@@ -137,6 +137,20 @@ int main(int argc, char** argv) {
       ->envname("GOALSTREAM_MAX_CONNECTIONS")
       ->capture_default_str();
   serve
+      ->add_option("--partitions", so.partitions,
+                   "Events partitions this instance owns: ingests, deadletters and produces "
+                   "their records to the deltas topic (\"0,2,4\", \"0-2\"; default: all). "
+                   "The other partitions are folded from the deltas topic, as the instances "
+                   "that own them produce it")
+      ->envname("GOALSTREAM_PARTITIONS");
+  serve
+      ->add_option("--instance-id", so.instance_id,
+                   "This instance's name among the serve instances of one topic prefix "
+                   "(letters, digits, . _ -): its transactional.id is <prefix>ingest.<id>; "
+                   "keep it across restarts, and give every instance its own")
+      ->envname("GOALSTREAM_INSTANCE_ID")
+      ->capture_default_str();
+  serve
       ->add_option("--roadmap-generator", so.roadmap_generator,
                    "What writes roadmaps on WS /api/v1/ws/roadmap: template (built in, "
                    "deterministic, says it is not an AI) or openai (an OpenAI-compatible chat "

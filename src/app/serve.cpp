@@ -94,6 +94,37 @@ Result<std::shared_ptr<roadmap::Generator>> make_generator(const ServeOptions& o
   return std::shared_ptr<roadmap::Generator>(std::move(*g));
 }
 
+// --partitions: "0,2,4", "0-2", or a mix; every number once.
+Result<std::vector<int>> parse_partitions(const std::string& text) {
+  std::vector<int> out;
+  if (text.empty()) return out;
+  auto bad = [&](const std::string& why) {
+    return Error{ErrorCode::invalid, "--partitions", "'" + text + "': " + why};
+  };
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t comma = text.find(',', at);
+    std::string item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    at = comma == std::string::npos ? text.size() + 1 : comma + 1;
+    size_t dash = item.find('-');
+    auto number = [&](const std::string& s) -> std::optional<int> {
+      if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+      return std::stoi(s);
+    };
+    auto lo = number(item.substr(0, dash));
+    auto hi = dash == std::string::npos ? lo : number(item.substr(dash + 1));
+    if (!lo || !hi) return bad("'" + item + "' is not a partition number or a range like 0-2");
+    if (*hi < *lo) return bad("'" + item + "' ends before it starts");
+    for (int p = *lo; p <= *hi; ++p) {
+      if (std::find(out.begin(), out.end(), p) != out.end())
+        return bad("partition " + std::to_string(p) + " is named twice");
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
 long raise_fd_limit() {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
@@ -122,6 +153,13 @@ int run_serve(const Common& c, const ServeOptions& o) {
   listen_opts->reader_threads = o.readers;
   if (o.max_connections < 0)
     return fail("--max-connections: must be at least 1 (0: derived from the open files limit)");
+  auto partitions = parse_partitions(o.partitions);
+  if (!partitions.ok()) return fail(partitions.error());
+  if (o.instance_id.empty() || o.instance_id.size() > 64 ||
+      o.instance_id.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
+    return fail(Error{ErrorCode::invalid, "--instance-id",
+                      "'" + o.instance_id + "': 1 to 64 letters, digits, '.', '_' or '-'"});
   auto generator = make_generator(o);
   if (!generator) return fail(generator.error());
   long fd_limit = raise_fd_limit();
@@ -148,6 +186,11 @@ int run_serve(const Common& c, const ServeOptions& o) {
   kernel::ChangesOptions copts;
   copts.kafka = c.kafka;
   copts.on_status_changed = [&hub](const auto& change) { hub.status_changed(change); };
+  // Set once the processor exists (it starts before the publisher).
+  std::function<bool(std::string_view)> publishes;
+  copts.publishes = [&publishes](std::string_view tenant) {
+    return !publishes || publishes(tenant);
+  };
   kernel::ChangesPublisher changes(**store, copts, telemetry, modules.announcers());
   // What the API's read cache checks its answers against (versions.h).
   kernel::TenantVersions versions;
@@ -156,7 +199,8 @@ int run_serve(const Common& c, const ServeOptions& o) {
   popts.versions = &versions;
   popts.kafka = c.kafka;
   popts.group_id = c.kafka.topic_prefix + "processor";
-  popts.transactional_id = c.kafka.topic_prefix + "ingest.0";
+  popts.transactional_id = c.kafka.topic_prefix + "ingest." + o.instance_id;
+  popts.partitions = *partitions;
   popts.replay_deltas = true;
   popts.dedup_horizon_hours = *horizon_hours(c.dedup_horizon);
   popts.on_applied = [&changes, &hub](const auto& touched) {
@@ -164,6 +208,7 @@ int run_serve(const Common& c, const ServeOptions& o) {
     hub.notify(touched);
   };
   kernel::Processor processor(**store, popts, telemetry);
+  publishes = [&processor](std::string_view tenant) { return processor.publishes_for(tenant); };
 
   // Stopped in reverse order of adding: the HTTP server (in-flight requests
   // finish, WebSocket sessions are closed), the hub's thread, the processor

@@ -44,10 +44,11 @@ std::string Telemetry::prometheus() const {
           "Kafka transactions committed (a batch's delta records with its events offsets).",
           deltas_transactions);
   counter("goalstream_deltas_folded_records_total",
-          "Records of the deltas topic folded at start (what the store lacked).",
+          "Records of the deltas topic folded: at start (what the store lacked), and those of "
+          "partitions other instances own.",
           deltas_folded_records);
-  counter("goalstream_deltas_folded_events_total",
-          "Events covered by the deltas records folded at start.", deltas_folded_events);
+  counter("goalstream_deltas_folded_events_total", "Events covered by the deltas records folded.",
+          deltas_folded_events);
   counter("goalstream_backfill_events_scanned_total", "Events read by backfill jobs.",
           backfill_events_scanned);
   counter("goalstream_backfill_jobs_completed_total", "Backfill jobs completed.",

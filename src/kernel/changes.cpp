@@ -146,6 +146,10 @@ struct ChangesPublisher::Impl {
     if (b.count() == 0) return {};
     std::vector<json> recorded;  // for opts.on_status_changed, once written
     for (auto& a : out) {
+      if (opts.publishes && !opts.publishes(a.message.value("tenant_id", ""))) {
+        if (a.live && opts.on_status_changed) recorded.push_back(a.message);
+        continue;
+      }
       uint64_t seq = next_seq++;
       a.message["origin"] = origin;
       a.message["seq"] = seq;
@@ -153,7 +157,8 @@ struct ChangesPublisher::Impl {
       state::put_outbox(b, seq, a.message);
     }
     state::put_meta(b, "out_next", std::to_string(next_seq));
-    telemetry.changes_published += out.size();
+    telemetry.changes_published += static_cast<uint64_t>(std::count_if(
+        out.begin(), out.end(), [&](const auto& a) { return a.message.contains("seq"); }));
     auto st = store.write(b);
     if (st.ok())
       for (const auto& message : recorded) opts.on_status_changed(message);

@@ -53,6 +53,10 @@ struct ChangesOptions {
   // Called on the changes thread with each goal.status_changed message once
   // it is recorded (the live feed, http::Hub::status_changed); must not block.
   std::function<void(const nlohmann::json&)> on_status_changed = nullptr;
+  // Whether this instance publishes a tenant's transitions (null: every
+  // tenant's). Another instance publishes the others; this one records
+  // their statuses all the same, and its live feed shows them.
+  std::function<bool(std::string_view tenant)> publishes = nullptr;
 };
 
 class ChangesPublisher {

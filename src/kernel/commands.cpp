@@ -36,7 +36,9 @@ void Loop::apply_command(const rd_kafka_message_t* m, storage::Batch& batch) {
   auto reject = [&](const Error& e) {
     telemetry.commands_rejected++;
     log::warn("command at offset " + std::to_string(m->offset) + " rejected: " + reason(e));
-    deadletter(m, reason(e), e.field);
+    // Every instance applies every command; the owner of events partition 0
+    // deadletters it.
+    if (owned.empty() || owned[0]) deadletter(m, reason(e), e.field);
   };
   if (!cmd.ok()) return reject(cmd.error());
   // Cells aggregated so far must land before a command that may delete them.

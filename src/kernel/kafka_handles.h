@@ -109,6 +109,9 @@ class MessageBatch {
     KafkaMessage owned(m);  // destroyed if the vector cannot grow
     msgs_.push_back(std::move(owned));
   }
+  void push_back(KafkaMessage m) { msgs_.push_back(std::move(m)); }
+  // Takes message i out (it reads as null here after).
+  KafkaMessage take(size_t i) noexcept { return std::move(msgs_[i]); }
   // Destroys the messages (keeps the capacity).
   void clear() noexcept { msgs_.clear(); }
 

@@ -82,8 +82,9 @@ Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& 
     if (fatal == RD_KAFKA_RESP_ERR__FENCED || fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED)
       return Error{ErrorCode::conflict, "deltas",
                    "another process took over transactional.id " + id_ +
-                       " (a second goalstream serve on this --topic-prefix): this one stops; "
-                       "run one serve per topic prefix (" +
+                       " (a second goalstream serve with this --topic-prefix and "
+                       "--instance-id): this one stops; give every instance its own "
+                       "--instance-id (" +
                        why + ")"};
     if (!retry || tries == 5) return st;
     log::warn("deltas: transaction aborted (" + st.error().message + "); retrying in " +

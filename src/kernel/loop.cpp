@@ -50,17 +50,17 @@ void Loop::deadletter(const rd_kafka_message_t* m, const std::string& why,
   (void)producer->produce_async(opts.kafka.deadletter(), key, value, h, deadletters);
 }
 
-// Parses, validates and matches msgs[begin, end) into `c`. Thread-safe
+// Parses, validates and matches mb[begin, end) into `c`. Thread-safe
 // with respect to other chunks: reads the goal index, writes only `c`
 // (invalid events go to the deadletter producer, which is thread-safe).
-void Loop::prepare(Chunk& c, size_t begin, size_t end) {
+void Loop::prepare(const MessageBatch& mb, Chunk& c, size_t begin, size_t end) {
   c.items.clear();
   c.contributions.clear();
   c.tallies.clear();
   c.subjects.clear();
   c.invalid = 0;
   for (size_t k = begin; k < end; ++k) {
-    const rd_kafka_message_t* m = msgs[k];
+    const rd_kafka_message_t* m = mb[k];
     std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
     auto ev = c.parser.parse(bytes);
     if (!ev.ok()) {
@@ -128,13 +128,12 @@ void Loop::notice(const rd_kafka_message_t* m, const Tally& t, std::string_view 
   if (n) deadletter(m, n->field + ": " + n->message, n->field);
 }
 
-// Ingests the run of event messages msgs[begin, end): prepares them (two
+// Ingests the run of event messages mb[begin, end): prepares them (two
 // threads for long runs), then dedups and aggregates in log order. The
 // first occurrence of an event (tenant, event_id) in its partition counts;
 // later ones within the dedup horizon are duplicates (projection/dedup.h),
 // recorded by position so that backfills skip them too.
-void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups,
-                      uint64_t& matched) {
+void Loop::ingest_run(const MessageBatch& mb, size_t begin, size_t end, Counts& k) {
   size_t n = end - begin;
   size_t mid = n >= kParallelMin ? begin + n / 2 : end;
   std::future<void> second;
@@ -142,22 +141,22 @@ void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dup
     try {
       second = std::async(std::launch::async, [&] {
         pthread_setname_np(pthread_self(), "gs-prepare");
-        prepare(chunks[1], mid, end);
+        prepare(mb, chunks[1], mid, end);
       });
     } catch (const std::system_error& e) {  // no thread to be had: prepare inline
       log::warn(std::string("prepare thread: ") + e.what());
       mid = end;
     }
   }
-  prepare(chunks[0], begin, mid);
+  prepare(mb, chunks[0], begin, mid);
   if (second.valid()) second.get();
   for (int c = 0; c < (mid < end ? 2 : 1); ++c) {
     Chunk& chunk = chunks[c];
     size_t first_msg = c == 0 ? begin : mid;
-    invalid += chunk.invalid;
+    k.invalid += chunk.invalid;
     constexpr size_t kAhead = 16;
     auto table = [&](size_t i) -> projection::PartitionDedup& {
-      return dedup[static_cast<size_t>(msgs[first_msg + i]->partition)];
+      return dedup[static_cast<size_t>(mb[first_msg + i]->partition)];
     };
     for (size_t i = 0; i < std::min(kAhead, chunk.items.size()); ++i)
       table(i).prefetch(chunk.items[i].fp);
@@ -165,43 +164,46 @@ void Loop::ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dup
       if (i + kAhead < chunk.items.size()) table(i + kAhead).prefetch(chunk.items[i + kAhead].fp);
       const Prepared& p = chunk.items[i];
       if (!p.valid) continue;
-      const rd_kafka_message_t* m = msgs[first_msg + i];
+      const rd_kafka_message_t* m = mb[first_msg + i];
       projection::PartitionDedup& seen = table(i);
       projection::Delta& delta = part_delta[static_cast<size_t>(m->partition)];
       if (!seen.admit(p.fp, p.hour)) {
-        ++dups;
+        ++k.dups;
         delta.duplicates.push_back({m->partition, m->offset});
         continue;
       }
       delta.first_seen.push_back({m->partition, p.fp, seen.watermark()});
-      for (uint32_t k = p.first; k < p.first + p.count; ++k) {
-        const Contribution& x = chunk.contributions[k];
+      for (uint32_t j = p.first; j < p.first + p.count; ++j) {
+        const Contribution& x = chunk.contributions[j];
         delta.cells.add(*x.goal, x.timestamp_ms, x.value,
                         std::string_view(chunk.subjects).substr(x.subject_at, x.subject_len));
       }
-      for (uint32_t k = p.tally_first; k < p.tally_first + p.tally_count; ++k) {
-        const Tally& t = chunk.tallies[k];
+      for (uint32_t j = p.tally_first; j < p.tally_first + p.tally_count; ++j) {
+        const Tally& t = chunk.tallies[j];
         std::string_view subjects(chunk.subjects);
         auto breakdown = subjects.substr(t.breakdown_at, t.breakdown_len);
-        if (t.rule->notice) notice(msgs[first_msg + i], t, subjects);
+        if (t.rule->notice) notice(m, t, subjects);
         if (!t.entry) continue;
         delta.cells.add_tally(t.entry->cell_prefix, t.outcome, breakdown, t.timestamp_ms,
                               t.rule->exact_time);
-        ++matched;
+        ++k.matched;
       }
-      matched += p.goals;
+      k.matched += p.goals;
     }
   }
 }
 
-// Whether `m` comes from the commands topic. Topic handles are stable per
-// client, so the name is compared once per handle.
-bool Loop::is_command(const rd_kafka_message_t* m) {
-  if (m->rkt == commands_rkt) return true;
-  if (m->rkt == events_rkt) return false;
-  bool cmd = std::string_view(rd_kafka_topic_name(m->rkt)) == opts.kafka.commands();
-  (cmd ? commands_rkt : events_rkt) = m->rkt;
-  return cmd;
+// The topic `m` comes from. Topic handles are stable per client, so names
+// are compared once per handle.
+Loop::From Loop::source(const rd_kafka_message_t* m) {
+  if (m->rkt == events_rkt) return From::events;
+  if (m->rkt == commands_rkt) return From::commands;
+  if (m->rkt == deltas_rkt) return From::deltas;
+  std::string_view name = rd_kafka_topic_name(m->rkt);
+  if (name == opts.kafka.events()) return events_rkt = m->rkt, From::events;
+  if (name == opts.kafka.commands()) return commands_rkt = m->rkt, From::commands;
+  if (name == opts.kafka.deltas()) return deltas_rkt = m->rkt, From::deltas;
+  return From::other;
 }
 
 // What the batch being built changed, for ProcessorOptions::on_applied and
@@ -229,12 +231,14 @@ void Loop::fold_delta(storage::Batch& batch) {
     }
     if (ev_next[p] == seg_from[p] && d.empty()) continue;
     // Below chain_end the deltas topic has the records already.
-    if (produce_deltas && seg_from[p] >= chain_end[p])
+    if (produce_deltas && seg_from[p] >= chain_end[p]) {
+      promised[p] = std::max(promised[p], cmd_next);
       records.push_back(
           {static_cast<int32_t>(p),
            projection::encode_record(
                {static_cast<int32_t>(p), seg_from[p], ev_next[p], cmd_next, dedup[p].horizon(), {}},
                projection::encode(d))});
+    }
     seg_from[p] = ev_next[p];
     if (d.empty()) continue;
     delta.append(d);
@@ -312,21 +316,29 @@ void Loop::update_lag() {
 // While the commands topic is behind the end it had at start, events wait:
 // goals defined then are known before the events they count, so a restart
 // or a rebuild needs no backfill scans. (Any interleaving gives the same
-// state; this one is the cheapest.)
+// state; this one is the cheapest.) Owned events wait also while a command
+// waits for the other instances' records (`promised`).
 void Loop::pause_events(bool pause) {
+  start_paused = pause;
+  sync_pause();
+}
+void Loop::sync_pause() {
+  bool want = start_paused || !waiting.empty();
+  if (want == events_paused) return;
   PartitionList l = new_partition_list(event_partitions);
   for (int p = 0; p < event_partitions; ++p)
-    rd_kafka_topic_partition_list_add(l.get(), opts.kafka.events().c_str(), p);
-  if (pause)
+    if (owned[static_cast<size_t>(p)])
+      rd_kafka_topic_partition_list_add(l.get(), opts.kafka.events().c_str(), p);
+  if (want)
     rd_kafka_pause_partitions(consumer, l.get());
   else
     rd_kafka_resume_partitions(consumer, l.get());
-  events_paused = pause;
+  events_paused = want;
 }
 void Loop::maybe_resume_events(bool idle) {
-  if (!events_paused) return;
+  if (!start_paused) return;
   bool done = cmd_next >= start_cmd_end;
-  if (!done && idle) {
+  if (!done && idle && waiting.empty()) {
     // Offsets may have gaps: trust the consumer's position when idle.
     PartitionList l = new_partition_list(1);
     rd_kafka_topic_partition_list_add(l.get(), opts.kafka.commands().c_str(), 0);
@@ -336,7 +348,202 @@ void Loop::maybe_resume_events(bool idle) {
   if (done) pause_events(false);
 }
 
-// Marks a write durable: read-your-writes waiters and the backfill thread
+// Whether command c can be applied now: every foreign partition's records
+// up to c are folded, and it has one past c (so none up to c is to come).
+bool Loop::passed(int64_t c) const {
+  for (size_t p = 0; p < owned.size(); ++p)
+    if (!owned[p] &&
+        (promised[p] <= c || (!foreign[p].empty() && foreign[p].front().record.commands <= c)))
+      return false;
+  return true;
+}
+
+std::string Loop::discontinuity(size_t p, const projection::DeltaRecord& r) const {
+  if (r.to > ev_next[p] && r.from != ev_next[p])
+    return "covers events " + std::to_string(r.from) + ".." + std::to_string(r.to) +
+           ", and the store is at event offset " + std::to_string(ev_next[p]);
+  if (r.to > ev_next[p] && r.horizon_hours != dedup[p].horizon())
+    return "was made with a dedup horizon of " + std::to_string(r.horizon_hours) +
+           "h, and the store has " + std::to_string(dedup[p].horizon()) + "h";
+  return {};
+}
+
+void Loop::fold_record(int p, int64_t offset, const projection::DeltaRecord& r,
+                       storage::Batch& batch) {
+  auto pp = static_cast<size_t>(p);
+  for (const auto& f : r.delta.first_seen) dedup[pp].restore(f.fp, f.hour);
+  for (const auto& w : r.delta.watermarks) dedup[pp].restore_watermark(w.hour);
+  watermark_folded[pp] = dedup[pp].watermark();
+  delta.append(r.delta);
+  ev_next[pp] = r.to;
+  seg_from[pp] = r.to;
+  chain_end[pp] = std::max(chain_end[pp], r.to);
+  promised[pp] = std::max(promised[pp], r.commands);
+  state::set_offset(batch, state::Source::events, p, r.to);
+  state::set_offset(batch, state::Source::deltas, p, offset + 1);
+  state::set_offset(batch, state::Source::chain, p, chain_end[pp]);
+}
+
+void Loop::consume(MessageBatch& mb, storage::Batch& batch, Counts& k) {
+  size_t n = mb.size();
+  size_t run_begin = 0;  // start of the pending run of event messages
+  auto flush_run = [&](size_t i) {
+    if (i > run_begin) ingest_run(mb, run_begin, i, k);
+    run_begin = i + 1;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    rd_kafka_message_t* m = mb[i];
+    if (m->err) {
+      flush_run(i);
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        telemetry.kafka_errors++;
+        log::warn(std::string("consumer: ") + rd_kafka_message_errstr(m));
+      }
+      continue;
+    }
+    From from = source(m);
+    bool event = from == From::events && m->partition >= 0 && m->partition < event_partitions &&
+                 owned[static_cast<size_t>(m->partition)];
+    if (!event) {
+      flush_run(i);
+      if (from == From::commands) {
+        if (waiting.empty() && passed(m->offset)) {
+          apply_command(m, batch);
+          cmd_next = m->offset + 1;
+          cmd_dirty = true;
+        } else {
+          if (waiting.empty()) waiting_since = waiting_logged = Clock::now();
+          waiting.push_back(mb.take(i));
+        }
+      } else if (from == From::deltas) {
+        queue_record(m);
+      }
+      continue;
+    }
+    auto p = static_cast<size_t>(m->partition);
+    if (!waiting.empty()) {  // matched after the command that waits
+      flush_run(i);
+      held.push_back(mb.take(i));
+      continue;
+    }
+    if (i - run_begin >= kSegmentMaxEvents) {
+      // A segment ends here: its records stay well below the deltas
+      // topic's message size (about 20 bytes per event first seen, plus
+      // the cells and presences it touched).
+      ingest_run(mb, run_begin, i, k);
+      run_begin = i;
+      fold_delta(batch);
+    }
+    if (m->offset >= chain_end[p] && seg_from[p] < chain_end[p]) {
+      // The end of events the deltas topic has records of already
+      // (replay_deltas): their segment produces none; the next one
+      // continues the records.
+      if (ev_next[p] > seg_from[p]) {
+        if (i > run_begin) ingest_run(mb, run_begin, i, k);
+        run_begin = i;
+        fold_delta(batch);
+      }
+      seg_from[p] = chain_end[p];
+    }
+    ++k.events;
+    ev_next[p] = m->offset + 1;
+    ev_dirty[p] = true;
+  }
+  flush_run(n);
+}
+
+// A record of another instance's partition, queued until the commands it
+// was matched after are applied.
+void Loop::queue_record(const rd_kafka_message_t* m) {
+  std::string_view bytes(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+  std::string where = opts.kafka.deltas() + " partition " + std::to_string(m->partition) +
+                      " offset " + std::to_string(m->offset);
+  auto r = projection::decode_record(bytes);
+  if (!r.ok())
+    return fatal.set(Error{ErrorCode::invalid, "deltas", where + ": " + r.error().message});
+  if (r->partition != m->partition || m->partition < 0 || m->partition >= event_partitions ||
+      owned[static_cast<size_t>(m->partition)])
+    return fatal.set(Error{ErrorCode::invalid, "deltas",
+                           where + ": a record of partition " + std::to_string(r->partition) +
+                               ", not of a partition another instance owns"});
+  auto p = static_cast<size_t>(m->partition);
+  promised[p] = std::max(promised[p], r->commands);
+  foreign[p].push_back({m->offset, std::move(r).value()});
+}
+
+void Loop::advance(storage::Batch& batch, Counts& k) {
+  while (!fatal.failed()) {
+    for (size_t p = 0; p < owned.size(); ++p) {
+      auto& q = foreign[p];
+      while (!owned[p] && !q.empty() && q.front().record.commands <= cmd_next) {
+        const auto& [offset, r] = q.front();
+        auto pi = static_cast<int>(p);
+        if (r.to <= ev_next[p]) {  // folded already (by the start), or a marker
+          state::set_offset(batch, state::Source::deltas, pi, offset + 1);
+        } else if (auto why = discontinuity(p, r); !why.empty()) {
+          return fatal.set(
+              Error{ErrorCode::conflict, "deltas",
+                    opts.kafka.deltas() + " partition " + std::to_string(p) + " offset " +
+                        std::to_string(offset) + " " + why +
+                        ": another instance owns this partition, so this store cannot ingest it "
+                        "again; restore it with goalstream rebuild --from deltas into an empty "
+                        "--data-dir"});
+        } else {
+          fold_record(pi, offset, r, batch);
+          telemetry.deltas_folded_records++;
+          telemetry.deltas_folded_events += static_cast<uint64_t>(r.to - r.from);
+        }
+        q.pop_front();
+      }
+    }
+    if (waiting.empty()) break;
+    int64_t c = waiting.front()->offset;
+    if (!passed(c)) {
+      if (Clock::now() - waiting_logged > std::chrono::seconds(10)) {
+        waiting_logged = Clock::now();
+        std::string behind;
+        for (size_t p = 0; p < owned.size(); ++p)
+          if (!owned[p] && promised[p] <= c)
+            behind += (behind.empty() ? "" : ",") + std::to_string(p);
+        log::warn("command at offset " + std::to_string(c) + " has waited " +
+                  std::to_string(
+                      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - waiting_since)
+                          .count()) +
+                  " s for records of partitions " + behind + " of " + opts.kafka.deltas() +
+                  " past it: their owner is down or behind (this instance's own partitions "
+                  "wait with it)");
+      }
+      break;
+    }
+    apply_command(waiting.front().get(), batch);
+    cmd_next = c + 1;
+    cmd_dirty = true;
+    waiting.pop_front();
+    if (!waiting.empty()) waiting_since = waiting_logged = Clock::now();
+  }
+  if (waiting.empty() && !held.empty()) {
+    MessageBatch h = std::move(held);
+    held = MessageBatch();
+    consume(h, batch, k);
+  }
+  sync_pause();
+}
+
+void Loop::add_markers() {
+  // Only instances that share the partitions wait for markers. (With every
+  // partition owned, none: a command then costs no transaction.)
+  if (!produce_deltas || foreign_count == 0) return;
+  int64_t next = waiting.empty() ? cmd_next : waiting.front()->offset + 1;
+  for (size_t p = 0; p < owned.size(); ++p) {
+    if (!owned[p] || promised[p] >= next || ev_next[p] < chain_end[p] || seg_from[p] != ev_next[p])
+      continue;
+    promised[p] = next;
+    auto pi = static_cast<int32_t>(p);
+    records.push_back(
+        {pi, projection::encode_record({pi, ev_next[p], ev_next[p], next, dedup[p].horizon(), {}},
+                                       projection::encode(projection::Delta{}))});
+  }
+}
 
 void Loop::run() {
   // RocksDB's per-call perf bookkeeping is measurable on the hot path.
@@ -378,61 +585,17 @@ void Loop::run() {
     size_t n = msgs.size();
     if (batch_msgs == 0) t0 = polled;
     batch_msgs += n;
-    uint64_t events = 0, invalid = 0, dups = 0, matched = 0;
-    size_t run_begin = 0;  // start of the pending run of event messages
-    auto flush_run = [&](size_t i) {
-      if (i > run_begin) ingest_run(run_begin, i, invalid, dups, matched);
-      run_begin = i + 1;
-    };
-    for (size_t i = 0; i < n; ++i) {
-      rd_kafka_message_t* m = msgs[i];
-      if (m->err) {
-        flush_run(i);
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-          telemetry.kafka_errors++;
-          log::warn(std::string("consumer: ") + rd_kafka_message_errstr(m));
-        }
-      } else if (is_command(m)) {
-        flush_run(i);
-        apply_command(m, *batch);
-        cmd_next = m->offset + 1;
-        cmd_dirty = true;
-      } else if (m->partition >= 0 && m->partition < event_partitions) {
-        auto p = static_cast<size_t>(m->partition);
-        if (i - run_begin >= kSegmentMaxEvents) {
-          // A segment ends here: its records stay well below the deltas
-          // topic's message size (about 20 bytes per event first seen, plus
-          // the cells and presences it touched).
-          ingest_run(run_begin, i, invalid, dups, matched);
-          run_begin = i;
-          fold_delta(*batch);
-        }
-        if (m->offset >= chain_end[p] && seg_from[p] < chain_end[p]) {
-          // The end of events the deltas topic has records of already
-          // (replay_deltas): their segment produces none; the next one
-          // continues the records.
-          if (ev_next[p] > seg_from[p]) {
-            if (i > run_begin) ingest_run(run_begin, i, invalid, dups, matched);
-            run_begin = i;
-            fold_delta(*batch);
-          }
-          seg_from[p] = chain_end[p];
-        }
-        ++events;
-        ev_next[p] = m->offset + 1;
-        ev_dirty[p] = true;
-      } else {
-        flush_run(i);
-      }
-    }
-    flush_run(n);
-    telemetry.events_in += events;
-    telemetry.events_valid += events - invalid;
-    telemetry.events_invalid += invalid;
-    telemetry.events_duplicate += dups;
-    telemetry.events_matched += matched;
-    batch_invalid += invalid;
+    Counts k;
+    consume(msgs, *batch, k);
+    if (foreign_count > 0 || !waiting.empty()) advance(*batch, k);
+    telemetry.events_in += k.events;
+    telemetry.events_valid += k.events - k.invalid;
+    telemetry.events_invalid += k.invalid;
+    telemetry.events_duplicate += k.dups;
+    telemetry.events_matched += k.matched;
+    batch_invalid += k.invalid;
     fold_delta(*batch);
+    add_markers();
     maybe_resume_events(n == 0);
     if (uint64_t partial = apply_partials(*batch)) seq = partial, wake_backfill = true;
     for (int p = 0; p < event_partitions; ++p)
@@ -457,5 +620,7 @@ void Loop::run() {
   // A batch the writer did not take: its messages hold references that
   // would keep rd_kafka_destroy() of the consumer waiting for ever.
   msgs.clear();
+  held.clear();
+  waiting.clear();
 }
 }  // namespace gs::kernel

@@ -136,6 +136,30 @@ struct Loop : Shared, CommandContext {
   // there already), and a segment is cut there.
   std::vector<int64_t> chain_end;
   std::vector<TxnProducer::Record> records;  // of the batch being built
+
+  // Ownership (issue 11): the events partitions this instance ingests
+  // (read-only after start; every one unless ProcessorOptions::partitions
+  // names some). The records of the others, produced by the instances that
+  // own them, are folded from the deltas topic as they come (advance()).
+  std::vector<bool> owned;
+  int foreign_count = 0;  // partitions not owned
+  struct Queued {
+    int64_t offset;  // in the deltas partition
+    projection::DeltaRecord record;
+  };
+  std::vector<std::deque<Queued>> foreign;  // per partition: records read, not folded yet
+  // Per partition, the highest `commands` of its records read or produced:
+  // no later record has less. A command c is applied once every foreign
+  // partition has a record with more than c (its later events are matched
+  // after c), and the records before it are folded. While a command waits
+  // for that, the owned partitions ingest nothing: their events are held,
+  // and the batch ends with a marker per owned partition (an empty record
+  // with commands c+1), which is what lets the other instances apply c.
+  std::vector<int64_t> promised;
+  std::deque<KafkaMessage> waiting;                 // commands waiting, in order
+  MessageBatch held;                                // owned events consumed while one waits
+  Clock::time_point waiting_since, waiting_logged;  // of waiting.front()
+  bool start_paused = false;  // pause_events(): commands behind their start end
   // GOALSTREAM_DELTA_ROUNDTRIP=1: fold decode(encode(delta)) instead (the
   // digest oracle proves the encoding with it).
   bool delta_roundtrip = false;
@@ -162,21 +186,43 @@ struct Loop : Shared, CommandContext {
   std::unordered_map<std::string, int64_t> idempotency;
   std::multimap<int64_t, std::string> idempotency_by_time;
 
-  bool events_paused = false;
+  bool events_paused = false;                // the owned events partitions are paused
   rd_kafka_topic_t* commands_rkt = nullptr;  // topic handles seen, by topic
   rd_kafka_topic_t* events_rkt = nullptr;
+  rd_kafka_topic_t* deltas_rkt = nullptr;
 
   // loop.cpp: the thread's loop and event ingestion.
   void run();
   void deadletter(const rd_kafka_message_t* m, const std::string& why, const std::string& field);
-  void prepare(Chunk& c, size_t begin, size_t end);
+  void prepare(const MessageBatch& mb, Chunk& c, size_t begin, size_t end);
   void notice(const rd_kafka_message_t* m, const Tally& t, std::string_view subjects);
-  void ingest_run(size_t begin, size_t end, uint64_t& invalid, uint64_t& dups, uint64_t& matched);
+  struct Counts {
+    uint64_t events = 0, invalid = 0, dups = 0, matched = 0;
+  };
+  void ingest_run(const MessageBatch& mb, size_t begin, size_t end, Counts& k);
+  // Processes the messages of `mb` in order into `batch` (commands that
+  // must wait, and the owned events after them, are taken out of `mb`).
+  void consume(MessageBatch& mb, storage::Batch& batch, Counts& k);
+  // Folds the other instances' records that can be folded, applies the
+  // commands that can be applied, then ingests the events held meanwhile.
+  void advance(storage::Batch& batch, Counts& k);
+  // A record of partition p at `offset` of the deltas topic that continues
+  // what the store has (r.from == ev_next[p]): folded into the delta being
+  // built, the dedup table restored from it, its offsets into `batch`.
+  void fold_record(int p, int64_t offset, const projection::DeltaRecord& r, storage::Batch& batch);
+  // Why record r of partition p does not continue the store; empty if it does.
+  std::string discontinuity(size_t p, const projection::DeltaRecord& r) const;
+  // The markers the batch ends with (see `promised`).
+  void add_markers();
+  bool passed(int64_t c) const;
+  void queue_record(const rd_kafka_message_t* m);
+  void sync_pause();
   void touch(const std::string& cell_key, int64_t ts);
   void touch_cells(const projection::Delta& d);
   void fold_delta(storage::Batch& batch);
   void forget_beyond_horizon(storage::Batch& batch);
-  bool is_command(const rd_kafka_message_t* m);
+  enum class From { commands, events, deltas, other };
+  From source(const rd_kafka_message_t* m);
   void update_lag();
   void pause_events(bool pause);
   void maybe_resume_events(bool idle);

@@ -1,5 +1,6 @@
 #include "kernel/processor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string_view>
@@ -120,15 +121,6 @@ Status Processor::load_dedup(Impl& I) {
 
 // Folds what the deltas topic has and the store lacks (Loop::replay_deltas).
 Status Processor::replay(Impl& I) {
-  auto parts = partition_count(I.consumer.get(), I.opts.kafka.deltas());
-  if (!parts.ok()) return parts.error();
-  if (*parts != I.loop.event_partitions)
-    return Error{ErrorCode::conflict, "topic-prefix",
-                 I.opts.kafka.deltas() + " has " + std::to_string(*parts) + " partitions and " +
-                     I.opts.kafka.events() + " has " + std::to_string(I.loop.event_partitions) +
-                     ": the deltas topic is partitioned like the events topic; give both "
-                     "the same number (Kafka adds partitions with kafka-topics.sh --alter "
-                     "--partitions N)"};
   auto stored = state::offsets(I.store, state::Source::deltas);
   if (!stored.ok()) return stored.error();
   std::vector<int64_t> next(static_cast<size_t>(I.loop.event_partitions), 0);
@@ -170,14 +162,18 @@ Status Processor::start() {
   std::string group =
       I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
   auto consumer = make_consumer(
-      I.opts.kafka, {{"group.id", group},
-                     {"enable.auto.commit", "false"},
-                     {"enable.auto.offset.store", "false"},
-                     {"auto.offset.reset", "earliest"},
-                     {"fetch.wait.max.ms", "100"},
-                     // The poller's doorbell works from these bounds (poller.h).
-                     {"queued.min.messages", std::to_string(kPrefetchMaxMessages)},
-                     {"queued.max.messages.kbytes", std::to_string(kPrefetchMaxKbytes)}});
+      I.opts.kafka,
+      {{"group.id", group},
+       {"enable.auto.commit", "false"},
+       {"enable.auto.offset.store", "false"},
+       {"auto.offset.reset", "earliest"},
+       {"fetch.wait.max.ms", "100"},
+       // The deltas topic is produced in transactions (only
+       // read by an instance that does not own every partition).
+       {"isolation.level", I.opts.partitions.empty() ? "read_uncommitted" : "read_committed"},
+       // The poller's doorbell works from these bounds (poller.h).
+       {"queued.min.messages", std::to_string(kPrefetchMaxMessages)},
+       {"queued.max.messages.kbytes", std::to_string(kPrefetchMaxKbytes)}});
   if (!consumer.ok()) return consumer.error();
   I.consumer = std::move(consumer).value();
   rd_kafka_poll_set_consumer(I.consumer.get());
@@ -207,6 +203,34 @@ Status Processor::start() {
   for (auto [p, off] : *chain)
     if (p >= 0 && p < I.loop.event_partitions) I.loop.chain_end[static_cast<size_t>(p)] = off;
   I.loop.part_delta.assign(static_cast<size_t>(I.loop.event_partitions), {});
+  auto np = static_cast<size_t>(I.loop.event_partitions);
+  I.loop.owned.assign(np, I.opts.partitions.empty());
+  for (int p : I.opts.partitions) {
+    if (p < 0 || p >= I.loop.event_partitions)
+      return Error{ErrorCode::invalid, "partitions",
+                   std::to_string(p) + " is not a partition of " + I.opts.kafka.events() +
+                       ", which has " + std::to_string(I.loop.event_partitions) + " (0.." +
+                       std::to_string(I.loop.event_partitions - 1) + ")"};
+    I.loop.owned[static_cast<size_t>(p)] = true;
+  }
+  I.loop.foreign_count =
+      static_cast<int>(std::count(I.loop.owned.begin(), I.loop.owned.end(), false));
+  I.loop.foreign.assign(np, {});
+  I.loop.promised.assign(np, 0);
+  if (!I.opts.transactional_id.empty() || I.opts.replay_deltas) {
+    auto dparts = partition_count(I.consumer.get(), I.opts.kafka.deltas());
+    if (!dparts.ok()) return dparts.error();
+    if (*dparts != I.loop.event_partitions)
+      return Error{ErrorCode::conflict, "topic-prefix",
+                   I.opts.kafka.deltas() + " has " + std::to_string(*dparts) + " partitions and " +
+                       I.opts.kafka.events() + " has " + std::to_string(I.loop.event_partitions) +
+                       ": the deltas topic is partitioned like the events topic; give both "
+                       "the same number (Kafka adds partitions with kafka-topics.sh --alter "
+                       "--partitions N)"};
+  }
+  if (I.loop.foreign_count > 0 && !I.opts.replay_deltas)
+    return Error{ErrorCode::invalid, "partitions",
+                 "a processor that owns some partitions folds the others from the deltas topic"};
   auto cmd = state::offsets(I.store, state::Source::commands);
   if (!cmd.ok()) return cmd.error();
   I.loop.cmd_next = cmd->count(0) ? cmd->at(0) : 0;
@@ -273,12 +297,24 @@ Status Processor::start() {
   }
   I.loop.produce_deltas = I.deltas != nullptr;
 
+  // Owned partitions are consumed from the events topic, the others from
+  // the deltas topic (after the records the store has).
+  auto dnext = state::offsets(I.store, state::Source::deltas);
+  if (!dnext.ok()) return dnext.error();
   PartitionList l = new_partition_list(I.loop.event_partitions + 1);
   rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.commands().c_str(), 0)->offset =
       I.loop.cmd_next == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.loop.cmd_next;
-  for (int p = 0; p < I.loop.event_partitions; ++p)
-    rd_kafka_topic_partition_list_add(l.get(), I.opts.kafka.events().c_str(), p)->offset =
-        I.loop.ev_next[p] == 0 ? RD_KAFKA_OFFSET_BEGINNING : I.loop.ev_next[p];
+  for (int p = 0; p < I.loop.event_partitions; ++p) {
+    int64_t at = I.loop.owned[static_cast<size_t>(p)] ? I.loop.ev_next[p]
+                 : dnext->count(p)                    ? dnext->at(p)
+                                                      : 0;
+    rd_kafka_topic_partition_list_add(
+        l.get(),
+        (I.loop.owned[static_cast<size_t>(p)] ? I.opts.kafka.events() : I.opts.kafka.deltas())
+            .c_str(),
+        p)
+        ->offset = at == 0 ? RD_KAFKA_OFFSET_BEGINNING : at;
+  }
   auto err = rd_kafka_assign(I.consumer.get(), l.get());
   PartitionList assignment(rd_kafka_topic_partition_list_copy(l.get()));  // the doorbell's
   l.reset();
@@ -286,10 +322,18 @@ Status Processor::start() {
     return Error{ErrorCode::unavailable, "",
                  std::string("cannot assign partitions: ") + rd_kafka_err2str(err)};
 
+  std::string owns;
+  if (I.loop.foreign_count > 0) {
+    for (int p = 0; p < I.loop.event_partitions; ++p)
+      if (I.loop.owned[static_cast<size_t>(p)])
+        owns += (owns.empty() ? "" : ",") + std::to_string(p);
+    owns = " (owns " + (owns.empty() ? std::string("none") : owns) +
+           "; the others are folded from " + I.opts.kafka.deltas() + ")";
+  }
   log::info("processor starting: " + std::to_string(I.loop.index.size()) +
             " counters (conversion goals and metric series), " +
-            std::to_string(I.loop.event_partitions) + " event partitions, commands at offset " +
-            std::to_string(I.loop.cmd_next));
+            std::to_string(I.loop.event_partitions) + " event partitions" + owns +
+            ", commands at offset " + std::to_string(I.loop.cmd_next));
   I.loop.consumer = I.consumer.get();
   I.loop.owner_ready = &ready_;
   const char* roundtrip = std::getenv("GOALSTREAM_DELTA_ROUNDTRIP");
@@ -316,6 +360,12 @@ Status Processor::start() {
   return {};
 }
 
+bool Processor::publishes_for(std::string_view tenant) const {
+  const auto& L = impl_->loop;
+  if (L.foreign_count == 0 || L.owned.empty()) return true;
+  return L.owned[projection::fingerprint(tenant, "").lo % L.owned.size()];
+}
+
 void Processor::request_stop() {
   // Only the flag: the threads it would wake may not exist yet (start()
   // creates them), and the fold polls the flag.
@@ -334,6 +384,8 @@ void Processor::stop() {
   // here for a loop that ended by an exception), and those nobody took (the
   // poller's stop).
   I.loop.msgs.clear();
+  I.loop.held.clear();
+  I.loop.waiting.clear();
   if (I.poller) {
     I.poller->stop();
     log::info("poller: woke the fetcher " + std::to_string(I.poller->doorbells()) + " times");

@@ -63,6 +63,10 @@ struct ProcessorOptions {
   // one Kafka transaction per batch, under this transactional.id (unique per
   // instance, stable across its restarts). Empty for rebuilds.
   std::string transactional_id;
+  // The events partitions this instance owns (ingests; produces their
+  // records); empty: every one. The others' records are folded from the
+  // deltas topic as the instances that own them produce them.
+  std::vector<int> partitions;
   // At start, fold the records of the deltas topic the store does not have
   // yet (after a crash between a transaction and its store write; all of
   // them into an empty store: rebuild --from deltas), before ingest resumes.
@@ -124,6 +128,11 @@ class Processor {
   // with the positions; `caught_up` is true when every position reached its
   // watermark and no backfill job is pending.
   std::vector<PartitionProgress> progress(bool& caught_up);
+  // Whether this instance publishes the status transitions of `tenant` on
+  // the changes topic: the owner of events partition
+  // fingerprint(tenant).lo mod partitions does (design §9); with every
+  // partition owned, always. Thread-safe after start().
+  bool publishes_for(std::string_view tenant) const;
   // True once the processor caught up with the logs as they were at start.
   bool ready() const { return ready_; }
   // Progress of the running backfill job of a goal, if any: (scanned, total).

@@ -20,11 +20,6 @@ namespace {
 constexpr uint64_t kWriteEveryEvents = 200000;
 constexpr size_t kQueueMax = 16, kQueueResume = 4;
 
-struct Queued {
-  int64_t offset;  // in the deltas partition
-  projection::DeltaRecord record;
-};
-
 }  // namespace
 
 // Folds the records of the deltas topic after `next` (per partition, the
@@ -89,6 +84,7 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
   } restore{produce_deltas, produce};
   std::deque<KafkaMessage> cmds;
   bool commands_at_end = false;
+  bool handed_over = false;  // a command waits for other instances' records
   storage::Batch batch = store.batch();
   uint64_t pending = 0;  // events (and records) folded since the last write
   std::vector<bool> paused(static_cast<size_t>(event_partitions), false);
@@ -128,6 +124,17 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
       // Commands after the last record are left to the processor, which
       // applies them with its batches (and their deadletters).
       if (best >= 0 && !cmds.empty() && cmds.front()->offset < cmin) {
+        // With partitions owned elsewhere, a command waits until each has a
+        // record matched after it (Loop::passed): its owner may still
+        // produce records before it. The live processor takes it from
+        // here, and reads again the records left queued (they start after
+        // the store's off/d/). Every record left has commands > c, none
+        // of them this instance's own: its own run applied c only after
+        // the others' records past c were in the topic.
+        if (!passed(cmds.front()->offset)) {
+          handed_over = true;
+          break;
+        }
         fold_delta(batch);
         apply_command(cmds.front().get(), batch);
         // A rejected command's deadletter is delivered before the offset
@@ -157,14 +164,16 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
       queued[static_cast<size_t>(best)].pop_front();
       const auto& r = q.record;
       auto p = static_cast<size_t>(best);
-      std::string why;
-      if (r.to > ev_next[p] && r.from != ev_next[p])
-        why = "covers events " + std::to_string(r.from) + ".." + std::to_string(r.to) +
-              ", and the store is at event offset " + std::to_string(ev_next[p]);
-      else if (r.to > ev_next[p] && r.horizon_hours != dedup[p].horizon())
-        why = "was made with a dedup horizon of " + std::to_string(r.horizon_hours) +
-              "h, and the store has " + std::to_string(dedup[p].horizon()) + "h";
+      std::string why = discontinuity(p, r);
+      promised[p] = std::max(promised[p], r.commands);
       chain_end[p] = std::max(chain_end[p], r.to);
+      if (!why.empty() && !owned[p])
+        return Error{ErrorCode::conflict, "deltas",
+                     topic + " partition " + std::to_string(best) + " offset " +
+                         std::to_string(q.offset) + " " + why +
+                         ": another instance owns this partition, so this store cannot ingest "
+                         "it again; restore it with goalstream rebuild --from deltas into an "
+                         "empty --data-dir"};
       if (!why.empty()) {
         // The partition's records no longer continue this store: ingest
         // takes it from here, from the events, producing nothing until past
@@ -186,17 +195,11 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
       } else if (r.to <= ev_next[p]) {
         ++out.skipped;
       } else {
-        for (const auto& f : r.delta.first_seen) dedup[p].restore(f.fp, f.hour);
-        for (const auto& w : r.delta.watermarks) dedup[p].restore_watermark(w.hour);
-        watermark_folded[p] = dedup[p].watermark();
-        delta.append(r.delta);
-        ev_next[p] = r.to;
-        seg_from[p] = r.to;
+        fold_record(best, q.offset, r, batch);
         out.events += static_cast<uint64_t>(r.to - r.from);
         pending += static_cast<uint64_t>(r.to - r.from);
         if (fold_delay.count() > 0) std::this_thread::sleep_for(fold_delay);
         ++out.records;
-        state::set_offset(batch, state::Source::events, best, r.to);
       }
       state::set_offset(batch, state::Source::deltas, best, q.offset + 1);
       state::set_offset(batch, state::Source::chain, best, chain_end[p]);
@@ -207,6 +210,7 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
         if (!st.ok()) return st.error();
       }
     }
+    if (handed_over) break;
     if (stopping)
       return Error{ErrorCode::unavailable, "", "stopped while folding the deltas topic"};
     if (fatal.failed()) return *fatal.error();
@@ -259,11 +263,13 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
     auto p = static_cast<size_t>(m->partition);
     if (detached[p]) {  // only its end matters now
       chain_end[p] = std::max(chain_end[p], r->to);
+      promised[p] = std::max(promised[p], r->commands);
       state::set_offset(batch, state::Source::deltas, m->partition, m->offset + 1);
       state::set_offset(batch, state::Source::chain, m->partition, chain_end[p]);
       continue;
     }
     at_end[p] = false;
+    promised[p] = std::max(promised[p], r->commands);
     queued[p].push_back({m->offset, std::move(r).value()});
     if (queued[p].size() >= kQueueMax && !paused[p]) pause(m->partition, true);
   }

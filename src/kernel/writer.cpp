@@ -40,14 +40,15 @@ bool Writer::busy() {
 bool Writer::hand(Write w) {
   {
     std::unique_lock lock(mu_);
-    // A batch with nothing to write or publish (no message, no backfill
-    // hand-over) does not wait for the batch in flight, which publishes
+    // A batch with nothing to write, produce or publish (no message, no
+    // record, no backfill hand-over) does not wait for the batch in flight, which publishes
     // the same positions: so while the writer waits for deadletter
     // deliveries, the processor goes on to build the next real batch.
-    if (busy_ && w.batch.count() == 0 && !w.deadletters && w.seq == 0) return true;
+    bool empty = w.batch.count() == 0 && !w.deadletters && w.records.empty();
+    if (busy_ && empty && w.seq == 0) return true;
     cv_.wait(lock, [&] { return !busy_ || d_.fatal.failed() || abandoned_; });
     if (d_.fatal.failed() || abandoned_) return false;
-    if (w.batch.count() == 0 && !w.deadletters) {
+    if (empty) {
       publish(w);  // under mu_: no batch is in flight to publish a later position
     } else {
       slot_ = std::move(w);

@@ -220,8 +220,10 @@ json create_conversion_goal(Serve& s, const std::string& key, const json& def) {
   return r.json_body();
 }
 
-Serve::Serve(std::string prefix, std::string data_dir)
-    : prefix_(std::move(prefix)), data_dir_(std::move(data_dir)) {
+Serve::Serve(std::string prefix, std::string data_dir, std::vector<std::string> extra_args)
+    : prefix_(std::move(prefix)),
+      data_dir_(std::move(data_dir)),
+      extra_args_(std::move(extra_args)) {
   log_path_ = data_dir_ + ".log";
 }
 
@@ -231,9 +233,12 @@ Serve::~Serve() {
 
 void Serve::start() {
   port_ = free_port();
-  pid_ = spawn({"serve", "--brokers", brokers(), "--topic-prefix", prefix_, "--data-dir", data_dir_,
-                "--listen", "127.0.0.1:" + std::to_string(port_)},
-               log_path_, log_path_);
+  std::vector<std::string> args = {
+      "serve",          "--brokers", brokers(),
+      "--topic-prefix", prefix_,     "--data-dir",
+      data_dir_,        "--listen",  "127.0.0.1:" + std::to_string(port_)};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = spawn(args, log_path_, log_path_);
   wait_serving(pid_, port_, log_path_);
 }
 

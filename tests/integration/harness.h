@@ -62,7 +62,8 @@ HttpResponse http(int port, const std::string& method, const std::string& target
 // A running `goalstream serve`.
 class Serve {
  public:
-  Serve(std::string prefix, std::string data_dir);
+  // `extra_args`: more serve options (--partitions, --instance-id).
+  Serve(std::string prefix, std::string data_dir, std::vector<std::string> extra_args = {});
   ~Serve();         // SIGKILL if still running
   void start();     // returns when /healthz answers
   int terminate();  // SIGTERM, wait, return exit status
@@ -83,6 +84,7 @@ class Serve {
 
  private:
   std::string prefix_, data_dir_, log_path_;
+  std::vector<std::string> extra_args_;
   int port_ = 0;
   int pid_ = -1;
 };

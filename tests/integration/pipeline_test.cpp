@@ -934,8 +934,9 @@ TEST_CASE(
   CHECK(d.serve.wait_exit(30000) == 1);
   CHECK(d.serve.log().find("goalstream: deltas: another process took over transactional.id " +
                            d.prefix +
-                           "ingest.0 (a second goalstream serve on this --topic-prefix): this "
-                           "one stops; run one serve per topic prefix") != std::string::npos);
+                           "ingest.0 (a second goalstream serve with this --topic-prefix and "
+                           "--instance-id): this one stops; give every instance its own "
+                           "--instance-id") != std::string::npos);
   second.wait_caught_up();
   CHECK(second.metric("goalstream_events_in_total") == 1);
   // (Caught up means processed; its transaction may commit a moment later.)
