@@ -533,7 +533,12 @@ void Loop::add_markers() {
   // Only instances that share the partitions wait for markers. (With every
   // partition owned, none: a command then costs no transaction.)
   if (!produce_deltas || foreign_count == 0) return;
-  int64_t next = waiting.empty() ? cmd_next : waiting.front()->offset + 1;
+  // What this instance will not match its events before: every command
+  // waiting (its events are held until they are applied), and at start the
+  // commands up to their start end (its events are paused until then), so
+  // that a run of commands costs one round of markers, not one per command.
+  int64_t next = waiting.empty() ? cmd_next : waiting.back()->offset + 1;
+  if (start_paused) next = std::max(next, start_cmd_end);
   for (size_t p = 0; p < owned.size(); ++p) {
     if (!owned[p] || promised[p] >= next || ev_next[p] < chain_end[p] || seg_from[p] != ev_next[p])
       continue;
