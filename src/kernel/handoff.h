@@ -56,6 +56,8 @@ struct Write {
   // The batch's records of the deltas topic, committed in one transaction
   // with ev_next before the batch is written.
   std::vector<TxnProducer::Record> records{};
+  // Per partition, where its records on the deltas topic end after them.
+  std::vector<int64_t> chain_end{};
 };
 
 // Counts handed from the backfill thread to the processor thread.

@@ -233,6 +233,7 @@ void Loop::fold_delta(storage::Batch& batch) {
     // Below chain_end the deltas topic has the records already.
     if (produce_deltas && seg_from[p] >= chain_end[p]) {
       promised[p] = std::max(promised[p], cmd_next);
+      chain_end[p] = ev_next[p];
       records.push_back(
           {static_cast<int32_t>(p),
            projection::encode_record(
@@ -290,8 +291,10 @@ void Loop::update_lag() {
   // Cached watermarks are unknown until the first fetch of a partition:
   // the ends queried at start are a floor.
   for (int p = 0; p < event_partitions; ++p) {
-    if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.events().c_str(), p, &lo, &hi) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (!owned[static_cast<size_t>(p)])
+      hi = foreign_end[static_cast<size_t>(p)];  // folded from the deltas topic
+    else if (rd_kafka_get_watermark_offsets(consumer, opts.kafka.events().c_str(), p, &lo, &hi) !=
+             RD_KAFKA_RESP_ERR_NO_ERROR)
       hi = 0;
     lag += std::max<int64_t>(0, std::max(hi, start_ends[p]) - ev_next[p]);
     if (ev_next[p] < start_ends[p]) caught_up = false;
@@ -421,6 +424,13 @@ void Loop::consume(MessageBatch& mb, storage::Batch& batch, Counts& k) {
       continue;
     }
     auto p = static_cast<size_t>(m->partition);
+    if (m->offset < ev_next[p]) {  // delivered again (never expected): counted already
+      flush_run(i);
+      log::warn("consumer: " + opts.kafka.events() + " partition " + std::to_string(p) +
+                " offset " + std::to_string(m->offset) + " delivered again (at " +
+                std::to_string(ev_next[p]) + "); skipped");
+      continue;
+    }
     if (!waiting.empty()) {  // matched after the command that waits
       flush_run(i);
       held.push_back(mb.take(i));
@@ -510,8 +520,8 @@ void Loop::advance(storage::Batch& batch, Counts& k) {
                       std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - waiting_since)
                           .count()) +
                   " s for records of partitions " + behind + " of " + opts.kafka.deltas() +
-                  " past it: their owner is down or behind (this instance's own partitions "
-                  "wait with it)");
+                  " past it: their owner is down or behind, or no instance owns them "
+                  "(--partitions); this instance's own partitions wait with it");
       }
       break;
     }
@@ -540,13 +550,17 @@ void Loop::add_markers() {
   int64_t next = waiting.empty() ? cmd_next : waiting.back()->offset + 1;
   if (start_paused) next = std::max(next, start_cmd_end);
   for (size_t p = 0; p < owned.size(); ++p) {
-    if (!owned[p] || promised[p] >= next || ev_next[p] < chain_end[p] || seg_from[p] != ev_next[p])
-      continue;
+    if (!owned[p] || promised[p] >= next) continue;
+    // Where the partition's records end: its position, or, while ingest
+    // goes again through events the topic has records of (after a
+    // detach), the end of those records.
+    int64_t at = std::max(ev_next[p], chain_end[p]);
+    if (ev_next[p] >= chain_end[p] && seg_from[p] != ev_next[p])
+      continue;  // (not after fold_delta)
     promised[p] = next;
     auto pi = static_cast<int32_t>(p);
-    records.push_back(
-        {pi, projection::encode_record({pi, ev_next[p], ev_next[p], next, dedup[p].horizon(), {}},
-                                       projection::encode(projection::Delta{}))});
+    records.push_back({pi, projection::encode_record({pi, at, at, next, dedup[p].horizon(), {}},
+                                                     projection::encode(projection::Delta{}))});
   }
 }
 
@@ -570,6 +584,7 @@ void Loop::run() {
     touched.clear();
     w.records = std::move(records);
     records.clear();
+    if (!w.records.empty()) w.chain_end = chain_end;
     if (deadletters && deadletters->produced() > 0) {
       w.deadletters = std::move(deadletters);
       w.invalid_events = batch_invalid;

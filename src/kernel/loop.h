@@ -148,6 +148,9 @@ struct Loop : Shared, CommandContext {
     projection::DeltaRecord record;
   };
   std::vector<std::deque<Queued>> foreign;  // per partition: records read, not folded yet
+  // The events topic's end of each partition owned elsewhere, as last asked
+  // (Processor's ends thread writes them; 0: not known yet).
+  std::vector<std::atomic<int64_t>> foreign_end;
   // Per partition, the highest `commands` of its records read or produced:
   // no later record has less. A command c is applied once every foreign
   // partition has a record with more than c (its later events are matched

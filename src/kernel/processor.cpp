@@ -48,6 +48,30 @@ struct Processor::Impl {
   std::unique_ptr<Backfill> backfill;
   Loop loop;  // the processor thread's state
   std::thread loop_thread;
+  // With partitions owned elsewhere: the events topic's ends of those
+  // partitions (this consumer is not assigned them, so it has no cached
+  // watermark), asked of the broker every second (lag and readiness).
+  std::thread ends_thread;
+  std::mutex ends_mu;
+  std::condition_variable ends_cv;
+
+  void watch_foreign_ends() {
+    while (!stopping) {
+      PartitionList l = new_partition_list(loop.event_partitions);
+      for (int p = 0; p < loop.event_partitions; ++p)
+        if (!loop.owned[static_cast<size_t>(p)])
+          rd_kafka_topic_partition_list_add(l.get(), opts.kafka.events().c_str(), p)->offset =
+              RD_KAFKA_OFFSET_END;
+      // offsets_for_times keeps its timeout with the broker down (see
+      // wait_commands_caught_up).
+      if (rd_kafka_offsets_for_times(consumer.get(), l.get(), 1000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < l->cnt; ++i)
+          if (l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            loop.foreign_end[static_cast<size_t>(l->elems[i].partition)] = l->elems[i].offset;
+      std::unique_lock lock(ends_mu);
+      ends_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping.load(); });
+    }
+  }
 
   // Wakes every waiter (after `stopping` or a fatal error was set).
   void wake_all() {
@@ -55,6 +79,8 @@ struct Processor::Impl {
     if (poller) poller->wake();
     handoff.wake();
     applied.wake();
+    { std::lock_guard lock(ends_mu); }
+    ends_cv.notify_all();
   }
 };
 
@@ -162,18 +188,14 @@ Status Processor::start() {
   std::string group =
       I.opts.group_id.empty() ? I.opts.kafka.topic_prefix + "processor-private" : I.opts.group_id;
   auto consumer = make_consumer(
-      I.opts.kafka,
-      {{"group.id", group},
-       {"enable.auto.commit", "false"},
-       {"enable.auto.offset.store", "false"},
-       {"auto.offset.reset", "earliest"},
-       {"fetch.wait.max.ms", "100"},
-       // The deltas topic is produced in transactions (only
-       // read by an instance that does not own every partition).
-       {"isolation.level", I.opts.partitions.empty() ? "read_uncommitted" : "read_committed"},
-       // The poller's doorbell works from these bounds (poller.h).
-       {"queued.min.messages", std::to_string(kPrefetchMaxMessages)},
-       {"queued.max.messages.kbytes", std::to_string(kPrefetchMaxKbytes)}});
+      I.opts.kafka, {{"group.id", group},
+                     {"enable.auto.commit", "false"},
+                     {"enable.auto.offset.store", "false"},
+                     {"auto.offset.reset", "earliest"},
+                     {"fetch.wait.max.ms", "100"},
+                     // The poller's doorbell works from these bounds (poller.h).
+                     {"queued.min.messages", std::to_string(kPrefetchMaxMessages)},
+                     {"queued.max.messages.kbytes", std::to_string(kPrefetchMaxKbytes)}});
   if (!consumer.ok()) return consumer.error();
   I.consumer = std::move(consumer).value();
   rd_kafka_poll_set_consumer(I.consumer.get());
@@ -216,6 +238,7 @@ Status Processor::start() {
   I.loop.foreign_count =
       static_cast<int>(std::count(I.loop.owned.begin(), I.loop.owned.end(), false));
   I.loop.foreign.assign(np, {});
+  I.loop.foreign_end = std::vector<std::atomic<int64_t>>(np);
   I.loop.promised.assign(np, 0);
   if (!I.opts.transactional_id.empty() || I.opts.replay_deltas) {
     auto dparts = partition_count(I.consumer.get(), I.opts.kafka.deltas());
@@ -356,6 +379,8 @@ Status Processor::start() {
   if (I.loop.cmd_next < I.loop.start_cmd_end) I.loop.pause_events(true);  // before the first poll
   I.poller->start();
   I.loop_thread = spawn("gs-processor", I.fatal, [&I] { I.loop.run(); });
+  if (I.loop.foreign_count > 0)
+    I.ends_thread = spawn("gs-ends", I.fatal, [&I] { I.watch_foreign_ends(); });
   I.backfill->start();
   return {};
 }
@@ -379,6 +404,7 @@ void Processor::stop() {
   I.stopping = true;
   I.wake_all();  // a writer backing off between deadletter retries, waiters, the backfill
   if (I.loop_thread.joinable()) I.loop_thread.join();
+  if (I.ends_thread.joinable()) I.ends_thread.join();
   // Every message is destroyed before the consumer is closed: those of a
   // batch the writer did not take (the loop clears them as it ends; again
   // here for a loop that ended by an exception), and those nobody took (the
@@ -461,7 +487,10 @@ std::vector<PartitionProgress> Processor::progress(bool& caught_up) {
   if (ev.count(-1) || cmd.count(-1)) caught_up = false;
   for (int p = 0; p < I.loop.event_partitions; ++p) {
     int64_t end = 0, lo = 0;
-    rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.events().c_str(), p, &lo, &end);
+    if (I.loop.owned[static_cast<size_t>(p)])
+      rd_kafka_get_watermark_offsets(I.consumer.get(), I.opts.kafka.events().c_str(), p, &lo, &end);
+    else
+      end = I.loop.foreign_end[static_cast<size_t>(p)];
     end = std::max(end, I.loop.start_ends[p]);
     int64_t pos = ev.count(p) ? ev[p] : 0;
     if (pos < end) caught_up = false;

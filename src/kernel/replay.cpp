@@ -82,6 +82,13 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
     bool value;
     ~Restore() { flag = value; }
   } restore{produce_deltas, produce};
+  // Loop::passed with what is queued here: a queued record's front is
+  // past c once the records up to c are folded.
+  auto passed_queued = [&](int64_t c) {
+    for (size_t p = 0; p < owned.size(); ++p)
+      if (!owned[p] && promised[p] <= c && queued[p].empty()) return false;
+    return true;
+  };
   std::deque<KafkaMessage> cmds;
   bool commands_at_end = false;
   bool handed_over = false;  // a command waits for other instances' records
@@ -128,10 +135,11 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
         // record matched after it (Loop::passed): its owner may still
         // produce records before it. The live processor takes it from
         // here, and reads again the records left queued (they start after
-        // the store's off/d/). Every record left has commands > c, none
-        // of them this instance's own: its own run applied c only after
-        // the others' records past c were in the topic.
-        if (!passed(cmds.front()->offset)) {
+        // the store's off/d/; `promised` counts only the records folded,
+        // so it promises nothing for them). Every record left has commands
+        // > c; this instance's own are markers it wrote while c waited
+        // (empty: nothing is lost by not folding them).
+        if (!passed_queued(cmds.front()->offset)) {
           handed_over = true;
           break;
         }
@@ -269,7 +277,6 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
       continue;
     }
     at_end[p] = false;
-    promised[p] = std::max(promised[p], r->commands);
     queued[p].push_back({m->offset, std::move(r).value()});
     if (queued[p].size() >= kQueueMax && !paused[p]) pause(m->partition, true);
   }

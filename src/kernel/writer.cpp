@@ -135,7 +135,7 @@ Status Writer::commit_deltas(Write& w) {
   for (auto [p, off] : next) state::set_offset(w.batch, state::Source::deltas, p, off);
   for (int p = 0; p < d_.event_partitions; ++p)
     if (seen[static_cast<size_t>(p)])
-      state::set_offset(w.batch, state::Source::chain, p, w.ev_next[static_cast<size_t>(p)]);
+      state::set_offset(w.batch, state::Source::chain, p, w.chain_end[static_cast<size_t>(p)]);
   d_.telemetry.deltas_records += w.records.size();
   d_.telemetry.deltas_transactions++;
   return {};
