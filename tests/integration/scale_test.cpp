@@ -59,6 +59,45 @@ std::string digest(const std::string& dir) {
   return r.out;
 }
 
+// Stops both instances (SIGTERM, exit 0); their digests are equal, and equal
+// to a rebuild of the topics from the events. Returns the digest.
+std::string stop_and_compare(const std::string& prefix, it::Serve& a, const std::string& dir_a,
+                             it::Serve& b, const std::string& dir_b, const std::string& label) {
+  CHECK(a.terminate() == 0);
+  CHECK(b.terminate() == 0);
+  auto da = digest(dir_a);
+  CHECK(digest(dir_b) == da);
+  auto from_events = it::temp_dir(label + "-events") + "/store";
+  auto re = it::run_cli(
+      {"rebuild", "--brokers", it::brokers(), "--topic-prefix", prefix, "--data-dir", from_events});
+  REQUIRE_MESSAGE(re.exit_code == 0, re.err);
+  CHECK(re.out == da);
+  return da;
+}
+
+// A deployment whose first serve has stopped, and two instances A and B on
+// empty data dirs sharing its partitions, with its key (tenant acme)
+// applied on both.
+struct Pair {
+  Pair(const std::string& label, const std::string& parts_a, const std::string& parts_b)
+      : d(label, "acme"),
+        key(d.key),
+        dir_a(it::temp_dir(label + "-a") + "/store"),
+        dir_b(it::temp_dir(label + "-b") + "/store"),
+        a(d.prefix, dir_a, {"--partitions", parts_a, "--instance-id", "a"}),
+        b(d.prefix, dir_b, {"--partitions", parts_b, "--instance-id", "b"}) {
+    CHECK(d.serve.terminate() == 0);
+    a.start();
+    b.start();
+    // The key's command is applied once each has the other's markers past it.
+    REQUIRE(it::eventually([&] { return a.get("/api/settings", key).status == 200; }));
+    REQUIRE(it::eventually([&] { return b.get("/api/settings", key).status == 200; }));
+  }
+  it::Deployment d;
+  std::string key, dir_a, dir_b;
+  it::Serve a, b;
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -133,16 +172,8 @@ TEST_CASE(
   a.wait_caught_up();
   b.wait_caught_up();
 
-  CHECK(a.terminate() == 0);
-  CHECK(b.terminate() == 0);
-  auto da = digest(dir_a);
-  CHECK(digest(dir_b) == da);
   // Both equal a rebuild from the events and one from the deltas topic.
-  auto from_events = it::temp_dir("s1-events") + "/store";
-  auto re = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix,
-                         "--data-dir", from_events});
-  REQUIRE_MESSAGE(re.exit_code == 0, re.err);
-  CHECK(re.out == da);
+  auto da = stop_and_compare(d.prefix, a, dir_a, b, dir_b, "s1");
   auto from_deltas = it::temp_dir("s1-deltas") + "/store";
   auto rd = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix,
                          "--data-dir", from_deltas, "--from", "deltas"});
@@ -187,17 +218,8 @@ TEST_CASE("(s2) --partitions and --instance-id refuse what is not a partition or
 TEST_CASE(
     "(s3) kill -9 of one of two instances: its partitions and the next write wait for it, reads "
     "go on; once it is back, both count exactly and agree") {
-  it::Deployment d("s3", "acme");
-  auto key = d.key;
-  CHECK(d.serve.terminate() == 0);
-  auto dir_a = it::temp_dir("s3-a") + "/store", dir_b = it::temp_dir("s3-b") + "/store";
-  it::Serve a(d.prefix, dir_a, {"--partitions", "0-2", "--instance-id", "a"});
-  it::Serve b(d.prefix, dir_b, {"--partitions", "3-5", "--instance-id", "b"});
-  a.start();
-  b.start();
-  // The key's command is applied once each has the other's markers past it.
-  REQUIRE(it::eventually([&] { return a.get("/api/settings", key).status == 200; }));
-  REQUIRE(it::eventually([&] { return b.get("/api/settings", key).status == 200; }));
+  Pair pair("s3", "0-2", "3-5");
+  auto& [d, key, dir_a, dir_b, a, b] = pair;
   auto created = a.post(
       "/api/conversion-goals", key,
       json{{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}}.dump());
@@ -248,29 +270,14 @@ TEST_CASE(
   CHECK(wait_count(b, key, forms, 400)["count"] == 400);
   a.wait_caught_up();
   b.wait_caught_up();
-  CHECK(a.terminate() == 0);
-  CHECK(b.terminate() == 0);
-  auto da = digest(dir_a);
-  CHECK(digest(dir_b) == da);
-  auto from_events = it::temp_dir("s3-events") + "/store";
-  auto re = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix,
-                         "--data-dir", from_events});
-  REQUIRE_MESSAGE(re.exit_code == 0, re.err);
-  CHECK(re.out == da);
+  stop_and_compare(d.prefix, a, dir_a, b, dir_b, "s3");
 }
 
 TEST_CASE(
     "(s4) status transitions of a tenant are published once, by one of the two instances, and "
     "both report the status") {
-  it::Deployment d("s4", "acme");
-  auto key = d.key;
-  CHECK(d.serve.terminate() == 0);
-  auto dir_a = it::temp_dir("s4-a") + "/store", dir_b = it::temp_dir("s4-b") + "/store";
-  it::Serve a(d.prefix, dir_a, {"--partitions", "0,2,4", "--instance-id", "a"});
-  it::Serve b(d.prefix, dir_b, {"--partitions", "1,3,5", "--instance-id", "b"});
-  a.start();
-  b.start();
-  REQUIRE(it::eventually([&] { return a.get("/api/settings", key).status == 200; }));
+  Pair pair("s4", "0,2,4", "1,3,5");
+  auto& [d, key, dir_a, dir_b, a, b] = pair;
   auto post = [&](const std::string& target, const json& body) {
     auto r = a.post(target, key, body.dump());
     REQUIRE_MESSAGE(r.status == 201, r.body);
@@ -317,13 +324,5 @@ TEST_CASE(
   CHECK(parsed[parsed.size() - 2]["after"] == "completed");
   CHECK(a.metric("goalstream_changes_total") + b.metric("goalstream_changes_total") ==
         static_cast<double>(changes.size()));
-  CHECK(a.terminate() == 0);
-  CHECK(b.terminate() == 0);
-  auto da = digest(dir_a);
-  CHECK(digest(dir_b) == da);
-  auto rebuilt = it::temp_dir("s4-events") + "/store";
-  auto re = it::run_cli(
-      {"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix, "--data-dir", rebuilt});
-  REQUIRE_MESSAGE(re.exit_code == 0, re.err);
-  CHECK(re.out == da);
+  stop_and_compare(d.prefix, a, dir_a, b, dir_b, "s4");
 }
