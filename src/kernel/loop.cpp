@@ -220,9 +220,9 @@ void Loop::touch_cells(const projection::Delta& d) {
 }
 
 // Ends the segment: each partition's part becomes a record of the deltas
-// topic (when this processor produces them), and all parts are folded into
-// the batch as one delta.
-void Loop::fold_delta(storage::Batch& batch) {
+// topic (when this processor produces them) and is added to the delta being
+// built.
+void Loop::end_segment() {
   for (size_t p = 0; p < part_delta.size(); ++p) {
     projection::Delta& d = part_delta[p];
     if (dedup[p].watermark() != watermark_folded[p]) {
@@ -245,6 +245,13 @@ void Loop::fold_delta(storage::Batch& batch) {
     delta.append(d);
     d.clear();
   }
+}
+
+// Ends the segment and folds the delta built since the last fold into the
+// batch: before a command and at the end of a batch, so that a cell gets
+// one merge operand per batch however many segments touched it.
+void Loop::fold_delta(storage::Batch& batch) {
+  end_segment();
   if (delta.empty()) return;
   touch_cells(delta);
   // The record this segment writes for each partition, with its last (so
@@ -442,7 +449,7 @@ void Loop::consume(MessageBatch& mb, storage::Batch& batch, Counts& k) {
       // the cells and presences it touched).
       ingest_run(mb, run_begin, i, k);
       run_begin = i;
-      fold_delta(batch);
+      end_segment();
     }
     if (m->offset >= chain_end[p] && seg_from[p] < chain_end[p]) {
       // The end of events the deltas topic has records of already
@@ -451,7 +458,7 @@ void Loop::consume(MessageBatch& mb, storage::Batch& batch, Counts& k) {
       if (ev_next[p] > seg_from[p]) {
         if (i > run_begin) ingest_run(mb, run_begin, i, k);
         run_begin = i;
-        fold_delta(batch);
+        end_segment();
       }
       seg_from[p] = chain_end[p];
     }
@@ -614,7 +621,7 @@ void Loop::run() {
     telemetry.events_duplicate += k.dups;
     telemetry.events_matched += k.matched;
     batch_invalid += k.invalid;
-    fold_delta(*batch);
+    end_segment();
     add_markers();
     maybe_resume_events(n == 0);
     if (uint64_t partial = apply_partials(*batch)) seq = partial, wake_backfill = true;
@@ -629,14 +636,20 @@ void Loop::run() {
     timed = timed || n > 0;
     msgs.clear();
     bool grow = batch_msgs > 0 && batch_msgs < kGroupMaxMessages && writer->busy();
-    if (!grow && !hand()) break;
+    if (!grow) {
+      fold_delta(*batch);  // once per batch, however many polls it grew over
+      if (!hand()) break;
+    }
     if (Clock::now() - last_lag > std::chrono::milliseconds(500)) {
       update_lag();
       last_lag = Clock::now();
     }
   }
   // A batch being grown when the processor stops is handed over.
-  if (batch && batch_msgs > 0 && !fatal.failed()) hand();
+  if (batch && batch_msgs > 0 && !fatal.failed()) {
+    fold_delta(*batch);
+    hand();
+  }
   // A batch the writer did not take: its messages hold references that
   // would keep rd_kafka_destroy() of the consumer waiting for ever.
   msgs.clear();

@@ -122,7 +122,7 @@ struct Loop : Shared, CommandContext {
   std::vector<std::deque<std::pair<uint64_t, int32_t>>> dedup_records;
   uint64_t fingerprint_seq = 0;
   // What ingest produced since the last fold (projection/delta.h): the
-  // segment's first-seen fingerprints, duplicate positions, cells and
+  // segments' first-seen fingerprints, duplicate positions, cells and
   // presences. Folded into the batch before each command and at batch end.
   projection::Delta delta;
   // The segment being built, per events partition: its part of the delta
@@ -222,6 +222,7 @@ struct Loop : Shared, CommandContext {
   void sync_pause();
   void touch(const std::string& cell_key, int64_t ts);
   void touch_cells(const projection::Delta& d);
+  void end_segment();
   void fold_delta(storage::Batch& batch);
   void forget_beyond_horizon(storage::Batch& batch);
   enum class From { commands, events, deltas, other };
