@@ -26,6 +26,8 @@ struct ServeOptions {
   // this instance owns ("" = all; "0,2,4", "0-2"), and its name among the
   // instances of one topic prefix (its transactional.id).
   std::string partitions;
+  // Or: the Kafka consumer group whose members share the partitions.
+  std::string group;
   std::string instance_id = "0";
 };
 

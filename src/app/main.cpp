@@ -144,6 +144,12 @@ int main(int argc, char** argv) {
                    "that own them produce it")
       ->envname("GOALSTREAM_PARTITIONS");
   serve
+      ->add_option("--group", so.group,
+                   "Share the events partitions with the other serve instances of this Kafka "
+                   "consumer group (cooperative rebalancing: instances join and leave, and the "
+                   "others take over a failed one's partitions); instead of --partitions")
+      ->envname("GOALSTREAM_GROUP");
+  serve
       ->add_option("--instance-id", so.instance_id,
                    "This instance's name among the serve instances of one topic prefix "
                    "(letters, digits, . _ -): its transactional.id is <prefix>ingest.<id>; "

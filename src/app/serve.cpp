@@ -155,6 +155,9 @@ int run_serve(const Common& c, const ServeOptions& o) {
     return fail("--max-connections: must be at least 1 (0: derived from the open files limit)");
   auto partitions = parse_partitions(o.partitions);
   if (!partitions.ok()) return fail(partitions.error());
+  if (!o.group.empty() && !partitions->empty())
+    return fail(Error{ErrorCode::invalid, "--group",
+                      "give --group or --partitions, not both: a group assigns the partitions"});
   if (o.instance_id.empty() || o.instance_id.size() > 64 ||
       o.instance_id.find_first_not_of(
           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
@@ -201,6 +204,7 @@ int run_serve(const Common& c, const ServeOptions& o) {
   popts.group_id = c.kafka.topic_prefix + "processor";
   popts.transactional_id = c.kafka.topic_prefix + "ingest." + o.instance_id;
   popts.partitions = *partitions;
+  popts.ingest_group = o.group;
   popts.replay_deltas = true;
   popts.dedup_horizon_hours = *horizon_hours(c.dedup_horizon);
   popts.on_applied = [&changes, &hub](const auto& touched) {

@@ -123,7 +123,8 @@ void Backfill::run_job(const std::string& tenant, const std::string& counter, Jo
     remaining.insert(p);
   }
   rd_kafka_assign(rk, l.get());
-  FetchDoorbell doorbell(rk, std::move(l));
+  l.reset();
+  FetchDoorbell doorbell(rk);
   size_t unrung = 0, unrung_bytes = 0;  // consumed since the doorbell last looked
   // Series counters hold a 0x1f separator: show it as " series ".
   std::string shown = tenant + "/" + std::string(base_id) +

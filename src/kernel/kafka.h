@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,7 +39,7 @@ struct KafkaOptions {
 // Builds a client of `type` with bootstrap servers and extra settings.
 Result<KafkaHandle> make_client(rd_kafka_type_t type, const KafkaOptions& opts,
                                 const std::map<std::string, std::string>& settings,
-                                void (*configure)(rd_kafka_conf_t*) = nullptr);
+                                const std::function<void(rd_kafka_conf_t*)>& configure = {});
 // make_client for a consumer, which closes before it is destroyed.
 Result<KafkaConsumer> make_consumer(const KafkaOptions& opts,
                                     const std::map<std::string, std::string>& settings);

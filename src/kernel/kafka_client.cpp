@@ -15,7 +15,7 @@ Error unavailable(std::string msg) { return Error{ErrorCode::unavailable, "", st
 
 Result<KafkaHandle> make_client(rd_kafka_type_t type, const KafkaOptions& opts,
                                 const std::map<std::string, std::string>& settings,
-                                void (*configure)(rd_kafka_conf_t*)) {
+                                const std::function<void(rd_kafka_conf_t*)>& configure) {
   char errstr[512];
   KafkaConf conf(rd_kafka_conf_new());
   auto set = [&](const std::string& k, const std::string& v) -> bool {

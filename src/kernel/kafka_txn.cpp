@@ -9,6 +9,8 @@ namespace gs::kernel {
 namespace {
 
 constexpr int kTimeoutMs = 30000;
+// A transaction open longer is aborted by the broker (and the producer fenced).
+constexpr int kTransactionTimeoutMs = 15000;
 
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
   auto* r = static_cast<TxnProducer::Reports*>(m->_private);
@@ -43,7 +45,7 @@ Result<std::unique_ptr<TxnProducer>> TxnProducer::create(const KafkaOptions& opt
                         {{"transactional.id", transactional_id},
                          // An instance that stops mid-transaction holds the
                          // read_committed end of its partitions until then.
-                         {"transaction.timeout.ms", "15000"},
+                         {"transaction.timeout.ms", std::to_string(kTransactionTimeoutMs)},
                          // CONCURRENT_TRANSACTIONS right after a commit is
                          // retried after this (the default 100 ms would cost
                          // ~100 ms per transaction).
@@ -70,9 +72,12 @@ TxnProducer::~TxnProducer() {
 
 Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& records,
                            const rd_kafka_topic_partition_list_t* offsets, rd_kafka_t* consumer,
-                           std::map<int32_t, int64_t>& next) {
+                           std::map<int32_t, int64_t>& next,
+                           const std::function<Status()>& may_commit) {
   auto backoff = std::chrono::milliseconds(100);
   for (int tries = 1;; ++tries) {
+    if (may_commit)
+      if (auto st = may_commit(); !st.ok()) return st;
     bool retry = false;
     next.clear();
     auto st = attempt(topic, records, offsets, consumer, next, retry);
@@ -84,8 +89,10 @@ Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& 
                    "another process took over transactional.id " + id_ +
                        " (a second goalstream serve with this --topic-prefix and "
                        "--instance-id): this one stops; give every instance its own "
-                       "--instance-id (" +
-                       why + ")"};
+                       "--instance-id; or this process was paused longer than its "
+                       "transaction timeout (" +
+                       std::to_string(kTransactionTimeoutMs / 1000) +
+                       " s) and the broker aborted its transaction (" + why + ")"};
     if (!retry || tries == 5) return st;
     log::warn("deltas: transaction aborted (" + st.error().message + "); retrying in " +
               std::to_string(backoff.count()) + " ms");

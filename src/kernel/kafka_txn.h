@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,9 +41,11 @@ class TxnProducer {
   // then, or on a fatal error (fenced by a newer client with the same id),
   // an Error. On success `next` holds, for each partition written, the offset
   // after its last record.
+  // `may_commit`, if given, is asked before each attempt: its Error ends
+  // the commit (nothing is produced).
   Status commit(const std::string& topic, const std::vector<Record>& records,
                 const rd_kafka_topic_partition_list_t* offsets, rd_kafka_t* consumer,
-                std::map<int32_t, int64_t>& next);
+                std::map<int32_t, int64_t>& next, const std::function<Status()>& may_commit = {});
 
   // The delivery reports of one attempt (each message's opaque points here).
   struct Reports {

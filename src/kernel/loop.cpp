@@ -378,6 +378,15 @@ std::string Loop::discontinuity(size_t p, const projection::DeltaRecord& r) cons
   return {};
 }
 
+Error Loop::not_continued(int p, int64_t offset, const std::string& why) const {
+  return Error{ErrorCode::conflict, "deltas",
+               opts.kafka.deltas() + " partition " + std::to_string(p) + " offset " +
+                   std::to_string(offset) + " " + why +
+                   ": another instance owns this partition, so this store cannot ingest it "
+                   "again; restore it with goalstream rebuild --from deltas into an empty "
+                   "--data-dir"};
+}
+
 void Loop::fold_record(int p, int64_t offset, const projection::DeltaRecord& r,
                        storage::Batch& batch) {
   auto pp = static_cast<size_t>(p);
@@ -478,12 +487,20 @@ void Loop::queue_record(const rd_kafka_message_t* m) {
   auto r = projection::decode_record(bytes);
   if (!r.ok())
     return fatal.set(Error{ErrorCode::invalid, "deltas", where + ": " + r.error().message});
-  if (r->partition != m->partition || m->partition < 0 || m->partition >= event_partitions ||
-      owned[static_cast<size_t>(m->partition)])
+  if (r->partition != m->partition || m->partition < 0 || m->partition >= event_partitions)
     return fatal.set(Error{ErrorCode::invalid, "deltas",
-                           where + ": a record of partition " + std::to_string(r->partition) +
-                               ", not of a partition another instance owns"});
+                           where + ": a record of partition " + std::to_string(r->partition)});
   auto p = static_cast<size_t>(m->partition);
+  if (owned[p]) {
+    // Fetched before this instance took the partition over: folded already
+    // (or a marker of the previous owner).
+    if (r->to <= ev_next[p]) return;
+    return fatal.set(Error{
+        ErrorCode::conflict, "deltas",
+        where + ": a record of events " + std::to_string(r->from) + ".." + std::to_string(r->to) +
+            " produced by another instance, and this instance owns partition " + std::to_string(p) +
+            " (at event offset " + std::to_string(ev_next[p]) + ")"});
+  }
   promised[p] = std::max(promised[p], r->commands);
   foreign[p].push_back({m->offset, std::move(r).value()});
 }
@@ -498,13 +515,7 @@ void Loop::advance(storage::Batch& batch, Counts& k) {
         if (r.to <= ev_next[p]) {  // folded already (by the start), or a marker
           state::set_offset(batch, state::Source::deltas, pi, offset + 1);
         } else if (auto why = discontinuity(p, r); !why.empty()) {
-          return fatal.set(
-              Error{ErrorCode::conflict, "deltas",
-                    opts.kafka.deltas() + " partition " + std::to_string(p) + " offset " +
-                        std::to_string(offset) + " " + why +
-                        ": another instance owns this partition, so this store cannot ingest it "
-                        "again; restore it with goalstream rebuild --from deltas into an empty "
-                        "--data-dir"});
+          return fatal.set(not_continued(pi, offset, why));
         } else {
           fold_record(pi, offset, r, batch);
           telemetry.deltas_folded_records++;
@@ -558,16 +569,110 @@ void Loop::add_markers() {
   if (start_paused) next = std::max(next, start_cmd_end);
   for (size_t p = 0; p < owned.size(); ++p) {
     if (!owned[p] || promised[p] >= next) continue;
-    // Where the partition's records end: its position, or, while ingest
-    // goes again through events the topic has records of (after a
-    // detach), the end of those records.
+    // Where the partition's records end: its position (add_markers runs
+    // after end_segment), or, while ingest goes again through events the
+    // topic has records of (after a detach), the end of those records.
     int64_t at = std::max(ev_next[p], chain_end[p]);
-    if (ev_next[p] >= chain_end[p] && seg_from[p] != ev_next[p])
-      continue;  // (not after fold_delta)
     promised[p] = next;
     auto pi = static_cast<int32_t>(p);
     records.push_back({pi, projection::encode_record({pi, at, at, next, dedup[p].horizon(), {}},
                                                      projection::encode(projection::Delta{}))});
+  }
+}
+
+void Loop::reassign(const std::string& topic, int p, bool assign, int64_t at) {
+  PartitionList l = new_partition_list(1);
+  rd_kafka_topic_partition_list_add(l.get(), topic.c_str(), p)->offset =
+      at == 0 ? RD_KAFKA_OFFSET_BEGINNING : at;
+  rd_kafka_error_t* e = assign ? rd_kafka_incremental_assign(consumer, l.get())
+                               : rd_kafka_incremental_unassign(consumer, l.get());
+  if (e) {
+    fatal.set(Error{ErrorCode::unavailable, "group",
+                    std::string("cannot ") + (assign ? "assign " : "unassign ") + topic +
+                        " partition " + std::to_string(p) + ": " + rd_kafka_error_string(e)});
+    rd_kafka_error_destroy(e);
+  }
+}
+
+bool Loop::regroup(std::optional<storage::Batch>& batch, const std::function<bool()>& hand) {
+  for (auto& c : group->take()) {
+    if (c.kind == Membership::Change::Kind::gain) {
+      for (size_t i = 0; i < c.partitions.size(); ++i) gains[c.partitions[i]] = c.committed[i];
+      continue;
+    }
+    bool any = false;
+    for (int32_t p : c.partitions) {
+      gains.erase(p);
+      any = any || owned[static_cast<size_t>(p)];
+    }
+    if (any) {
+      // What was ingested of them so far is committed (the group waits for
+      // this before the next owner reads the committed offsets).
+      if (batch) {
+        fold_delta(*batch);
+        if (!hand()) return false;
+      }
+      if (!writer->drain()) return false;
+      for (int32_t p : c.partitions)
+        if (owned[static_cast<size_t>(p)]) hand_over(p);
+    }
+    group->ack(c.id);
+  }
+  return true;
+}
+
+// Partition p is no longer ingested here: its records are folded from the
+// deltas topic from now on, after the last one this instance produced (the
+// writer stored where that one ends).
+void Loop::hand_over(int p) {
+  auto pp = static_cast<size_t>(p);
+  owned[pp] = false;
+  ++foreign_count;
+  // Its events held while a command waits are the next owner's.
+  MessageBatch keep;
+  for (size_t i = 0; i < held.size(); ++i)
+    if (held[i]->partition != p) keep.push_back(held.take(i));
+  held = std::move(keep);
+  seg_from[pp] = ev_next[pp];
+  reassign(opts.kafka.events(), p, false);
+  auto stored = state::offsets(store, state::Source::deltas);
+  if (!stored.ok()) return fatal.set(stored.error());
+  int64_t at = stored->count(p) ? stored->at(p) : 0;
+  reassign(opts.kafka.deltas(), p, true, at);
+  log::info("group: handed events partition " + std::to_string(p) + " over at event offset " +
+            std::to_string(ev_next[pp]) + "; folding its records from " + opts.kafka.deltas() +
+            " offset " + std::to_string(at));
+}
+
+// Takes over the partitions assigned whose previous owner's records are
+// folded up to the group's committed offset (and none queued goes beyond).
+void Loop::take_over() {
+  for (auto it = gains.begin(); it != gains.end();) {
+    auto [p, committed] = *it;
+    auto pp = static_cast<size_t>(p);
+    bool behind = ev_next[pp] < committed;
+    for (const auto& q : foreign[pp]) behind = behind || q.record.to > ev_next[pp];
+    if (behind) {
+      ++it;
+      continue;
+    }
+    it = gains.erase(it);
+    if (owned[pp]) continue;
+    foreign[pp].clear();  // markers, folded already
+    reassign(opts.kafka.deltas(), p, false);
+    seg_from[pp] = ev_next[pp];
+    chain_end[pp] = std::max(chain_end[pp], ev_next[pp]);
+    owned[pp] = true;
+    --foreign_count;
+    reassign(opts.kafka.events(), p, true, ev_next[pp]);
+    if (events_paused) {
+      PartitionList l = new_partition_list(1);
+      rd_kafka_topic_partition_list_add(l.get(), opts.kafka.events().c_str(), p);
+      rd_kafka_pause_partitions(consumer, l.get());
+    }
+    log::info("group: took over events partition " + std::to_string(p) + " at event offset " +
+              std::to_string(ev_next[pp]) +
+              " (the group's committed offset: " + std::to_string(committed) + ")");
   }
 }
 
@@ -600,6 +705,7 @@ void Loop::run() {
     return writer->hand(std::move(w));
   };
   while (!stopping && !fatal.failed()) {
+    if (group && group->changed() && !regroup(batch, hand)) break;
     if (!batch) {
       batch.emplace(store.batch());
       if (opts.emit_deadletter) deadletters = std::make_shared<DeliveryGroup>();
@@ -615,6 +721,7 @@ void Loop::run() {
     Counts k;
     consume(msgs, *batch, k);
     if (foreign_count > 0 || !waiting.empty()) advance(*batch, k);
+    if (!gains.empty()) take_over();
     telemetry.events_in += k.events;
     telemetry.events_valid += k.events - k.invalid;
     telemetry.events_invalid += k.invalid;

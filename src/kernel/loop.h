@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -21,6 +23,7 @@
 #include "kernel/handoff.h"
 #include "kernel/kafka.h"
 #include "kernel/kafka_txn.h"
+#include "kernel/membership.h"
 #include "kernel/module.h"
 #include "kernel/poller.h"
 #include "kernel/processor.h"
@@ -138,11 +141,19 @@ struct Loop : Shared, CommandContext {
   std::vector<TxnProducer::Record> records;  // of the batch being built
 
   // Ownership (issue 11): the events partitions this instance ingests
-  // (read-only after start; every one unless ProcessorOptions::partitions
-  // names some). The records of the others, produced by the instances that
-  // own them, are folded from the deltas topic as they come (advance()).
-  std::vector<bool> owned;
-  int foreign_count = 0;  // partitions not owned
+  // (every one unless ProcessorOptions::partitions names some; with a
+  // consumer group, what the group assigns, once taken over: written by the
+  // processor thread only, read by others). The records of the others,
+  // produced by the instances that own them, are folded from the deltas
+  // topic as they come (advance()).
+  std::vector<std::atomic<bool>> owned;
+  std::atomic<int> foreign_count{0};  // partitions not owned
+  // The consumer group that assigns the partitions (null: static
+  // ownership), and the partitions it assigned that this instance has not
+  // taken over yet: -> the group's committed offset, where the previous
+  // owner's committed records end. Taken over once folded up to there.
+  Membership* group = nullptr;
+  std::map<int32_t, int64_t> gains;
   struct Queued {
     int64_t offset;  // in the deltas partition
     projection::DeltaRecord record;
@@ -215,6 +226,8 @@ struct Loop : Shared, CommandContext {
   void fold_record(int p, int64_t offset, const projection::DeltaRecord& r, storage::Batch& batch);
   // Why record r of partition p does not continue the store; empty if it does.
   std::string discontinuity(size_t p, const projection::DeltaRecord& r) const;
+  // The fatal error for such a record of a partition owned elsewhere.
+  Error not_continued(int p, int64_t offset, const std::string& why) const;
   // The markers the batch ends with (see `promised`).
   void add_markers();
   bool passed(int64_t c) const;
@@ -227,6 +240,14 @@ struct Loop : Shared, CommandContext {
   void forget_beyond_horizon(storage::Batch& batch);
   enum class From { commands, events, deltas, other };
   From source(const rd_kafka_message_t* m);
+  // Consumer group changes (membership.h): the partitions revoked stop being
+  // ingested once the batch built so far is durable (hand: hands it to the
+  // writer); the ones assigned are taken over once folded (take_over()).
+  bool regroup(std::optional<storage::Batch>& batch, const std::function<bool()>& hand);
+  void hand_over(int p);
+  void take_over();
+  // Assigns (or unassigns) one partition of `topic` on the consumer, at `at`.
+  void reassign(const std::string& topic, int p, bool assign, int64_t at = 0);
   void update_lag();
   void pause_events(bool pause);
   void maybe_resume_events(bool idle);

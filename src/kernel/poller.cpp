@@ -82,11 +82,14 @@ void FetchDoorbell::after(size_t n, size_t bytes) {
   if (4 * peak >= 3 * kPrefetchMaxMessages || 4 * peak * avg >= 3 * kMaxBytes) armed_ = true;
   if (!armed_ || 2 * len >= kPrefetchMaxMessages || 2 * len * avg >= kMaxBytes) return;
   armed_ = false;
-  for (int i = 0; i < assignment_->cnt; ++i) assignment_->elems[i].offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (rd_kafka_assignment(consumer_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || !assigned) return;
+  PartitionList request(assigned);
+  for (int i = 0; i < request->cnt; ++i) request->elems[i].offset = RD_KAFKA_OFFSET_END;
   // The answer is not needed: waiting for it (a round trip) only bounds how
   // long a slow broker can hold the poller. On a timeout librdkafka drops
   // the late answer (rd_kafka_get_offsets_for_times_resp_cb).
-  (void)rd_kafka_offsets_for_times(consumer_, assignment_.get(), 100);
+  (void)rd_kafka_offsets_for_times(consumer_, request.get(), 100);
   rings_.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -35,11 +35,10 @@ inline constexpr int64_t kPrefetchMaxKbytes = 32768;
 // `bytes` payload. The poller's and each backfill job's.
 class FetchDoorbell {
  public:
-  // `assignment`: every partition the consumer is assigned.
-  FetchDoorbell(rd_kafka_t* consumer, PartitionList assignment)
-      : consumer_(consumer),
-        assignment_(std::move(assignment)),
-        queue_(rd_kafka_queue_get_consumer(consumer)) {}
+  // It asks for the ends of what the consumer is assigned at the time it
+  // rings (the assignment may change: Membership).
+  explicit FetchDoorbell(rd_kafka_t* consumer)
+      : consumer_(consumer), queue_(rd_kafka_queue_get_consumer(consumer)) {}
   void after(size_t n, size_t bytes);
   // Lets go of the consumer queue (before the consumer is closed); after()
   // does nothing then.
@@ -47,24 +46,17 @@ class FetchDoorbell {
   uint64_t rings() const { return rings_.load(std::memory_order_relaxed); }
 
  private:
-  rd_kafka_t* consumer_;      // not owned: outlives the doorbell
-  PartitionList assignment_;  // the request (its offsets are overwritten)
-  KafkaQueue queue_;          // the consumer queue, for its length
-  bool armed_ = false;        // the queue may have stopped the fetcher
+  rd_kafka_t* consumer_;  // not owned: outlives the doorbell
+  KafkaQueue queue_;      // the consumer queue, for its length
+  bool armed_ = false;    // the queue may have stopped the fetcher
   std::atomic<uint64_t> rings_{0};
 };
 
 class Poller {
  public:
-  // `assignment`: every partition the consumer is assigned (the doorbell asks
-  // their leaders for their end offsets).
-  Poller(rd_kafka_t* consumer, PartitionList assignment, const ProcessorOptions& opts,
-         const std::atomic<bool>& stopping, Fatal& fatal)
-      : consumer_(consumer),
-        opts_(opts),
-        stopping_(stopping),
-        fatal_(fatal),
-        doorbell_(consumer, std::move(assignment)) {}
+  Poller(rd_kafka_t* consumer, const ProcessorOptions& opts, const std::atomic<bool>& stopping,
+         Fatal& fatal)
+      : consumer_(consumer), opts_(opts), stopping_(stopping), fatal_(fatal), doorbell_(consumer) {}
   ~Poller() { stop(); }
 
   void start();

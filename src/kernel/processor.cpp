@@ -43,6 +43,7 @@ struct Processor::Impl {
   KafkaConsumer consumer;              // outlives the members below
   std::unique_ptr<Producer> producer;  // deadletter
   std::unique_ptr<TxnProducer> deltas;
+  std::unique_ptr<Membership> group;  // ProcessorOptions::ingest_group
   std::unique_ptr<Writer> writer;
   std::unique_ptr<Poller> poller;
   std::unique_ptr<Backfill> backfill;
@@ -64,7 +65,8 @@ struct Processor::Impl {
               RD_KAFKA_OFFSET_END;
       // offsets_for_times keeps its timeout with the broker down (see
       // wait_commands_caught_up).
-      if (rd_kafka_offsets_for_times(consumer.get(), l.get(), 1000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      if (l->cnt > 0 &&
+          rd_kafka_offsets_for_times(consumer.get(), l.get(), 1000) == RD_KAFKA_RESP_ERR_NO_ERROR)
         for (int i = 0; i < l->cnt; ++i)
           if (l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
             loop.foreign_end[static_cast<size_t>(l->elems[i].partition)] = l->elems[i].offset;
@@ -77,6 +79,7 @@ struct Processor::Impl {
   void wake_all() {
     if (writer) writer->wake();
     if (poller) poller->wake();
+    if (group) group->wake();
     handoff.wake();
     applied.wake();
     { std::lock_guard lock(ends_mu); }
@@ -226,7 +229,9 @@ Status Processor::start() {
     if (p >= 0 && p < I.loop.event_partitions) I.loop.chain_end[static_cast<size_t>(p)] = off;
   I.loop.part_delta.assign(static_cast<size_t>(I.loop.event_partitions), {});
   auto np = static_cast<size_t>(I.loop.event_partitions);
-  I.loop.owned.assign(np, I.opts.partitions.empty());
+  // With a group, none until it assigns them (Loop::take_over).
+  I.loop.owned = std::vector<std::atomic<bool>>(np);
+  for (auto& o : I.loop.owned) o = I.opts.partitions.empty() && I.opts.ingest_group.empty();
   for (int p : I.opts.partitions) {
     if (p < 0 || p >= I.loop.event_partitions)
       return Error{ErrorCode::invalid, "partitions",
@@ -303,6 +308,13 @@ Status Processor::start() {
     if (!st.ok()) return st;
   }
 
+  if (!I.opts.ingest_group.empty()) {
+    if (I.opts.transactional_id.empty())
+      return Error{ErrorCode::invalid, "group", "a group member produces the deltas topic"};
+    I.group = std::make_unique<Membership>(I.opts.kafka, I.opts.ingest_group, I.stopping, I.fatal);
+    if (auto st = I.group->create(); !st.ok()) return st;
+    I.loop.group = I.group.get();
+  }
   I.loop.producer = I.producer.get();
   // Before the replay: a new client with our transactional.id aborts what
   // an earlier run of this instance left open, so the topic's read_committed
@@ -339,7 +351,6 @@ Status Processor::start() {
         ->offset = at == 0 ? RD_KAFKA_OFFSET_BEGINNING : at;
   }
   auto err = rd_kafka_assign(I.consumer.get(), l.get());
-  PartitionList assignment(rd_kafka_topic_partition_list_copy(l.get()));  // the doorbell's
   l.reset();
   if (err)
     return Error{ErrorCode::unavailable, "",
@@ -365,9 +376,8 @@ Status Processor::start() {
   I.loop.update_lag();
   I.writer = std::make_unique<Writer>(Writer::Deps{
       I.store, I.opts, I.telemetry, *I.producer, I.consumer.get(), I.loop.event_partitions,
-      I.stopping, I.fatal, I.applied, I.handoff, I.deltas.get()});
-  I.poller = std::make_unique<Poller>(I.consumer.get(), std::move(assignment), I.opts, I.stopping,
-                                      I.fatal);
+      I.stopping, I.fatal, I.applied, I.handoff, I.deltas.get(), I.group.get()});
+  I.poller = std::make_unique<Poller>(I.consumer.get(), I.opts, I.stopping, I.fatal);
   I.backfill = std::make_unique<Backfill>(
       Shared{I.store, I.opts, I.telemetry, I.stopping, I.fatal, I.handoff});
   I.loop.writer = I.writer.get();
@@ -381,6 +391,7 @@ Status Processor::start() {
   I.loop_thread = spawn("gs-processor", I.fatal, [&I] { I.loop.run(); });
   if (I.loop.foreign_count > 0)
     I.ends_thread = spawn("gs-ends", I.fatal, [&I] { I.watch_foreign_ends(); });
+  if (I.group) I.group->start();
   I.backfill->start();
   return {};
 }
@@ -417,6 +428,9 @@ void Processor::stop() {
     log::info("poller: woke the fetcher " + std::to_string(I.poller->doorbells()) + " times");
   }
   if (I.writer) I.writer->stop();
+  // Nothing more is committed: a revocation waits no longer; leaves the
+  // group (the others take the partitions over).
+  if (I.group) I.group->stop();
   I.handoff.wake();
   if (I.backfill) I.backfill->join();
   I.consumer.reset();  // closes, then destroys

@@ -67,6 +67,9 @@ struct ProcessorOptions {
   // records); empty: every one. The others' records are folded from the
   // deltas topic as the instances that own them produce them.
   std::vector<int> partitions;
+  // Non-empty: the events partitions are shared by the instances of this
+  // Kafka consumer group instead (membership.h; `partitions` is empty).
+  std::string ingest_group;
   // At start, fold the records of the deltas topic the store does not have
   // yet (after a crash between a transaction and its store write; all of
   // them into an empty store: rebuild --from deltas), before ingest resumes.

@@ -175,13 +175,7 @@ Result<Loop::Replayed> Loop::replay_deltas(const std::vector<int64_t>& next) {
       std::string why = discontinuity(p, r);
       promised[p] = std::max(promised[p], r.commands);
       chain_end[p] = std::max(chain_end[p], r.to);
-      if (!why.empty() && !owned[p])
-        return Error{ErrorCode::conflict, "deltas",
-                     topic + " partition " + std::to_string(best) + " offset " +
-                         std::to_string(q.offset) + " " + why +
-                         ": another instance owns this partition, so this store cannot ingest "
-                         "it again; restore it with goalstream rebuild --from deltas into an "
-                         "empty --data-dir"};
+      if (!why.empty() && !owned[p]) return not_continued(best, q.offset, why);
       if (!why.empty()) {
         // The partition's records no longer continue this store: ingest
         // takes it from here, from the events, producing nothing until past

@@ -37,6 +37,12 @@ bool Writer::busy() {
   return busy_;
 }
 
+bool Writer::drain() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !busy_ || d_.fatal.failed() || abandoned_; });
+  return !d_.fatal.failed() && !abandoned_;
+}
+
 bool Writer::hand(Write w) {
   {
     std::unique_lock lock(mu_);
@@ -130,7 +136,28 @@ Status Writer::commit_deltas(Write& w) {
         w.ev_next[static_cast<size_t>(r.partition)];
   }
   std::map<int32_t, int64_t> next;
-  auto st = d_.deltas->commit(kafka.deltas(), w.records, l.get(), d_.consumer, next);
+  // With a group: only while it still assigns every partition of the batch
+  // (checked before each attempt; the group coordinator checks the
+  // metadata's generation too).
+  std::function<Status()> may_commit;
+  if (d_.group)
+    may_commit = [&]() -> Status {
+      std::string lost;
+      for (int p = 0; p < d_.event_partitions; ++p)
+        if (seen[static_cast<size_t>(p)] && !d_.group->owns(p))
+          lost += (lost.empty() ? "" : ",") + std::to_string(p);
+      if (lost.empty()) return {};
+      return Error{ErrorCode::conflict, "group",
+                   "events partition(s) " + lost +
+                       " of this batch were given to another member of "
+                       "consumer group " +
+                       d_.group->group() +
+                       " (this instance was dropped from the group: it did not heartbeat for " +
+                       std::to_string(Membership::kSessionTimeoutMs / 1000) +
+                       " s); it stops without committing them: restart it"};
+    };
+  auto st = d_.deltas->commit(kafka.deltas(), w.records, l.get(),
+                              d_.group ? d_.group->consumer() : d_.consumer, next, may_commit);
   if (!st.ok()) return st;
   for (auto [p, off] : next) state::set_offset(w.batch, state::Source::deltas, p, off);
   for (int p = 0; p < d_.event_partitions; ++p)

@@ -16,6 +16,7 @@
 #include "base/telemetry.h"
 #include "kernel/handoff.h"
 #include "kernel/kafka.h"
+#include "kernel/membership.h"
 #include "kernel/processor.h"
 #include "storage/store.h"
 
@@ -37,6 +38,11 @@ class Writer {
     // Produces each batch's records to the deltas topic in a transaction
     // with the events offsets (null: the processor produces none).
     TxnProducer* deltas = nullptr;
+    // The consumer group that assigns the events partitions (null: static
+    // ownership): its consumer's metadata goes with each transaction's
+    // offsets, and a batch of partitions it no longer assigns is not
+    // committed.
+    Membership* group = nullptr;
   };
   explicit Writer(Deps deps);
   ~Writer() { stop(); }
@@ -48,6 +54,9 @@ class Writer {
   bool hand(Write w);
   // Whether a batch is in flight (hand() would wait for it).
   bool busy();
+  // Processor thread: waits until the batch in flight is durable. False
+  // when the writer failed or gave up.
+  bool drain();
   // Waits for the batch in flight, then stops the thread. Idempotent.
   void stop();
   // Locks and notifies: for Fatal::on_set and Processor::stop.

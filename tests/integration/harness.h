@@ -64,10 +64,11 @@ class Serve {
  public:
   // `extra_args`: more serve options (--partitions, --instance-id).
   Serve(std::string prefix, std::string data_dir, std::vector<std::string> extra_args = {});
-  ~Serve();         // SIGKILL if still running
-  void start();     // returns when /healthz answers
-  int terminate();  // SIGTERM, wait, return exit status
-  void kill9();     // SIGKILL, wait
+  ~Serve();              // SIGKILL if still running
+  void start();          // returns when /healthz answers
+  int terminate();       // SIGTERM, wait, return exit status
+  void kill9();          // SIGKILL, wait
+  void signal(int sig);  // sends `sig` (SIGSTOP, SIGCONT), does not wait
   // Waits up to `timeout_ms` for serve to exit on its own; returns its exit
   // status (128 + signal if killed), or -1 if it is still running.
   int wait_exit(int timeout_ms);
@@ -141,6 +142,12 @@ bool eventually(F&& pred, int timeout_ms = 30000);
 std::string event(const std::string& id, const std::string& tenant, const std::string& type,
                   const std::string& timestamp, const std::string& url = "",
                   const json& properties = nullptr, const std::string& subject = "");
+
+// `n` form_submit events of tenant acme on https://acme.com/signup/x, event
+// ids e<first>.., subjects u<i> (keys acme/u<i>: spread over every
+// partition), on March 2025 days 2 to 21; each sent twice (a producer's
+// retry), so n distinct events in 2n messages.
+std::vector<std::pair<std::string, std::string>> signups(int first, int n);
 
 // UTC dates and times relative to now, as the API and events write them:
 // "YYYY-MM-DD" `days_from_today` days from today (negative: before), and

@@ -16,12 +16,6 @@ using it::json;
 
 namespace {
 
-std::string ts(int day, int hour = 12) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "2025-03-%02dT%02d:00:00Z", day, hour);
-  return buf;
-}
-
 // Waits until the goal's count on `s` is `count` with its backfill complete;
 // returns the last body.
 json wait_count(it::Serve& s, const std::string& key, const std::string& id, int64_t count,
@@ -37,20 +31,6 @@ json wait_count(it::Serve& s, const std::string& key, const std::string& id, int
       timeout_ms);
   CHECK_MESSAGE(reached, last.dump());  // the count, with the backfill complete
   return last;
-}
-
-// `n` signups of tenant acme from `n` subjects (keys spread over every
-// partition), event ids from `first`; each sent twice (producer retries).
-std::vector<std::pair<std::string, std::string>> signups(int first, int n) {
-  std::vector<std::pair<std::string, std::string>> msgs;
-  for (int i = first; i < first + n; ++i) {
-    auto key = "acme/u" + std::to_string(i);
-    auto value = it::event("e" + std::to_string(i), "acme", "form_submit", ts(2 + i % 20),
-                           "https://acme.com/signup/x", nullptr, "u" + std::to_string(i));
-    msgs.push_back({key, value});
-    msgs.push_back({key, value});
-  }
-  return msgs;
 }
 
 std::string digest(const std::string& dir) {
@@ -108,7 +88,7 @@ TEST_CASE(
   std::string signup = it::create_conversion_goal(
       d.serve, key,
       {{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}})["id"];
-  it::produce(d.events(), signups(0, 300));
+  it::produce(d.events(), it::signups(0, 300));
   CHECK(wait_count(d.serve, key, signup, 300)["count"] == 300);
   CHECK(d.serve.terminate() == 0);
 
@@ -126,7 +106,7 @@ TEST_CASE(
   CHECK(wait_count(b, key, signup, 300)["count"] == 300);
 
   // Events of every partition while both run: each instance ingests half.
-  it::produce(d.events(), signups(300, 400));
+  it::produce(d.events(), it::signups(300, 400));
   CHECK(wait_count(a, key, signup, 700)["count"] == 700);
   CHECK(wait_count(b, key, signup, 700)["count"] == 700);
   double in_a = a.metric("goalstream_events_in_total"),
@@ -142,7 +122,7 @@ TEST_CASE(
   // on both (each applies it between the same records of every partition).
   std::thread stream([&] {
     for (int i = 0; i < 20; ++i) {
-      it::produce(d.events(), signups(700 + i * 5, 5));
+      it::produce(d.events(), it::signups(700 + i * 5, 5));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
@@ -225,12 +205,12 @@ TEST_CASE(
       json{{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}}.dump());
   REQUIRE_MESSAGE(created.status == 201, created.body);
   std::string signup = created.json_body()["id"];
-  it::produce(d.events(), signups(0, 200));
+  it::produce(d.events(), it::signups(0, 200));
   CHECK(wait_count(a, key, signup, 200)["count"] == 200);
   CHECK(wait_count(b, key, signup, 200)["count"] == 200);
 
   b.kill9();
-  it::produce(d.events(), signups(200, 200));
+  it::produce(d.events(), it::signups(200, 200));
   // A counts its own partitions' share and answers reads; B's share waits.
   CHECK(it::eventually([&] {
     auto n = a.get("/api/conversion-goals/" + signup, key).json_body()["count"];

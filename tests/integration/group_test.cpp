@@ -1,0 +1,238 @@
+// Integration tests of serve instances sharing the events partitions
+// through a Kafka consumer group (serve --group; issue 11,
+// docs/operations.md#several-instances), against a real Kafka broker and
+// three real serve processes: instances join and leave, one is killed or
+// frozen, and every instance counts every event exactly once.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+
+using it::json;
+
+namespace {
+
+// Produces `n` signups from `first` in `steps` steps, one every 100 ms.
+void stream(const std::string& topic, int first, int n, int steps = 10) {
+  for (int i = 0; i < steps; ++i) {
+    it::produce(topic, it::signups(first + i * n / steps, n / steps));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+int64_t count(it::Serve& s, const std::string& key, const std::string& id) {
+  auto r = s.get("/api/conversion-goals/" + id, key);
+  return r.status == 200 ? r.json_body()["count"].get<int64_t>() : -1;
+}
+
+bool reaches(it::Serve& s, const std::string& key, const std::string& id, int64_t n,
+             int timeout_ms = 90000) {
+  bool ok = it::eventually([&] { return count(s, key, id) == n; }, timeout_ms);
+  if (!ok) MESSAGE("count " << count(s, key, id) << ", expected " << n);
+  return ok;
+}
+
+std::string digest(const std::string& dir) {
+  auto r = it::run_cli({"digest", "--data-dir", dir});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  return r.out;
+}
+
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Three instances a, b, c of one group on empty data dirs, after a first
+// serve issued the key (tenant acme) and defined a signup goal, then stopped.
+struct Trio {
+  explicit Trio(const std::string& label) : d(label, "acme"), key(d.key) {
+    signup = it::create_conversion_goal(
+        d.serve, key,
+        {{"name", "Signups"}, {"eventType", "form_submit"}, {"urlPattern", "/signup/**"}})["id"];
+    CHECK(d.serve.terminate() == 0);
+    for (const char* name : {"a", "b", "c"}) {
+      dirs.push_back(it::temp_dir(label + "-" + name) + "/store");
+      s.push_back(std::make_unique<it::Serve>(
+          d.prefix, dirs.back(),
+          std::vector<std::string>{"--group", d.prefix + "ingest", "--instance-id", name}));
+    }
+  }
+  it::Serve& operator[](size_t i) { return *s[i]; }
+  // Starts all three, and once they share the partitions, 300 signups that
+  // each counts.
+  void start_all() {
+    for (auto& x : s) x->start();
+    REQUIRE(settled({0, 1, 2}));
+    it::produce(d.events(), it::signups(0, 300));
+    for (auto& x : s) CHECK(reaches(*x, key, signup, 300));
+  }
+  // 100 signups more, once all three share the partitions again: each
+  // counts 700; then stop_and_compare.
+  void finish(const std::string& label) {
+    REQUIRE(settled({0, 1, 2}));
+    it::produce(d.events(), it::signups(600, 100));
+    for (auto& x : s) CHECK(reaches(*x, key, signup, 700));
+    for (auto& x : s) x->wait_caught_up();
+    stop_and_compare(label);
+  }
+  // Waits until the instances given own every partition between them, each
+  // some (their logs say which they took over and handed over).
+  bool settled(std::vector<size_t> who, int timeout_ms = 60000) {
+    return it::eventually(
+        [&] {
+          int owned = 0;
+          for (size_t i : who) {
+            auto log = s[i]->log();  // of its last start
+            log = log.substr(std::min(log.size(), log.rfind("processor starting")));
+            int n = static_cast<int>(occurrences(log, "group: took over events partition") -
+                                     occurrences(log, "group: handed events partition"));
+            if (n == 0) return false;  // 6 partitions, at most 3 members: each gets some
+            owned += n;
+          }
+          return owned == 6;
+        },
+        timeout_ms);
+  }
+  // Stops every instance still running (exit 0); their digests are equal,
+  // and equal to rebuilds from the events and from the deltas topic.
+  void stop_and_compare(const std::string& label) {
+    for (auto& x : s)
+      if (x->running()) CHECK(x->terminate() == 0);
+    auto first = digest(dirs[0]);
+    for (size_t i = 1; i < dirs.size(); ++i)  // (those that ran)
+      if (std::filesystem::exists(dirs[i])) CHECK(digest(dirs[i]) == first);
+    for (std::string from : {"events", "deltas"}) {
+      auto dir = it::temp_dir(label + "-" + from) + "/store";
+      auto r = it::run_cli({"rebuild", "--brokers", it::brokers(), "--topic-prefix", d.prefix,
+                            "--data-dir", dir, "--from", from});
+      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+      CHECK_MESSAGE(r.out == first, from);
+    }
+  }
+  it::Deployment d;
+  std::string key, signup;
+  std::vector<std::string> dirs;
+  std::vector<std::unique_ptr<it::Serve>> s;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "(g1) three instances of a consumer group: events produced while they join and leave count "
+    "exactly once on every instance, and a write on one is read on the others") {
+  Trio t("g1");
+  it::Serve &a = t[0], &b = t[1], &c = t[2];
+  a.start();
+  REQUIRE(t.settled({0}));  // alone, a owns all six
+  it::produce(t.d.events(), it::signups(0, 200));
+  CHECK(reaches(a, t.key, t.signup, 200));
+
+  // b joins while events stream in: some partitions move from a to b.
+  std::thread s1([&] { stream(t.d.events(), 200, 200); });
+  b.start();
+  s1.join();
+  REQUIRE(t.settled({0, 1}));
+  CHECK(reaches(a, t.key, t.signup, 400));
+  CHECK(reaches(b, t.key, t.signup, 400));
+
+  // c joins; then events of every partition.
+  c.start();
+  REQUIRE(t.settled({0, 1, 2}));
+  it::produce(t.d.events(), it::signups(400, 200));
+  for (size_t i = 0; i < 3; ++i) CHECK(reaches(t[i], t.key, t.signup, 600));
+  // Each event ingested once, by the owner of its partition at the time
+  // (every event is sent twice: 1200 messages).
+  double in = a.metric("goalstream_events_in_total") + b.metric("goalstream_events_in_total") +
+              c.metric("goalstream_events_in_total");
+  CHECK(in == 1200);
+  CHECK(c.metric("goalstream_events_in_total") > 0);
+
+  // b leaves (SIGTERM) while events stream in: a and c take its partitions.
+  std::thread s2([&] { stream(t.d.events(), 600, 200); });
+  CHECK(b.terminate() == 0);
+  s2.join();
+  REQUIRE(t.settled({0, 2}));
+  CHECK(reaches(a, t.key, t.signup, 800));
+  CHECK(reaches(c, t.key, t.signup, 800));
+
+  // b comes back: it folds what it missed and takes partitions again.
+  b.start();
+  REQUIRE(t.settled({0, 1, 2}));
+  CHECK(reaches(b, t.key, t.signup, 800));
+
+  // A write on a: read at once on a, soon on b and c, with its backfill.
+  auto created = a.post("/api/conversion-goals", t.key,
+                        json{{"name", "All forms"}, {"eventType", "form_submit"}}.dump());
+  REQUIRE_MESSAGE(created.status == 201, created.body);
+  std::string forms = created.json_body()["id"];
+  CHECK(a.get("/api/conversion-goals/" + forms, t.key).status == 200);
+  for (size_t i = 0; i < 3; ++i) CHECK(reaches(t[i], t.key, forms, 800));
+  for (size_t i = 0; i < 3; ++i) t[i].wait_caught_up();
+  t.stop_and_compare("g1");
+}
+
+TEST_CASE(
+    "(g2) kill -9 of an instance in the middle of a stream: the others take its partitions over "
+    "and count exactly, and so does it once restarted") {
+  Trio t("g2");
+  t.start_all();
+
+  std::thread s([&] { stream(t.d.events(), 300, 300); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  t[1].kill9();
+  s.join();
+  // After b's session times out, a and c own all six and count all.
+  REQUIRE(t.settled({0, 2}, 90000));
+  CHECK(reaches(t[0], t.key, t.signup, 600));
+  CHECK(reaches(t[2], t.key, t.signup, 600));
+
+  t[1].start();
+  CHECK(reaches(t[1], t.key, t.signup, 600));
+  t.finish("g2");
+}
+
+TEST_CASE(
+    "(g3) a frozen instance (SIGSTOP) loses its partitions; thawed after the group moved on, it "
+    "commits nothing of them, and every instance counts exactly") {
+  Trio t("g3");
+  t.start_all();
+
+  // Frozen with events of its partitions on the way: a batch in progress.
+  std::thread s([&] { stream(t.d.events(), 300, 300); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  t[1].signal(SIGSTOP);
+  s.join();
+  REQUIRE(t.settled({0, 2}, 90000));
+  CHECK(reaches(t[0], t.key, t.signup, 600));
+  CHECK(reaches(t[2], t.key, t.signup, 600));
+
+  // Thawed: what it had built is not committed. Either it stops, saying why
+  // (the group gave its partitions away; or, if its transaction was open,
+  // the broker aborted it), or it had nothing of those partitions to commit
+  // and goes on folding.
+  t[1].signal(SIGCONT);
+  int code = t[1].wait_exit(20000);
+  if (code != -1) {
+    CHECK(code == 1);
+    auto log = t[1].log();
+    bool said = log.find("of this batch were given to another member of consumer group") !=
+                    std::string::npos ||
+                log.find(
+                    "or this process was paused longer than its transaction timeout (15 s) "
+                    "and the broker aborted its transaction") != std::string::npos;
+    CHECK_MESSAGE(said, log.substr(log.size() > 2000 ? log.size() - 2000 : 0));
+    t[1].start();
+  }
+  CHECK(reaches(t[1], t.key, t.signup, 600));
+  t.finish("g3");
+}
