@@ -58,6 +58,10 @@ struct Write {
   std::vector<TxnProducer::Record> records{};
   // Per partition, where its records on the deltas topic end after them.
   std::vector<int64_t> chain_end{};
+  // Per partition, the commands its records after these are matched after
+  // (Loop::promised): committed with the events offset, as its metadata
+  // "commands=N", for the partition's next owner (Loop::take_over).
+  std::vector<int64_t> promised{};
 };
 
 // Counts handed from the backfill thread to the processor thread.

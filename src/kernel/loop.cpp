@@ -560,7 +560,9 @@ void Loop::advance(storage::Batch& batch, Counts& k) {
 void Loop::add_markers() {
   // Only instances that share the partitions wait for markers. (With every
   // partition owned, none: a command then costs no transaction.)
-  if (!produce_deltas || foreign_count == 0) return;
+  // In a group, also with every partition owned: a member that owns none
+  // (more members than partitions, or one joining) waits for them.
+  if (!produce_deltas || (foreign_count == 0 && !group)) return;
   // What this instance will not match its events before: every command
   // waiting (its events are held until they are applied), and at start the
   // commands up to their start end (its events are paused until then), so
@@ -597,7 +599,13 @@ void Loop::reassign(const std::string& topic, int p, bool assign, int64_t at) {
 bool Loop::regroup(std::optional<storage::Batch>& batch, const std::function<bool()>& hand) {
   for (auto& c : group->take()) {
     if (c.kind == Membership::Change::Kind::gain) {
-      for (size_t i = 0; i < c.partitions.size(); ++i) gains[c.partitions[i]] = c.committed[i];
+      for (size_t i = 0; i < c.partitions.size(); ++i) {
+        auto p = static_cast<size_t>(c.partitions[i]);
+        gains[c.partitions[i]] = c.committed[i];
+        // What the previous owner's last records promised (a marker may not
+        // be fetched yet): this instance's records of p must not say less.
+        promised[p] = std::max(promised[p], c.promised[i]);
+      }
       continue;
     }
     bool any = false;
@@ -650,7 +658,9 @@ void Loop::take_over() {
   for (auto it = gains.begin(); it != gains.end();) {
     auto [p, committed] = *it;
     auto pp = static_cast<size_t>(p);
-    bool behind = ev_next[pp] < committed;
+    // The previous owner's records up to the committed offset folded, and
+    // the commands they promised applied (records say what they follow).
+    bool behind = ev_next[pp] < committed || cmd_next < promised[pp];
     for (const auto& q : foreign[pp]) behind = behind || q.record.to > ev_next[pp];
     if (behind) {
       ++it;
@@ -665,14 +675,20 @@ void Loop::take_over() {
     owned[pp] = true;
     --foreign_count;
     reassign(opts.kafka.events(), p, true, ev_next[pp]);
-    if (events_paused) {
+    {
+      // Paused with the others, or resumed: an earlier pause of p while it
+      // was owned before stays on the partition after its unassignment.
       PartitionList l = new_partition_list(1);
       rd_kafka_topic_partition_list_add(l.get(), opts.kafka.events().c_str(), p);
-      rd_kafka_pause_partitions(consumer, l.get());
+      if (events_paused)
+        rd_kafka_pause_partitions(consumer, l.get());
+      else
+        rd_kafka_resume_partitions(consumer, l.get());
     }
     log::info("group: took over events partition " + std::to_string(p) + " at event offset " +
               std::to_string(ev_next[pp]) +
-              " (the group's committed offset: " + std::to_string(committed) + ")");
+              " (the group's committed offset: " + std::to_string(committed) +
+              "; its records follow the commands before " + std::to_string(promised[pp]) + ")");
   }
 }
 
@@ -696,7 +712,7 @@ void Loop::run() {
     touched.clear();
     w.records = std::move(records);
     records.clear();
-    if (!w.records.empty()) w.chain_end = chain_end;
+    if (!w.records.empty()) w.chain_end = chain_end, w.promised = promised;
     if (deadletters && deadletters->produced() > 0) {
       w.deadletters = std::move(deadletters);
       w.invalid_events = batch_invalid;

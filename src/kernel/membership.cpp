@@ -1,5 +1,8 @@
 #include "kernel/membership.h"
 
+#include <cstdint>
+#include <string_view>
+
 #include "base/log.h"
 
 namespace gs::kernel {
@@ -16,6 +19,20 @@ std::vector<int32_t> partitions_of(const rd_kafka_topic_partition_list_t* l) {
   std::vector<int32_t> ps;
   for (int i = 0; i < l->cnt; ++i) ps.push_back(l->elems[i].partition);
   return ps;
+}
+
+// The commands a committed offset's records promised: its metadata
+// "commands=N" (Writer::commit_deltas).
+int64_t promise_of(const rd_kafka_topic_partition_t& t) {
+  std::string_view m(static_cast<const char*>(t.metadata), t.metadata ? t.metadata_size : 0);
+  constexpr std::string_view kKey = "commands=";
+  if (!m.starts_with(kKey)) return 0;
+  int64_t n = 0;
+  for (char ch : m.substr(kKey.size())) {
+    if (ch < '0' || ch > '9' || n > (INT64_MAX - 9) / 10) return 0;
+    n = n * 10 + (ch - '0');
+  }
+  return n;
 }
 
 }  // namespace
@@ -91,7 +108,7 @@ void Membership::rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
           if (lost) assigned_.erase(p);
         }
       }
-      id = post({lost ? Change::Kind::lost : Change::Kind::release, ps, {}});
+      id = post({lost ? Change::Kind::lost : Change::Kind::release, ps, {}, {}});
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return acked_ >= id || done(); });
@@ -169,7 +186,7 @@ void Membership::resolve_gains() {
               " not read yet (" + rd_kafka_err2str(err) + "); asking again");
     return;
   }
-  Change c{Change::Kind::gain, {}, {}};
+  Change c{Change::Kind::gain, {}, {}, {}};
   {
     std::lock_guard lock(mu_);
     for (int i = 0; i < l->cnt; ++i) {
@@ -180,6 +197,7 @@ void Membership::resolve_gains() {
       std::erase(unresolved_, p);
       c.partitions.push_back(p);
       c.committed.push_back(std::max<int64_t>(0, l->elems[i].offset));
+      c.promised.push_back(promise_of(l->elems[i]));
     }
   }
   if (!c.partitions.empty()) post(std::move(c));

@@ -48,6 +48,9 @@ class Membership {
     } kind;
     std::vector<int32_t> partitions;
     std::vector<int64_t> committed;  // gain: the group's committed offset (0: none)
+    // gain: what the previous owner's records promised (its commit's
+    // metadata "commands=N"; 0: none)
+    std::vector<int64_t> promised;
     uint64_t id = 0;
   };
 

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 
 #include <rocksdb/perf_level.h>
 
@@ -132,8 +133,14 @@ Status Writer::commit_deltas(Write& w) {
   for (const auto& r : w.records) {
     if (seen[static_cast<size_t>(r.partition)]) continue;
     seen[static_cast<size_t>(r.partition)] = true;
-    rd_kafka_topic_partition_list_add(l.get(), kafka.events().c_str(), r.partition)->offset =
-        w.ev_next[static_cast<size_t>(r.partition)];
+    auto* t = rd_kafka_topic_partition_list_add(l.get(), kafka.events().c_str(), r.partition);
+    t->offset = w.ev_next[static_cast<size_t>(r.partition)];
+    // For the partition's next owner (Membership::Change::promised).
+    std::string promise =
+        "commands=" + std::to_string(w.promised[static_cast<size_t>(r.partition)]);
+    t->metadata = rd_kafka_mem_malloc(nullptr, promise.size());
+    std::memcpy(t->metadata, promise.data(), promise.size());
+    t->metadata_size = promise.size();
   }
   std::map<int32_t, int64_t> next;
   // With a group: only while it still assigns every partition of the batch
