@@ -1,5 +1,6 @@
 #include "kernel/membership.h"
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -218,8 +219,23 @@ void Membership::run() {
 void Membership::stop() {
   finished();
   if (thread_.joinable()) thread_.join();
-  // Leaves the group: the revocation callback runs here and waits for
-  // nothing (finished).
+  // Leaves the group: unsubscribes first and serves the revocation (its
+  // callback waits for nothing now: finished) until nothing is assigned,
+  // then closes. Closing with an assignment arriving hangs a cooperative
+  // consumer in librdkafka < 2.4 (librdkafka issue #4527: a member dropped
+  // from the group rejoins and gets one while stopping); bounded to 5 s.
+  if (consumer_) {
+    rd_kafka_t* rk = consumer_.get();
+    (void)rd_kafka_unsubscribe(rk);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      rd_kafka_topic_partition_list_t* a = nullptr;
+      bool empty = rd_kafka_assignment(rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a && a->cnt == 0;
+      if (a) rd_kafka_topic_partition_list_destroy(a);
+      if (empty && !rd_kafka_assignment_lost(rk)) break;
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100)) rd_kafka_message_destroy(m);
+    }
+  }
   consumer_.reset();
 }
 
