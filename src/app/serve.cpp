@@ -189,10 +189,12 @@ int run_serve(const Common& c, const ServeOptions& o) {
   kernel::ChangesOptions copts;
   copts.kafka = c.kafka;
   copts.on_status_changed = [&hub](const auto& change) { hub.status_changed(change); };
+  copts.group = !o.group.empty();
+  copts.transactional_id = c.kafka.topic_prefix + "changes." + o.instance_id;
   // Set once the processor exists (it starts before the publisher).
-  std::function<bool(std::string_view)> publishes;
-  copts.publishes = [&publishes](std::string_view tenant) {
-    return !publishes || publishes(tenant);
+  const kernel::Processor* owner = nullptr;
+  copts.partition_of = [&owner](std::string_view tenant) {
+    return owner ? owner->partition_of(tenant) : 0;
   };
   kernel::ChangesPublisher changes(**store, copts, telemetry, modules.announcers());
   // What the API's read cache checks its answers against (versions.h).
@@ -211,8 +213,11 @@ int run_serve(const Common& c, const ServeOptions& o) {
     changes.notify(touched);
     hub.notify(touched);
   };
+  // Status transitions move with the events partitions (kernel/changes.h).
+  popts.on_gain = [&changes](const auto& partitions) { changes.adopt(partitions); };
+  popts.on_release = [&changes](const auto& partitions) { changes.release(partitions); };
   kernel::Processor processor(**store, popts, telemetry);
-  publishes = [&processor](std::string_view tenant) { return processor.publishes_for(tenant); };
+  owner = &processor;
 
   // Stopped in reverse order of adding: the HTTP server (in-flight requests
   // finish, WebSocket sessions are closed), the hub's thread, the processor
@@ -266,7 +271,11 @@ int run_serve(const Common& c, const ServeOptions& o) {
   services.add(
       "processor", [&processor] { processor.stop(); },
       [&processor] { return processor.failure(); });
-  if (auto st = changes.start(); !st.ok()) return stop_after(st.error());
+  if (auto st =
+          changes.start(processor.event_partitions(),
+                        o.group.empty() ? processor.owned_partitions() : std::vector<int32_t>{});
+      !st.ok())
+    return stop_after(st.error());
   kernel::KafkaCommandBus bus(**producer, c.kafka.commands(), processor);
   api::ApiContext ctx{.store = **store,
                       .processor = processor,

@@ -13,6 +13,7 @@
 #include "base/keys.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "kernel/kafka_txn.h"
 #include "kernel/state.h"
 #include "kernel/threads.h"
 
@@ -21,13 +22,70 @@ namespace {
 
 using json = nlohmann::json;
 
+// The store's positions: the next events offset per partition and the next
+// command, which the statuses recorded after them were evaluated at.
+struct Positions {
+  std::map<int32_t, int64_t> events;
+  int64_t commands = 0;
+
+  json to_json() const {
+    json e = json::object();
+    for (auto [p, o] : events) e[std::to_string(p)] = o;
+    return {{"events", std::move(e)}, {"commands", commands}};
+  }
+  // Element-wise maximum with `j` (to_json's form; anything else is ignored).
+  void raise(const json& j) {
+    if (!j.is_object()) return;
+    if (auto c = j.find("commands"); c != j.end() && c->is_number_integer())
+      commands = std::max(commands, c->get<int64_t>());
+    if (auto e = j.find("events"); e != j.end() && e->is_object())
+      for (auto& [k, v] : e->items()) {
+        int32_t p = 0;
+        auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), p);
+        if (ec != std::errc() || end != k.data() + k.size() || !v.is_number_integer()) continue;
+        events[p] = std::max(events[p], v.get<int64_t>());
+      }
+  }
+  // Whether `this` (a store's) is at or past `need` everywhere.
+  bool reached(const Positions& need) const {
+    if (commands < need.commands) return false;
+    for (auto [p, o] : need.events) {
+      auto it = events.find(p);
+      if ((it == events.end() ? 0 : it->second) < o) return false;
+    }
+    return true;
+  }
+};
+
+Result<Positions> store_positions(const storage::Store& store) {
+  auto ev = state::offsets(store, state::Source::events);
+  if (!ev.ok()) return ev.error();
+  auto cmd = state::offsets(store, state::Source::commands);
+  if (!cmd.ok()) return cmd.error();
+  Positions out;
+  out.events = std::move(ev).value();
+  if (auto it = cmd->find(0); it != cmd->end()) out.commands = it->second;
+  return out;
+}
+
+// The tenant of an announcer's key in `meta`: "<kind>/<tenant>\0...".
+std::optional<std::string_view> tenant_of(std::string_view key) {
+  auto slash = key.find('/'), nul = key.find('\0');
+  if (slash == std::string_view::npos || nul == std::string_view::npos || nul < slash)
+    return std::nullopt;
+  return key.substr(slash + 1, nul - slash - 1);
+}
+
+// The announced topic's key of the positions of a partition's last owner.
+constexpr std::string_view kPositionsKey = "positions";
+
 }  // namespace
 
 struct ChangesPublisher::Impl {
   storage::Store& store;
   ChangesOptions opts;
   Telemetry& telemetry;
-  std::unique_ptr<Producer> producer;
+  std::unique_ptr<TxnProducer> producer;
   std::string origin;
   uint64_t next_seq = 0;
   // Fault injection for tests of the crash window between producing a change
@@ -38,13 +96,35 @@ struct ChangesPublisher::Impl {
   std::condition_variable cv;
   Touched touched;  // guarded by mu
   bool stopping = false;
+  bool running = false;                          // guarded by mu: the thread takes requests
+  std::set<int32_t> to_adopt;                    // guarded by mu
+  std::vector<int32_t> to_release;               // guarded by mu
+  uint64_t release_asked = 0, release_done = 0;  // guarded by mu
   std::thread thread;
   Fatal fatal;
 
   std::vector<Announcer*> announcers;  // read-only
 
+  // The changes thread's: the partitions whose tenants it publishes, and
+  // those adopted but not yet caught up with (what was announced of them,
+  // and the positions it was announced at).
+  std::set<int32_t> publishing;
+  struct Adoption {
+    std::map<std::string, std::string> states;
+    Positions need;
+  };
+  std::map<int32_t, Adoption> adopting;
+  bool full_now = false;
+
   Impl(storage::Store& s, ChangesOptions o, Telemetry& m, std::vector<Announcer*> a)
       : store(s), opts(std::move(o)), telemetry(m), announcers(std::move(a)) {}
+
+  int32_t partition_of(std::string_view tenant) const {
+    return opts.partition_of ? opts.partition_of(tenant) : 0;
+  }
+  bool publishes(std::string_view tenant) const {
+    return publishing.count(partition_of(tenant)) > 0;
+  }
 
   // Removes outbox entries the changes topic already holds (a crash between
   // producing and removing them).
@@ -56,6 +136,8 @@ struct ChangesPublisher::Impl {
     auto consumer =
         make_consumer(opts.kafka, {{"group.id", opts.kafka.topic_prefix + "changes-reconcile"},
                                    {"enable.auto.commit", "false"},
+                                   {"isolation.level", "read_committed"},
+                                   {"enable.partition.eof", "true"},
                                    {"auto.offset.reset", "earliest"}});
     if (!consumer.ok()) return consumer.error();
     rd_kafka_t* rk = consumer->get();
@@ -82,6 +164,10 @@ struct ChangesPublisher::Impl {
     while (!ends.empty() && std::chrono::steady_clock::now() < deadline) {
       KafkaMessage m(rd_kafka_consumer_poll(rk, 200));
       if (!m) continue;
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        ends.erase(m->partition);  // the end, past a transaction's commit marker
+        continue;
+      }
       if (!m->err) {
         auto j = json::parse(std::string_view(static_cast<const char*>(m->payload), m->len),
                              nullptr, false);
@@ -105,20 +191,90 @@ struct ChangesPublisher::Impl {
     return store.write(b);
   }
 
-  // Produces what the outbox holds, in order, removing each once acknowledged.
-  void drain() {
+  // Removes the outbox entries of partitions `parts` (all with nullopt)
+  // not published; returns how many.
+  Result<size_t> drop_outbox(const std::optional<std::set<int32_t>>& parts) {
     auto outbox = state::outbox(store);
-    if (!outbox.ok()) {
-      log::error("changes: " + outbox.error().message);
+    if (!outbox.ok()) return outbox.error();
+    auto b = store.batch();
+    size_t n = 0;
+    for (auto& [seq, entry] : *outbox) {
+      bool ours = !parts;
+      if (parts && entry.contains("tenant_id"))
+        ours = parts->count(partition_of(entry.value("tenant_id", ""))) > 0;
+      // An entry of recorded statuses: those of the partitions go, the
+      // others stay.
+      if (parts && entry.contains("announced")) {
+        json keep = json::array();
+        for (auto& kv : entry["announced"]) {
+          auto t = tenant_of(kv[0].get<std::string>());
+          if (!t || !parts->count(partition_of(*t))) keep.push_back(kv);
+        }
+        if (keep.size() != entry["announced"].size()) {
+          ++n;
+          entry["announced"] = std::move(keep);
+          state::put_outbox(b, seq, entry);
+        }
+        continue;
+      }
+      if (ours) state::delete_outbox(b, seq), ++n;
+    }
+    if (auto st = store.write(b); !st.ok()) return st.error();
+    return n;
+  }
+
+  // The transaction's records of outbox entry `entry`.
+  void records_of(const json& entry, std::vector<TxnProducer::Record>& out) {
+    if (!entry.contains("announced")) {
+      out.push_back({.partition = RD_KAFKA_PARTITION_UA,
+                     .value = entry.dump(),
+                     .key = entry.value("tenant_id", "") + "/" + entry.value("goal_id", ""),
+                     .topic = opts.kafka.changes()});
       return;
     }
-    for (auto& [seq, change] : *outbox) {
-      auto key = change.value("tenant_id", "") + "/" + change.value("goal_id", "");
-      auto r = producer->produce_sync(opts.kafka.changes(), key, change.dump());
-      if (!r.ok()) {
+    std::set<int32_t> parts;
+    for (const auto& kv : entry["announced"]) {
+      const auto& key = kv[0].get_ref<const std::string&>();
+      auto t = tenant_of(key);
+      int32_t p = partition_of(t ? *t : std::string_view());
+      parts.insert(p);
+      out.push_back({.partition = p,
+                     .value = kv[1].get<std::string>(),
+                     .key = key,
+                     .topic = opts.kafka.announced()});
+    }
+    for (auto p : entry.value("release", std::vector<int32_t>{})) parts.insert(p);
+    if (entry.contains("positions"))
+      for (int32_t p : parts)
+        out.push_back({.partition = p,
+                       .value = entry["positions"].dump(),
+                       .key = std::string(kPositionsKey),
+                       .topic = opts.kafka.announced()});
+  }
+
+  // Produces what the outbox holds, in order, in transactions of at most
+  // 500 entries, removing them once committed. False if some remain.
+  bool drain() {
+    while (true) {
+      auto outbox = state::outbox(store);
+      if (!outbox.ok()) {
+        log::error("changes: " + outbox.error().message);
+        return false;
+      }
+      if (outbox->empty()) return true;
+      std::vector<TxnProducer::Record> records;
+      size_t n = std::min<size_t>(outbox->size(), 500);
+      for (size_t i = 0; i < n; ++i) records_of((*outbox)[i].second, records);
+      std::map<int32_t, int64_t> next;
+      auto st = producer->commit(opts.kafka.changes(), records, nullptr, nullptr, next);
+      if (!st.ok()) {
+        if (st.error().code == ErrorCode::conflict) {
+          fatal.set(st.error());  // fenced: serve exits 1 saying why
+          return false;
+        }
         telemetry.kafka_errors++;
-        log::warn("changes: cannot publish, will retry: " + r.error().message);
-        return;
+        log::warn("changes: cannot publish, will retry: " + st.error().message);
+        return false;
       }
       if (exit_after_publish) {
         log::warn(
@@ -127,26 +283,42 @@ struct ChangesPublisher::Impl {
         std::_Exit(137);
       }
       auto b = store.batch();
-      state::delete_outbox(b, seq);
-      if (auto st = store.write(b); !st.ok()) {
-        log::error("changes: " + st.error().message);
-        return;
+      for (size_t i = 0; i < n; ++i) state::delete_outbox(b, (*outbox)[i].first);
+      if (auto w = store.write(b); !w.ok()) {
+        log::error("changes: " + w.error().message);
+        return false;
       }
     }
   }
 
-  // Asks every announcer what changed; records and queues the transitions.
-  // `all`: everything (a full pass).
-  Status evaluate(const Touched& changed, bool all) {
+  // Asks every announcer what changed; records and queues the transitions
+  // and the statuses recorded of the tenants published here. `all`:
+  // everything (a full pass). `release`: partitions handed over after this
+  // evaluation (their positions are recorded even if nothing changed).
+  Status evaluate(const Touched& changed, bool all, const std::vector<int32_t>& release = {}) {
     int64_t now = time::now_ms();
     auto b = store.batch();
     std::vector<Announcement> out;
     for (Announcer* a : announcers)
       if (auto st = a->announce(store, changed, all, now, b, out); !st.ok()) return st;
-    if (b.count() == 0) return {};
+    if (b.count() == 0 && release.empty()) return {};
+    // What the announcers recorded of published tenants, with the store's
+    // positions after the evaluation (it saw at most what they cover).
+    json announced = json::array();
+    for (auto& [key, value] : b.puts(store.cf("meta"))) {
+      auto t = tenant_of(key);
+      if (t && publishes(*t)) announced.push_back(json::array({key, value}));
+    }
+    if (!announced.empty() || !release.empty()) {
+      auto pos = store_positions(store);
+      if (!pos.ok()) return pos.error();
+      json entry = {{"announced", std::move(announced)}, {"positions", pos->to_json()}};
+      if (!release.empty()) entry["release"] = release;
+      state::put_outbox(b, next_seq++, entry);
+    }
     std::vector<json> recorded;  // for opts.on_status_changed, once written
     for (auto& a : out) {
-      if (opts.publishes && !opts.publishes(a.message.value("tenant_id", ""))) {
+      if (!publishes(a.message.value("tenant_id", ""))) {
         if (a.live && opts.on_status_changed) recorded.push_back(a.message);
         continue;
       }
@@ -165,14 +337,132 @@ struct ChangesPublisher::Impl {
     return st;
   }
 
+  // Partitions `parts` go: what was applied is evaluated and published
+  // first (bounded by release_timeout), then their tenants are not
+  // published here any more.
+  void release_now(const std::vector<int32_t>& parts, Touched& changed) {
+    std::vector<int32_t> mine;
+    for (int32_t p : parts) {
+      adopting.erase(p);
+      if (publishing.count(p)) mine.push_back(p);
+    }
+    if (mine.empty()) return;
+    if (auto st = evaluate(changed, false, mine); !st.ok())
+      log::error("changes: " + st.error().message);
+    changed.clear();
+    auto deadline = std::chrono::steady_clock::now() + opts.release_timeout;
+    bool done = drain();
+    while (!done && !fatal.failed() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      done = drain();
+    }
+    for (int32_t p : mine) publishing.erase(p);
+    std::string list;
+    for (int32_t p : mine) list += (list.empty() ? "" : ",") + std::to_string(p);
+    if (!done) {
+      // Not committed: the next owner announces them from what the
+      // announced topic holds (its own evaluation), not this one.
+      auto dropped = drop_outbox(std::set<int32_t>(mine.begin(), mine.end()));
+      log::warn(
+          "changes: could not publish the transitions of the tenants of events partition(s) " +
+          list + " before handing them over; " + std::to_string(dropped.ok() ? *dropped : 0) +
+          " outbox entr(ies) dropped, which their next owner announces instead");
+    } else {
+      log::info("changes: published the transitions of the tenants of events partition(s) " + list +
+                " before handing them over");
+    }
+  }
+
+  // Reads partition p of the announced topic: what was announced of its
+  // tenants, and the positions they were announced at.
+  Result<Adoption> read_announced(int32_t p) {
+    auto consumer =
+        make_consumer(opts.kafka, {{"group.id", opts.kafka.topic_prefix + "changes-adopt"},
+                                   {"enable.auto.commit", "false"},
+                                   {"enable.partition.eof", "true"},
+                                   {"isolation.level", "read_committed"}});
+    if (!consumer.ok()) return consumer.error();
+    rd_kafka_t* rk = consumer->get();
+    Adoption out;
+    auto wm = query_watermarks(rk, opts.kafka.announced(), p);
+    if (!wm.ok()) return wm.error();
+    if (wm->second > wm->first) {
+      PartitionList l = new_partition_list(1);
+      rd_kafka_topic_partition_list_add(l.get(), opts.kafka.announced().c_str(), p)->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
+      rd_kafka_poll_set_consumer(rk);
+      rd_kafka_assign(rk, l.get());
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      bool end = false;
+      while (!end && std::chrono::steady_clock::now() < deadline) {
+        KafkaMessage m(rd_kafka_consumer_poll(rk, 200));
+        if (!m) continue;
+        // The end of what is committed (an open transaction of an owner
+        // that crashed is aborted, never counts).
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) end = true;
+        if (m->err || !m->key) continue;
+        std::string key(static_cast<const char*>(m->key), m->key_len);
+        std::string value(static_cast<const char*>(m->payload), m->len);
+        if (key == kPositionsKey)
+          out.need.raise(json::parse(value, nullptr, false));
+        else
+          out.states[std::move(key)] = std::move(value);
+      }
+      if (!end)
+        return Error{ErrorCode::unavailable, "",
+                     "could not read " + opts.kafka.announced() + " partition " +
+                         std::to_string(p) + " to its end within 60 s"};
+    }
+    consumer->close();
+    return out;
+  }
+
+  // Adoptions: reads what was asked, then takes what the store caught up with.
+  void adopt_now(std::set<int32_t>& asked) {
+    for (auto it = asked.begin(); it != asked.end();) {
+      auto read = read_announced(*it);
+      if (!read.ok()) {
+        log::warn("changes: " + read.error().message + "; trying again");
+        ++it;
+        continue;
+      }
+      adopting[*it] = std::move(read).value();
+      it = asked.erase(it);
+    }
+    if (adopting.empty()) return;
+    auto pos = store_positions(store);
+    if (!pos.ok()) return log::error("changes: " + pos.error().message);
+    for (auto it = adopting.begin(); it != adopting.end();) {
+      auto& [p, a] = *it;
+      if (!pos->reached(a.need)) {
+        ++it;
+        continue;
+      }
+      auto b = store.batch();
+      for (auto& [key, value] : a.states) b.put(store.cf("meta"), key, value);
+      if (auto st = store.write(b); !st.ok()) return log::error("changes: " + st.error().message);
+      log::info("changes: publishing the transitions of the tenants of events partition " +
+                std::to_string(p) + " (" + std::to_string(a.states.size()) +
+                " announced status(es) read from " + opts.kafka.announced() + ")");
+      publishing.insert(p);
+      full_now = true;
+      it = adopting.erase(it);
+    }
+  }
+
   void run() {
     using Clock = std::chrono::steady_clock;
     auto last_full = Clock::time_point{}, last_eval = Clock::time_point{};
+    std::set<int32_t> asked;  // adoptions not read yet
     while (true) {
       Touched changed;
+      std::vector<int32_t> release;
+      uint64_t release_gen = 0;
       {
         std::unique_lock lock(mu);
-        cv.wait_for(lock, opts.interval, [&] { return stopping || !touched.empty(); });
+        auto requests = [&] { return release_asked != release_done || !to_adopt.empty(); };
+        cv.wait_for(lock, opts.interval,
+                    [&] { return stopping || !touched.empty() || requests(); });
         if (stopping) return;
         // What more batches touch meanwhile joins this evaluation; a command
         // (a tenant's "<tenant>\0" key: a goal created, changed, deleted) is
@@ -182,19 +472,34 @@ struct ChangesPublisher::Impl {
           return std::any_of(touched.begin(), touched.end(),
                              [](const auto& t) { return t.first.ends_with('\0'); });
         };
-        if (!touched.empty() && !command())
-          cv.wait_until(lock, last_eval + opts.coalesce, [&] { return stopping || command(); });
+        if (!touched.empty() && !command() && !requests())
+          cv.wait_until(lock, last_eval + opts.coalesce,
+                        [&] { return stopping || command() || requests(); });
         if (stopping) return;
         changed.swap(touched);
+        release.swap(to_release);
+        if (release_asked != release_done) release_gen = release_asked;
+        asked.merge(to_adopt);
+        to_adopt.clear();
       }
-      bool full = Clock::now() - last_full >= opts.full_pass;
-      if (full) last_full = Clock::now();
+      if (release_gen != 0) {
+        release_now(release, changed);
+        {
+          std::lock_guard lock(mu);
+          release_done = release_gen;
+        }
+        cv.notify_all();
+      }
+      if (!asked.empty() || !adopting.empty()) adopt_now(asked);
+      bool full = full_now || Clock::now() - last_full >= opts.full_pass;
+      if (full) last_full = Clock::now(), full_now = false;
       if (full || !changed.empty()) {
         last_eval = Clock::now();
         if (auto st = evaluate(changed, full); !st.ok())
           log::error("changes: " + st.error().message);
       }
       drain();
+      if (fatal.failed()) return;
     }
   }
 };
@@ -205,14 +510,31 @@ ChangesPublisher::ChangesPublisher(storage::Store& store, ChangesOptions opts, T
 
 ChangesPublisher::~ChangesPublisher() { stop(); }
 
-Status ChangesPublisher::start() {
+Status ChangesPublisher::start(int partitions, const std::vector<int32_t>& publishing) {
   auto& I = *impl_;
-  // A change not acknowledged within 10 s stays in the outbox and is
-  // retried on the next round (as before the delivery report was awaited).
-  auto producer = Producer::create(I.opts.kafka, {.message_timeout_ms = 10000});
+  I.publishing.insert(publishing.begin(), publishing.end());
+  I.origin = I.store.instance_id();
+  {
+    // The announced topic is partitioned like the events topic.
+    auto consumer =
+        make_consumer(I.opts.kafka, {{"group.id", I.opts.kafka.topic_prefix + "changes"}});
+    if (!consumer.ok()) return consumer.error();
+    auto parts = partition_count(consumer->get(), I.opts.kafka.announced());
+    if (!parts.ok()) return parts.error();
+    consumer->close();
+    if (*parts != partitions)
+      return Error{ErrorCode::conflict, "topic-prefix",
+                   I.opts.kafka.announced() + " has " + std::to_string(*parts) +
+                       " partitions and " + I.opts.kafka.events() + " has " +
+                       std::to_string(partitions) +
+                       ": the announced topic is partitioned like the events topic; give both "
+                       "the same number (Kafka adds partitions with kafka-topics.sh --alter "
+                       "--partitions N)"};
+  }
+  // A new client with this id aborts what a crashed one left open.
+  auto producer = TxnProducer::create(I.opts.kafka, I.opts.transactional_id, 30000, "changes");
   if (!producer.ok()) return producer.error();
   I.producer = std::move(producer).value();
-  I.origin = I.store.instance_id();
   const char* fault = std::getenv("GOALSTREAM_FAULT");
   I.exit_after_publish = fault && std::string_view(fault) == "exit-after-publish";
   auto out_next_row = state::meta(I.store, "out_next");
@@ -226,7 +548,30 @@ Status ChangesPublisher::start() {
   if (!outbox.ok()) return outbox.error();
   for (auto& [seq, change] : *outbox) I.next_seq = std::max(I.next_seq, seq + 1);
   if (auto st = I.reconcile(); !st.ok()) return st;
-  I.thread = spawn("gs-changes", I.fatal, [&I] { I.run(); });
+  if (I.opts.group) {
+    // Not committed, so not announced: the next owner of their tenants
+    // (maybe this instance again) announces them from the announced topic.
+    auto dropped = I.drop_outbox(std::nullopt);
+    if (!dropped.ok()) return dropped.error();
+    if (*dropped)
+      log::info("changes: dropped " + std::to_string(*dropped) +
+                " outbox entr(ies) not published before a restart (a group member publishes a "
+                "tenant only after reading what was announced of it)");
+  }
+  I.fatal.on_set([&I] {
+    std::lock_guard lock(I.mu);
+    I.cv.notify_all();
+  });
+  {
+    std::lock_guard lock(I.mu);
+    I.running = true;
+  }
+  I.thread = spawn("gs-changes", I.fatal, [&I] {
+    I.run();
+    std::lock_guard lock(I.mu);
+    I.running = false;
+    I.cv.notify_all();
+  });
   return {};
 }
 
@@ -239,7 +584,7 @@ void ChangesPublisher::stop() {
   }
   I.cv.notify_all();
   if (I.thread.joinable()) I.thread.join();
-  if (I.producer) I.producer->flush(5000);
+  I.producer.reset();  // flushes, within 5 s
 }
 
 std::optional<Error> ChangesPublisher::failure() const { return impl_->fatal.error(); }
@@ -254,6 +599,32 @@ void ChangesPublisher::notify(const Touched& touched) {
     }
   }
   I.cv.notify_all();
+}
+
+void ChangesPublisher::adopt(const std::vector<int32_t>& partitions) {
+  auto& I = *impl_;
+  {
+    std::lock_guard lock(I.mu);
+    I.to_adopt.insert(partitions.begin(), partitions.end());
+  }
+  I.cv.notify_all();
+}
+
+void ChangesPublisher::release(const std::vector<int32_t>& partitions) {
+  auto& I = *impl_;
+  std::unique_lock lock(I.mu);
+  if (!I.running) {
+    // Nothing published yet (not started) or any more (stopped).
+    for (int32_t p : partitions) I.to_adopt.erase(p);
+    return;
+  }
+  I.to_release.insert(I.to_release.end(), partitions.begin(), partitions.end());
+  uint64_t gen = ++I.release_asked;
+  I.cv.notify_all();
+  // release_now is bounded by release_timeout; a transaction attempt in
+  // it by the producer's own timeouts.
+  I.cv.wait_for(lock, I.opts.release_timeout + std::chrono::seconds(60),
+                [&] { return I.release_done >= gen || !I.running || I.fatal.failed(); });
 }
 
 Result<size_t> ChangesPublisher::seed(storage::Store& store,

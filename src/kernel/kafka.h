@@ -34,6 +34,7 @@ struct KafkaOptions {
   std::string deadletter() const { return topic_prefix + "deadletter"; }
   std::string changes() const { return topic_prefix + "changes"; }
   std::string deltas() const { return topic_prefix + "deltas"; }
+  std::string announced() const { return topic_prefix + "announced"; }
 };
 
 // Builds a client of `type` with bootstrap servers and extra settings.

@@ -40,7 +40,7 @@ Error txn_error(const std::string& what, rd_kafka_error_t* e) {
 
 Result<std::unique_ptr<TxnProducer>> TxnProducer::create(const KafkaOptions& opts,
                                                          const std::string& transactional_id,
-                                                         int timeout_ms) {
+                                                         int timeout_ms, std::string what) {
   auto rk = make_client(RD_KAFKA_PRODUCER, opts,
                         {{"transactional.id", transactional_id},
                          // An instance that stops mid-transaction holds the
@@ -61,6 +61,7 @@ Result<std::unique_ptr<TxnProducer>> TxnProducer::create(const KafkaOptions& opt
   std::unique_ptr<TxnProducer> p(new TxnProducer());
   p->rk_ = std::move(rk).value();
   p->id_ = transactional_id;
+  p->what_ = std::move(what);
   if (rd_kafka_error_t* e = rd_kafka_init_transactions(p->rk_.get(), timeout_ms))
     return txn_error("cannot start transactions as " + transactional_id, e);
   return p;
@@ -85,7 +86,7 @@ Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& 
     char why[512];
     rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_.get(), why, sizeof why);
     if (fatal == RD_KAFKA_RESP_ERR__FENCED || fatal == RD_KAFKA_RESP_ERR_PRODUCER_FENCED)
-      return Error{ErrorCode::conflict, "deltas",
+      return Error{ErrorCode::conflict, what_,
                    "another process took over transactional.id " + id_ +
                        " (a second goalstream serve with this --topic-prefix and "
                        "--instance-id): this one stops; give every instance its own "
@@ -94,7 +95,7 @@ Status TxnProducer::commit(const std::string& topic, const std::vector<Record>& 
                        std::to_string(kTransactionTimeoutMs / 1000) +
                        " s) and the broker aborted its transaction (" + why + ")"};
     if (!retry || tries == 5) return st;
-    log::warn("deltas: transaction aborted (" + st.error().message + "); retrying in " +
+    log::warn(what_ + ": transaction aborted (" + st.error().message + "); retrying in " +
               std::to_string(backoff.count()) + " ms");
     std::this_thread::sleep_for(backoff);
     backoff *= 2;
@@ -125,9 +126,11 @@ Status TxnProducer::attempt(const std::string& topic, const std::vector<Record>&
   Reports& reports = reports_;
   reports = Reports{};
   for (const auto& r : records) {
+    const std::string& to = r.topic.empty() ? topic : r.topic;
     while (true) {
       auto err = rd_kafka_producev(
-          rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+          rk, RD_KAFKA_V_TOPIC(to.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+          RD_KAFKA_V_KEY(r.key.empty() ? nullptr : r.key.data(), r.key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&reports), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -137,14 +140,14 @@ Status TxnProducer::attempt(const std::string& topic, const std::vector<Record>&
       if (err) {
         rd_kafka_flush(rk, kTimeoutMs);  // the reports point at `reports`
         return abort_with(Error{ErrorCode::unavailable, "",
-                                "cannot produce to " + topic + ": " + rd_kafka_err2str(err)});
+                                "cannot produce to " + to + ": " + rd_kafka_err2str(err)});
       }
       break;
     }
   }
   // Serves the delivery reports here, so `reports` is complete.
   if (rd_kafka_flush(rk, kTimeoutMs) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return abort_with(Error{ErrorCode::unavailable, "", "deltas not delivered within 30 s"});
+    return abort_with(Error{ErrorCode::unavailable, "", what_ + " not delivered within 30 s"});
   if (reports.failed)
     return abort_with(Error{ErrorCode::unavailable, "",
                             std::to_string(reports.failed) + " record(s) not delivered to " +

@@ -25,17 +25,21 @@ namespace gs::kernel {
 class TxnProducer {
  public:
   struct Record {
-    int32_t partition = 0;
+    int32_t partition = 0;  // RD_KAFKA_PARTITION_UA: by the key's hash
     std::string value;
+    std::string key = {};    // none when empty
+    std::string topic = {};  // empty: commit()'s topic
   };
   // Creates the client and registers `transactional_id` with the broker
   // (init_transactions), within `timeout_ms`.
+  // `what`: what its transactions carry, in its log lines and errors.
   static Result<std::unique_ptr<TxnProducer>> create(const KafkaOptions& opts,
                                                      const std::string& transactional_id,
-                                                     int timeout_ms = 30000);
+                                                     int timeout_ms = 30000,
+                                                     std::string what = "deltas");
   ~TxnProducer();
 
-  // One transaction: `records` to `topic` and `offsets` (the consumer's next
+  // One transaction: `records` to `topic` (or each its own) and `offsets` (the consumer's next
   // offsets) committed for `consumer`'s group. An aborted attempt (a failed
   // delivery, an abortable error) is retried a few times with a backoff;
   // then, or on a fatal error (fenced by a newer client with the same id),
@@ -62,6 +66,7 @@ class TxnProducer {
 
   KafkaHandle rk_;
   std::string id_;
+  std::string what_;
   Reports reports_;
 };
 

@@ -621,6 +621,12 @@ bool Loop::regroup(std::optional<storage::Batch>& batch, const std::function<boo
         if (!hand()) return false;
       }
       if (!writer->drain()) return false;
+      if (opts.on_release) {
+        std::vector<int32_t> mine;
+        for (int32_t p : c.partitions)
+          if (owned[static_cast<size_t>(p)]) mine.push_back(p);
+        opts.on_release(mine);
+      }
       for (int32_t p : c.partitions)
         if (owned[static_cast<size_t>(p)]) hand_over(p);
     }
@@ -653,7 +659,8 @@ void Loop::hand_over(int p) {
 }
 
 // Takes over the partitions assigned whose previous owner's records are
-// folded up to the group's committed offset (and none queued goes beyond).
+// folded up to the group's committed offset (and none queued goes beyond),
+// once the commands they promised to follow are applied.
 void Loop::take_over() {
   for (auto it = gains.begin(); it != gains.end();) {
     auto [p, committed] = *it;
@@ -689,6 +696,7 @@ void Loop::take_over() {
               std::to_string(ev_next[pp]) +
               " (the group's committed offset: " + std::to_string(committed) +
               "; its records follow the commands before " + std::to_string(promised[pp]) + ")");
+    if (opts.on_gain) opts.on_gain({p});
   }
 }
 

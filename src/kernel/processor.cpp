@@ -396,10 +396,20 @@ Status Processor::start() {
   return {};
 }
 
-bool Processor::publishes_for(std::string_view tenant) const {
+int32_t Processor::partition_of(std::string_view tenant) const {
   const auto& L = impl_->loop;
-  if (L.foreign_count == 0 || L.owned.empty()) return true;
-  return L.owned[projection::fingerprint(tenant, "").lo % L.owned.size()];
+  if (L.owned.empty()) return 0;
+  return static_cast<int32_t>(projection::fingerprint(tenant, "").lo % L.owned.size());
+}
+
+int Processor::event_partitions() const { return impl_->loop.event_partitions; }
+
+std::vector<int32_t> Processor::owned_partitions() const {
+  std::vector<int32_t> out;
+  const auto& L = impl_->loop;
+  for (size_t p = 0; p < L.owned.size(); ++p)
+    if (L.owned[p]) out.push_back(static_cast<int32_t>(p));
+  return out;
 }
 
 void Processor::request_stop() {
@@ -428,6 +438,11 @@ void Processor::stop() {
     log::info("poller: woke the fetcher " + std::to_string(I.poller->doorbells()) + " times");
   }
   if (I.writer) I.writer->stop();
+  // What this instance decided of its tenants' transitions is published
+  // before it leaves (the next owners read what was announced).
+  if (I.group && I.opts.on_release && !I.fatal.failed()) {
+    if (auto mine = owned_partitions(); !mine.empty()) I.opts.on_release(mine);
+  }
   // Nothing more is committed: a revocation waits no longer; leaves the
   // group (the others take the partitions over).
   if (I.group) I.group->stop();

@@ -82,6 +82,12 @@ struct ProcessorOptions {
   // "<tenant>\0" -> 0 when a command changed the tenant's definitions. Must
   // not block for long.
   std::function<void(const std::unordered_map<std::string, int64_t>&)> on_applied;
+  // With `ingest_group`: called on the processor's thread when it takes an
+  // events partition over (on_gain), and before it hands one over or leaves
+  // the group, once what it ingested of them is durable and applied
+  // (on_release: blocks until the tenants' transitions it decided are
+  // published, kernel/changes.h). May be null.
+  std::function<void(const std::vector<int32_t>&)> on_gain, on_release;
   // Bumped by the writer for the tenants of each durable batch, before its
   // commands are published as applied (the API's read cache). May be null;
   // outlives the processor.
@@ -131,11 +137,13 @@ class Processor {
   // with the positions; `caught_up` is true when every position reached its
   // watermark and no backfill job is pending.
   std::vector<PartitionProgress> progress(bool& caught_up);
-  // Whether this instance publishes the status transitions of `tenant` on
-  // the changes topic: the owner of events partition
-  // fingerprint(tenant).lo mod partitions does (design §9); with every
-  // partition owned, always. Thread-safe after start().
-  bool publishes_for(std::string_view tenant) const;
+  // The events partition whose owner publishes `tenant`'s status
+  // transitions on the changes topic, fingerprint(tenant).lo mod partitions
+  // (design §9); the partitions owned now; how many there are. Thread-safe
+  // after start().
+  int32_t partition_of(std::string_view tenant) const;
+  std::vector<int32_t> owned_partitions() const;
+  int event_partitions() const;
   // True once the processor caught up with the logs as they were at start.
   bool ready() const { return ready_; }
   // Progress of the running backfill job of a goal, if any: (scanned, total).

@@ -107,12 +107,15 @@ void Writer::run() {
       return;
     }
     publish(w);  // before busy_ goes: an empty batch handed next publishes a later position
+    // Before busy_ goes too: once drain() returns, the changes publisher
+    // knows of every durable batch (it publishes their transitions before a
+    // handover, Loop::regroup).
+    if (d_.opts.on_applied && !w.touched.empty()) d_.opts.on_applied(w.touched);
     lock.lock();
     busy_ = false;
     lock.unlock();
     cv_.notify_all();
     d_.telemetry.batches++;
-    if (d_.opts.on_applied && !w.touched.empty()) d_.opts.on_applied(w.touched);
     if (w.timed)
       d_.telemetry.observe_batch_latency(
           std::chrono::duration<double>(Clock::now() - w.t0).count());

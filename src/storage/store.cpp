@@ -141,6 +141,32 @@ void Batch::delete_range(Cf cf, std::string_view from, std::string_view to) {
 }
 size_t Batch::count() const { return wb_->Count(); }
 
+std::vector<std::pair<std::string, std::string>> Batch::puts(Cf cf) const {
+  struct Collect : rocksdb::WriteBatch::Handler {
+    uint32_t id = 0;
+    std::vector<std::pair<std::string, std::string>> out;
+    rocksdb::Status PutCF(uint32_t cf_id, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+      if (cf_id == id) out.emplace_back(key.ToString(), value.ToString());
+      return rocksdb::Status::OK();
+    }
+    // The other records are not asked for (the default handlers of merges
+    // and range deletions fail the iteration).
+    rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice&) override {
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status DeleteRangeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+      return rocksdb::Status::OK();
+    }
+  } c;
+  c.id = store_->handle(cf)->GetID();
+  wb_->Iterate(&c).PermitUncheckedError();
+  return std::move(c.out);
+}
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& dir,
                                            std::span<const ColumnFamilySpec> specs, bool read_only,
                                            Upgrade upgrade) {

@@ -119,6 +119,8 @@ class Batch {
   // Deletes every key in [from, to); an empty `to` means no upper bound.
   void delete_range(Cf cf, std::string_view from, std::string_view to);
   size_t count() const;
+  // The puts of column family `cf` in this batch, in order (key, value).
+  std::vector<std::pair<std::string, std::string>> puts(Cf cf) const;
   const Store& store() const { return *store_; }
 
  private:

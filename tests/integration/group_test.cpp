@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -276,4 +277,131 @@ TEST_CASE(
   }
   for (size_t i : {0u, 2u}) t[i].wait_caught_up();
   t.stop_and_compare("g4");
+}
+
+TEST_CASE(
+    "(g5) status transitions while partitions change hands: each is on the changes topic once, "
+    "in order, whichever instance published it") {
+  Trio t("g5");
+  it::Serve &a = t[0], &b = t[1], &c = t[2];
+  a.start();
+  REQUIRE(t.settled({0}));
+  // Six tenants (their transitions are published by the owners of
+  // different partitions), each with a signup metric and four 20-day growth
+  // goals 5 days in, of targets 8 to 32: they pass their expectation and
+  // then their target at different counts, so transitions happen all
+  // along the stream below.
+  struct Goal {
+    std::string tenant, id, first;
+  };
+  std::vector<std::string> tenants, keys;
+  std::vector<Goal> goals;
+  for (int i = 0; i < 6; ++i) {
+    tenants.push_back("g5t" + std::to_string(i));
+    keys.push_back(it::create_key(t.d.prefix, tenants.back()));
+  }
+  for (size_t i = 0; i < tenants.size(); ++i) {
+    const auto& key = keys[i];
+    REQUIRE(
+        it::eventually([&] { return a.get("/api/conversion-goals", key).status == 200; }, 30000));
+    std::string cg = it::create_conversion_goal(
+        a, key, {{"name", "Signups"}, {"eventType", "form_submit"}})["id"];
+    auto m =
+        a.post("/api/metrics", key,
+               json{{"name", "signups"}, {"aggregation", "count"}, {"conversionGoal", cg}}.dump());
+    REQUIRE_MESSAGE(m.status == 201, m.body);
+    for (int target : {8, 16, 24, 32}) {
+      auto g = a.post("/api/goals", key,
+                      json{{"metric", "signups"},
+                           {"target", target},
+                           {"start", it::utc_date(-5)},
+                           {"deadline", it::utc_date(14)}}
+                          .dump());
+      REQUIRE_MESSAGE(g.status == 201, g.body);
+      goals.push_back({tenants[i], g.json_body()["id"], g.json_body()["status"]});
+    }
+  }
+  a.wait_caught_up();
+
+  // 32 signups per tenant, two at a time every 400 ms, while b joins, c
+  // joins and b leaves.
+  std::thread events([&] {
+    std::string when = it::utc_now_minus(60);
+    for (int step = 0; step < 16; ++step) {
+      std::vector<std::pair<std::string, std::string>> msgs;
+      for (const auto& tenant : tenants)
+        for (int k = 0; k < 2; ++k) {
+          auto id = tenant + "-" + std::to_string(step * 2 + k);
+          msgs.push_back(
+              {tenant + "/" + id, it::event(id, tenant, "form_submit", when, "", nullptr, id)});
+        }
+      it::produce(t.d.events(), msgs);
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    }
+  });
+  b.start();
+  REQUIRE(t.settled({0, 1}));
+  c.start();
+  REQUIRE(t.settled({0, 1, 2}));
+  CHECK(b.terminate() == 0);
+  events.join();
+  REQUIRE(t.settled({0, 2}));
+
+  // Every goal completed, on a and on c.
+  for (size_t i : {0u, 2u})
+    for (const auto& g : goals) {
+      const auto& key = keys[static_cast<size_t>(g.tenant.back() - '0')];
+      CHECK_MESSAGE(it::eventually(
+                        [&] {
+                          auto r = t[i].get("/api/goals/" + g.id, key);
+                          return r.status == 200 && r.json_body()["status"] == "completed";
+                        },
+                        60000),
+                    g.id);
+    }
+  // The changes topic: per goal, status changes that follow each other
+  // (each one's `before` is the last one's `after`) from the goal's first
+  // status to completed, and one goal.completed. A transition published
+  // twice, or not at all, breaks the chain.
+  std::vector<it::Message> published;
+  REQUIRE(it::eventually(
+      [&] {
+        published = it::read_topic(t.d.changes(), 100000, 3000);
+        size_t completed = 0;
+        for (auto& m : published)
+          completed += json::parse(m.value, nullptr, false)["type"] == "goal.completed";
+        return completed >= goals.size();
+      },
+      60000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // nothing more comes
+  published = it::read_topic(t.d.changes(), 100000, 3000);
+  std::set<std::string> origins;
+  for (const auto& g : goals) {
+    std::string status = g.first;
+    int completed = 0, changes = 0;
+    for (auto& m : published) {
+      auto j = json::parse(m.value, nullptr, false);
+      if (j["goal_id"] != g.id) continue;
+      origins.insert(j["origin"].get<std::string>());
+      CHECK(j["tenant_id"] == g.tenant);
+      if (j["type"] == "goal.completed") {
+        ++completed;
+        continue;
+      }
+      ++changes;
+      CHECK_MESSAGE(j["before"] == status, g.id << ": " << j.dump());
+      status = j["after"];
+    }
+    CHECK_MESSAGE(status == "completed", g.id);
+    CHECK_MESSAGE(completed == 1, g.id);
+    CHECK(changes >= 1);
+  }
+  // Published by more than one instance: the tenants' partitions moved.
+  CHECK(origins.size() >= 2);
+  CHECK(a.log().find("changes: published the transitions of the tenants of events partition") !=
+        std::string::npos);
+  CHECK(c.log().find("changes: publishing the transitions of the tenants of events partition") !=
+        std::string::npos);
+  for (size_t i : {0u, 2u}) t[i].wait_caught_up();
+  t.stop_and_compare("g5");
 }

@@ -557,3 +557,22 @@ TEST_CASE(
   REQUIRE(goal.ok());
   CHECK(*goal == std::optional<std::string>("{}"));
 }
+
+TEST_CASE("a batch's puts of one column family, in order (what the changes publisher queues)") {
+  auto st = store_test::open(fresh_dir("puts"));
+  auto b = st->batch();
+  b.put(st->cf("meta"), std::string("st/acme\0g1", 10), "\"behind\"");
+  b.put(st->cf("goals"), "other-family", "{}");
+  b.merge(st->cf("agg"), "merged", std::string(16, '\0'));
+  b.del(st->cf("meta"), "deleted");
+  b.delete_range(st->cf("meta"), "a", "b");
+  b.put(st->cf("meta"), std::string("st/acme\0g1", 10), "\"on_track\"");
+  auto puts = b.puts(st->cf("meta"));
+  REQUIRE(puts.size() == 2);
+  CHECK(puts[0].first == std::string("st/acme\0g1", 10));
+  CHECK(puts[0].second == "\"behind\"");
+  CHECK(puts[1].second == "\"on_track\"");
+  CHECK(b.puts(st->cf("goals")).size() == 1);
+  CHECK(b.puts(st->cf("growth")).empty());
+  CHECK(b.count() == 6);  // asking changes nothing
+}
