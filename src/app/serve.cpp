@@ -196,6 +196,7 @@ int run_serve(const Common& c, const ServeOptions& o) {
   copts.partition_of = [&owner](std::string_view tenant) {
     return owner ? owner->partition_of(tenant) : 0;
   };
+  if (copts.group) copts.owns = [&owner](int32_t p) { return owner && owner->group_owns(p); };
   kernel::ChangesPublisher changes(**store, copts, telemetry, modules.announcers());
   // What the API's read cache checks its answers against (versions.h).
   kernel::TenantVersions versions;

@@ -115,6 +115,7 @@ struct ChangesPublisher::Impl {
   };
   std::map<int32_t, Adoption> adopting;
   bool full_now = false;
+  int partitions = 1;  // the events topic's (start())
 
   Impl(storage::Store& s, ChangesOptions o, Telemetry& m, std::vector<Announcer*> a)
       : store(s), opts(std::move(o)), telemetry(m), announcers(std::move(a)) {}
@@ -165,7 +166,10 @@ struct ChangesPublisher::Impl {
       KafkaMessage m(rd_kafka_consumer_poll(rk, 200));
       if (!m) continue;
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        ends.erase(m->partition);  // the end, past a transaction's commit marker
+        // The end, past a transaction's commit marker; short of the high
+        // watermark, another instance's open transaction holds the
+        // read_committed end: read on once it is over.
+        if (m->offset >= ends[m->partition]) ends.erase(m->partition);
         continue;
       }
       if (!m->err) {
@@ -191,39 +195,80 @@ struct ChangesPublisher::Impl {
     return store.write(b);
   }
 
-  // Removes the outbox entries of partitions `parts` (all with nullopt)
-  // not published; returns how many.
+  // The partitions whose tenants outbox entry `entry` is about (an entry of
+  // recorded statuses: every one it has a record or the positions of), or
+  // nullopt if it is malformed.
+  std::optional<std::set<int32_t>> partitions_of(const json& entry) const {
+    std::set<int32_t> out;
+    if (!entry.is_object()) return std::nullopt;
+    if (!entry.contains("announced")) {
+      auto t = entry.find("tenant_id");
+      if (t == entry.end() || !t->is_string()) return std::nullopt;
+      out.insert(partition_of(t->get_ref<const std::string&>()));
+      return out;
+    }
+    const auto& a = entry["announced"];
+    if (!a.is_array()) return std::nullopt;
+    for (const auto& kv : a) {
+      if (!kv.is_array() || kv.size() != 2 || !kv[0].is_string() || !kv[1].is_string())
+        return std::nullopt;
+      auto t = tenant_of(kv[0].get_ref<const std::string&>());
+      if (!t) return std::nullopt;
+      out.insert(partition_of(*t));
+    }
+    if (auto r = entry.find("release"); r != entry.end()) {
+      if (!r->is_array()) return std::nullopt;
+      for (const auto& p : *r) {
+        if (!p.is_number_integer()) return std::nullopt;
+        out.insert(p.get<int32_t>());
+      }
+    }
+    return out;
+  }
+
+  // Removes from the outbox what concerns partitions `parts` (everything
+  // with nullopt), and malformed entries (logged); returns how many entries
+  // it changed or removed.
   Result<size_t> drop_outbox(const std::optional<std::set<int32_t>>& parts) {
     auto outbox = state::outbox(store);
     if (!outbox.ok()) return outbox.error();
     auto b = store.batch();
     size_t n = 0;
+    auto in = [&](int32_t p) { return !parts || parts->count(p) > 0; };
     for (auto& [seq, entry] : *outbox) {
-      bool ours = !parts;
-      if (parts && entry.contains("tenant_id"))
-        ours = parts->count(partition_of(entry.value("tenant_id", ""))) > 0;
-      // An entry of recorded statuses: those of the partitions go, the
-      // others stay.
-      if (parts && entry.contains("announced")) {
-        json keep = json::array();
-        for (auto& kv : entry["announced"]) {
-          auto t = tenant_of(kv[0].get<std::string>());
-          if (!t || !parts->count(partition_of(*t))) keep.push_back(kv);
-        }
-        if (keep.size() != entry["announced"].size()) {
-          ++n;
-          entry["announced"] = std::move(keep);
-          state::put_outbox(b, seq, entry);
-        }
+      auto of = partitions_of(entry);
+      if (!of) {
+        log::error("changes: outbox entry " + std::to_string(seq) +
+                   " is malformed and is dropped: " + entry.dump().substr(0, 200));
+        state::delete_outbox(b, seq), ++n;
         continue;
       }
-      if (ours) state::delete_outbox(b, seq), ++n;
+      if (std::none_of(of->begin(), of->end(), in)) continue;
+      ++n;
+      if (!entry.contains("announced")) {
+        state::delete_outbox(b, seq);
+        continue;
+      }
+      // Recorded statuses: those of the partitions go, the others stay.
+      json keep = json::array(), release = json::array();
+      for (auto& kv : entry["announced"])
+        if (!in(partition_of(*tenant_of(kv[0].get_ref<const std::string&>())))) keep.push_back(kv);
+      for (auto& p : entry.value("release", json::array()))
+        if (!in(p.get<int32_t>())) release.push_back(p);
+      if (keep.empty() && release.empty()) {
+        state::delete_outbox(b, seq);
+        continue;
+      }
+      entry["announced"] = std::move(keep);
+      entry["release"] = std::move(release);
+      state::put_outbox(b, seq, entry);
     }
     if (auto st = store.write(b); !st.ok()) return st.error();
     return n;
   }
 
-  // The transaction's records of outbox entry `entry`.
+  // The transaction's records of outbox entry `entry` (partitions_of()
+  // accepted it).
   void records_of(const json& entry, std::vector<TxnProducer::Record>& out) {
     if (!entry.contains("announced")) {
       out.push_back({.partition = RD_KAFKA_PARTITION_UA,
@@ -235,15 +280,14 @@ struct ChangesPublisher::Impl {
     std::set<int32_t> parts;
     for (const auto& kv : entry["announced"]) {
       const auto& key = kv[0].get_ref<const std::string&>();
-      auto t = tenant_of(key);
-      int32_t p = partition_of(t ? *t : std::string_view());
+      int32_t p = partition_of(*tenant_of(key));
       parts.insert(p);
       out.push_back({.partition = p,
                      .value = kv[1].get<std::string>(),
                      .key = key,
                      .topic = opts.kafka.announced()});
     }
-    for (auto p : entry.value("release", std::vector<int32_t>{})) parts.insert(p);
+    for (const auto& p : entry.value("release", json::array())) parts.insert(p.get<int32_t>());
     if (entry.contains("positions"))
       for (int32_t p : parts)
         out.push_back({.partition = p,
@@ -252,8 +296,40 @@ struct ChangesPublisher::Impl {
                        .topic = opts.kafka.announced()});
   }
 
-  // Produces what the outbox holds, in order, in transactions of at most
-  // 500 entries, removing them once committed. False if some remain.
+  // A group member: the partitions the group no longer gives this instance
+  // (lost, or handed over while the thread was busy) are not published
+  // here any more, and what the outbox holds of them is dropped (not
+  // committed, so the next owner announces it). Also drops malformed
+  // entries.
+  void forget_lost(const std::vector<std::pair<uint64_t, json>>& outbox) {
+    std::set<int32_t> lost;
+    if (opts.owns)
+      for (int32_t p = 0; p < partitions; ++p)
+        if (!opts.owns(p)) lost.insert(p);
+    bool any = false;
+    for (const auto& [seq, entry] : outbox) {
+      auto of = partitions_of(entry);
+      any = any || !of ||
+            std::any_of(of->begin(), of->end(), [&](int32_t p) { return lost.count(p) > 0; });
+    }
+    for (int32_t p : lost) {
+      if (publishing.erase(p))
+        log::warn("changes: events partition " + std::to_string(p) +
+                  " is no longer this instance's: its tenants are not published here any more");
+      adopting.erase(p);
+    }
+    if (!any) return;
+    auto dropped = drop_outbox(lost);
+    if (!dropped.ok()) return log::error("changes: " + dropped.error().message);
+    if (!lost.empty())
+      log::warn("changes: dropped " + std::to_string(*dropped) +
+                " outbox entr(ies) of partitions this instance no longer owns (their next owner "
+                "announces them)");
+  }
+
+  // Produces what the outbox holds, in order, in transactions of whole
+  // evaluations (at least 500 entries unless fewer remain), removing them
+  // once committed. False if some remain.
   bool drain() {
     while (true) {
       auto outbox = state::outbox(store);
@@ -262,11 +338,34 @@ struct ChangesPublisher::Impl {
         return false;
       }
       if (outbox->empty()) return true;
-      std::vector<TxnProducer::Record> records;
+      forget_lost(*outbox);
+      outbox = state::outbox(store);
+      if (!outbox.ok()) return false;
+      if (outbox->empty()) return true;
+      // One evaluation's entries (its recorded statuses first, then its
+      // messages) go in one transaction: a record without its messages
+      // would hide them from the next owner.
       size_t n = std::min<size_t>(outbox->size(), 500);
-      for (size_t i = 0; i < n; ++i) records_of((*outbox)[i].second, records);
+      while (n < outbox->size() && !(*outbox)[n].second.contains("announced")) ++n;
+      std::vector<TxnProducer::Record> records;
+      std::set<int32_t> parts;
+      for (size_t i = 0; i < n; ++i) {
+        records_of((*outbox)[i].second, records);
+        auto of = partitions_of((*outbox)[i].second);
+        parts.insert(of->begin(), of->end());
+      }
+      // Asked again before each attempt: a partition lost meanwhile.
+      auto may_commit = [&]() -> Status {
+        if (opts.owns)
+          for (int32_t p : parts)
+            if (!opts.owns(p))
+              return Error{
+                  ErrorCode::unavailable, "",
+                  "events partition " + std::to_string(p) + " is no longer this instance's"};
+        return {};
+      };
       std::map<int32_t, int64_t> next;
-      auto st = producer->commit(opts.kafka.changes(), records, nullptr, nullptr, next);
+      auto st = producer->commit(opts.kafka.changes(), records, nullptr, nullptr, next, may_commit);
       if (!st.ok()) {
         if (st.error().code == ErrorCode::conflict) {
           fatal.set(st.error());  // fenced: serve exits 1 saying why
@@ -481,6 +580,7 @@ struct ChangesPublisher::Impl {
         if (release_asked != release_done) release_gen = release_asked;
         asked.merge(to_adopt);
         to_adopt.clear();
+        for (int32_t p : release) asked.erase(p);  // released before it was adopted
       }
       if (release_gen != 0) {
         release_now(release, changed);
@@ -512,6 +612,7 @@ ChangesPublisher::~ChangesPublisher() { stop(); }
 
 Status ChangesPublisher::start(int partitions, const std::vector<int32_t>& publishing) {
   auto& I = *impl_;
+  I.partitions = partitions;
   I.publishing.insert(publishing.begin(), publishing.end());
   I.origin = I.store.instance_id();
   {
@@ -618,13 +719,21 @@ void ChangesPublisher::release(const std::vector<int32_t>& partitions) {
     for (int32_t p : partitions) I.to_adopt.erase(p);
     return;
   }
+  for (int32_t p : partitions) I.to_adopt.erase(p);
   I.to_release.insert(I.to_release.end(), partitions.begin(), partitions.end());
   uint64_t gen = ++I.release_asked;
   I.cv.notify_all();
   // release_now is bounded by release_timeout; a transaction attempt in
   // it by the producer's own timeouts.
-  I.cv.wait_for(lock, I.opts.release_timeout + std::chrono::seconds(60),
-                [&] { return I.release_done >= gen || !I.running || I.fatal.failed(); });
+  auto limit = I.opts.release_timeout + std::chrono::seconds(20);
+  bool done = I.cv.wait_for(
+      lock, limit, [&] { return I.release_done >= gen || !I.running || I.fatal.failed(); });
+  // Late, the handover goes on: once the group no longer gives this
+  // instance the partitions, the thread drops what it queued of them
+  // (forget_lost) instead of publishing it.
+  if (!done)
+    log::warn("changes: not done publishing before a handover after " +
+              std::to_string(limit.count()) + " ms; going on");
 }
 
 Result<size_t> ChangesPublisher::seed(storage::Store& store,

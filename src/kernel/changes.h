@@ -79,6 +79,10 @@ struct ChangesOptions {
   // Of the transactions (unique per instance, stable across its restarts:
   // a new process with it fences the old one).
   std::string transactional_id = "changes";
+  // A group member: whether the group gives this instance events partition
+  // p now (Processor::group_owns); what the outbox holds of the others is
+  // dropped, not published. Null: every partition (no group).
+  std::function<bool(int32_t p)> owns = nullptr;
   // How long release() waits for the outbox to be published.
   std::chrono::milliseconds release_timeout{10000};
 };

@@ -404,6 +404,8 @@ int32_t Processor::partition_of(std::string_view tenant) const {
 
 int Processor::event_partitions() const { return impl_->loop.event_partitions; }
 
+bool Processor::group_owns(int32_t p) const { return !impl_->group || impl_->group->owns(p); }
+
 std::vector<int32_t> Processor::owned_partitions() const {
   std::vector<int32_t> out;
   const auto& L = impl_->loop;

@@ -144,6 +144,9 @@ class Processor {
   int32_t partition_of(std::string_view tenant) const;
   std::vector<int32_t> owned_partitions() const;
   int event_partitions() const;
+  // In a consumer group: whether the group gives this instance events
+  // partition p now (true without a group). Thread-safe.
+  bool group_owns(int32_t p) const;
   // True once the processor caught up with the logs as they were at start.
   bool ready() const { return ready_; }
   // Progress of the running backfill job of a goal, if any: (scanned, total).
