@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -98,6 +99,15 @@ Status ensure_topics(const KafkaOptions& opts, const std::vector<TopicSpec>& spe
     }
   }
   ev.reset();
+  // Created is not yet visible: a client that asks the broker's metadata
+  // right after (serve started next) may not find the topic. Wait until it
+  // does, so that what `topics ensure` reports created can be used.
+  auto visible_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto& [name, what] : created) {
+    if (what != "created") continue;
+    while (!partition_count(rk, name, 2000).ok() && std::chrono::steady_clock::now() < visible_by)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 
   // 2. Compare partitions and configs of each topic with its declaration.
   for (auto& s : specs) {
