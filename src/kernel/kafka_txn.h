@@ -1,7 +1,9 @@
 // A transactional producer (librdkafka's transactions, KIP-98/KIP-447): the
 // records of one processor batch and the events offsets they cover go to
 // Kafka in one transaction, so a reader with isolation.level=read_committed
-// sees both or neither. Used by the writer thread only (not thread-safe).
+// sees both or neither; and the changes publisher's messages with the
+// statuses they announce (kernel/changes.h). Each instance is used by one
+// thread only (the writer's, the changes thread's): not thread-safe.
 //
 // transactional.id must be unique per instance and stable across its
 // restarts: a new client with the same id fences the old one (its open
